@@ -1,0 +1,28 @@
+"""Event contracts shared by every service: the envelope, v1 event models and topics."""
+
+from aid_contracts.envelope import Envelope
+from aid_contracts.events import (
+    EVENT_TYPES,
+    ListImported,
+    Paid,
+    Published,
+    StudentMatched,
+    StudentMatchWithdrawn,
+    Verified,
+)
+from aid_contracts.keys import normalise_id_number, student_key
+from aid_contracts.topics import Topic
+
+__all__ = [
+    "EVENT_TYPES",
+    "Envelope",
+    "ListImported",
+    "Paid",
+    "Published",
+    "StudentMatchWithdrawn",
+    "StudentMatched",
+    "Topic",
+    "Verified",
+    "normalise_id_number",
+    "student_key",
+]

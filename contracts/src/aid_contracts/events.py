@@ -1,0 +1,204 @@
+"""Version 1 of the platform's events.
+
+Amounts are integers in fen (分) so no float ever touches money. Fields marked
+``x-personal-data`` hold personal data: never log them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aid_contracts.topics import Topic
+
+
+def personal(description: str) -> dict:
+    """Field options for personal data (ID numbers, names, bank cards)."""
+    return {"description": description, "json_schema_extra": {"x-personal-data": True}}
+
+
+class Event(BaseModel):
+    """Base of every event model: its wire type, topic and schema version."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    EVENT_TYPE: ClassVar[str]
+    TOPIC: ClassVar[Topic]
+    VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def schema_name(cls) -> str:
+        return f"{cls.EVENT_TYPE}.v{cls.VERSION}"
+
+    @classmethod
+    def schema_uri(cls) -> str:
+        """The CloudEvents ``dataschema`` of this event."""
+        return f"urn:aid:schema:{cls.schema_name()}"
+
+
+class Category(StrEnum):
+    """Special-difficulty categories (困难类别)."""
+
+    REGISTERED_POOR = "registered_poor"  # 建档立卡
+    MINIMUM_ALLOWANCE = "minimum_allowance"  # 低保
+    EXTREME_POVERTY = "extreme_poverty"  # 特困
+    ORPHAN = "orphan"  # 孤儿
+    DISABLED = "disabled"  # 残疾
+    NEEDY_WORKER_FAMILY = "needy_worker_family"  # 困难职工家庭
+
+
+class PovertyStatus(StrEnum):
+    NOT_OUT = "not_out"  # 未脱贫
+    OUT = "out"  # 已脱贫
+    BACK_IN = "back_in"  # 返贫
+
+
+class Stage(StrEnum):
+    """School stage (学段)."""
+
+    PRESCHOOL = "preschool"
+    PRIMARY = "primary"
+    JUNIOR = "junior"
+    SENIOR = "senior"
+    VOCATIONAL = "vocational"
+    HIGHER = "higher"
+
+
+class VerificationStatus(StrEnum):
+    VERIFIED_UNCHANGED = "verified_unchanged"  # 已核对未更新数据
+    VERIFIED_UPDATED = "verified_updated"  # 已核对更新了部分数据
+    INVALID = "invalid"  # 无效数据
+
+
+class CategoryEntry(BaseModel):
+    """One department's finding about a student's family."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: Category
+    department: str
+    poverty_status: PovertyStatus | None = None
+    exit_year: int | None = None
+
+
+class StudentFacts(BaseModel):
+    """What the enrolment roster says about a student (学籍信息)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id_number: str = Field(**personal("18-character resident ID number (身份证号)"))
+    name: str = Field(**personal("name as enrolled (姓名)"))
+    school_code: str
+    stage: Stage
+    enrolment_region: str = Field(pattern=r"^\d{6}$", description="学籍所在地, county code")
+    household_region: str = Field(pattern=r"^\d{6}$", description="户籍所在地, county code")
+
+
+class ListImported(Event):
+    """A department list or the enrolment roster finished importing (名单导入完成)."""
+
+    EVENT_TYPE = "list-imported"
+    TOPIC = Topic.LIST_IMPORTED
+
+    batch_id: str
+    list_kind: str = Field(description="roster or department")
+    department: str | None = None
+    read: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    imported_at: datetime
+
+
+class StudentMatched(Event):
+    """A student in the roster matches one or more department lists (比对结果)."""
+
+    EVENT_TYPE = "student-matched"
+    TOPIC = Topic.STUDENT_MATCHED
+
+    match_id: str
+    revision: int = Field(ge=1, description="increases with every change of this match")
+    student: StudentFacts
+    categories: list[CategoryEntry] = Field(min_length=1)
+    name_mismatch: bool = Field(description="a department spelled the name differently")
+    batch_id: str
+    matched_at: datetime
+
+
+class StudentMatchWithdrawn(Event):
+    """A match disappeared on re-comparison (比对结果撤销); same topic as the match."""
+
+    EVENT_TYPE = "student-match-withdrawn"
+    TOPIC = Topic.STUDENT_MATCHED
+
+    match_id: str
+    revision: int = Field(ge=1)
+    school_code: str
+    reason: str
+    batch_id: str
+    withdrawn_at: datetime
+
+
+class Verified(Event):
+    """A school verified a matched student (学校核对)."""
+
+    EVENT_TYPE = "verified"
+    TOPIC = Topic.VERIFIED
+
+    task_id: str
+    match_id: str
+    match_revision: int = Field(ge=1)
+    status: VerificationStatus
+    invalid_reason: str | None = None
+    student: StudentFacts
+    categories: list[CategoryEntry]
+    verified_by: str = Field(description="the school account that verified")
+    verified_at: datetime
+
+
+class Published(Event):
+    """A student's entry on an aid list under public notice (公示), or final after it."""
+
+    EVENT_TYPE = "published"
+    TOPIC = Topic.PUBLISHED
+
+    list_id: str
+    programme_code: str
+    programme_name: str
+    period: str = Field(description="e.g. 2026-autumn or 2026-11")
+    amount_fen: int = Field(gt=0, description="amount in fen (分)")
+    student: StudentFacts
+    published_at: datetime
+    notice_ends_at: datetime
+    final: bool = Field(description="the notice window closed with no upheld objection")
+
+
+class Paid(Event):
+    """Money reached the student's card (资金发放到卡)."""
+
+    EVENT_TYPE = "paid"
+    TOPIC = Topic.PAID
+
+    payment_id: str
+    list_id: str
+    programme_code: str
+    programme_name: str
+    period: str
+    amount_fen: int = Field(gt=0)
+    student: StudentFacts
+    bank_reference: str
+    paid_on: date
+    paid_at: datetime
+
+
+EVENT_MODELS: tuple[type[Event], ...] = (
+    ListImported,
+    StudentMatched,
+    StudentMatchWithdrawn,
+    Verified,
+    Published,
+    Paid,
+)
+EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

@@ -1,0 +1,20 @@
+"""Topic names: one topic per event stream, versioned as ``aid.<event>.v1``.
+
+A withdrawal travels on the same topic as the match it withdraws, and a list's
+finalisation on the same topic as its publication, so one student's events keep
+their order (see docs/architecture.md).
+"""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    LIST_IMPORTED = "aid.list-imported.v1"
+    STUDENT_MATCHED = "aid.student-matched.v1"
+    VERIFIED = "aid.verified.v1"
+    PUBLISHED = "aid.published.v1"
+    PAID = "aid.paid.v1"
+    DEAD_LETTER = "aid.dead-letter.v1"
+
+
+BUSINESS_TOPICS: tuple[Topic, ...] = tuple(t for t in Topic if t is not Topic.DEAD_LETTER)

@@ -1,0 +1,64 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from aid_contracts import Envelope, ListImported, StudentMatched, student_key
+from aid_contracts.envelope import EnvelopeError, trace_headers
+from aid_contracts.keys import normalise_id_number
+
+
+def _imported() -> ListImported:
+    return ListImported(
+        batch_id="b1", list_kind="department", department="civil_affairs",
+        read=3, accepted=2, rejected=1, imported_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
+def test_headers_follow_the_cloudevents_kafka_binding():
+    env = Envelope.wrap(_imported(), source="identity-matching", key="b1")
+    headers = dict(env.headers())
+    assert headers["content-type"] == b"application/json"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"list-imported"
+    assert headers["ce_dataschema"] == b"urn:aid:schema:list-imported.v1"
+    assert headers["ce_partitionkey"] == b"b1"
+
+
+def test_round_trip_through_kafka_record():
+    env = Envelope.wrap(_imported(), source="identity-matching", key="b1")
+    back = Envelope.from_kafka(env.headers(), env.value())
+    assert back == env
+    assert back.parse(ListImported) == _imported()
+
+
+def test_missing_headers_are_a_precise_error():
+    with pytest.raises(EnvelopeError, match="ce_|id, source"):
+        Envelope.from_kafka([("ce_type", b"paid")], b"{}")
+
+
+def test_non_json_value_is_rejected():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    with pytest.raises(EnvelopeError, match="not JSON"):
+        Envelope.from_kafka(env.headers(), b"\xff")
+
+
+def test_trace_headers_are_extracted():
+    assert trace_headers([("traceparent", b"00-ab-cd-01"), ("ce_id", b"1")]) == {"traceparent": "00-ab-cd-01"}
+
+
+def test_student_key_is_keyed_and_normalised():
+    a = student_key("11010120100101001x", b"secret")
+    assert a == student_key(" １１０１０１２０１００１０１００１Ｘ ", b"secret")
+    assert a != student_key("11010120100101001X", b"other")
+    assert "110101" not in a
+    assert normalise_id_number("  11010120100101001x") == "11010120100101001X"
+
+
+def test_student_key_refuses_an_empty_secret():
+    with pytest.raises(ValueError):
+        student_key("110101201001010010", b"")
+
+
+def test_matched_requires_a_category():
+    with pytest.raises(ValueError):
+        StudentMatched.model_validate({"categories": []})

@@ -1,0 +1,1 @@
+"""The service chassis: what every service of the platform shares."""

@@ -1,0 +1,77 @@
+"""The FastAPI app factory: lifespan-built engine and token verifier, health, metrics, tracing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis import db, metrics, outbox
+from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
+from aid_chassis.settings import ServiceSettings
+
+
+def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter],
+               outbox_table: Table, description: str = "") -> FastAPI:
+    """A service's HTTP app; every route of ``routers`` must declare an access policy."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.make_engine(settings)
+        app.state.engine = engine
+        app.state.sessions = db.make_sessions(engine)
+        app.state.token_verifier = TokenVerifier.from_file(
+            settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    app.state.settings = settings
+    app.include_router(_health_router(settings, outbox_table))
+    for router in routers:
+        app.include_router(router)
+    assert_every_route_has_policy(app)
+    _instrument(app)
+    return app
+
+
+def _instrument(app: FastAPI) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def _health_router(settings: ServiceSettings, outbox_table: Table) -> APIRouter:
+    router = APIRouter(tags=["health"], dependencies=[Depends(public)])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @router.get("/readyz", summary="Readiness: the database answers")
+    async def readyz(request: Request) -> dict[str, str]:
+        try:
+            await db.ping(request.app.state.engine)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            raise HTTPException(503, "database unreachable") from None
+        return {"status": "ready"}
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        async with request.app.state.sessions() as session:
+            count, age = await outbox.backlog(session, outbox_table)
+        metrics.OUTBOX_BACKLOG.labels(settings.service_name).set(count)
+        metrics.OUTBOX_OLDEST_AGE.labels(settings.service_name).set(age)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A request-scoped session; the route opens its own transaction."""
+    async with request.app.state.sessions() as s:
+        yield s

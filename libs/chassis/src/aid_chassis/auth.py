@@ -1,0 +1,130 @@
+"""Bearer-token authorisation, deny by default.
+
+Every route declares a policy: ``Depends(allow(Role.SCHOOL, ...))`` or ``Depends(public)``;
+``assert_every_route_has_policy`` refuses to build an app with a route that has none.
+Tokens are RS256 JWTs with the role and jurisdiction claims below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import jwt
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+_bearer = HTTPBearer(auto_error=False)
+POLICY_MARK = "__aid_policy__"
+
+
+class Role(StrEnum):
+    PROVINCE_BUREAU = "province_bureau"  # 省级教育部门 / 资助中心
+    CITY_BUREAU = "city_bureau"  # 市级
+    COUNTY_BUREAU = "county_bureau"  # 县级
+    SCHOOL = "school"  # 学校
+    DEPARTMENT = "department"  # 部门数据推送 (扶贫/民政/残联/总工会)
+    OPERATOR = "operator"  # 运维
+
+
+BUREAUS = (Role.PROVINCE_BUREAU, Role.CITY_BUREAU, Role.COUNTY_BUREAU)
+_REGION_DIGITS = {Role.PROVINCE_BUREAU: 2, Role.CITY_BUREAU: 4, Role.COUNTY_BUREAU: 6}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: account, role and jurisdiction."""
+
+    subject: str
+    role: Role
+    region: str | None = None
+    school_code: str | None = None
+    department: str | None = None
+
+    @property
+    def region_prefix(self) -> str | None:
+        """The leading digits of region codes in a bureau's jurisdiction (None if not a bureau)."""
+        digits = _REGION_DIGITS.get(self.role)
+        return self.region[:digits] if digits and self.region else None
+
+    def covers_region(self, region_code: str) -> bool:
+        """Whether a county code lies in this bureau's jurisdiction."""
+        prefix = self.region_prefix
+        return bool(prefix and region_code.startswith(prefix))
+
+    def is_school(self, school_code: str) -> bool:
+        return self.role is Role.SCHOOL and self.school_code == school_code
+
+
+class TokenVerifier:
+    """Validates signature, issuer, audience and expiry."""
+
+    def __init__(self, public_key_pem: bytes, *, issuer: str, audience: str) -> None:
+        self._key = public_key_pem
+        self._issuer = issuer
+        self._audience = audience
+
+    @classmethod
+    def from_file(cls, path: Path, *, issuer: str, audience: str) -> TokenVerifier:
+        return cls(path.read_bytes(), issuer=issuer, audience=audience)
+
+    def verify(self, token: str) -> Principal:
+        claims = jwt.decode(
+            token, self._key, algorithms=["RS256"], issuer=self._issuer, audience=self._audience,
+            options={"require": ["exp", "iss", "aud", "sub", "role"]},
+        )
+        return Principal(
+            subject=claims["sub"], role=Role(claims["role"]), region=claims.get("region"),
+            school_code=claims.get("school_code"), department=claims.get("department"),
+        )
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "请登录 (sign-in required)", headers={"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except (jwt.InvalidTokenError, ValueError):
+        raise HTTPException(401, "登录凭证无效或已过期 (invalid or expired token)",
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+def allow(*roles: Role):
+    """A dependency admitting only the given roles; returns the caller's Principal."""
+
+    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        principal = _principal(request, credentials)
+        if principal.role not in roles:
+            raise HTTPException(403, "无权访问 (your role may not do this)")
+        return principal
+
+    setattr(dependency, POLICY_MARK, tuple(roles))
+    return dependency
+
+
+def public() -> None:
+    """The policy of a route anyone may call (health, public lookup)."""
+
+
+setattr(public, POLICY_MARK, ("public",))
+
+
+def route_policy(route: APIRoute) -> tuple | None:
+    """The policy a route declares, searched through its dependency tree."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        mark = getattr(dep.call, POLICY_MARK, None)
+        if mark:
+            return mark
+        stack.extend(dep.dependencies)
+    return None
+
+
+def assert_every_route_has_policy(app: FastAPI) -> None:
+    missing = [r.path for r in app.routes if isinstance(r, APIRoute) and route_policy(r) is None]
+    if missing:
+        raise RuntimeError(f"routes without an access policy: {', '.join(sorted(missing))}")

@@ -1,0 +1,28 @@
+"""The command line every service shares: ``python -m <service> api|worker|migrate``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from aid_chassis import migrations
+from aid_chassis.process import run_worker, serve_api
+from aid_chassis.settings import ServiceSettings
+
+USAGE = "usage: python -m {pkg} api|worker|migrate\n  api      serve the HTTP API\n  worker   run consumers, outbox relay and schedulers\n  migrate  upgrade the service's database to the newest schema"
+
+
+def service_main(package: str, settings_cls: type[ServiceSettings], app_factory: Callable,
+                 build_loops: Callable, argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help"} or args[0] not in {"api", "worker", "migrate"}:
+        print(USAGE.format(pkg=package))
+        return 0 if args and args[0] in {"-h", "--help"} else 2
+    settings = settings_cls()
+    if args[0] == "api":
+        serve_api(settings, app_factory)
+    elif args[0] == "worker":
+        run_worker(settings, lambda sessions: build_loops(settings, sessions))
+    else:
+        migrations.upgrade(f"{package}:migrations", settings.database_url)
+    return 0

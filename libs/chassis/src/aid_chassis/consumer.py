@@ -1,0 +1,166 @@
+"""The idempotent consumer runner.
+
+For each bounded batch: one database transaction; per record a savepoint holding the
+inbox row (consumer, event id) and the handler's effect, so a redelivered event hits the
+inbox key and is skipped. A record that cannot be applied (malformed, invalid, or a
+handler error that is not transient) is rolled back to its savepoint and sent to the
+dead-letter topic through the outbox, in the same transaction; the partition keeps
+flowing. Offsets are committed only after the database commit. A transient failure
+(database or network down) rewinds the batch and retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aid_chassis import metrics, outbox
+from aid_chassis.kafka import make_consumer
+from aid_chassis.tables import ChassisTables
+from aid_contracts import Envelope
+from aid_contracts.envelope import EnvelopeError
+from aid_contracts.topics import Topic
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("aid_chassis.consumer")
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+TRANSIENT = (OperationalError, InterfaceError, OSError, ConnectionError)
+
+
+class PoisonMessage(Exception):
+    """A record no retry will fix; it goes to the dead-letter topic."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error text safe to publish: field locations and messages, never input values."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)]
+        return f"ValidationError: {'; '.join(parts)}"[:2000]
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}"
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class EventConsumer:
+    """Applies events of some types to a service's database, exactly once in effect."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,
+                 bootstrap_servers: str, group_id: str, topics: list[str],
+                 handlers: dict[str, Handler], service: str, batch_size: int = 200) -> None:
+        self._sessions = sessions
+        self._tables = tables
+        self._bootstrap = bootstrap_servers
+        self.group_id = group_id
+        self._topics = topics
+        self._handlers = handlers
+        self._service = service
+        self._batch_size = batch_size
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                if batch:
+                    await self._apply_and_commit(consumer, batch)
+        finally:
+            await consumer.stop()
+
+    async def _apply_and_commit(self, consumer: AIOKafkaConsumer,
+                                batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        try:
+            await self.apply_batch(batch)
+        except TRANSIENT:
+            log.warning("batch failed on a transient error; rewinding", exc_info=True)
+            for tp, records in batch.items():
+                consumer.seek(tp, records[0].offset)
+            await asyncio.sleep(1.0)
+            return
+        await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+
+    async def apply_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply a batch in one transaction (public for tests of crash windows)."""
+        async with self._sessions() as session, session.begin():
+            for records in batch.values():
+                for record in records:
+                    await self._apply_record(session, record)
+
+    async def _apply_record(self, session: AsyncSession, record: ConsumerRecord) -> None:
+        parent = propagate.extract({k: v.decode() for k, v in record.headers or () if v is not None})
+        with tracer.start_as_current_span(
+            f"{record.topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                        "messaging.consumer.group.name": self.group_id,
+                        "messaging.destination.partition.id": str(record.partition),
+                        "messaging.kafka.offset": record.offset},
+        ) as span:
+            outcome = await self._outcome(session, record)
+            span.set_attribute("aid.outcome", outcome)
+        metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
+
+    async def _outcome(self, session: AsyncSession, record: ConsumerRecord) -> str:
+        try:
+            envelope = Envelope.from_kafka(record.headers, record.value)
+        except (EnvelopeError, ValidationError) as exc:
+            await self._dead_letter(session, record, exc)
+            return "dead_lettered"
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            return "ignored"
+        try:
+            async with session.begin_nested():
+                if not await self._first_delivery(session, envelope, record.topic):
+                    return "duplicate"
+                await handler(session, envelope)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else is a poison message
+            log.warning("event %s of type %s dead-lettered: %s", envelope.id, envelope.type, describe_error(exc))
+            await self._dead_letter(session, record, exc)
+            return "dead_lettered"
+        return "applied"
+
+    async def _first_delivery(self, session: AsyncSession, envelope: Envelope, topic: str) -> bool:
+        inbox = self._tables.inbox
+        stmt = (
+            insert(inbox)
+            .values(consumer=self.group_id, event_id=envelope.id, topic=topic)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        return (await session.execute(stmt)).first() is not None
+
+    async def _dead_letter(self, session: AsyncSession, record: ConsumerRecord, exc: BaseException) -> None:
+        """Queue the record for the dead-letter topic, once even if it is redelivered."""
+        dlq_id = f"dlq:{self.group_id}:{record.topic}:{record.partition}:{record.offset}"
+        inbox = self._tables.inbox
+        first = await session.execute(
+            insert(inbox).values(consumer=self.group_id, event_id=dlq_id, topic=record.topic)
+            .on_conflict_do_nothing().returning(inbox.c.event_id)
+        )
+        if first.first() is None:
+            return
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or () if v is not None}
+        headers.update({
+            "dlq_original_topic": record.topic,
+            "dlq_original_partition": str(record.partition),
+            "dlq_original_offset": str(record.offset),
+            "dlq_consumer_group": self.group_id,
+            "dlq_error": describe_error(exc),
+        })
+        await outbox.add_raw(
+            session, self._tables.outbox, topic=Topic.DEAD_LETTER.value,
+            key=(record.key or b"").decode(errors="replace"),
+            event_id=dlq_id,
+            headers=headers, value=record.value or b"",
+        )

@@ -1,0 +1,32 @@
+"""Async SQLAlchemy 2 engine and sessions on psycopg 3, built in a lifespan, never at import."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from aid_chassis.settings import ServiceSettings
+
+
+def make_engine(settings: ServiceSettings) -> AsyncEngine:
+    """An engine for the service's own database, instrumented for tracing."""
+    engine = create_async_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
+    )
+    try:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    except ImportError:  # pragma: no cover - instrumentation is a dependency
+        pass
+    return engine
+
+
+def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,60 @@
+"""Kafka clients with the platform's defaults, and topic creation."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from aid_contracts.topics import Topic
+
+log = logging.getLogger(__name__)
+
+
+async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    """A started idempotent producer (acks=all, lz4, batched)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        compression_type="lz4",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    return producer
+
+
+def make_consumer(bootstrap_servers: str, *, group_id: str, topics: list[str]) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets follow the database commit."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_interval_ms=300_000,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, *, partitions: int = 6, topics: list[str] | None = None) -> list[str]:
+    """Create the platform's topics if missing; returns the ones created."""
+    names = topics or [t.value for t in Topic]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aid-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                log.info("topics created concurrently")
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()

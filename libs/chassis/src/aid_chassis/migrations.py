@@ -1,0 +1,49 @@
+"""Alembic, one history per service: the env.py helper and a programmatic upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+
+def alembic_config(script_location: str, database_url: str) -> Config:
+    """``script_location`` is ``package:migrations``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(script_location: str, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(script_location, database_url), revision)
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py``."""
+    if context.is_offline_mode():
+        context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+                          literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_online(metadata))
+
+
+async def _online(metadata: MetaData) -> None:
+    engine = async_engine_from_config(
+        context.config.get_section(context.config.config_ini_section, {}),
+        prefix="sqlalchemy.", poolclass=pool.NullPool,
+    )
+    async with engine.connect() as conn:
+        await conn.run_sync(_run_sync, metadata)
+    await engine.dispose()
+
+
+def _run_sync(connection, metadata: MetaData) -> None:
+    context.configure(connection=connection, target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()

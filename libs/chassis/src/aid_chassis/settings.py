@@ -1,0 +1,68 @@
+"""Typed settings. Platform-wide values use unprefixed names (``KAFKA_BOOTSTRAP_SERVERS``,
+``AID_PSEUDONYM_KEY`` …); a service's own values use its prefix (``VERIFICATION_DATABASE_URL``).
+Secrets have no defaults: a service refuses to start without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "secret", "password", ""}
+
+
+def _shared(name: str, **kwargs):
+    return Field(validation_alias=AliasChoices(name), **kwargs)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclass with ``model_config = service_config("PREFIX_")``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str
+    database_url: str = Field(description="SQLAlchemy URL of the service's own database")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    db_pool_size: int = 5
+
+    kafka_bootstrap_servers: str = _shared("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
+    pseudonym_key: SecretStr = _shared("AID_PSEUDONYM_KEY")
+    jwt_public_key_file: Path = _shared("AID_JWT_PUBLIC_KEY_FILE")
+    jwt_issuer: str = _shared("AID_JWT_ISSUER", default="aid-dev-issuer")
+    jwt_audience: str = _shared("AID_JWT_AUDIENCE", default="aid-platform")
+    trace_dir: Path | None = _shared("AID_TRACE_DIR", default=None)
+    otlp_endpoint: str | None = _shared("OTEL_EXPORTER_OTLP_ENDPOINT", default=None)
+    log_level: str = _shared("AID_LOG_LEVEL", default="INFO")
+
+    consumer_batch_size: int = 200
+    relay_batch_size: int = 500
+    relay_idle_seconds: float = 0.2
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, value: str) -> str:
+        """Normalise ``postgresql://`` URLs to the psycopg 3 async driver."""
+        for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix):]
+        return value
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret.lower() in _PLACEHOLDERS or len(secret) < 16:
+            raise ValueError("AID_PSEUDONYM_KEY must be a real secret of at least 16 characters")
+        return value
+
+    @property
+    def pseudonym_secret(self) -> bytes:
+        return self.pseudonym_key.get_secret_value().encode()
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    """The settings config of a service whose own variables start with ``prefix``."""
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore")

@@ -1,0 +1,48 @@
+"""The usual worker of a service: its consumer group and its outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aid_chassis.consumer import EventConsumer, Handler
+from aid_chassis.outbox import OutboxRelay
+from aid_chassis.process import Loop
+from aid_chassis.settings import ServiceSettings
+from aid_chassis.tables import ChassisTables
+
+log = logging.getLogger(__name__)
+
+
+def consumer_and_relay(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession],
+                       tables: ChassisTables, *, topics: list[str], handlers: dict[str, Handler]) -> list[Loop]:
+    """The consumer group ``<service>`` on ``topics`` and the relay of the service's outbox."""
+    consumer = EventConsumer(
+        sessions, tables, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.service_name,
+        topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size)
+    relay = OutboxRelay(
+        sessions, tables.outbox, bootstrap_servers=settings.kafka_bootstrap_servers,
+        service=settings.service_name, batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds)
+    return [consumer.run, relay.run]
+
+
+def periodic(sessions: async_sessionmaker[AsyncSession], job: Callable[[AsyncSession], Awaitable[object]], *,
+             every: float, name: str) -> Loop:
+    """A loop running ``job`` in its own transaction every ``every`` seconds until stopped."""
+
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with sessions() as session, session.begin():
+                    await job(session)
+            except Exception:  # noqa: BLE001 - retried on the next tick
+                log.exception("%s failed; will retry", name)
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+            except TimeoutError:
+                pass
+
+    return loop

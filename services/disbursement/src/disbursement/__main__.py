@@ -1,0 +1,6 @@
+from aid_chassis.cli import service_main
+from disbursement.entrypoints.api import create
+from disbursement.entrypoints.worker import build_loops
+from disbursement.settings import Settings
+
+raise SystemExit(service_main("disbursement", Settings, create, build_loops))

@@ -1,0 +1,6 @@
+from aid_chassis.cli import service_main
+from identity_matching.entrypoints.api import create
+from identity_matching.entrypoints.worker import build_loops
+from identity_matching.settings import Settings
+
+raise SystemExit(service_main("identity_matching", Settings, create, build_loops))

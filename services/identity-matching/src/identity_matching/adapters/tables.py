@@ -1,0 +1,61 @@
+"""identity-matching's own tables."""
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, String, Table, func
+from sqlalchemy.dialects.postgresql import JSONB
+
+from aid_chassis.tables import ChassisTables
+
+metadata = MetaData()
+chassis = ChassisTables(metadata)
+
+roster_students = Table(
+    "roster_students", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("id_number", String(18), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("school_code", String(20), nullable=False, index=True),
+    Column("stage", String(20), nullable=False),
+    Column("enrolment_region", String(6), nullable=False),
+    Column("household_region", String(6), nullable=False),
+    Column("batch_id", String(40), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+department_records = Table(
+    "department_records", metadata,
+    Column("department", String(40), primary_key=True),
+    Column("student_key", String(64), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("id_number", String(18), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("household_region", String(6), nullable=False),
+    Column("poverty_status", String(20)),
+    Column("exit_year", SmallInteger),
+    Column("batch_id", String(40), nullable=False),
+)
+
+import_batches = Table(
+    "import_batches", metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("list_kind", String(20), nullable=False),
+    Column("department", String(40)),
+    Column("file_name", String(200), nullable=False),
+    Column("read", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("rejections", JSONB, nullable=False),
+    Column("outcome", JSONB, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+matches = Table(
+    "matches", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("match_id", String(40), nullable=False, unique=True),
+    Column("revision", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("school_code", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,136 @@
+"""Rows of the enrolment roster and of department lists, validated field by field.
+
+A bad row is never dropped: it becomes a Rejection naming the row, the field and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aid_contracts.events import Category, PovertyStatus, Stage
+from identity_matching.domain.id_numbers import InvalidIdNumber, validate
+
+HEADERS = {
+    "身份证号": "id_number", "身份证号码": "id_number", "姓名": "name", "学校代码": "school_code",
+    "学段": "stage", "学籍所在地": "enrolment_region", "户籍所在地": "household_region",
+    "类别": "category", "困难类别": "category", "脱贫状态": "poverty_status", "脱贫年份": "exit_year",
+    "年级": "grade", "班级": "class", "性别": "gender",
+}
+CATEGORY_NAMES = {
+    "建档立卡": Category.REGISTERED_POOR, "低保": Category.MINIMUM_ALLOWANCE,
+    "城乡低保": Category.MINIMUM_ALLOWANCE, "特困": Category.EXTREME_POVERTY,
+    "特困救助供养": Category.EXTREME_POVERTY, "孤儿": Category.ORPHAN, "残疾": Category.DISABLED,
+    "困难职工家庭": Category.NEEDY_WORKER_FAMILY, "困难职工": Category.NEEDY_WORKER_FAMILY,
+}
+STATUS_NAMES = {"未脱贫": PovertyStatus.NOT_OUT, "已脱贫": PovertyStatus.OUT, "返贫": PovertyStatus.BACK_IN}
+STAGE_NAMES = {"学前": Stage.PRESCHOOL, "小学": Stage.PRIMARY, "初中": Stage.JUNIOR, "高中": Stage.SENIOR,
+               "中职": Stage.VOCATIONAL, "高等教育": Stage.HIGHER}
+ROSTER_REQUIRED = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region")
+LIST_REQUIRED = ("id_number", "name", "category", "household_region")
+_REGION = re.compile(r"^\d{6}$")
+_SCHOOL = re.compile(r"^[0-9A-Za-z]{4,20}$")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    id_number: str
+    name: str
+    school_code: str
+    stage: Stage
+    enrolment_region: str
+    household_region: str
+
+
+@dataclass(frozen=True)
+class ListRow:
+    id_number: str
+    name: str
+    category: Category
+    household_region: str
+    poverty_status: PovertyStatus | None
+    exit_year: int | None
+
+
+class RowError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def canonical_header(name: str) -> str:
+    clean = name.strip().lstrip("\ufeff")
+    return HEADERS.get(clean, clean.lower())
+
+
+def missing_columns(headers: list[str], required: tuple[str, ...]) -> list[str]:
+    return [c for c in required if c not in headers]
+
+
+def _text(row: dict[str, str], field: str, max_len: int = 50) -> str:
+    value = (row.get(field) or "").strip()
+    if not value:
+        raise RowError(field, "必填项为空 (required value is empty)")
+    if len(value) > max_len:
+        raise RowError(field, f"超过{max_len}个字符 (longer than {max_len} characters)")
+    return value
+
+
+def _id(row: dict[str, str]) -> str:
+    try:
+        return validate(_text(row, "id_number"))
+    except InvalidIdNumber as exc:
+        raise RowError("id_number", str(exc)) from None
+
+
+def _region(row: dict[str, str], field: str) -> str:
+    value = _text(row, field)
+    if not _REGION.match(value):
+        raise RowError(field, "应为6位行政区划代码 (must be a 6-digit region code)")
+    return value
+
+
+def _choice(row: dict[str, str], field: str, enum, names: dict):
+    value = _text(row, field)
+    try:
+        return names.get(value) or enum(value.lower())
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise RowError(field, f"取值无效 (must be one of: {allowed})") from None
+
+
+def parse_roster_row(row: dict[str, str]) -> RosterRow:
+    school = _text(row, "school_code")
+    if not _SCHOOL.match(school):
+        raise RowError("school_code", "学校代码格式错误 (4-20 letters or digits)")
+    return RosterRow(
+        id_number=_id(row), name=_text(row, "name"), school_code=school,
+        stage=_choice(row, "stage", Stage, STAGE_NAMES),
+        enrolment_region=_region(row, "enrolment_region"), household_region=_region(row, "household_region"),
+    )
+
+
+def parse_list_row(row: dict[str, str]) -> ListRow:
+    category = _choice(row, "category", Category, CATEGORY_NAMES)
+    status, exit_year = None, None
+    if category is Category.REGISTERED_POOR:
+        status = _choice(row, "poverty_status", PovertyStatus, STATUS_NAMES)
+        exit_year = _exit_year(row) if status is PovertyStatus.OUT else None
+    return ListRow(id_number=_id(row), name=_text(row, "name"), category=category,
+                   household_region=_region(row, "household_region"), poverty_status=status,
+                   exit_year=exit_year)
+
+
+def _exit_year(row: dict[str, str]) -> int:
+    value = _text(row, "exit_year")
+    if not value.isdigit() or not 2013 <= int(value) <= 2100:
+        raise RowError("exit_year", "脱贫年份应为2013年以后的四位年份 (a year from 2013)")
+    return int(value)

@@ -1,0 +1,74 @@
+"""HTTP API of identity-matching: uploads of the roster and department lists, import reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from sqlalchemy import select
+
+from aid_chassis.app import create_app, session
+from aid_chassis.auth import Principal, Role, allow
+from identity_matching.adapters import tables
+from identity_matching.domain.files import MAX_BYTES, UnreadableFile
+from identity_matching.service_layer import imports
+from identity_matching.settings import Settings
+
+router = APIRouter(prefix="/imports", tags=["imports 名单导入"])
+ROSTER_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
+LIST_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU)
+READ_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
+
+
+async def _content(file: UploadFile) -> bytes:
+    content = await file.read(MAX_BYTES + 1)
+    if len(content) > MAX_BYTES:
+        raise HTTPException(413, "文件超过50MB (file larger than 50 MB)")
+    return content
+
+
+@router.post("/roster", summary="Import the enrolment roster (学籍名单) from CSV")
+async def import_roster(request: Request, file: UploadFile = File(...), db=Depends(session),
+                        who: Principal = Depends(ROSTER_ROLES)) -> dict:
+    content = await _content(file)
+    try:
+        async with db.begin():
+            report = await imports.import_roster(db, content=content, file_name=file.filename or "roster.csv",
+                                                 actor=who.subject, secret=request.app.state.settings.pseudonym_secret)
+    except UnreadableFile as exc:
+        raise HTTPException(422, str(exc)) from None
+    return asdict(report)
+
+
+@router.post("/lists/{department}", summary="Import a department's list (部门名单) from CSV")
+async def import_list(department: str, request: Request, file: UploadFile = File(...), db=Depends(session),
+                      who: Principal = Depends(LIST_ROLES)) -> dict:
+    if who.role is Role.DEPARTMENT and who.department != department:
+        raise HTTPException(403, "只能导入本部门名单 (you may import only your own department's list)")
+    content = await _content(file)
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.begin():
+            report = await imports.import_department_list(
+                db, department=department, departments=settings.departments, content=content,
+                file_name=file.filename or f"{department}.csv", actor=who.subject, secret=settings.pseudonym_secret)
+    except imports.UnknownDepartment as exc:
+        raise HTTPException(404, str(exc)) from None
+    except UnreadableFile as exc:
+        raise HTTPException(422, str(exc)) from None
+    return asdict(report)
+
+
+@router.get("/{batch_id}", summary="The report of one import: read, accepted, rejected rows")
+async def import_report(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+    row = (await db.execute(select(tables.import_batches).where(tables.import_batches.c.batch_id == batch_id))).first()
+    if row is None or (who.role is Role.DEPARTMENT and row.department != who.department):
+        raise HTTPException(404, "没有这个导入批次 (no such import)")
+    report = dict(row._mapping)
+    report.update(report.pop("outcome"))
+    return report
+
+
+def create(settings: Settings):
+    return create_app(settings, title="identity-matching 大数据比对", routers=[router],
+                      outbox_table=tables.chassis.outbox)

@@ -1,0 +1,132 @@
+"""Use cases: import the roster or a department list, then re-compare the affected students.
+
+Everything of one import — rows, matches, the report and the events — commits in one
+transaction; the events leave through the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis import outbox
+from aid_contracts import Envelope, ListImported, student_key
+from identity_matching.adapters import tables
+from identity_matching.domain import files, records
+from identity_matching.service_layer.rematch import rematch
+
+SOURCE = "identity-matching"
+
+
+class UnknownDepartment(ValueError):
+    pass
+
+
+@dataclass
+class ImportReport:
+    batch_id: str
+    list_kind: str
+    department: str | None
+    read: int
+    accepted: int
+    rejected: int
+    rejections: list[dict] = field(default_factory=list)
+    matched_new: int = 0
+    matched_changed: int = 0
+    withdrawn: int = 0
+
+
+def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> tuple[list, list[records.Rejection]]:
+    accepted, rejections, seen = [], [], set()
+    for number, row in enumerate(rows, start=2):
+        try:
+            parsed = parse(row)
+        except records.RowError as exc:
+            rejections.append(records.Rejection(number, exc.field, exc.reason))
+            continue
+        if unique(parsed) in seen:
+            rejections.append(records.Rejection(number, "id_number", "文件内重复 (duplicate of an earlier row)"))
+            continue
+        seen.add(unique(parsed))
+        accepted.append(parsed)
+    return accepted, rejections
+
+
+def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
+    header, rows = files.read_rows(content)
+    missing = records.missing_columns(header, required)
+    if missing:
+        raise files.UnreadableFile(f"缺少列 (missing columns): {', '.join(missing)}")
+    return rows
+
+
+async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, actor: str,
+                        secret: bytes) -> ImportReport:
+    rows = _read(content, records.ROSTER_REQUIRED)
+    await _serialise_imports(session)
+    accepted, rejections = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
+    batch_id = _batch_id()
+    values = [{"student_key": student_key(r.id_number, secret), **asdict(r), "batch_id": batch_id,
+               "updated_at": datetime.now(UTC)} for r in accepted]
+    if values:
+        stmt = pg_insert(tables.roster_students).values(values)
+        updated = {c: stmt.excluded[c] for c in values[0] if c != "student_key"}
+        await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=updated))
+    keys = {v["student_key"] for v in values}
+    return await _finish(session, batch_id, "roster", None, file_name, actor, len(rows), rejections, keys)
+
+
+async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
+                                 content: bytes, file_name: str, actor: str, secret: bytes) -> ImportReport:
+    """A department's list replaces its previous one: people no longer on it are re-compared."""
+    if department not in departments:
+        raise UnknownDepartment(f"未知部门 (unknown department): {department}")
+    rows = _read(content, records.LIST_REQUIRED)
+    await _serialise_imports(session)
+    accepted, rejections = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
+    batch_id = _batch_id()
+    gone = await session.execute(
+        delete(tables.department_records).where(tables.department_records.c.department == department)
+        .returning(tables.department_records.c.student_key))
+    keys = set(gone.scalars())
+    values = [{"department": department, "student_key": student_key(r.id_number, secret),
+               **asdict(r), "batch_id": batch_id} for r in accepted]
+    if values:
+        await session.execute(insert(tables.department_records), values)
+    keys |= {v["student_key"] for v in values}
+    return await _finish(session, batch_id, "department", department, file_name, actor, len(rows), rejections, keys)
+
+
+async def _finish(session: AsyncSession, batch_id: str, kind: str, department: str | None, file_name: str,
+                  actor: str, read: int, rejections: list[records.Rejection], keys: set[str]) -> ImportReport:
+    changes = await rematch(session, keys, batch_id=batch_id)
+    report = ImportReport(batch_id=batch_id, list_kind=kind, department=department, read=read,
+                          accepted=read - len(rejections), rejected=len(rejections),
+                          rejections=[asdict(r) for r in rejections],
+                          matched_new=changes.get("new", 0), matched_changed=changes.get("changed", 0),
+                          withdrawn=changes.get("withdrawn", 0))
+    outcome = {k: getattr(report, k) for k in ("matched_new", "matched_changed", "withdrawn")}
+    await session.execute(insert(tables.import_batches).values(
+        batch_id=batch_id, list_kind=kind, department=department, file_name=file_name[:200], read=read,
+        accepted=report.accepted, rejected=report.rejected, rejections=report.rejections, outcome=outcome,
+        created_by=actor))
+    event = ListImported(batch_id=batch_id, list_kind=kind, department=department, read=read,
+                         accepted=report.accepted, rejected=report.rejected, imported_at=datetime.now(UTC))
+    await outbox.add(session, tables.chassis.outbox, event.TOPIC,
+                     Envelope.wrap(event, source=SOURCE, key=batch_id))
+    return report
+
+
+async def _serialise_imports(session: AsyncSession) -> None:
+    """One import at a time: re-comparison must see every earlier import's rows."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-matching-import'))"))
+
+
+def _batch_id() -> str:
+    return f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}"

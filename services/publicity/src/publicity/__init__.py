@@ -1,0 +1,1 @@
+"""publicity: Aid lists and the 5-working-day public notice (公示)."""

@@ -1,0 +1,6 @@
+from aid_chassis.cli import service_main
+from publicity.entrypoints.api import create
+from publicity.entrypoints.worker import build_loops
+from publicity.settings import Settings
+
+raise SystemExit(service_main("publicity", Settings, create, build_loops))

@@ -1,0 +1,6 @@
+from aid_chassis.cli import service_main
+from query.entrypoints.api import create
+from query.entrypoints.worker import build_loops
+from query.settings import Settings
+
+raise SystemExit(service_main("query", Settings, create, build_loops))

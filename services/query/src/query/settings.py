@@ -1,0 +1,8 @@
+from aid_chassis.settings import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("QUERY_")
+
+    service_name: str = "query"
+    http_port: int = 8105

@@ -1,0 +1,1 @@
+"""reporting: Progress reports by jurisdiction (进度统计)."""

@@ -1,0 +1,4 @@
+from aid_chassis.migrations import run_env
+from reporting.adapters.tables import metadata
+
+run_env(metadata)
