@@ -8,6 +8,13 @@ import hashlib
 import hmac
 
 _FULL_WIDTH_OFFSET = 0xFEE0
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def check_digit(first17: str) -> str:
+    """The GB 11643 check character of the first 17 digits of a resident ID number."""
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def normalise_id_number(raw: str) -> str:

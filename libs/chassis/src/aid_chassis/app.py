@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+from opentelemetry import trace
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Table
@@ -40,7 +41,16 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
 
 
 def _instrument(app: FastAPI) -> None:
+    """Server spans for every request, and the trace id in an ``X-Trace-Id`` response header."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    @app.middleware("http")
+    async def trace_id_header(request: Request, call_next):
+        response = await call_next(request)
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            response.headers["X-Trace-Id"] = f"{ctx.trace_id:032x}"
+        return response
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 

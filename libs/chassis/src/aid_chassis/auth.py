@@ -124,7 +124,21 @@ def route_policy(route: APIRoute) -> tuple | None:
     return None
 
 
+def api_routes(routes) -> list[APIRoute]:
+    """Every APIRoute, also inside included routers (newer FastAPI nests them)."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            found += api_routes(inner.routes)
+        elif hasattr(route, "routes"):
+            found += api_routes(route.routes)
+    return found
+
+
 def assert_every_route_has_policy(app: FastAPI) -> None:
-    missing = [r.path for r in app.routes if isinstance(r, APIRoute) and route_policy(r) is None]
+    """Deny by default: refuse an app with a route that declares no access policy."""
+    missing = [r.path for r in api_routes(app.routes) if route_policy(r) is None]
     if missing:
         raise RuntimeError(f"routes without an access policy: {', '.join(sorted(missing))}")

@@ -20,7 +20,7 @@ def _shared(name: str, **kwargs):
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclass with ``model_config = service_config("PREFIX_")``."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     service_name: str
     database_url: str = Field(description="SQLAlchemy URL of the service's own database")
@@ -65,4 +65,4 @@ class ServiceSettings(BaseSettings):
 
 def service_config(prefix: str) -> SettingsConfigDict:
     """The settings config of a service whose own variables start with ``prefix``."""
-    return SettingsConfigDict(env_prefix=prefix, extra="ignore")
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)

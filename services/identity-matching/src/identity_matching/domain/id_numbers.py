@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from aid_contracts.keys import normalise_id_number
+from aid_contracts.keys import check_digit, normalise_id_number
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
 PROVINCES = frozenset({
     "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
@@ -21,10 +19,6 @@ PROVINCES = frozenset({
 
 class InvalidIdNumber(ValueError):
     """Why an ID number is refused, in words a department clerk understands."""
-
-
-def check_digit(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def to_18(id15: str) -> str:

@@ -1,0 +1,91 @@
+"""Servers for the whole test suite: a real Kafka broker and a real PostgreSQL server.
+
+Started once per run, in a temporary state directory on free loopback ports. When
+``KAFKA_BOOTSTRAP_SERVERS`` / ``AID_POSTGRES_URL`` name servers, those are used instead;
+where a Docker engine answers and ``AID_TEST_CONTAINERS=1``, testcontainers provides them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _free_block(size: int) -> int:
+    """A base port whose next ``size`` ports are free."""
+    for _ in range(50):
+        base = free_port()
+        if base + size < 65000 and all(_is_free(base + i) for i in range(1, size + 1)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The platform's servers (Kafka, PostgreSQL) started for this test run."""
+    from aid_local import infra
+    from aid_local.platform import Platform
+
+    state = Path(os.environ.get("AID_TEST_STATE_DIR") or tmp_path_factory.mktemp("aid-state"))
+    plat = Platform(state_dir=state, http_base=_free_block(8), kafka_port=_free_block(2), postgres_port=free_port())
+    with _containers_if_asked():
+        infra.start(plat, partitions=3)
+        try:
+            yield plat
+        finally:
+            infra.stop(plat)
+
+
+class _NoContainers:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _containers_if_asked():
+    """testcontainers where a Docker engine exists and the run asks for it (AID_TEST_CONTAINERS=1)."""
+    if os.environ.get("AID_TEST_CONTAINERS") != "1":
+        return _NoContainers()
+    from tests.containers import containers  # noqa: PLC0415 - only with Docker
+
+    return containers()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(platform) -> str:
+    return platform.bootstrap_servers
+
+
+@pytest.fixture
+def fresh_database(platform) -> Iterator[str]:
+    """A new empty database for one test; its SQLAlchemy URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = platform.server_url() + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{platform.server_url()}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

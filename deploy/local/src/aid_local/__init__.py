@@ -1,0 +1,1 @@
+"""Run the whole platform on one machine: Kafka, PostgreSQL and the six services' processes."""

@@ -1,0 +1,172 @@
+"""aidctl: run and inspect the whole platform on one machine, without containers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aid_chassis.dev_issuer import DevIssuer
+from aid_local import demo_data, flow, infra, lag, traces
+from aid_local.platform import ROLES, SERVICES, Platform
+from aid_local.supervisor import Supervisor
+
+app = typer.Typer(help="Run the precision student-aid platform (精准资助) on one machine.", no_args_is_help=True)
+console = Console()
+StateDir = Annotated[Optional[Path], typer.Option(help="State directory (default: $AID_STATE_DIR or ./.state)")]
+
+
+def _platform(state_dir: Path | None) -> Platform:
+    return Platform.from_env(state_dir)
+
+
+@app.command()
+def up(state_dir: StateDir = None,
+       notice_seconds: Annotated[Optional[float], typer.Option(help="Shorten the public notice (demo only)")] = None) -> None:
+    """Start Kafka, PostgreSQL and every service's processes; wait until all are ready."""
+    platform = _platform(state_dir)
+    if notice_seconds is not None:
+        platform.extra_env["PUBLICITY_NOTICE_SECONDS"] = str(notice_seconds)
+    start_platform(platform)
+    console.print(f"[green]platform up[/green]; state in {platform.state_dir}")
+
+
+def start_platform(platform: Platform) -> Supervisor:
+    DevIssuer(platform.keys_dir)
+    with console.status("starting Kafka and PostgreSQL (the first run fetches Kafka with Maven)…"):
+        infra.start(platform)
+    supervisor = Supervisor(platform)
+    with console.status("migrating databases…"):
+        supervisor.migrate()
+    with console.status("starting services…"):
+        supervisor.start_all()
+        supervisor.wait_ready()
+    return supervisor
+
+
+@app.command()
+def down(state_dir: StateDir = None) -> None:
+    """Stop every service process, then Kafka and PostgreSQL."""
+    platform = _platform(state_dir)
+    Supervisor(platform).stop_all()
+    infra.stop(platform)
+    console.print("platform stopped")
+
+
+@app.command()
+def status(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every process, its health, and consumer lag per group."""
+    platform = _platform(state_dir)
+    supervisor = Supervisor(platform)
+    rows = [{"service": s.name, "role": r, "pid": supervisor.pid(s, r), "ready": supervisor.is_ready(s)}
+            for s in SERVICES for r in ROLES]
+    try:
+        lags = lag.by_group(asyncio.run(lag.consumer_lag(platform.bootstrap_servers)))
+    except Exception as exc:  # noqa: BLE001 - the broker may be down; say so
+        lags = {"error": str(exc)}
+    if as_json:
+        typer.echo(json.dumps({"processes": rows, "lag": lags}, ensure_ascii=False))
+        return
+    table = Table("service", "process", "pid", "API ready", "consumer lag")
+    for row in rows:
+        table.add_row(row["service"], row["role"], str(row["pid"] or "-"), "yes" if row["ready"] else "no",
+                      str(lags.get(row["service"], "-")) if row["role"] == "worker" else "")
+    console.print(table)
+
+
+@app.command("lag")
+def lag_command(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Consumer lag per group, topic and partition."""
+    rows = asyncio.run(lag.consumer_lag(_platform(state_dir).bootstrap_servers))
+    if as_json:
+        typer.echo(json.dumps([{**r.__dict__, "lag": r.lag} for r in rows]))
+        return
+    table = Table("group", "topic", "partition", "committed", "end", "lag")
+    for r in rows:
+        table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
+    console.print(table)
+
+
+@app.command()
+def token(role: Annotated[str, typer.Argument(help="province_bureau, city_bureau, county_bureau, school, department, operator")],
+          region: Optional[str] = None, school_code: Optional[str] = None, department: Optional[str] = None,
+          subject: str = "dev-user", ttl: int = 3600, state_dir: StateDir = None) -> None:
+    """Print a token from the local development issuer."""
+    issuer = DevIssuer(_platform(state_dir).keys_dir)
+    typer.echo(issuer.issue(subject=subject, role=role, ttl_seconds=ttl, region=region,
+                            school_code=school_code, department=department))
+
+
+@app.command()
+def trace(trace_id: str, state_dir: StateDir = None) -> None:
+    """Print the span tree of one trace (ids are in the X-Trace-Id response header)."""
+    lines = traces.render(traces.load_spans(_platform(state_dir).trace_dir, trace_id))
+    if not lines:
+        raise typer.Exit(f"no spans of trace {trace_id} yet")
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def demo(students: int = 3000, state_dir: StateDir = None) -> None:
+    """Run the walking skeleton on a generated demo province against a running platform."""
+    print_result(_platform(state_dir), run_demo(_platform(state_dir), students))
+
+
+def run_demo(platform: Platform, students: int) -> flow.FlowResult:
+    province = demo_data.generate(students)
+    with console.status(f"demo province: {students} students, lists from {len(demo_data.DEPARTMENTS)} departments…"):
+        return flow.run_flow(platform, province)
+
+
+def print_result(platform: Platform, result: flow.FlowResult) -> None:
+    for name, report in result.import_reports.items():
+        console.print(f"import {name}: read {report['read']}, accepted {report['accepted']}, "
+                      f"rejected {report['rejected']}, new matches {report['matched_new']}")
+    console.print(f"school {result.school_code} verified {result.verified}; list {result.list_id} published and paid")
+    console.print("\n[bold]API docs[/bold]")
+    for service in SERVICES:
+        console.print(f"  {service.name:<18} {platform.url(service)}/docs")
+    body = json.dumps(result.lookup_request, ensure_ascii=False)
+    console.print("\n[bold]Public lookup (个人查询)[/bold]")
+    console.print(f"  curl -s -X POST {platform.url(SERVICES[4])}/public/lookup -H 'content-type: application/json' -d '{body}'")
+    console.print(json.dumps(result.lookup, ensure_ascii=False, indent=2, default=str))
+    if result.trace_id:
+        console.print(f"\n[bold]One trace[/bold] of the department import through every consumer:\n"
+                      f"  .venv/bin/aidctl trace {result.trace_id}")
+
+
+@app.command()
+def run(students: int = 3000, state_dir: StateDir = None,
+        notice_seconds: Annotated[float, typer.Option(help="Public notice length for the demo")] = 3.0) -> None:
+    """Start everything, run the demo flow, then keep running (restarting crashed processes) until Ctrl-C."""
+    platform = _platform(state_dir)
+    platform.extra_env["PUBLICITY_NOTICE_SECONDS"] = str(notice_seconds)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        supervisor = start_platform(platform)
+        print_result(platform, run_demo(platform, students))
+        console.print("\nrunning; press Ctrl-C to stop")
+        while not stop:
+            for name in supervisor.restart_dead():
+                console.print(f"[yellow]restarted {name}[/yellow]")
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping…")
+        Supervisor(platform).stop_all()
+        infra.stop(platform)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,148 @@
+"""The walking skeleton driven through the services' HTTP APIs, as people would.
+
+Import the roster and the department lists → the school verifies its students → the school
+builds an aid list → the county bureau approves and publishes it → the notice closes, the
+bank pays → the public lookup shows the payment. Used by ``make run`` and the e2e test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from aid_chassis.dev_issuer import DevIssuer
+from aid_local.demo_data import DEPARTMENTS, DemoProvince
+from aid_local.platform import SERVICES, Platform
+
+SVC = {s.name: s for s in SERVICES}
+PROGRAMME_BY_STAGE = {"primary": "compulsory_living_subsidy_primary", "junior": "compulsory_living_subsidy_junior",
+                      "senior": "senior_national_grant", "vocational": "vocational_national_grant"}
+
+
+class FlowError(RuntimeError):
+    pass
+
+
+@dataclass
+class FlowResult:
+    import_reports: dict[str, dict]
+    school_code: str
+    verified: int
+    list_id: str
+    lookup_request: dict[str, str]
+    lookup: dict[str, Any]
+    trace_id: str | None
+
+
+class Clients:
+    """HTTP clients of the services, with dev tokens for the roles the flow needs."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.issuer = DevIssuer(platform.keys_dir)
+
+    def token(self, role: str, **claims: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(subject=f'demo-{role}', role=role, **claims)}"}
+
+    def call(self, method: str, service: str, path: str, *, expect: int = 200, **kwargs) -> httpx.Response:
+        resp = httpx.request(method, self.platform.url(SVC[service]) + path, timeout=120, **kwargs)
+        if resp.status_code != expect:
+            raise FlowError(f"{method} {service}{path} → {resp.status_code}: {resp.text[:500]}")
+        return resp
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 90, every: float = 0.3) -> Any:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+        except FlowError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise FlowError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def import_lists(c: Clients, province: DemoProvince) -> tuple[dict[str, dict], str | None]:
+    province_token = c.token("province_bureau", region="520000")
+    resp = c.call("POST", "identity-matching", "/imports/roster", headers=province_token,
+                  files={"file": ("roster.csv", province.roster_csv(), "text/csv")})
+    reports, trace_id = {"roster": resp.json()}, None
+    for department in DEPARTMENTS:
+        resp = c.call("POST", "identity-matching", f"/imports/lists/{department}",
+                      headers=c.token("department", department=department),
+                      files={"file": (f"{department}.csv", province.list_csv(department), "text/csv")})
+        reports[department] = resp.json()
+        if reports[department]["matched_new"]:
+            trace_id = resp.headers.get("x-trace-id")  # this import's trace reaches every consumer
+    return reports, trace_id
+
+
+def verify_school(c: Clients, school_code: str, expected: int) -> int:
+    """The school verifies every pending task once all ``expected`` have arrived."""
+    school = c.token("school", school_code=school_code)
+
+    def arrived():
+        body = c.call("GET", "verification", "/tasks?status=pending&limit=1000", headers=school).json()
+        return body["items"] if body["total"] >= expected else None
+
+    tasks = wait_for(f"{expected} verification tasks at school {school_code}", arrived)
+    for task in tasks:
+        c.call("POST", "verification", f"/tasks/{task['task_id']}/verify", headers=school,
+               json={"status": "verified_unchanged"})
+    return len(tasks)
+
+
+def publish_list(c: Clients, school_code: str, county: str, stage: str, period: str) -> str:
+    school = c.token("school", school_code=school_code)
+    body = {"programme_code": PROGRAMME_BY_STAGE[stage], "period": period}
+    created = wait_for("verified students to reach publicity",
+                       lambda: c.call("POST", "publicity", "/lists", headers=school, json=body).json())
+    c.call("POST", "publicity", f"/lists/{created['list_id']}/approve",
+           headers=c.token("county_bureau", region=county))
+    return created["list_id"]
+
+
+def paid_lookup(c: Clients, request: dict[str, str], timeout: float = 120) -> dict:
+    def paid():
+        resp = httpx.post(c.platform.url(SVC["query"]) + "/public/lookup", json=request, timeout=10)
+        body = resp.json() if resp.status_code == 200 else {}
+        return body if any(a["status"] == "paid" for a in body.get("aid", [])) else None
+
+    return wait_for("the payment to show in the public lookup", paid, timeout=timeout)
+
+
+def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-autumn") -> FlowResult:
+    c = Clients(platform)
+    reports, trace_id = import_lists(c, province)
+    school_code, expected = choose_school(province)
+    county, stage = province.schools[school_code]
+    verified = verify_school(c, school_code, expected)
+    list_id = publish_list(c, school_code, county, stage, period)
+    student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
+    request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}
+    return FlowResult(reports, school_code, verified, list_id, request, paid_lookup(c, request), trace_id)
+
+
+def matched_ids(province: DemoProvince) -> set[str]:
+    """ID numbers expected to match: on the roster and on some department's valid rows."""
+    on_lists = {row[0] for rows in province.lists.values() for row in rows}
+    return {s.id_number for s in province.students} & on_lists
+
+
+def choose_school(province: DemoProvince) -> tuple[str, int]:
+    """The school with the most matched students whose stage has a programme."""
+    ids = matched_ids(province)
+    counts: dict[str, int] = {}
+    for s in province.students:
+        if s.id_number in ids and s.stage in PROGRAMME_BY_STAGE:
+            counts[s.school_code] = counts.get(s.school_code, 0) + 1
+    school = max(counts, key=counts.get)
+    return school, counts[school]

@@ -1,0 +1,46 @@
+"""Consumer lag per group, topic and partition, from the broker's own offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.committed, 0)
+
+
+async def consumer_lag(bootstrap_servers: str) -> list[PartitionLag]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
+    await admin.start()
+    await probe.start()
+    try:
+        rows = []
+        for group, *_ in await admin.list_consumer_groups():
+            committed = await admin.list_consumer_group_offsets(group)
+            ends = await probe.end_offsets(list(committed)) if committed else {}
+            rows += [PartitionLag(group, tp.topic, tp.partition, max(meta.offset, 0), ends[tp])
+                     for tp, meta in committed.items()]
+        return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+def by_group(rows: list[PartitionLag]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row.group] = totals.get(row.group, 0) + row.lag
+    return totals

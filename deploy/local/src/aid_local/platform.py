@@ -1,0 +1,119 @@
+"""The platform's shape on one machine: services, their processes, ports, databases and env."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # identity-matching
+    package: str  # identity_matching
+    port_offset: int
+
+    @property
+    def prefix(self) -> str:
+        return self.package.upper() + "_"
+
+    @property
+    def database(self) -> str:
+        return self.package
+
+
+SERVICES = (
+    Service("identity-matching", "identity_matching", 1),
+    Service("verification", "verification", 2),
+    Service("publicity", "publicity", 3),
+    Service("disbursement", "disbursement", 4),
+    Service("query", "query", 5),
+    Service("reporting", "reporting", 6),
+)
+ROLES = ("api", "worker")
+
+
+@dataclass
+class Platform:
+    """Where everything lives and listens. Environment variables override the defaults."""
+
+    state_dir: Path
+    http_base: int = 8100
+    kafka_port: int = 19092
+    postgres_port: int = 15432
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, state_dir: Path | None = None) -> Platform:
+        root = state_dir or Path(os.environ.get("AID_STATE_DIR", Path.cwd() / ".state"))
+        return cls(state_dir=root.resolve(), http_base=int(os.environ.get("AID_HTTP_BASE", 8100)),
+                   kafka_port=int(os.environ.get("AID_KAFKA_PORT", 19092)),
+                   postgres_port=int(os.environ.get("AID_POSTGRES_PORT", 15432)))
+
+    @property
+    def external_kafka(self) -> str | None:
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+
+    @property
+    def external_postgres(self) -> str | None:
+        """``AID_POSTGRES_URL``: a server URL without database; one database per service is made there."""
+        return os.environ.get("AID_POSTGRES_URL")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+
+    def server_url(self) -> str:
+        return (self.external_postgres or f"postgresql://aid@127.0.0.1:{self.postgres_port}").rstrip("/")
+
+    def database_url(self, service: Service) -> str:
+        own = os.environ.get(f"{service.prefix}DATABASE_URL")
+        return own or f"{self.server_url()}/{service.database}"
+
+    def port(self, service: Service) -> int:
+        return self.http_base + service.port_offset
+
+    def url(self, service: Service) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.state_dir / "keys"
+
+    @property
+    def trace_dir(self) -> Path:
+        return self.state_dir / "traces"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    def pseudonym_key(self) -> str:
+        """The platform's pseudonym secret: from the environment, else generated once per state dir."""
+        if os.environ.get("AID_PSEUDONYM_KEY"):
+            return os.environ["AID_PSEUDONYM_KEY"]
+        path = self.keys_dir / "pseudonym.key"
+        if not path.exists():
+            self.keys_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def service_env(self, service: Service) -> dict[str, str]:
+        """The environment of one service's processes."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AID_") or k == "AID_LOG_LEVEL"}
+        env.update({
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "AID_PSEUDONYM_KEY": self.pseudonym_key(),
+            "AID_JWT_PUBLIC_KEY_FILE": str(self.keys_dir / "dev-jwt-public.pem"),
+            "AID_TRACE_DIR": str(self.trace_dir),
+            f"{service.prefix}DATABASE_URL": self.database_url(service),
+            f"{service.prefix}HTTP_PORT": str(self.port(service)),
+        })
+        env.update(self.extra_env)
+        return env
