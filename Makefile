@@ -1,0 +1,55 @@
+# The entry points people type. `make run` starts the platform with a demo province;
+# `make test` passes the whole suite on real Kafka and PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := contracts libs/chassis services/identity-matching services/verification services/publicity \
+            services/disbursement services/query services/reporting deploy/local
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help run test up down status demo schemas check-schemas prereqs clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+prereqs: ## Java and Maven for the local Kafka broker (installed with apt-get when missing and root)
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing a JDK and Maven with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null; \
+	  else echo "Kafka needs Java 17+ and Maven: install them first" >&2; exit 1; fi; }
+
+$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	touch $(STAMP)
+
+venv: $(STAMP) ## Make the virtual environment (.venv) with every package
+
+run: prereqs $(STAMP) ## Start the platform with a demo province and keep it running (Ctrl-C stops it)
+	$(BIN)/aidctl run
+
+up: prereqs $(STAMP) ## Start the platform in the background
+	$(BIN)/aidctl up
+
+down: $(STAMP) ## Stop the platform
+	$(BIN)/aidctl down
+
+status: $(STAMP) ## Processes, health and consumer lag
+	$(BIN)/aidctl status
+
+test: prereqs $(STAMP) ## Unit, integration and end-to-end tests on real Kafka and PostgreSQL
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no test ran: that is a failure" >&2; exit 1; fi; exit $$rc
+
+schemas: $(STAMP) ## Regenerate contracts/schemas and the AsyncAPI document from the event models
+	$(BIN)/python -m aid_contracts.schemas generate
+
+check-schemas: $(STAMP) ## Fail when an event model changed incompatibly with the committed schema
+	$(BIN)/python -m aid_contracts.schemas check
+
+clean: ## Remove the virtual environment and local state
+	rm -rf $(VENV) .state

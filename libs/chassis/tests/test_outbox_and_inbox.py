@@ -1,0 +1,164 @@
+"""The outbox relay and the idempotent consumer against real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from aid_chassis import outbox
+from aid_chassis.consumer import EventConsumer
+from aid_chassis.kafka import ensure_topics, make_producer
+from aid_chassis.outbox import OutboxRelay
+from aid_chassis.tables import ChassisTables
+from aid_contracts import Envelope, ListImported
+from aid_contracts.topics import Topic
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+metadata = MetaData()
+chassis = ChassisTables(metadata)
+effects = Table("effects", metadata, Column("batch_id", String(40), primary_key=True),
+                Column("times", Integer, nullable=False))
+
+
+def _event(batch: str) -> Envelope:
+    event = ListImported(batch_id=batch, list_kind="department", department="civil_affairs", read=1, accepted=1,
+                         rejected=0, imported_at=datetime.now(UTC))
+    return Envelope.wrap(event, source="test", key=batch)
+
+
+@pytest.fixture
+async def sessions(fresh_database):
+    engine = create_async_engine(fresh_database)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def topic(kafka_bootstrap):
+    name = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, partitions=3, topics=[name])
+    return name
+
+
+async def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"reader-{uuid.uuid4().hex[:6]}")
+    await consumer.start()
+    records = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, topic, kafka_bootstrap):
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"b{i}")) for i in range(120)])
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=50)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        sent = [await relay.relay_once() for _ in range(4)]
+    finally:
+        await relay._producer.stop()
+    assert sent == [50, 50, 20, 0]
+    records = await _read_all(kafka_bootstrap, topic, 120)
+    assert sorted(r.key.decode() for r in records) == sorted(f"b{i}" for i in range(120))
+    assert all(dict(r.headers)["ce_type"] == b"list-imported" for r in records)
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(chassis.outbox)) == 0
+
+
+async def _count_effect(session, envelope: Envelope) -> None:
+    """Counts applications per batch id, so a second application shows as times == 2."""
+    parsed = envelope.parse(ListImported)
+    if parsed.batch_id == "poison":
+        raise ValueError("this event breaks the handler")
+    stmt = insert(effects).values(batch_id=parsed.batch_id, times=1)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["batch_id"], set_={"times": effects.c.times + 1}))
+
+
+def _consumer(sessions, kafka_bootstrap, topic) -> EventConsumer:
+    return EventConsumer(sessions, chassis, bootstrap_servers=kafka_bootstrap, group_id=f"g-{topic}", topics=[topic],
+                         handlers={"list-imported": _count_effect}, service="test", batch_size=50)
+
+
+async def _produce(kafka_bootstrap: str, topic: str, items: list[tuple[bytes, list, bytes]]) -> None:
+    producer = await make_producer(kafka_bootstrap, client_id="test-producer")
+    try:
+        for key, headers, value in items:
+            await producer.send_and_wait(topic, key=key, value=value, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def _run_until(consumer: EventConsumer, done) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        for _ in range(100):
+            if await done():
+                return
+            await asyncio.sleep(0.2)
+        pytest.fail("consumer did not reach the expected state")
+    finally:
+        stop.set()
+        await task
+
+
+async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, topic, kafka_bootstrap):
+    good, twice, poison = _event("good"), _event("twice"), _event("poison")
+    items = [(e.partitionkey.encode(), e.headers(), e.value()) for e in (twice, good, twice, poison)]
+    items.append((b"junk", [("ce_type", b"list-imported")], b"not json"))
+    after = _event("after")
+    items.append((after.partitionkey.encode(), after.headers(), after.value()))
+    await _produce(kafka_bootstrap, topic, items)
+    consumer = _consumer(sessions, kafka_bootstrap, topic)
+
+    async def applied():
+        async with sessions() as s:
+            return await s.scalar(select(func.count()).select_from(effects)) == 3
+
+    await _run_until(consumer, applied)
+    async with sessions() as s:
+        times = dict((await s.execute(select(effects.c.batch_id, effects.c.times))).all())
+        dead = (await s.execute(select(chassis.outbox))).all()
+    assert times == {"good": 1, "twice": 1, "after": 1}
+    assert len(dead) == 2 and {d.topic for d in dead} == {Topic.DEAD_LETTER.value}
+    errors = sorted(d.headers["dlq_error"] for d in dead)
+    assert errors[0].startswith("EnvelopeError") and "ValueError: this event breaks" in errors[1]
+    assert all(d.headers["dlq_original_topic"] == topic for d in dead)
+
+
+async def test_redelivery_after_a_crash_before_the_offset_commit_changes_nothing(sessions, topic, kafka_bootstrap):
+    events = [_event(f"r{i}") for i in range(10)]
+    await _produce(kafka_bootstrap, topic, [(e.partitionkey.encode(), e.headers(), e.value()) for e in events])
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id="crash", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batch = {}
+        while sum(len(v) for v in batch.values()) < 10:
+            for tp, recs in (await consumer.getmany(timeout_ms=1000)).items():
+                batch.setdefault(tp, []).extend(recs)
+    finally:
+        await consumer.stop()
+    runner = _consumer(sessions, kafka_bootstrap, topic)
+    await runner.apply_batch(batch)  # committed to the database, then "crashed" before the offset commit
+    await runner.apply_batch(batch)  # the same records again
+    async with sessions() as s:
+        times = [t for (t,) in await s.execute(select(effects.c.times))]
+    assert sorted(times) == [1] * 10
