@@ -89,3 +89,31 @@ def fresh_database(platform) -> Iterator[str]:
     yield f"{platform.server_url()}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrate(fresh_database):
+    """Upgrade the fresh database with a service's migrations; returns its URL."""
+    from aid_chassis.migrations import upgrade
+
+    def run(package: str) -> str:
+        upgrade(f"{package}:migrations", fresh_database)
+        return fresh_database
+
+    return run
+
+
+@pytest.fixture
+async def engine_for():
+    """Async engines on given URLs, disposed after the test."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engines = []
+
+    def make(url: str):
+        engines.append(create_async_engine(url))
+        return engines[-1]
+
+    yield make
+    for engine in engines:
+        await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from alembic import command, context
 from alembic.config import Config
@@ -30,7 +31,13 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    asyncio.run(_online(metadata))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_online(metadata))
+        return
+    with ThreadPoolExecutor(1) as pool:  # called from async code (tests): its own loop in a thread
+        pool.submit(asyncio.run, _online(metadata)).result()
 
 
 async def _online(metadata: MetaData) -> None:

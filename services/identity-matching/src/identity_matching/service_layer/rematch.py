@@ -33,15 +33,17 @@ async def rematch(session: AsyncSession, keys: set[str], *, batch_id: str) -> Co
 async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str) -> Counter:
     students, findings, priors = await _load(session, keys)
     counts: Counter = Counter()
-    events = []
+    rows, events = [], []
     for key in keys:
         match_id, prior = priors.get(key, (None, None))
         change = compare(prior, match(students.get(key), findings.get(key, [])))
         if change is None:
             continue
         counts[change.kind] += 1
-        match_id = await _store(session, key, match_id, change)
-        events.append((StudentMatched.TOPIC, _event(key, match_id, change, batch_id)))
+        row = _match_row(key, match_id, change)
+        rows.append(row)
+        events.append((StudentMatched.TOPIC, _event(key, row["match_id"], change, batch_id)))
+    await _store(session, rows)
     await outbox.add_many(session, tables.chassis.outbox, events)
     return counts
 
@@ -63,16 +65,21 @@ async def _load(session: AsyncSession, keys: list[str]):
     return students, findings, priors
 
 
-async def _store(session: AsyncSession, key: str, match_id: str | None, change: Change) -> str:
-    match_id = match_id or f"M{uuid.uuid4().hex[:20]}"
-    values = {"student_key": key, "match_id": match_id, "revision": change.revision,
-              "fingerprint": change.facts.fingerprint() if change.facts else "",
-              "active": change.facts is not None, "school_code": change.school_code,
-              "updated_at": datetime.now(UTC)}
-    stmt = pg_insert(tables.matches).values(values)
+def _match_row(key: str, match_id: str | None, change: Change) -> dict:
+    return {"student_key": key, "match_id": match_id or f"M{uuid.uuid4().hex[:20]}", "revision": change.revision,
+            "fingerprint": change.facts.fingerprint() if change.facts else "",
+            "active": change.facts is not None, "school_code": change.school_code,
+            "updated_at": datetime.now(UTC)}
+
+
+async def _store(session: AsyncSession, rows: list[dict]) -> None:
+    """Upsert the changed matches in one statement."""
+    if not rows:
+        return
+    stmt = pg_insert(tables.matches)
+    kept = ("student_key", "match_id")
     await session.execute(stmt.on_conflict_do_update(
-        index_elements=["student_key"], set_={k: stmt.excluded[k] for k in values if k not in ("student_key", "match_id")}))
-    return match_id
+        index_elements=["student_key"], set_={k: stmt.excluded[k] for k in rows[0] if k not in kept}), rows)
 
 
 def _event(key: str, match_id: str, change: Change, batch_id: str) -> Envelope:

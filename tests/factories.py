@@ -1,0 +1,62 @@
+"""Events for tests, built from the contracts with sensible defaults."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aid_contracts import Envelope, Paid, Published, StudentMatched, StudentMatchWithdrawn, Verified
+from aid_contracts.events import Category, CategoryEntry, Stage, StudentFacts, VerificationStatus
+from aid_contracts.keys import check_digit
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def id_number(seq: int, region: str = "520102") -> str:
+    body = f"{region}20140101{seq:03d}"
+    return body + check_digit(body)
+
+
+def student(seq: int = 1, *, school: str = "5201020001", stage: Stage = Stage.PRIMARY, region: str = "520102",
+            household: str | None = None, name: str = "张小三") -> StudentFacts:
+    return StudentFacts(id_number=id_number(seq, household or region), name=name, school_code=school, stage=stage,
+                        enrolment_region=region, household_region=household or region)
+
+
+def key(seq: int = 1) -> str:
+    return f"key-{seq:04d}"
+
+
+def matched(seq: int = 1, *, revision: int = 1, **facts) -> Envelope:
+    event = StudentMatched(match_id=f"M{seq}", revision=revision, student=student(seq, **facts),
+                           categories=[CategoryEntry(category=Category.ORPHAN, department="civil_affairs")],
+                           name_mismatch=False, batch_id="B1", matched_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def withdrawn(seq: int = 1, *, revision: int = 2) -> Envelope:
+    event = StudentMatchWithdrawn(match_id=f"M{seq}", revision=revision, school_code="5201020001", reason="gone",
+                                  batch_id="B2", withdrawn_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def verified(seq: int = 1, *, status: VerificationStatus = VerificationStatus.VERIFIED_UNCHANGED,
+             at: datetime = NOW, **facts) -> Envelope:
+    event = Verified(task_id=f"T{seq}", match_id=f"M{seq}", match_revision=1, status=status,
+                     invalid_reason="duplicate" if status is VerificationStatus.INVALID else None,
+                     student=student(seq, **facts), categories=[], verified_by="school-user", verified_at=at)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def published(seq: int = 1, *, final: bool, list_id: str = "L1", amount_fen: int = 50_000) -> Envelope:
+    event = Published(list_id=list_id, programme_code="compulsory_living_subsidy_primary", programme_name="生活补助",
+                      period="2026-autumn", amount_fen=amount_fen, student=student(seq), published_at=NOW,
+                      notice_ends_at=NOW + timedelta(days=7), final=final)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def paid(seq: int = 1, *, list_id: str = "L1", amount_fen: int = 50_000) -> Envelope:
+    event = Paid(payment_id=f"P{uuid.uuid4().hex[:8]}", list_id=list_id, programme_code="compulsory_living_subsidy_primary",
+                 programme_name="生活补助", period="2026-autumn", amount_fen=amount_fen, student=student(seq),
+                 bank_reference="SIM1", paid_on=NOW.date(), paid_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
