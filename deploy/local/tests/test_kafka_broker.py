@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -69,3 +70,28 @@ async def test_admin_lists_groups_and_committed_offsets(kafka_bootstrap):
         await admin.close()
     assert "admin-probe" in groups
     assert offsets[TopicPartition(topic, 0)].offset == 1
+
+
+async def test_messages_survive_a_broker_restart(tmp_path):
+    from conftest import free_port
+
+    from aid_local.infra import cache_dir
+    from aid_local.kafka import KafkaBroker
+
+    port = free_port()
+    broker = KafkaBroker(tmp_path, port=port, controller_port=free_port(), cache_dir=cache_dir())
+    await asyncio.to_thread(broker.start)
+    try:
+        await ensure_topics(broker.bootstrap_servers, partitions=1, topics=["kept"])
+        producer = await make_producer(broker.bootstrap_servers, client_id="restart")
+        try:
+            await producer.send_and_wait("kept", b"before restart", key=b"k")
+        finally:
+            await producer.stop()
+        await asyncio.to_thread(broker.stop)
+        assert not broker.is_running()
+        await asyncio.to_thread(broker.start)
+        records = await _consume(broker.bootstrap_servers, "kept", "after-restart", 1)
+        assert [r.value for r in records] == [b"before restart"]
+    finally:
+        await asyncio.to_thread(broker.stop)

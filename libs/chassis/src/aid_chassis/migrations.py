@@ -54,3 +54,38 @@ def _run_sync(connection, metadata: MetaData) -> None:
     context.configure(connection=connection, target_metadata=metadata)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def create_outbox_and_inbox() -> None:
+    """The chassis's tables (see ``tables.py``), created by each service's first migration."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+
+
+def drop_outbox_and_inbox() -> None:
+    from alembic import op
+
+    op.drop_table("outbox")
+    op.drop_table("inbox")

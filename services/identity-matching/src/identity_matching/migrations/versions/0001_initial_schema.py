@@ -6,6 +6,8 @@ Create Date: 2026-11-22 13:52:00.284722
 """
 from alembic import op
 import sqlalchemy as sa
+
+from aid_chassis.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -15,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_outbox_and_inbox()
     op.create_table('department_records',
     sa.Column('department', sa.String(length=40), nullable=False),
     sa.Column('student_key', sa.String(length=64), nullable=False),
@@ -41,13 +44,6 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('batch_id')
     )
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
     op.create_table('matches',
     sa.Column('student_key', sa.String(length=64), nullable=False),
     sa.Column('match_id', sa.String(length=40), nullable=False),
@@ -58,17 +54,6 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('student_key'),
     sa.UniqueConstraint('match_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
     )
     op.create_table('roster_students',
     sa.Column('student_key', sa.String(length=64), nullable=False),
@@ -86,10 +71,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_outbox_and_inbox()
     op.drop_index(op.f('ix_roster_students_school_code'), table_name='roster_students')
     op.drop_table('roster_students')
-    op.drop_table('outbox')
     op.drop_table('matches')
-    op.drop_table('inbox')
     op.drop_table('import_batches')
     op.drop_table('department_records')

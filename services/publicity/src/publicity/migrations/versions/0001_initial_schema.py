@@ -6,6 +6,8 @@ Create Date: 2026-11-22 13:52:01.378889
 """
 from alembic import op
 import sqlalchemy as sa
+
+from aid_chassis.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -15,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_outbox_and_inbox()
     op.create_table('aid_lists',
     sa.Column('list_id', sa.String(length=40), nullable=False),
     sa.Column('school_code', sa.String(length=20), nullable=False),
@@ -42,24 +45,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('student_key')
     )
     op.create_index(op.f('ix_candidates_school_code'), 'candidates', ['school_code'], unique=False)
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
     op.create_table('aid_list_entries',
     sa.Column('list_id', sa.String(length=40), nullable=False),
     sa.Column('student_key', sa.String(length=64), nullable=False),
@@ -71,9 +56,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_outbox_and_inbox()
     op.drop_table('aid_list_entries')
-    op.drop_table('outbox')
-    op.drop_table('inbox')
     op.drop_index(op.f('ix_candidates_school_code'), table_name='candidates')
     op.drop_table('candidates')
     op.drop_index(op.f('ix_aid_lists_school_code'), table_name='aid_lists')

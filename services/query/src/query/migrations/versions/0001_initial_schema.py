@@ -6,6 +6,8 @@ Create Date: 2026-11-22 13:52:02.432876
 """
 from alembic import op
 import sqlalchemy as sa
+
+from aid_chassis.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -15,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_outbox_and_inbox()
     op.create_table('aid_records',
     sa.Column('list_id', sa.String(length=40), nullable=False),
     sa.Column('student_key', sa.String(length=64), nullable=False),
@@ -25,24 +28,6 @@ def upgrade() -> None:
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('paid_on', sa.Date(), nullable=True),
     sa.PrimaryKeyConstraint('list_id', 'student_key')
-    )
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
     )
     op.create_table('students',
     sa.Column('student_key', sa.String(length=64), nullable=False),
@@ -71,12 +56,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_outbox_and_inbox()
     op.drop_index(op.f('ix_timeline_student_key'), table_name='timeline')
     op.drop_table('timeline')
     op.drop_index(op.f('ix_students_school_code'), table_name='students')
     op.drop_index(op.f('ix_students_household_region'), table_name='students')
     op.drop_index(op.f('ix_students_enrolment_region'), table_name='students')
     op.drop_table('students')
-    op.drop_table('outbox')
-    op.drop_table('inbox')
     op.drop_table('aid_records')

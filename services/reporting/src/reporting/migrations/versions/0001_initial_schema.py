@@ -6,7 +6,8 @@ Create Date: 2026-11-22 13:52:02.935140
 """
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+
+from aid_chassis.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 
 revision = '0001'
 down_revision = None
@@ -15,24 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
+    create_outbox_and_inbox()
     op.create_table('student_progress',
     sa.Column('student_key', sa.String(length=64), nullable=False),
     sa.Column('enrolment_region', sa.String(length=6), nullable=False),
@@ -51,8 +35,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_outbox_and_inbox()
     op.drop_index(op.f('ix_student_progress_household_region'), table_name='student_progress')
     op.drop_index(op.f('ix_student_progress_enrolment_region'), table_name='student_progress')
     op.drop_table('student_progress')
-    op.drop_table('outbox')
-    op.drop_table('inbox')

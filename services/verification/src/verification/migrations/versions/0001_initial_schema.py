@@ -6,6 +6,8 @@ Create Date: 2026-11-22 13:52:00.871313
 """
 from alembic import op
 import sqlalchemy as sa
+
+from aid_chassis.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -15,24 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('value', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
+    create_outbox_and_inbox()
     op.create_table('verification_task_history',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('task_id', sa.String(length=40), nullable=False),
@@ -69,11 +54,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_outbox_and_inbox()
     op.drop_index(op.f('ix_verification_tasks_school_code'), table_name='verification_tasks')
     op.drop_index(op.f('ix_verification_tasks_household_region'), table_name='verification_tasks')
     op.drop_index(op.f('ix_verification_tasks_enrolment_region'), table_name='verification_tasks')
     op.drop_table('verification_tasks')
     op.drop_index(op.f('ix_verification_task_history_task_id'), table_name='verification_task_history')
     op.drop_table('verification_task_history')
-    op.drop_table('outbox')
-    op.drop_table('inbox')
