@@ -48,7 +48,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from aid_local.platform import Platform
 
     state = Path(os.environ.get("AID_TEST_STATE_DIR") or tmp_path_factory.mktemp("aid-state"))
-    plat = Platform(state_dir=state, http_base=_free_block(8), kafka_port=_free_block(2), postgres_port=free_port())
+    plat = Platform(state_dir=state, http_base=_free_block(17), kafka_port=_free_block(2), postgres_port=free_port())
     with _containers_if_asked():
         infra.start(plat, partitions=3)
         try:

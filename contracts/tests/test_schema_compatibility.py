@@ -55,3 +55,8 @@ def test_asyncapi_lists_every_event():
     assert doc["asyncapi"].startswith("3.")
     assert set(doc["components"]["messages"]) == {m.EVENT_TYPE for m in EVENT_MODELS}
     assert "aid.student-matched.v1" in {c["address"] for c in doc["channels"].values()}
+
+
+def test_committed_asyncapi_is_regenerated():
+    committed = json.loads((SCHEMA_DIR.parent / "asyncapi.json").read_text())
+    assert committed == json.loads(json.dumps(asyncapi_document()))

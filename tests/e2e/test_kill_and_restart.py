@@ -56,7 +56,7 @@ def test_crashes_during_the_flow_lose_and_duplicate_nothing(running, province, r
     _crash_and_restart(running, "query", "worker")
     running.start(SVC["verification"], "worker")
     _crash_and_restart(running, "publicity", "worker", down_for=0.2)
-    list_id = flow.publish_list(c, school, county, stage, "2027-spring")
+    list_id = flow.publish_list(c, school, county, stage, "2027-spring", verified)
     _crash_and_restart(running, "disbursement", "worker", down_for=0.5)
     _crash_and_restart(running, "reporting", "worker")
     _crash_and_restart(running, "query", "api", down_for=0.2)

@@ -78,3 +78,19 @@ def test_one_trace_spans_the_import_and_every_consumer(running, result):
     names = {s["name"] for s in spans}
     assert "aid.student-matched.v1 publish" in names and "aid.student-matched.v1 process" in names
     assert traces.render(spans)[0].startswith("identity-matching")
+
+
+def test_workers_export_what_they_handled(running, result):
+    """Each worker serves its counters; together they applied events (a restarted one starts at zero)."""
+    applied = 0.0
+    for name in ("verification", "publicity", "disbursement", "query", "reporting"):
+        text = httpx.get(f"http://127.0.0.1:{running.platform.metrics_port(SVC[name])}/metrics").text
+        assert "# TYPE aid_events_handled_total counter" in text, name
+        applied += sum(float(line.split()[-1]) for line in text.splitlines()
+                       if line.startswith("aid_events_handled_total") and 'outcome="applied"' in line)
+    assert applied > 0
+
+
+def test_api_exports_the_outbox_backlog(running, result):
+    text = httpx.get(running.platform.url(SVC["identity-matching"]) + "/metrics").text
+    assert 'aid_outbox_backlog{service="identity-matching"}' in text

@@ -100,11 +100,14 @@ def verify_school(c: Clients, school_code: str, expected: int) -> int:
     return len(tasks)
 
 
-def publish_list(c: Clients, school_code: str, county: str, stage: str, period: str) -> str:
+def publish_list(c: Clients, school_code: str, county: str, stage: str, period: str, expected: int) -> str:
+    """Once all ``expected`` verified students reached publicity: build the list, approve it."""
     school = c.token("school", school_code=school_code)
     body = {"programme_code": PROGRAMME_BY_STAGE[stage], "period": period}
-    created = wait_for("verified students to reach publicity",
-                       lambda: c.call("POST", "publicity", "/lists", headers=school, json=body).json())
+    wait_for(f"{expected} verified students to reach publicity", lambda: c.call(
+        "GET", "publicity", f"/lists/proposal?programme_code={body['programme_code']}",
+        headers=school).json()["students"] >= expected)
+    created = c.call("POST", "publicity", "/lists", headers=school, json=body).json()
     c.call("POST", "publicity", f"/lists/{created['list_id']}/approve",
            headers=c.token("county_bureau", region=county))
     return created["list_id"]
@@ -125,7 +128,7 @@ def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-
     school_code, expected = choose_school(province)
     county, stage = province.schools[school_code]
     verified = verify_school(c, school_code, expected)
-    list_id = publish_list(c, school_code, county, stage, period)
+    list_id = publish_list(c, school_code, county, stage, period, verified)
     student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
     request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}
     return FlowResult(reports, school_code, verified, list_id, request, paid_lookup(c, request), trace_id)

@@ -74,6 +74,10 @@ class Platform:
     def port(self, service: Service) -> int:
         return self.http_base + service.port_offset
 
+    def metrics_port(self, service: Service) -> int:
+        """The worker's Prometheus port (the API serves its own on ``/metrics``)."""
+        return self.http_base + 10 + service.port_offset
+
     def url(self, service: Service) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
@@ -114,6 +118,7 @@ class Platform:
             "AID_TRACE_DIR": str(self.trace_dir),
             f"{service.prefix}DATABASE_URL": self.database_url(service),
             f"{service.prefix}HTTP_PORT": str(self.port(service)),
+            f"{service.prefix}WORKER_METRICS_PORT": str(self.metrics_port(service)),
         })
         env.update(self.extra_env)
         return env

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
@@ -23,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import metrics, outbox
-from aid_chassis.kafka import make_consumer
+from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
 from aid_contracts.envelope import EnvelopeError
@@ -67,7 +68,7 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
-        await consumer.start()
+        await start_with_retry(consumer, self.group_id)
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
@@ -86,7 +87,11 @@ class EventConsumer:
                 consumer.seek(tp, records[0].offset)
             await asyncio.sleep(1.0)
             return
-        await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        try:
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        except CommitFailedError:
+            # A rebalance took the partitions away; their new owner re-reads and the inbox absorbs it.
+            log.warning("offset commit failed after a rebalance; the batch will be redelivered and skipped")
 
     async def apply_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply a batch in one transaction (public for tests of crash windows)."""

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from aid_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
+
+
+async def start_with_retry(client: AIOKafkaProducer | AIOKafkaConsumer, what: str, *,
+                           attempts: int = 60, delay: float = 1.0) -> None:
+    """Start a client, waiting for the broker when it is not there yet (a restart, a slow start)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await client.start()
+            return
+        except KafkaConnectionError:
+            if attempt == attempts:
+                raise
+            log.warning("%s: broker unreachable (attempt %d); retrying", what, attempt)
+            await asyncio.sleep(delay)
 
 
 async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
@@ -24,7 +39,7 @@ async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
         linger_ms=5,
         max_batch_size=256 * 1024,
     )
-    await producer.start()
+    await start_with_retry(producer, client_id)
     return producer
 
 

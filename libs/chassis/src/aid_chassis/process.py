@@ -35,6 +35,10 @@ def run_worker(settings: ServiceSettings,
     """Run the worker's loops (consumers, outbox relay, schedulers); exit if one fails."""
     configure_logging(settings.log_level)
     provider = configure_telemetry(settings, "worker")
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
     try:
         asyncio.run(_worker(settings, build_loops))
     finally:

@@ -28,6 +28,18 @@ async def programmes() -> list[dict]:
             for p in PROGRAMMES.values()]
 
 
+@router.get("/lists/proposal", summary="The proposed list: my verified students who qualify (拟资助名单)")
+async def proposal(programme_code: str, db=Depends(session), who: Principal = Depends(allow(Role.SCHOOL))) -> dict:
+    try:
+        rows = await handlers.propose(db, school_code=who.school_code or "", programme_code=programme_code)
+    except ListRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    amount = programme(programme_code).amount_fen
+    return {"programme_code": programme_code, "students": len(rows), "amount_fen_total": amount * len(rows),
+            "items": [{"name": r.student["name"], "id_number": mask_id_number(r.student["id_number"]),
+                       "status": r.status, "amount_fen": amount} for r in rows]}
+
+
 @router.post("/lists", summary="Build my school's aid list from verified students")
 async def create_list(body: NewList, db=Depends(session), who: Principal = Depends(allow(Role.SCHOOL))) -> dict:
     try:

@@ -30,12 +30,19 @@ async def on_verified(session: AsyncSession, envelope: Envelope) -> None:
     await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values, where=newer))
 
 
-async def create_list(session: AsyncSession, *, school_code: str, programme_code: str, period: str, actor: str) -> dict:
-    """The school's list for a programme and period, proposed from its verified students."""
+async def propose(session: AsyncSession, *, school_code: str, programme_code: str) -> list:
+    """The school's verified students who qualify for a programme (the proposed list)."""
     prog = programme(programme_code)
     c = tables.candidates.c
-    rows = (await session.execute(select(tables.candidates).where(
-        c.school_code == school_code, c.stage == prog.stage.value, c.status.in_(ELIGIBLE)))).all()
+    return (await session.execute(select(tables.candidates).where(
+        c.school_code == school_code, c.stage == prog.stage.value, c.status.in_(ELIGIBLE))
+        .order_by(c.student_key))).all()
+
+
+async def create_list(session: AsyncSession, *, school_code: str, programme_code: str, period: str, actor: str) -> dict:
+    """The school's list for a programme and period, from the proposal."""
+    prog = programme(programme_code)
+    rows = await propose(session, school_code=school_code, programme_code=programme_code)
     if not rows:
         raise ListRefused("没有已核对的符合条件学生 (no verified students qualify for this programme)")
     list_id = f"L{uuid.uuid4().hex[:20]}"
