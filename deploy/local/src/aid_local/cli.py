@@ -106,11 +106,13 @@ def token(role: Annotated[str, typer.Argument(help="province_bureau, city_bureau
 
 
 @app.command()
-def trace(trace_id: str, state_dir: StateDir = None) -> None:
+def trace(trace_id: str, state_dir: StateDir = None,
+          full: Annotated[bool, typer.Option(help="One line per span, without folding repeated siblings")] = False) -> None:
     """Print the span tree of one trace (ids are in the X-Trace-Id response header)."""
-    lines = traces.render(traces.load_spans(_platform(state_dir).trace_dir, trace_id))
+    lines = traces.render(traces.load_spans(_platform(state_dir).trace_dir, trace_id), full=full)
     if not lines:
-        raise typer.Exit(f"no spans of trace {trace_id} yet")
+        typer.echo(f"no spans of trace {trace_id} yet (spans are written within a second)", err=True)
+        raise typer.Exit(1)
     typer.echo("\n".join(lines))
 
 

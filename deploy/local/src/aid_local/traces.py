@@ -1,9 +1,14 @@
-"""``aidctl trace``: the span tree of one trace, from the JSON-lines files the services write."""
+"""``aidctl trace``: the span tree of one trace, from the JSON-lines files the services write.
+
+Runs of sibling spans with the same service and name (a batch's INSERTs, a consumer's
+per-event spans) are folded into one line with their count, unless ``full`` is asked for.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from itertools import groupby
 from pathlib import Path
 
 
@@ -15,23 +20,36 @@ def load_spans(trace_dir: Path, trace_id: str) -> list[dict]:
     return spans
 
 
-def render(spans: list[dict]) -> list[str]:
-    """One line per span, indented under its parent, with its start offset and duration."""
+def render(spans: list[dict], *, full: bool = False) -> list[str]:
+    """One line per span (or per folded run), indented under its parent, with offset and duration."""
     if not spans:
         return []
-    children: dict[str | None, list[dict]] = defaultdict(list)
     ids = {s["span_id"] for s in spans}
+    children: dict[str | None, list[dict]] = defaultdict(list)
     for span in spans:
         children[span["parent_id"] if span["parent_id"] in ids else None].append(span)
     t0 = min(s["start_ns"] for s in spans)
     lines: list[str] = []
 
     def walk(parent: str | None, depth: int) -> None:
-        for span in sorted(children[parent], key=lambda s: s["start_ns"]):
-            start = (span["start_ns"] - t0) / 1e6
-            took = (span["end_ns"] - span["start_ns"]) / 1e6
-            lines.append(f"{'  ' * depth}{str(span['service']):<18} {span['name']:<45} +{start:9.1f} ms {took:8.1f} ms")
-            walk(span["span_id"], depth + 1)
+        ordered = sorted(children[parent], key=lambda s: s["start_ns"])
+        runs = [[s] for s in ordered] if full else [list(g) for _, g in groupby(ordered, key=_label)]
+        for run in runs:
+            lines.append(_line(run, depth, t0))
+            walk(run[0]["span_id"], depth + 1)
 
     walk(None, 0)
     return lines
+
+
+def _label(span: dict) -> tuple[str, str]:
+    return str(span["service"]), span["name"]
+
+
+def _line(run: list[dict], depth: int, t0: int) -> str:
+    first = run[0]
+    start = (first["start_ns"] - t0) / 1e6
+    took = sum(s["end_ns"] - s["start_ns"] for s in run) / 1e6
+    times = f" ×{len(run)}" if len(run) > 1 else ""
+    name = f"{first['name']}{times}"
+    return f"{'  ' * depth}{str(first['service']):<18} {name:<50} +{start:9.1f} ms {took:9.1f} ms"
