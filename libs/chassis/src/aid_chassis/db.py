@@ -10,8 +10,8 @@ from aid_chassis.settings import ServiceSettings
 
 def make_engine(settings: ServiceSettings) -> AsyncEngine:
     """An engine for the service's own database, instrumented for tracing."""
-    engine = create_async_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
+    engine = create_async_engine(  # hide_parameters: no personal data in error messages or logs
+        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True, hide_parameters=True
     )
     try:
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
