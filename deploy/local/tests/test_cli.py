@@ -26,3 +26,10 @@ def test_trace_of_an_unknown_id_says_so(tmp_path):
     result = CliRunner().invoke(app, ["trace", "0" * 32, "--state-dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "no spans" in result.output
+
+
+def test_fresh_state_refuses_a_directory_that_is_not_platform_state(tmp_path):
+    (tmp_path / "thesis.docx").write_text("precious")
+    result = CliRunner().invoke(app, ["run", "--state-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert (tmp_path / "thesis.docx").read_text() == "precious"

@@ -43,6 +43,10 @@ async def test_list_publish_and_finalise(sessions):
         created = await handlers.create_list(s, school_code="5201020001", programme_code=PROGRAMME,
                                              period="2026-autumn", actor="clerk")
     assert created["students"] == 2  # the junior student and the invalid record do not qualify
+    with pytest.raises(ListRefused, match="已存在"):  # one list per programme and period: no one paid twice
+        async with sessions() as s, s.begin():
+            await handlers.create_list(s, school_code="5201020001", programme_code=PROGRAMME,
+                                       period="2026-autumn", actor="clerk")
     await _verified(sessions, f.verified(2, status=VerificationStatus.INVALID, at=f.NOW + timedelta(hours=1)))
     async with sessions() as s, s.begin():
         aid_list = await handlers.load_list(s, created["list_id"])

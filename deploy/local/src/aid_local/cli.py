@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from aid_local.supervisor import Supervisor
 
 app = typer.Typer(help="Run the precision student-aid platform (精准资助) on one machine.", no_args_is_help=True)
 console = Console()
+STATE_ENTRIES = {"keys", "kafka", "postgres", "logs", "run", "traces"}
 StateDir = Annotated[Optional[Path], typer.Option(help="State directory (default: $AID_STATE_DIR or ./.state)")]
 
 
@@ -107,7 +110,7 @@ def token(role: Annotated[str, typer.Argument(help="province_bureau, city_bureau
 
 @app.command()
 def trace(trace_id: str, state_dir: StateDir = None,
-          full: Annotated[bool, typer.Option(help="One line per span, without folding repeated siblings")] = False) -> None:
+          full: Annotated[bool, typer.Option(help="One line per span (by default repeated siblings fold into one line showing the first one's children)")] = False) -> None:
     """Print the span tree of one trace (ids are in the X-Trace-Id response header)."""
     lines = traces.render(traces.load_spans(_platform(state_dir).trace_dir, trace_id), full=full)
     if not lines:
@@ -147,9 +150,15 @@ def print_result(platform: Platform, result: flow.FlowResult) -> None:
 
 @app.command()
 def run(students: int = 3000, state_dir: StateDir = None,
-        notice_seconds: Annotated[float, typer.Option(help="Public notice length for the demo")] = 3.0) -> None:
-    """Start everything, run the demo flow, then keep running (restarting crashed processes) until Ctrl-C."""
+        notice_seconds: Annotated[float, typer.Option(help="Public notice length for the demo")] = 3.0,
+        keep_state: Annotated[bool, typer.Option(help="Keep the previous run's data instead of a fresh demo")] = False,
+        ) -> None:
+    """Start a fresh demo province, run the flow, keep running (restarting crashed processes) until Ctrl-C."""
     platform = _platform(state_dir)
+    _refuse_second_supervisor(platform)
+    if not keep_state:
+        fresh_state(platform)
+    lock = _hold_supervisor_lock(platform)  # noqa: F841 - held until this process exits
     platform.extra_env["PUBLICITY_NOTICE_SECONDS"] = str(notice_seconds)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -167,6 +176,41 @@ def run(students: int = 3000, state_dir: StateDir = None,
         console.print("stopping…")
         Supervisor(platform).stop_all()
         infra.stop(platform)
+
+
+def _lock_path(platform: Platform) -> Path:
+    return platform.run_dir / "aidctl-run.lock"
+
+
+def _refuse_second_supervisor(platform: Platform) -> None:
+    """One ``aidctl run`` per state directory: a second would fight the first over the processes."""
+    path = _lock_path(platform)
+    if not path.exists():
+        return
+    with path.open() as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise typer.BadParameter(f"another aidctl run supervises {platform.state_dir}; stop it first") from None
+
+
+def _hold_supervisor_lock(platform: Platform):
+    platform.run_dir.mkdir(parents=True, exist_ok=True)
+    fh = _lock_path(platform).open("w")
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fh
+
+
+def fresh_state(platform: Platform) -> None:
+    """Stop whatever runs on this state directory and remove its data (the demo starts anew)."""
+    if platform.state_dir.exists():
+        unknown = {p.name for p in platform.state_dir.iterdir()} - STATE_ENTRIES
+        if unknown:
+            raise typer.BadParameter(f"{platform.state_dir} holds more than platform state ({', '.join(sorted(unknown))}); "
+                                     "not removing it — use --keep-state or another --state-dir")
+        Supervisor(platform).stop_all()
+        infra.stop(platform)
+        shutil.rmtree(platform.state_dir)
 
 
 def main() -> None:

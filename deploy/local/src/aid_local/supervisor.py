@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,6 +90,11 @@ class Supervisor:
                 raise ProcessFailed(f"migrating {service.name} failed:\n{out.decode(errors='replace')[-3000:]}")
 
     def start_all(self) -> None:
+        busy = [p for s in SERVICES for p in (self.platform.port(s), self.platform.metrics_port(s))
+                if self.pid(s, "api") is None and _port_in_use(p)]
+        if busy:
+            raise ProcessFailed(f"ports already in use by other processes: {busy} (an earlier run still going? "
+                                "`aidctl down`, or set AID_HTTP_BASE)")
         for service in SERVICES:
             for role in ROLES:
                 self.start(service, role)
@@ -136,6 +142,11 @@ class Supervisor:
                     self.start(service, role)
                     restarted.append(f"{service.name}-{role}")
         return restarted
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,8 @@
 """``aidctl trace``: the span tree of one trace, from the JSON-lines files the services write.
 
-Runs of sibling spans with the same service and name (a batch's INSERTs, a consumer's
-per-event spans) are folded into one line with their count, unless ``full`` is asked for.
+Runs of sibling spans with the same service and name (a batch's INSERTs, a relay's
+per-event publishes) are folded into one line with their count and summed time, showing
+the children of the run's first span only, unless ``full`` is asked for.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """publicity's own tables: verified candidates, aid lists and their entries."""
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -32,6 +32,7 @@ aid_lists = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("notice_ends_at", DateTime(timezone=True), index=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("school_code", "programme_code", "period", name="one_list_per_school_programme_period"),
 )
 
 list_entries = Table(

@@ -42,6 +42,11 @@ async def propose(session: AsyncSession, *, school_code: str, programme_code: st
 async def create_list(session: AsyncSession, *, school_code: str, programme_code: str, period: str, actor: str) -> dict:
     """The school's list for a programme and period, from the proposal."""
     prog = programme(programme_code)
+    a = tables.aid_lists.c
+    existing = await session.scalar(select(a.list_id).where(
+        a.school_code == school_code, a.programme_code == prog.code, a.period == period))
+    if existing:
+        raise ListRefused(f"本期名单已存在 (a list for this programme and period exists: {existing})")
     rows = await propose(session, school_code=school_code, programme_code=programme_code)
     if not rows:
         raise ListRefused("没有已核对的符合条件学生 (no verified students qualify for this programme)")

@@ -30,7 +30,8 @@ def upgrade() -> None:
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('notice_ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('list_id')
+    sa.PrimaryKeyConstraint('list_id'),
+    sa.UniqueConstraint('school_code', 'programme_code', 'period', name='one_list_per_school_programme_period')
     )
     op.create_index(op.f('ix_aid_lists_notice_ends_at'), 'aid_lists', ['notice_ends_at'], unique=False)
     op.create_index(op.f('ix_aid_lists_school_code'), 'aid_lists', ['school_code'], unique=False)
