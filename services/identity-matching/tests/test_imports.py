@@ -46,7 +46,7 @@ async def test_matching_then_recomparison_emits_only_changes(sessions):
     first = await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学声2,孤儿,520102,,",
                                                f"{id_number(9, '520103')},成人,低保,520103,,", "123,坏行,孤儿,520102,,"))
     assert (first.read, first.accepted, first.rejected, first.matched_new) == (4, 3, 1, 2)
-    assert first.rejections == [{"row": 5, "field": "id_number", "reason": "身份证号应为18位 (must be 18 characters)"}]
+    assert [(r["row"], r["field"], r["code"], r["raw"]) for r in first.rejections] == [(5, "id_number", "bad_length", "123")]
 
     same = await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学声2,孤儿,520102,,"))
     assert (same.matched_new, same.matched_changed, same.withdrawn) == (0, 0, 0)
@@ -67,8 +67,9 @@ async def test_unknown_department_and_missing_columns_are_refused(sessions):
     assert await _outbox_types(sessions) == []
 
 
-async def test_duplicate_rows_in_one_file_are_rejected_not_dropped(sessions):
+async def test_exact_repeats_count_once_and_conflicting_repeats_are_rejected(sessions):
     row = f"{id_number(1)},学生1,orphan,520102,,"
-    report = await _import_list(sessions, _list(row, row))
-    assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
-    assert report.rejections[0]["row"] == 3
+    conflicting = f"{id_number(1)},学生1,orphan,520103,,"
+    report = await _import_list(sessions, _list(row, row, conflicting))
+    assert (report.read, report.accepted, report.rejected, report.repeated_rows) == (3, 2, 1, 1)
+    assert (report.rejections[0]["row"], report.rejections[0]["code"]) == (4, "conflicting_duplicate")

@@ -13,14 +13,23 @@ def test_roster_row_accepts_chinese_values():
     assert row.stage is Stage.PRIMARY
 
 
-@pytest.mark.parametrize(("field", "value", "why"), [
-    ("name", "", "必填"), ("stage", "college", "取值无效"), ("enrolment_region", "1101", "6位"),
-    ("school_code", "学校!", "学校代码"),
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("name", "", "missing_field"), ("stage", "college", "unknown_stage"), ("enrolment_region", "1101", "bad_region"),
+    ("household_region", "999999", "unknown_region"), ("school_code", "学校!", "bad_school_code"),
+    ("name", "名" * 51, "too_long"), ("id_number", "", "empty_id"),
 ])
-def test_roster_row_errors_name_the_field(field, value, why):
-    with pytest.raises(records.RowError, match=why) as info:
+def test_roster_row_errors_name_the_field_and_reason(field, value, code):
+    with pytest.raises(records.RowError) as info:
         records.parse_roster_row({**STUDENT_ROW, field: value})
-    assert info.value.field == field
+    assert (info.value.field, info.value.code) == (field, code)
+    assert "(" in info.value.message  # Chinese and English
+
+
+def test_unknown_category_lists_the_allowed_values():
+    row = {"id_number": "11010519491231002X", "name": "张三", "category": "富裕", "household_region": "110105"}
+    with pytest.raises(records.RowError) as info:
+        records.parse_list_row(row)
+    assert info.value.code == "unknown_category" and "orphan" in info.value.message
 
 
 def test_registered_poor_needs_status_and_exit_year_when_out():
@@ -28,11 +37,12 @@ def test_registered_poor_needs_status_and_exit_year_when_out():
            "poverty_status": "已脱贫", "exit_year": "2024"}
     parsed = records.parse_list_row(row)
     assert (parsed.category, parsed.poverty_status, parsed.exit_year) == (Category.REGISTERED_POOR, PovertyStatus.OUT, 2024)
-    with pytest.raises(records.RowError, match="必填") as empty:
+    with pytest.raises(records.RowError) as empty:
         records.parse_list_row({**row, "exit_year": ""})
-    assert empty.value.field == "exit_year"
-    with pytest.raises(records.RowError, match="脱贫年份"):
+    assert (empty.value.field, empty.value.code) == ("exit_year", "missing_field")
+    with pytest.raises(records.RowError) as early:
         records.parse_list_row({**row, "exit_year": "1999"})
+    assert early.value.code == "bad_exit_year"
 
 
 def test_files_in_gbk_with_chinese_headers_are_read():
@@ -74,3 +84,49 @@ def test_recomparison_reports_new_changed_withdrawn_and_nothing():
     gone = compare(same, None)
     assert (gone.kind, gone.revision, gone.facts) == ("withdrawn", 2, None)
     assert compare(PriorMatch(2, "", False, "x"), None) is None
+
+
+def test_rejections_csv_is_excel_friendly_and_formula_safe():
+    content = files.rejections_to_csv([{"row": 2, "field": "name", "code": "too_long", "message": "内容过长",
+                                        "raw": "=HYPERLINK(\"x\")"}])
+    assert content.startswith(b"\xef\xbb\xbf")
+    text = content.decode("utf-8-sig").splitlines()
+    assert text[1].startswith("2,name,too_long,内容过长,")
+    assert "'=HYPERLINK" in text[1]
+
+
+def _xlsx(rows: list[list]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_is_read_with_chinese_headers_and_numeric_ids():
+    content = _xlsx([["身份证号", "姓名", "脱贫年份"], ["11010519491231002X", "张三", 2024], [110105194912310021, "李四", None]])
+    header, rows = files.read_rows(content)
+    assert header == ["id_number", "name", "exit_year"]
+    assert rows[0] == {"id_number": "11010519491231002X", "name": "张三", "exit_year": "2024"}
+    assert rows[1]["exit_year"] == ""
+    with pytest.raises(records.RowError) as lost:  # Excel lost the last digits: refused, never a wrong match
+        records.parse_list_row({**rows[1], "category": "孤儿", "household_region": "110105"})
+    assert lost.value.code in {"bad_length", "bad_characters"}
+
+
+def test_zip_bomb_and_damaged_xlsx_are_refused():
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/workbook.xml", b"0" * 50_000_000)
+    with pytest.raises(files.UnreadableFile, match="unpacks"):
+        files.read_rows(buf.getvalue())
+    with pytest.raises(files.UnreadableFile, match="damaged"):
+        files.read_rows(_xlsx([["身份证号"], ["1"]])[:300])

@@ -1,7 +1,7 @@
 """Chinese resident identity numbers (GB 11643): normalise, convert 15 → 18, validate.
 
-The full GB/T 2260 region list arrives with the complete comparison service; here a
-region must be six digits under a real province-level code.
+Each refusal carries a reason code (for the department's correction list and for
+statistics) and a message in Chinese and English.
 """
 
 from __future__ import annotations
@@ -9,16 +9,24 @@ from __future__ import annotations
 from datetime import date
 
 from aid_contracts.keys import check_digit, normalise_id_number
+from identity_matching.domain import regions
 
-PROVINCES = frozenset({
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
-})
+MESSAGES = {
+    "empty_id": "身份证号为空 (the ID number is empty)",
+    "bad_length": "身份证号应为18位或15位 (must be 18 characters, or 15 digits for an old number)",
+    "bad_characters": "身份证号含非法字符 (only digits and a final X are allowed)",
+    "bad_check_digit": "身份证号校验位错误 (the check digit is wrong)",
+    "bad_birth_date": "身份证号出生日期无效 (the birth date does not exist or is in the future)",
+    "unknown_region": "身份证号地区码不存在 (the region code was not in use in the birth year)",
+}
 
 
 class InvalidIdNumber(ValueError):
-    """Why an ID number is refused, in words a department clerk understands."""
+    """Why an ID number is refused: ``code`` from MESSAGES."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(MESSAGES[code])
+        self.code = code
 
 
 def to_18(id15: str) -> str:
@@ -28,27 +36,30 @@ def to_18(id15: str) -> str:
 
 
 def validate(raw: str, *, today: date | None = None) -> str:
-    """The normalised 18-character number, or InvalidIdNumber saying why."""
-    value = normalise_id_number(raw)
+    """The normalised 18-character number, or InvalidIdNumber with the first reason found."""
+    value = normalise_id_number(raw or "")
+    if not value:
+        raise InvalidIdNumber("empty_id")
     if len(value) == 15 and value.isdigit():
         value = to_18(value)
     if len(value) != 18:
-        raise InvalidIdNumber("身份证号应为18位 (must be 18 characters)")
+        raise InvalidIdNumber("bad_length")
     if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        raise InvalidIdNumber("身份证号含非法字符 (only digits and a final X are allowed)")
-    if value[:2] not in PROVINCES:
-        raise InvalidIdNumber("身份证号地区码不存在 (unknown region code)")
-    _birth_date(value, today or date.today())
+        raise InvalidIdNumber("bad_characters")
     if check_digit(value[:17]) != value[17]:
-        raise InvalidIdNumber("身份证号校验位错误 (check digit is wrong)")
+        raise InvalidIdNumber("bad_check_digit")
+    born = birth_date(value, today or date.today())
+    if not regions.valid_in(value[:6], born.year):
+        raise InvalidIdNumber("unknown_region")
     return value
 
 
-def _birth_date(value: str, today: date) -> date:
+def birth_date(value: str, today: date) -> date:
+    """The birth date in an 18-character number; InvalidIdNumber if impossible."""
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdNumber("身份证号出生日期无效 (birth date does not exist)") from None
+        raise InvalidIdNumber("bad_birth_date") from None
     if born > today or born.year < 1900:
-        raise InvalidIdNumber("身份证号出生日期不合理 (birth date in the future or before 1900)")
+        raise InvalidIdNumber("bad_birth_date")
     return born

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 
 from aid_contracts.events import Category, PovertyStatus, Stage
+from identity_matching.domain import regions
+from identity_matching.domain.id_numbers import MESSAGES as ID_MESSAGES
 from identity_matching.domain.id_numbers import InvalidIdNumber, validate
 
 HEADERS = {
@@ -34,9 +36,13 @@ _SCHOOL = re.compile(r"^[0-9A-Za-z]{4,20}$")
 
 @dataclass(frozen=True)
 class Rejection:
+    """A refused row: its number in the file (the header is row 1), the field, the raw value and why."""
+
     row: int
     field: str
-    reason: str
+    code: str
+    message: str
+    raw: str
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,29 @@ class ListRow:
     exit_year: int | None
 
 
+ROW_MESSAGES = {
+    "missing_field": "必填项为空 (a required value is empty)",
+    "too_long": "内容过长 (the value is too long)",
+    "unknown_category": "困难类别无效 (category must be one of: {allowed})",
+    "unknown_stage": "学段无效 (stage must be one of: {allowed})",
+    "unknown_poverty_status": "脱贫状态无效 (poverty status must be one of: {allowed})",
+    "unknown_region": "行政区划代码不存在 (not a GB/T 2260 region code)",
+    "bad_region": "应为6位行政区划代码 (must be a 6-digit region code)",
+    "bad_school_code": "学校代码格式错误 (4-20 letters or digits)",
+    "bad_exit_year": "脱贫年份应为2013年以后的四位年份 (a four-digit year from 2013)",
+    "conflicting_duplicate": "与前面的行重复但内容不同 (repeats an earlier row with different values)",
+}
+
+
 class RowError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
+    """A refused field: which field, the reason code and the message."""
+
+    def __init__(self, field: str, code: str, **fmt: str) -> None:
+        message = (ID_MESSAGES.get(code) or ROW_MESSAGES[code]).format(**fmt)
+        super().__init__(message)
         self.field = field
-        self.reason = reason
+        self.code = code
+        self.message = message
 
 
 def canonical_header(name: str) -> str:
@@ -78,53 +102,56 @@ def missing_columns(headers: list[str], required: tuple[str, ...]) -> list[str]:
 def _text(row: dict[str, str], field: str, max_len: int = 50) -> str:
     value = (row.get(field) or "").strip()
     if not value:
-        raise RowError(field, "必填项为空 (required value is empty)")
+        raise RowError(field, "missing_field")
     if len(value) > max_len:
-        raise RowError(field, f"超过{max_len}个字符 (longer than {max_len} characters)")
+        raise RowError(field, "too_long")
     return value
 
 
 def _id(row: dict[str, str]) -> str:
     try:
-        return validate(_text(row, "id_number"))
+        return validate(row.get("id_number") or "")
     except InvalidIdNumber as exc:
-        raise RowError("id_number", str(exc)) from None
+        raise RowError("id_number", exc.code) from None
 
 
 def _region(row: dict[str, str], field: str) -> str:
     value = _text(row, field)
     if not _REGION.match(value):
-        raise RowError(field, "应为6位行政区划代码 (must be a 6-digit region code)")
+        raise RowError(field, "bad_region")
+    if not regions.is_known(value):
+        raise RowError(field, "unknown_region")
     return value
 
 
-def _choice(row: dict[str, str], field: str, enum, names: dict):
+def _choice(row: dict[str, str], field: str, enum, names: dict, code: str):
     value = _text(row, field)
     try:
         return names.get(value) or enum(value.lower())
     except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise RowError(field, f"取值无效 (must be one of: {allowed})") from None
+        raise RowError(field, code, allowed=", ".join(e.value for e in enum)) from None
 
 
 def parse_roster_row(row: dict[str, str]) -> RosterRow:
+    id_number = _id(row)
     school = _text(row, "school_code")
     if not _SCHOOL.match(school):
-        raise RowError("school_code", "学校代码格式错误 (4-20 letters or digits)")
+        raise RowError("school_code", "bad_school_code")
     return RosterRow(
-        id_number=_id(row), name=_text(row, "name"), school_code=school,
-        stage=_choice(row, "stage", Stage, STAGE_NAMES),
+        id_number=id_number, name=_text(row, "name"), school_code=school,
+        stage=_choice(row, "stage", Stage, STAGE_NAMES, "unknown_stage"),
         enrolment_region=_region(row, "enrolment_region"), household_region=_region(row, "household_region"),
     )
 
 
 def parse_list_row(row: dict[str, str]) -> ListRow:
-    category = _choice(row, "category", Category, CATEGORY_NAMES)
+    id_number = _id(row)
+    category = _choice(row, "category", Category, CATEGORY_NAMES, "unknown_category")
     status, exit_year = None, None
     if category is Category.REGISTERED_POOR:
-        status = _choice(row, "poverty_status", PovertyStatus, STATUS_NAMES)
+        status = _choice(row, "poverty_status", PovertyStatus, STATUS_NAMES, "unknown_poverty_status")
         exit_year = _exit_year(row) if status is PovertyStatus.OUT else None
-    return ListRow(id_number=_id(row), name=_text(row, "name"), category=category,
+    return ListRow(id_number=id_number, name=_text(row, "name"), category=category,
                    household_region=_region(row, "household_region"), poverty_status=status,
                    exit_year=exit_year)
 
@@ -132,5 +159,5 @@ def parse_list_row(row: dict[str, str]) -> ListRow:
 def _exit_year(row: dict[str, str]) -> int:
     value = _text(row, "exit_year")
     if not value.isdigit() or not 2013 <= int(value) <= 2100:
-        raise RowError("exit_year", "脱贫年份应为2013年以后的四位年份 (a year from 2013)")
+        raise RowError("exit_year", "bad_exit_year")
     return int(value)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
 from sqlalchemy import select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal, Role, allow
 from identity_matching.adapters import tables
-from identity_matching.domain.files import MAX_BYTES, UnreadableFile
+from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
 from identity_matching.service_layer import imports
 from identity_matching.settings import Settings
 
@@ -59,11 +59,23 @@ async def import_list(department: str, request: Request, file: UploadFile = File
     return asdict(report)
 
 
-@router.get("/{batch_id}", summary="The report of one import: read, accepted, rejected rows")
-async def import_report(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+async def _batch(db, batch_id: str, who: Principal):
     row = (await db.execute(select(tables.import_batches).where(tables.import_batches.c.batch_id == batch_id))).first()
     if row is None or (who.role is Role.DEPARTMENT and row.department != who.department):
         raise HTTPException(404, "没有这个导入批次 (no such import)")
+    return row
+
+
+@router.get("/{batch_id}/rejections.csv", summary="Rejected rows to correct (退回数据), as CSV")
+async def rejections_csv(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> Response:
+    row = await _batch(db, batch_id, who)
+    return Response(rejections_to_csv(row.rejections), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="rejected-{batch_id}.csv"'})
+
+
+@router.get("/{batch_id}", summary="The report of one import: read, accepted, rejected rows")
+async def import_report(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+    row = await _batch(db, batch_id, who)
     report = dict(row._mapping)
     report.update(report.pop("outcome"))
     return report

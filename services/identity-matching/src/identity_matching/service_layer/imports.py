@@ -37,25 +37,29 @@ class ImportReport:
     accepted: int
     rejected: int
     rejections: list[dict] = field(default_factory=list)
+    repeated_rows: int = 0
     matched_new: int = 0
     matched_changed: int = 0
     withdrawn: int = 0
 
 
-def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> tuple[list, list[records.Rejection]]:
-    accepted, rejections, seen = [], [], set()
+def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> tuple[list, list[records.Rejection], int]:
+    """Parsed rows, rejections, and how many exact repeats were counted once (accepted, not stored twice)."""
+    accepted, rejections, seen, repeats = [], [], {}, 0
     for number, row in enumerate(rows, start=2):
         try:
             parsed = parse(row)
+            earlier = seen.setdefault(unique(parsed), parsed)
+            if earlier is not parsed and earlier != parsed:
+                raise records.RowError("id_number", "conflicting_duplicate")
         except records.RowError as exc:
-            rejections.append(records.Rejection(number, exc.field, exc.reason))
+            rejections.append(records.Rejection(number, exc.field, exc.code, exc.message, row.get(exc.field) or ""))
             continue
-        if unique(parsed) in seen:
-            rejections.append(records.Rejection(number, "id_number", "文件内重复 (duplicate of an earlier row)"))
-            continue
-        seen.add(unique(parsed))
-        accepted.append(parsed)
-    return accepted, rejections
+        if earlier is parsed:
+            accepted.append(parsed)
+        else:
+            repeats += 1
+    return accepted, rejections, repeats
 
 
 def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -70,7 +74,7 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
                         secret: bytes) -> ImportReport:
     rows = _read(content, records.ROSTER_REQUIRED)
     await _serialise_imports(session)
-    accepted, rejections = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
+    accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
     batch_id = _batch_id()
     values = [{"student_key": student_key(r.id_number, secret), **asdict(r), "batch_id": batch_id,
                "updated_at": datetime.now(UTC)} for r in accepted]
@@ -79,7 +83,7 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
         updated = {c: stmt.excluded[c] for c in values[0] if c != "student_key"}
         await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=updated))
     keys = {v["student_key"] for v in values}
-    return await _finish(session, batch_id, "roster", None, file_name, actor, len(rows), rejections, keys)
+    return await _finish(session, batch_id, "roster", None, file_name, actor, len(rows), rejections, repeats, keys)
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
@@ -89,7 +93,7 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
         raise UnknownDepartment(f"未知部门 (unknown department): {department}")
     rows = _read(content, records.LIST_REQUIRED)
     await _serialise_imports(session)
-    accepted, rejections = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
+    accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
     batch_id = _batch_id()
     gone = await session.execute(
         delete(tables.department_records).where(tables.department_records.c.department == department)
@@ -100,18 +104,20 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     if values:
         await session.execute(insert(tables.department_records), values)
     keys |= {v["student_key"] for v in values}
-    return await _finish(session, batch_id, "department", department, file_name, actor, len(rows), rejections, keys)
+    return await _finish(session, batch_id, "department", department, file_name, actor, len(rows), rejections,
+                         repeats, keys)
 
 
 async def _finish(session: AsyncSession, batch_id: str, kind: str, department: str | None, file_name: str,
-                  actor: str, read: int, rejections: list[records.Rejection], keys: set[str]) -> ImportReport:
+                  actor: str, read: int, rejections: list[records.Rejection], repeats: int,
+                  keys: set[str]) -> ImportReport:
     changes = await rematch(session, keys, batch_id=batch_id)
     report = ImportReport(batch_id=batch_id, list_kind=kind, department=department, read=read,
                           accepted=read - len(rejections), rejected=len(rejections),
-                          rejections=[asdict(r) for r in rejections],
+                          rejections=[asdict(r) for r in rejections], repeated_rows=repeats,
                           matched_new=changes.get("new", 0), matched_changed=changes.get("changed", 0),
                           withdrawn=changes.get("withdrawn", 0))
-    outcome = {k: getattr(report, k) for k in ("matched_new", "matched_changed", "withdrawn")}
+    outcome = {k: getattr(report, k) for k in ("matched_new", "matched_changed", "withdrawn", "repeated_rows")}
     await session.execute(insert(tables.import_batches).values(
         batch_id=batch_id, list_kind=kind, department=department, file_name=file_name[:200], read=read,
         accepted=report.accepted, rejected=report.rejected, rejections=report.rejections, outcome=outcome,
