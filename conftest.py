@@ -8,6 +8,7 @@ where a Docker engine answers and ``AID_TEST_CONTAINERS=1``, testcontainers prov
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,19 +18,31 @@ import psycopg
 import pytest
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
 
 
 def _free_block(size: int) -> int:
-    """A base port whose next ``size`` ports are free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65000 and all(_is_free(base + i) for i in range(1, size + 1)):
+    """A base port whose next ``size`` ports are free, below the ephemeral range.
+
+    Outgoing connections take their local ports from the ephemeral range; a server restarted
+    on such a port may find it taken by some client socket.
+    """
+    low, _ = _ephemeral_range()
+    start = max(low - 12000, 1024)
+    for _ in range(200):
+        base = random.randrange(start, low - size - 1)
+        if all(_is_free(base + i) for i in range(size + 1)):
             return base
     raise RuntimeError("no block of free ports")
+
+
+def free_port() -> int:
+    return _free_block(0)
 
 
 def _is_free(port: int) -> bool:

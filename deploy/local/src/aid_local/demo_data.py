@@ -100,7 +100,7 @@ def _lists(rng: random.Random, roster: list[Student], year: int) -> dict[str, li
     for department, rows in lists.items():
         for _ in range(max(3, len(rows) // 5)):  # people on a list who are not students
             region = rng.choice(list(COUNTIES))
-            number = id_number(rng, region, date(year - rng.randrange(25, 70), 5, 5))
+            number = id_number(rng, region, date(year - rng.randrange(25, 32), 5, 5))  # codes in use since 1995
             rows.append(_list_row(rng, department, number, _name(rng), region, year))
         rows.append(["52010220100101001", _name(rng), DEPARTMENTS[department][0], "520102", "", ""])  # 17 digits
         rows.append([rows[0][0][:-1] + ("0" if rows[0][0][-1] != "0" else "1"), _name(rng),
