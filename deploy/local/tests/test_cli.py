@@ -4,12 +4,13 @@ from typer.testing import CliRunner
 
 from aid_local.cli import app
 
-COMMANDS = ["up", "down", "status", "lag", "token", "trace", "demo", "run"]
+COMMANDS = ["up", "down", "status", "lag", "token", "trace", "demo", "run", "import roster", "import list",
+            "matches export"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_subcommand_has_help(command):
-    result = CliRunner().invoke(app, [command, "--help"])
+    result = CliRunner().invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
 

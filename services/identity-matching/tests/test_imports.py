@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
+from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import imports
 from tests.factories import id_number
 
-SECRET = b"test-pseudonym-secret"
+BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
 DEPARTMENTS = ["civil_affairs", "poverty_office"]
 ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
     f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
@@ -35,17 +36,18 @@ async def _outbox_types(sessions) -> list[str]:
 async def _import_list(sessions, content: bytes):
     async with sessions() as s, s.begin():
         return await imports.import_department_list(s, department="civil_affairs", departments=DEPARTMENTS,
-                                                    content=content, file_name="l.csv", actor="t", secret=SECRET)
+                                                    content=content, file_name="l.csv", by=BY)
 
 
 async def test_matching_then_recomparison_emits_only_changes(sessions):
     async with sessions() as s, s.begin():
-        roster = await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", actor="t", secret=SECRET)
+        roster = await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
     assert (roster.read, roster.accepted, roster.rejected, roster.matched_new) == (3, 3, 0, 0)
 
     first = await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学声2,孤儿,520102,,",
                                                f"{id_number(9, '520103')},成人,低保,520103,,", "123,坏行,孤儿,520102,,"))
     assert (first.read, first.accepted, first.rejected, first.matched_new) == (4, 3, 1, 2)
+    assert (first.not_enrolled, first.matched) == (1, 2)
     assert [(r["row"], r["field"], r["code"], r["raw"]) for r in first.rejections] == [(5, "id_number", "bad_length", "123")]
 
     same = await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学声2,孤儿,520102,,"))
@@ -61,7 +63,7 @@ async def test_unknown_department_and_missing_columns_are_refused(sessions):
     with pytest.raises(imports.UnknownDepartment):
         async with sessions() as s, s.begin():
             await imports.import_department_list(s, department="tax", departments=DEPARTMENTS, content=b"",
-                                                 file_name="x", actor="t", secret=SECRET)
+                                                 file_name="x", by=BY)
     with pytest.raises(UnreadableFile, match="category"):
         await _import_list(sessions, "身份证号,姓名\n1,2\n".encode())
     assert await _outbox_types(sessions) == []

@@ -2,7 +2,14 @@ import pytest
 
 from aid_contracts.events import Category, CategoryEntry, PovertyStatus, Stage, StudentFacts
 from identity_matching.domain import files, records
-from identity_matching.domain.matching import Finding, PriorMatch, compare, match
+from identity_matching.domain.matching import EligibilityPolicy, Finding, PriorMatch, compare
+from identity_matching.domain.matching import match as match_with_policy
+
+POLICY = EligibilityPolicy(year=2026)
+
+
+def match(student, findings, policy=POLICY):
+    return match_with_policy(student, findings, policy)
 
 STUDENT_ROW = {"id_number": "11010519491231002X", "name": "张三", "school_code": "1101050001", "stage": "小学",
                "enrolment_region": "110105", "household_region": "110105"}
@@ -130,3 +137,35 @@ def test_zip_bomb_and_damaged_xlsx_are_refused():
         files.read_rows(buf.getvalue())
     with pytest.raises(files.UnreadableFile, match="damaged"):
         files.read_rows(_xlsx([["身份证号"], ["1"]])[:300])
+
+
+@pytest.mark.parametrize(("exit_year", "year", "counts"), [(2023, 2026, True), (2022, 2026, False), (2022, 2025, True)])
+def test_out_of_poverty_counts_for_three_years_after_exit(exit_year, year, counts):
+    entry = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
+                          poverty_status=PovertyStatus.OUT, exit_year=exit_year)
+    result = match(FACTS, [Finding("张三", entry)], EligibilityPolicy(year=year))
+    assert (result is not None) is counts
+
+
+def test_another_category_keeps_the_match_after_the_three_years():
+    expired = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
+                            poverty_status=PovertyStatus.OUT, exit_year=2020)
+    result = match(FACTS, [Finding("张三", expired), Finding("张三", ENTRY)], EligibilityPolicy(year=2026))
+    assert [c.category for c in result.categories] == [Category.ORPHAN]
+
+
+def test_the_grace_period_is_configuration():
+    entry = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
+                          poverty_status=PovertyStatus.OUT, exit_year=2020)
+    assert match(FACTS, [Finding("张三", entry)], EligibilityPolicy(year=2026, exit_grace_years=6)) is not None
+
+
+def test_export_line_joins_sorted_categories_and_flags():
+    from identity_matching.domain import export
+
+    poor = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
+                         poverty_status=PovertyStatus.NOT_OUT)
+    facts = match(FACTS, [Finding("张叁", ENTRY), Finding("张三", poor)]).document()
+    assert export.header() == ",".join(export.COLUMNS) + "\n"
+    assert export.line(facts) == ("11010519491231002X,张三,1101050001,primary,110105,110105,"
+                                  "orphan;registered_poor,not_out,true,\n")

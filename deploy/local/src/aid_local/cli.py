@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aid_chassis.dev_issuer import DevIssuer
-from aid_local import demo_data, flow, infra, lag, traces
+from aid_local import client, demo_data, flow, infra, lag, traces
 from aid_local.platform import ROLES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 
@@ -211,6 +213,47 @@ def fresh_state(platform: Platform) -> None:
         Supervisor(platform).stop_all()
         infra.stop(platform)
         shutil.rmtree(platform.state_dir)
+
+
+import_app = typer.Typer(help="Import the enrolment roster or a department's list (CSV or XLSX).", no_args_is_help=True)
+matches_app = typer.Typer(help="The comparison's results (比对结果).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(matches_app, name="matches")
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or XLSX file")]
+
+
+def _print_import(platform: Platform, path: Path, department: str | None) -> None:
+    try:
+        report = client.upload(platform, path, department=department, show_progress=sys.stderr.isatty())
+    except client.ImportFailed as exc:
+        typer.echo(f"import refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@import_app.command("roster")
+def import_roster(file: FileArg, state_dir: StateDir = None) -> None:
+    """Import the enrolment roster (学籍名单); prints the JSON report."""
+    _print_import(_platform(state_dir), file, None)
+
+
+@import_app.command("list")
+def import_list(file: FileArg, department: Annotated[str, typer.Option(help="poverty_office, civil_affairs, "
+                "disabled_federation or trade_union")], state_dir: StateDir = None) -> None:
+    """Import a department's list (部门名单); it replaces that department's previous list."""
+    _print_import(_platform(state_dir), file, department)
+
+
+@matches_app.command("export")
+def matches_export(fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
+                   output: Annotated[Optional[Path], typer.Option(help="File to write (default: stdout)")] = None,
+                   state_dir: StateDir = None) -> None:
+    """Write every match in force as CSV (full ID numbers: keep the file safe)."""
+    if fmt != "csv":
+        raise typer.BadParameter("only --format csv is supported")
+    platform = _platform(state_dir)
+    with (output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)) as out:
+        client.export_matches(platform, out)
 
 
 def main() -> None:

@@ -1,4 +1,7 @@
+from datetime import date
+
 from aid_chassis.settings import ServiceSettings, service_config
+from identity_matching.domain.matching import EligibilityPolicy
 
 
 class Settings(ServiceSettings):
@@ -7,3 +10,9 @@ class Settings(ServiceSettings):
     service_name: str = "identity-matching"
     http_port: int = 8101
     departments: list[str] = ["poverty_office", "civil_affairs", "disabled_federation", "trade_union"]
+    assessment_year: int | None = None  # the year eligibility is judged in; None: the current year
+    exit_grace_years: int = 3  # 已脱贫 families keep aid this many years after exit (FAQ Q34)
+
+    def policy(self) -> EligibilityPolicy:
+        return EligibilityPolicy(year=self.assessment_year or date.today().year,
+                                 exit_grace_years=self.exit_grace_years)

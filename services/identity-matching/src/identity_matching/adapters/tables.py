@@ -57,5 +57,6 @@ matches = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("school_code", String(20), nullable=False),
+    Column("facts", JSONB),  # the current match (None once withdrawn)
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aid_contracts.events import CategoryEntry, StudentFacts
+from aid_contracts.events import CategoryEntry, PovertyStatus, StudentFacts
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,14 @@ class MatchFacts:
     categories: tuple[CategoryEntry, ...]
     name_mismatch: bool
 
+    def document(self) -> dict:
+        """The match as stored and exported."""
+        return {"student": self.student.model_dump(mode="json"),
+                "categories": [c.model_dump(mode="json") for c in self.categories],
+                "name_mismatch": self.name_mismatch}
+
     def fingerprint(self) -> str:
-        doc = {"s": self.student.model_dump(mode="json"),
-               "c": [c.model_dump(mode="json") for c in self.categories], "n": self.name_mismatch}
-        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.document(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,26 @@ class PriorMatch:
     school_code: str
 
 
-def match(student: StudentFacts | None, findings: list[Finding]) -> MatchFacts | None:
-    """The match of one person, or None when not enrolled or on no list.
+@dataclass(frozen=True)
+class EligibilityPolicy:
+    """Which findings count. A family out of poverty (已脱贫) keeps aid while
+    ``year <= exit_year + exit_grace_years`` (FAQ Q34); both numbers are configuration."""
+
+    year: int
+    exit_grace_years: int = 3
+
+    def counts(self, entry: CategoryEntry) -> bool:
+        if entry.poverty_status is PovertyStatus.OUT and entry.exit_year is not None:
+            return self.year <= entry.exit_year + self.exit_grace_years
+        return True
+
+
+def match(student: StudentFacts | None, findings: list[Finding], policy: EligibilityPolicy) -> MatchFacts | None:
+    """The match of one person, or None when not enrolled or on no list that counts.
 
     The enrolment name wins; a department spelling it otherwise is flagged, not corrected.
     """
+    findings = [f for f in findings if policy.counts(f.entry)]
     if student is None or not findings:
         return None
     categories = tuple(sorted({f.entry for f in findings},

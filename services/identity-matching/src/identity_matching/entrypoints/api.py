@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal, Role, allow
 from identity_matching.adapters import tables
+from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
 from identity_matching.service_layer import imports
 from identity_matching.settings import Settings
@@ -18,6 +20,11 @@ router = APIRouter(prefix="/imports", tags=["imports 名单导入"])
 ROSTER_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
 LIST_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU)
 READ_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
+
+
+def _importer(request: Request, who: Principal) -> imports.Importer:
+    settings: Settings = request.app.state.settings
+    return imports.Importer(actor=who.subject, secret=settings.pseudonym_secret, policy=settings.policy())
 
 
 async def _content(file: UploadFile) -> bytes:
@@ -34,7 +41,7 @@ async def import_roster(request: Request, file: UploadFile = File(...), db=Depen
     try:
         async with db.begin():
             report = await imports.import_roster(db, content=content, file_name=file.filename or "roster.csv",
-                                                 actor=who.subject, secret=request.app.state.settings.pseudonym_secret)
+                                                 by=_importer(request, who))
     except UnreadableFile as exc:
         raise HTTPException(422, str(exc)) from None
     return asdict(report)
@@ -51,7 +58,7 @@ async def import_list(department: str, request: Request, file: UploadFile = File
         async with db.begin():
             report = await imports.import_department_list(
                 db, department=department, departments=settings.departments, content=content,
-                file_name=file.filename or f"{department}.csv", actor=who.subject, secret=settings.pseudonym_secret)
+                file_name=file.filename or f"{department}.csv", by=_importer(request, who))
     except imports.UnknownDepartment as exc:
         raise HTTPException(404, str(exc)) from None
     except UnreadableFile as exc:
@@ -81,6 +88,23 @@ async def import_report(batch_id: str, db=Depends(session), who: Principal = Dep
     return report
 
 
+matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
+
+
+@matches_router.get("/export.csv", summary="Every match in force, with full ID numbers (比对结果导出)")
+async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU, Role.OPERATOR))):
+    m = tables.matches.c
+    rows = await db.stream(select(m.facts).where(m.active).order_by(m.student_key).execution_options(yield_per=2000))
+
+    async def lines():
+        yield export.header()
+        async for (facts,) in rows:
+            yield export.line(facts)
+
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="matches.csv"'})
+
+
 def create(settings: Settings):
-    return create_app(settings, title="identity-matching 大数据比对", routers=[router],
+    return create_app(settings, title="identity-matching 大数据比对", routers=[router, matches_router],
                       outbox_table=tables.chassis.outbox)

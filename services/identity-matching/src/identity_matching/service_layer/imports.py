@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from aid_chassis import outbox
 from aid_contracts import Envelope, ListImported, student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
+from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer.rematch import rematch
 
 SOURCE = "identity-matching"
@@ -26,6 +27,15 @@ SOURCE = "identity-matching"
 
 class UnknownDepartment(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Importer:
+    """Who imports, and the rules in force: the pseudonym secret and the eligibility policy."""
+
+    actor: str
+    secret: bytes
+    policy: EligibilityPolicy
 
 
 @dataclass
@@ -38,9 +48,24 @@ class ImportReport:
     rejected: int
     rejections: list[dict] = field(default_factory=list)
     repeated_rows: int = 0
+    not_enrolled: int = 0
+    matched: int = 0
     matched_new: int = 0
     matched_changed: int = 0
     withdrawn: int = 0
+
+
+@dataclass
+class _Batch:
+    """One file's rows after validation."""
+
+    kind: str
+    department: str | None
+    file_name: str
+    read: int
+    rejections: list[records.Rejection]
+    repeats: int
+    batch_id: str = field(default_factory=lambda: f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}")
 
 
 def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> tuple[list, list[records.Rejection], int]:
@@ -70,69 +95,76 @@ def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, actor: str,
-                        secret: bytes) -> ImportReport:
+async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, by: Importer) -> ImportReport:
     rows = _read(content, records.ROSTER_REQUIRED)
     await _serialise_imports(session)
     accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
-    batch_id = _batch_id()
-    values = [{"student_key": student_key(r.id_number, secret), **asdict(r), "batch_id": batch_id,
+    batch = _Batch("roster", None, file_name, len(rows), rejections, repeats)
+    values = [{"student_key": student_key(r.id_number, by.secret), **asdict(r), "batch_id": batch.batch_id,
                "updated_at": datetime.now(UTC)} for r in accepted]
     if values:
-        stmt = pg_insert(tables.roster_students).values(values)
+        stmt = pg_insert(tables.roster_students)
         updated = {c: stmt.excluded[c] for c in values[0] if c != "student_key"}
-        await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=updated))
+        await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=updated), values)
     keys = {v["student_key"] for v in values}
-    return await _finish(session, batch_id, "roster", None, file_name, actor, len(rows), rejections, repeats, keys)
+    return await _finish(session, batch, by, affected=keys, on_list=keys)
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
-                                 content: bytes, file_name: str, actor: str, secret: bytes) -> ImportReport:
+                                 content: bytes, file_name: str, by: Importer) -> ImportReport:
     """A department's list replaces its previous one: people no longer on it are re-compared."""
     if department not in departments:
         raise UnknownDepartment(f"未知部门 (unknown department): {department}")
     rows = _read(content, records.LIST_REQUIRED)
     await _serialise_imports(session)
     accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
-    batch_id = _batch_id()
-    gone = await session.execute(
-        delete(tables.department_records).where(tables.department_records.c.department == department)
-        .returning(tables.department_records.c.student_key))
-    keys = set(gone.scalars())
-    values = [{"department": department, "student_key": student_key(r.id_number, secret),
-               **asdict(r), "batch_id": batch_id} for r in accepted]
+    batch = _Batch("department", department, file_name, len(rows), rejections, repeats)
+    d = tables.department_records
+    gone = await session.execute(delete(d).where(d.c.department == department).returning(d.c.student_key))
+    values = [{"department": department, "student_key": student_key(r.id_number, by.secret),
+               **asdict(r), "batch_id": batch.batch_id} for r in accepted]
     if values:
-        await session.execute(insert(tables.department_records), values)
-    keys |= {v["student_key"] for v in values}
-    return await _finish(session, batch_id, "department", department, file_name, actor, len(rows), rejections,
-                         repeats, keys)
+        await session.execute(insert(d), values)
+    on_list = {v["student_key"] for v in values}
+    return await _finish(session, batch, by, affected=set(gone.scalars()) | on_list, on_list=on_list)
 
 
-async def _finish(session: AsyncSession, batch_id: str, kind: str, department: str | None, file_name: str,
-                  actor: str, read: int, rejections: list[records.Rejection], repeats: int,
-                  keys: set[str]) -> ImportReport:
-    changes = await rematch(session, keys, batch_id=batch_id)
-    report = ImportReport(batch_id=batch_id, list_kind=kind, department=department, read=read,
-                          accepted=read - len(rejections), rejected=len(rejections),
-                          rejections=[asdict(r) for r in rejections], repeated_rows=repeats,
-                          matched_new=changes.get("new", 0), matched_changed=changes.get("changed", 0),
-                          withdrawn=changes.get("withdrawn", 0))
-    outcome = {k: getattr(report, k) for k in ("matched_new", "matched_changed", "withdrawn", "repeated_rows")}
+async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: set[str],
+                  on_list: set[str]) -> ImportReport:
+    changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy)
+    enrolled, matched = await _coverage(session, on_list)
+    report = ImportReport(
+        batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
+        accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
+        rejections=[asdict(r) for r in batch.rejections], repeated_rows=batch.repeats,
+        not_enrolled=len(on_list) - enrolled, matched=matched, matched_new=changes.get("new", 0),
+        matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0))
+    outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS}
     await session.execute(insert(tables.import_batches).values(
-        batch_id=batch_id, list_kind=kind, department=department, file_name=file_name[:200], read=read,
-        accepted=report.accepted, rejected=report.rejected, rejections=report.rejections, outcome=outcome,
-        created_by=actor))
-    event = ListImported(batch_id=batch_id, list_kind=kind, department=department, read=read,
-                         accepted=report.accepted, rejected=report.rejected, imported_at=datetime.now(UTC))
+        batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
+        file_name=batch.file_name[:200], read=batch.read, accepted=report.accepted, rejected=report.rejected,
+        rejections=report.rejections, outcome=outcome, created_by=by.actor))
+    event = ListImported(batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
+                         read=batch.read, accepted=report.accepted, rejected=report.rejected,
+                         imported_at=datetime.now(UTC))
     await outbox.add(session, tables.chassis.outbox, event.TOPIC,
-                     Envelope.wrap(event, source=SOURCE, key=batch_id))
+                     Envelope.wrap(event, source=SOURCE, key=batch.batch_id))
     return report
+
+
+OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "matched_changed", "withdrawn")
+
+
+async def _coverage(session: AsyncSession, keys: set[str]) -> tuple[int, int]:
+    """Of these people: how many are enrolled, and how many have a match in force."""
+    if not keys:
+        return 0, 0
+    r, m = tables.roster_students.c, tables.matches.c
+    enrolled = await session.scalar(select(func.count()).where(r.student_key.in_(keys)))
+    matched = await session.scalar(select(func.count()).where(m.student_key.in_(keys), m.active))
+    return int(enrolled or 0), int(matched or 0)
 
 
 async def _serialise_imports(session: AsyncSession) -> None:
     """One import at a time: re-comparison must see every earlier import's rows."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-matching-import'))"))
-
-
-def _batch_id() -> str:
-    return f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}"

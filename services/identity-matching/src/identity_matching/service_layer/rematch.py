@@ -14,29 +14,29 @@ from aid_chassis import outbox
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
 from aid_contracts.events import CategoryEntry, StudentFacts
 from identity_matching.adapters import tables
-from identity_matching.domain.matching import Change, Finding, PriorMatch, compare, match
+from identity_matching.domain.matching import Change, EligibilityPolicy, Finding, PriorMatch, compare, match
 
 SOURCE = "identity-matching"
 CHUNK = 5000
 
 
-async def rematch(session: AsyncSession, keys: set[str], *, batch_id: str) -> Counter:
+async def rematch(session: AsyncSession, keys: set[str], *, batch_id: str, policy: EligibilityPolicy) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change."""
     counts: Counter = Counter()
     ordered = sorted(keys)
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start:start + CHUNK]
-        counts += await _rematch_chunk(session, chunk, batch_id)
+        counts += await _rematch_chunk(session, chunk, batch_id, policy)
     return counts
 
 
-async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str) -> Counter:
+async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str, policy: EligibilityPolicy) -> Counter:
     students, findings, priors = await _load(session, keys)
     counts: Counter = Counter()
     rows, events = [], []
     for key in keys:
         match_id, prior = priors.get(key, (None, None))
-        change = compare(prior, match(students.get(key), findings.get(key, [])))
+        change = compare(prior, match(students.get(key), findings.get(key, []), policy))
         if change is None:
             continue
         counts[change.kind] += 1
@@ -68,6 +68,7 @@ async def _load(session: AsyncSession, keys: list[str]):
 def _match_row(key: str, match_id: str | None, change: Change) -> dict:
     return {"student_key": key, "match_id": match_id or f"M{uuid.uuid4().hex[:20]}", "revision": change.revision,
             "fingerprint": change.facts.fingerprint() if change.facts else "",
+            "facts": change.facts.document() if change.facts else None,
             "active": change.facts is not None, "school_code": change.school_code,
             "updated_at": datetime.now(UTC)}
 
