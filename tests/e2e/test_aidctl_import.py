@@ -57,3 +57,13 @@ def test_a_refused_file_says_why(running, tmp_path):
     out = _aidctl(running, "import", "list", "--department", "civil_affairs", str(bad))
     assert out.exit_code == 1
     assert "missing columns" in out.output and "category" in out.output
+
+
+def test_statistics_by_department_category_and_county(running, province, result):
+    c = flow.Clients(running.platform)
+    body = c.call("GET", "identity-matching", "/imports", headers=c.token("province_bureau", region="520000")).json()
+    for department, rows in province.lists.items():
+        stats = body["departments"][department]
+        assert sum(stats["by_category"].values()) == sum(stats["by_county"].values()) == len(rows) - 2
+    own = c.call("GET", "identity-matching", "/imports", headers=c.token("department", department="trade_union")).json()
+    assert list(own["departments"]) == ["trade_union"]

@@ -48,6 +48,11 @@ async def test_matching_then_recomparison_emits_only_changes(sessions):
                                                f"{id_number(9, '520103')},成人,低保,520103,,", "123,坏行,孤儿,520102,,"))
     assert (first.read, first.accepted, first.rejected, first.matched_new) == (4, 3, 1, 2)
     assert (first.not_enrolled, first.matched) == (1, 2)
+    async with sessions() as s:
+        outcome = (await s.execute(select(tables.import_batches.c.outcome)
+                                   .where(tables.import_batches.c.batch_id == first.batch_id))).scalar_one()
+    assert outcome["statistics"] == {"by_category": {"minimum_allowance": 1, "orphan": 2},
+                                     "by_county": {"520102": 2, "520103": 1}}
     assert [(r["row"], r["field"], r["code"], r["raw"]) for r in first.rejections] == [(5, "id_number", "bad_length", "123")]
 
     same = await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学声2,孤儿,520102,,"))

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal, Role, allow
@@ -86,6 +86,21 @@ async def import_report(batch_id: str, db=Depends(session), who: Principal = Dep
     report = dict(row._mapping)
     report.update(report.pop("outcome"))
     return report
+
+
+@router.get("", summary="Department lists in force: people by category and county (部门名单统计)")
+async def department_statistics(db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+    d = tables.department_records.c
+    stmt = select(d.department, d.category, d.household_region, func.count()).group_by(
+        d.department, d.category, d.household_region).order_by(d.department, d.category, d.household_region)
+    if who.role is Role.DEPARTMENT:
+        stmt = stmt.where(d.department == (who.department or ""))
+    result: dict[str, dict] = {}
+    for department, category, county, count in await db.execute(stmt):
+        entry = result.setdefault(department, {"by_category": {}, "by_county": {}})
+        entry["by_category"][category] = entry["by_category"].get(category, 0) + count
+        entry["by_county"][county] = entry["by_county"].get(county, 0) + count
+    return {"departments": result}
 
 
 matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])

@@ -7,6 +7,7 @@ transaction; the events leave through the outbox.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ class _Batch:
     read: int
     rejections: list[records.Rejection]
     repeats: int
+    statistics: dict
     batch_id: str = field(default_factory=lambda: f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}")
 
 
@@ -87,6 +89,12 @@ def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> 
     return accepted, rejections, repeats
 
 
+def statistics(rows: list, *, by: str, county: str) -> dict:
+    """Accepted rows counted by category (or stage) and by county."""
+    return {f"by_{by}": dict(sorted(Counter(str(getattr(r, by)) for r in rows).items())),
+            "by_county": dict(sorted(Counter(getattr(r, county) for r in rows).items()))}
+
+
 def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
     header, rows = files.read_rows(content)
     missing = records.missing_columns(header, required)
@@ -99,7 +107,8 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
     rows = _read(content, records.ROSTER_REQUIRED)
     await _serialise_imports(session)
     accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
-    batch = _Batch("roster", None, file_name, len(rows), rejections, repeats)
+    batch = _Batch("roster", None, file_name, len(rows), rejections, repeats,
+                   statistics(accepted, by="stage", county="enrolment_region"))
     values = [{"student_key": student_key(r.id_number, by.secret), **asdict(r), "batch_id": batch.batch_id,
                "updated_at": datetime.now(UTC)} for r in accepted]
     if values:
@@ -118,7 +127,8 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     rows = _read(content, records.LIST_REQUIRED)
     await _serialise_imports(session)
     accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
-    batch = _Batch("department", department, file_name, len(rows), rejections, repeats)
+    batch = _Batch("department", department, file_name, len(rows), rejections, repeats,
+                   statistics(accepted, by="category", county="household_region"))
     d = tables.department_records
     gone = await session.execute(delete(d).where(d.c.department == department).returning(d.c.student_key))
     values = [{"department": department, "student_key": student_key(r.id_number, by.secret),
@@ -139,7 +149,7 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
         rejections=[asdict(r) for r in batch.rejections], repeated_rows=batch.repeats,
         not_enrolled=len(on_list) - enrolled, matched=matched, matched_new=changes.get("new", 0),
         matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0))
-    outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS}
+    outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS} | {"statistics": batch.statistics}
     await session.execute(insert(tables.import_batches).values(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
         file_name=batch.file_name[:200], read=batch.read, accepted=report.accepted, rejected=report.rejected,
