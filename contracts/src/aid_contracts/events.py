@@ -125,6 +125,9 @@ class StudentMatched(Event):
     name_mismatch: bool = Field(description="a department spelled the name differently")
     batch_id: str
     matched_at: datetime
+    change: str = Field(default="new", description="new or changed (re-comparison)")
+    review: list[str] = Field(default_factory=list, description="flags for review, e.g. repeated_student")
+    other_school_codes: list[str] = Field(default_factory=list, description="other schools enrolling the same ID")
 
 
 class StudentMatchWithdrawn(Event):

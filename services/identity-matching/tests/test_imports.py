@@ -80,3 +80,23 @@ async def test_exact_repeats_count_once_and_conflicting_repeats_are_rejected(ses
     report = await _import_list(sessions, _list(row, row, conflicting))
     assert (report.read, report.accepted, report.rejected, report.repeated_rows) == (3, 2, 1, 1)
     assert (report.rejections[0]["row"], report.rejections[0]["code"]) == (4, "conflicting_duplicate")
+
+
+async def _import_roster(sessions, text: str):
+    async with sessions() as s, s.begin():
+        return await imports.import_roster(s, content=text.encode(), file_name="r.csv", by=BY)
+
+
+async def test_roster_is_a_snapshot_and_repeated_students_are_flagged(sessions):
+    await _import_roster(sessions, ROSTER)
+    await _import_list(sessions, _list(f"{id_number(1)},学生1,orphan,520102,,", f"{id_number(2)},学生2,orphan,520102,,"))
+    again = await _import_roster(sessions, ROSTER)
+    assert (again.matched_new, again.matched_changed, again.withdrawn, again.matched) == (0, 0, 0, 2)
+
+    header, *rows = ROSTER.splitlines()
+    second_school = f"{id_number(1)},学生1,5201020002,小学,520102,520102"
+    changed = await _import_roster(sessions, "\n".join([header, rows[0], second_school, rows[2]]) + "\n")
+    assert (changed.read, changed.rejected, changed.matched_changed, changed.withdrawn) == (3, 0, 1, 1)
+    async with sessions() as s:
+        facts = (await s.execute(select(tables.matches.c.facts).where(tables.matches.c.active))).scalar_one()
+    assert facts["review"] == ["repeated_student"] and facts["other_school_codes"] == ["5201020002"]

@@ -9,7 +9,7 @@ POLICY = EligibilityPolicy(year=2026)
 
 
 def match(student, findings, policy=POLICY):
-    return match_with_policy(student, findings, policy)
+    return match_with_policy([student] if student else [], findings, policy)
 
 STUDENT_ROW = {"id_number": "11010519491231002X", "name": "张三", "school_code": "1101050001", "stage": "小学",
                "enrolment_region": "110105", "household_region": "110105"}
@@ -169,3 +169,10 @@ def test_export_line_joins_sorted_categories_and_flags():
     assert export.header() == ",".join(export.COLUMNS) + "\n"
     assert export.line(facts) == ("11010519491231002X,张三,1101050001,primary,110105,110105,"
                                   "orphan;registered_poor,not_out,true,\n")
+
+
+def test_a_student_at_two_schools_is_matched_once_and_flagged():
+    other = FACTS.model_copy(update={"school_code": "1101050002"})
+    result = match_with_policy([other, FACTS], [Finding("张三", ENTRY)], POLICY)
+    assert result.student.school_code == "1101050001"
+    assert (result.other_school_codes, result.review) == (("1101050002",), ["repeated_student"])

@@ -13,7 +13,7 @@ roster_students = Table(
     Column("student_key", String(64), primary_key=True),
     Column("id_number", String(18), nullable=False),
     Column("name", String(50), nullable=False),
-    Column("school_code", String(20), nullable=False, index=True),
+    Column("school_code", String(20), primary_key=True),  # one student may be enrolled at two schools
     Column("stage", String(20), nullable=False),
     Column("enrolment_region", String(6), nullable=False),
     Column("household_region", String(6), nullable=False),

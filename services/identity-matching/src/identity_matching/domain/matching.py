@@ -17,17 +17,27 @@ class Finding:
     entry: CategoryEntry
 
 
+REPEATED_STUDENT = "repeated_student"  # 重复学生: enrolled at more than one school
+
+
 @dataclass(frozen=True)
 class MatchFacts:
     student: StudentFacts
     categories: tuple[CategoryEntry, ...]
     name_mismatch: bool
+    other_school_codes: tuple[str, ...] = ()
+
+    @property
+    def review(self) -> list[str]:
+        """Flags a bureau must look at."""
+        return [REPEATED_STUDENT] if self.other_school_codes else []
 
     def document(self) -> dict:
         """The match as stored and exported."""
         return {"student": self.student.model_dump(mode="json"),
                 "categories": [c.model_dump(mode="json") for c in self.categories],
-                "name_mismatch": self.name_mismatch}
+                "name_mismatch": self.name_mismatch, "other_school_codes": list(self.other_school_codes),
+                "review": self.review}
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.document(), sort_keys=True).encode()).hexdigest()
@@ -55,18 +65,22 @@ class EligibilityPolicy:
         return True
 
 
-def match(student: StudentFacts | None, findings: list[Finding], policy: EligibilityPolicy) -> MatchFacts | None:
+def match(enrolments: list[StudentFacts], findings: list[Finding], policy: EligibilityPolicy) -> MatchFacts | None:
     """The match of one person, or None when not enrolled or on no list that counts.
 
     The enrolment name wins; a department spelling it otherwise is flagged, not corrected.
+    A student enrolled at several schools is matched once, at the first school by code, and
+    flagged for the repeated-student check (重复学生核查) with the other schools named.
     """
     findings = [f for f in findings if policy.counts(f.entry)]
-    if student is None or not findings:
+    if not enrolments or not findings:
         return None
+    student, *others = sorted(enrolments, key=lambda e: e.school_code)
     categories = tuple(sorted({f.entry for f in findings},
                               key=lambda e: (e.category.value, e.department)))
     mismatch = any(f.name != student.name for f in findings)
-    return MatchFacts(student=student, categories=categories, name_mismatch=mismatch)
+    return MatchFacts(student=student, categories=categories, name_mismatch=mismatch,
+                      other_school_codes=tuple(o.school_code for o in others))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
@@ -21,6 +20,7 @@ from aid_contracts import Envelope, ListImported, student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
 from identity_matching.domain.matching import EligibilityPolicy
+from identity_matching.service_layer import snapshots
 from identity_matching.service_layer.rematch import rematch
 
 SOURCE = "identity-matching"
@@ -104,19 +104,16 @@ def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, by: Importer) -> ImportReport:
+    """The roster is a snapshot: students no longer on it are re-compared (and withdrawn)."""
     rows = _read(content, records.ROSTER_REQUIRED)
     await _serialise_imports(session)
-    accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: r.id_number)
+    accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: (r.id_number, r.school_code))
     batch = _Batch("roster", None, file_name, len(rows), rejections, repeats,
                    statistics(accepted, by="stage", county="enrolment_region"))
-    values = [{"student_key": student_key(r.id_number, by.secret), **asdict(r), "batch_id": batch.batch_id,
+    values = [{"student_key": student_key(r.id_number, by.secret), **_plain(r), "batch_id": batch.batch_id,
                "updated_at": datetime.now(UTC)} for r in accepted]
-    if values:
-        stmt = pg_insert(tables.roster_students)
-        updated = {c: stmt.excluded[c] for c in values[0] if c != "student_key"}
-        await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=updated), values)
-    keys = {v["student_key"] for v in values}
-    return await _finish(session, batch, by, affected=keys, on_list=keys)
+    changed = await snapshots.replace(session, tables.roster_students, values)
+    return await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
@@ -129,14 +126,16 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
     batch = _Batch("department", department, file_name, len(rows), rejections, repeats,
                    statistics(accepted, by="category", county="household_region"))
-    d = tables.department_records
-    gone = await session.execute(delete(d).where(d.c.department == department).returning(d.c.student_key))
     values = [{"department": department, "student_key": student_key(r.id_number, by.secret),
-               **asdict(r), "batch_id": batch.batch_id} for r in accepted]
-    if values:
-        await session.execute(insert(d), values)
-    on_list = {v["student_key"] for v in values}
-    return await _finish(session, batch, by, affected=set(gone.scalars()) | on_list, on_list=on_list)
+               **_plain(r), "batch_id": batch.batch_id} for r in accepted]
+    d = tables.department_records
+    changed = await snapshots.replace(session, d, values, scope=d.c.department == department)
+    return await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
+
+
+def _plain(row) -> dict:
+    """A parsed row's fields as stored (enums as their text)."""
+    return {k: getattr(v, "value", v) for k, v in asdict(row).items()}
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: set[str],

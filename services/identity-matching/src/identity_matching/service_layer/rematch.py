@@ -36,7 +36,7 @@ async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str, 
     rows, events = [], []
     for key in keys:
         match_id, prior = priors.get(key, (None, None))
-        change = compare(prior, match(students.get(key), findings.get(key, []), policy))
+        change = compare(prior, match(students.get(key, []), findings.get(key, []), policy))
         if change is None:
             continue
         counts[change.kind] += 1
@@ -50,10 +50,11 @@ async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str, 
 
 async def _load(session: AsyncSession, keys: list[str]):
     r, d, m = tables.roster_students, tables.department_records, tables.matches
-    students = {row.student_key: StudentFacts(
-        id_number=row.id_number, name=row.name, school_code=row.school_code, stage=row.stage,
-        enrolment_region=row.enrolment_region, household_region=row.household_region)
-        for row in await session.execute(select(r).where(r.c.student_key.in_(keys)))}
+    students: dict[str, list[StudentFacts]] = defaultdict(list)
+    for row in await session.execute(select(r).where(r.c.student_key.in_(keys))):
+        students[row.student_key].append(StudentFacts(
+            id_number=row.id_number, name=row.name, school_code=row.school_code, stage=row.stage,
+            enrolment_region=row.enrolment_region, household_region=row.household_region))
     findings: dict[str, list[Finding]] = defaultdict(list)
     for row in await session.execute(select(d).where(d.c.student_key.in_(keys))):
         entry = CategoryEntry(category=row.category, department=row.department,
@@ -90,7 +91,9 @@ def _event(key: str, match_id: str, change: Change, batch_id: str) -> Envelope:
                                       reason="不再出现在部门名单或学籍中 (no longer on any list or roster)",
                                       batch_id=batch_id, withdrawn_at=now)
     else:
-        event = StudentMatched(match_id=match_id, revision=change.revision, student=change.facts.student,
-                               categories=list(change.facts.categories), name_mismatch=change.facts.name_mismatch,
-                               batch_id=batch_id, matched_at=now)
+        facts = change.facts
+        event = StudentMatched(match_id=match_id, revision=change.revision, student=facts.student,
+                               categories=list(facts.categories), name_mismatch=facts.name_mismatch,
+                               batch_id=batch_id, matched_at=now, change=change.kind, review=facts.review,
+                               other_school_codes=list(facts.other_school_codes))
     return Envelope.wrap(event, source=SOURCE, key=key)
