@@ -3,6 +3,7 @@
 from aid_contracts.envelope import Envelope
 from aid_contracts.events import (
     EVENT_TYPES,
+    DepartmentRecord,
     ListImported,
     Paid,
     Published,
@@ -15,6 +16,7 @@ from aid_contracts.topics import Topic
 
 __all__ = [
     "EVENT_TYPES",
+    "DepartmentRecord",
     "Envelope",
     "ListImported",
     "Paid",

@@ -112,6 +112,23 @@ class ListImported(Event):
     imported_at: datetime
 
 
+class DepartmentRecord(Event):
+    """One row of a department's list pushed on Kafka (部门数据推送), as the department wrote it.
+
+    Keyed by the batch id; the batch is closed by a ``list-imported`` from the department
+    whose ``read`` is the number of records sent. The fields use the list's column names
+    (English or Chinese) and are validated like an uploaded file's rows.
+    """
+
+    EVENT_TYPE = "department-record"
+    TOPIC = Topic.DEPARTMENT_RECORDS
+
+    batch_id: str
+    department: str
+    row: int = Field(ge=1, description="position in the batch, from 1")
+    fields: dict[str, str] = Field(json_schema_extra={"x-personal-data": True})
+
+
 class StudentMatched(Event):
     """A student in the roster matches one or more department lists (比对结果)."""
 
@@ -197,6 +214,7 @@ class Paid(Event):
 
 
 EVENT_MODELS: tuple[type[Event], ...] = (
+    DepartmentRecord,
     ListImported,
     StudentMatched,
     StudentMatchWithdrawn,

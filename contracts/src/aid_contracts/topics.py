@@ -9,6 +9,7 @@ from enum import StrEnum
 
 
 class Topic(StrEnum):
+    DEPARTMENT_RECORDS = "aid.department-records.v1"
     LIST_IMPORTED = "aid.list-imported.v1"
     STUDENT_MATCHED = "aid.student-matched.v1"
     VERIFIED = "aid.verified.v1"

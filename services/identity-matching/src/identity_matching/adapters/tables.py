@@ -60,3 +60,19 @@ matches = Table(
     Column("facts", JSONB),  # the current match (None once withdrawn)
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+feed_batches = Table(
+    "feed_batches", metadata,
+    Column("batch_id", String(80), primary_key=True),
+    Column("department", String(40), nullable=False),
+    Column("expected", Integer),  # records announced by the closing list-imported; None while open
+    Column("completed_as", String(40)),  # the import batch it became
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+feed_records = Table(
+    "feed_records", metadata,
+    Column("batch_id", String(80), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("fields", JSONB, nullable=False),
+)

@@ -103,6 +103,18 @@ async def department_statistics(db=Depends(session), who: Principal = Depends(RE
     return {"departments": result}
 
 
+@router.get("/feeds/{feed_batch_id}", summary="A batch pushed on Kafka: waiting, closed, or imported")
+async def feed_status(feed_batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+    b, r = tables.feed_batches.c, tables.feed_records.c
+    batch = (await db.execute(select(tables.feed_batches).where(b.batch_id == feed_batch_id))).first()
+    if batch is None or (who.role is Role.DEPARTMENT and batch.department != who.department):
+        raise HTTPException(404, "没有这个推送批次 (no such pushed batch)")
+    arrived = await db.scalar(select(func.count()).where(r.batch_id == feed_batch_id))
+    state = "imported" if batch.completed_as else "closed" if batch.expected is not None else "receiving"
+    return {"batch_id": feed_batch_id, "department": batch.department, "state": state,
+            "expected": batch.expected, "waiting_records": arrived, "import_batch_id": batch.completed_as}
+
+
 matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
 
 

@@ -70,10 +70,14 @@ class _Batch:
     batch_id: str = field(default_factory=lambda: f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}")
 
 
-def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable) -> tuple[list, list[records.Rejection], int]:
-    """Parsed rows, rejections, and how many exact repeats were counted once (accepted, not stored twice)."""
+def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable,
+              first_row: int = 2) -> tuple[list, list[records.Rejection], int]:
+    """Parsed rows, rejections, and how many exact repeats were counted once (accepted, not stored twice).
+
+    ``first_row`` numbers the first data row: 2 in a file (after its header), 1 in a Kafka batch.
+    """
     accepted, rejections, seen, repeats = [], [], {}, 0
-    for number, row in enumerate(rows, start=2):
+    for number, row in enumerate(rows, start=first_row):
         try:
             parsed = parse(row)
             earlier = seen.setdefault(unique(parsed), parsed)
@@ -122,8 +126,15 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     if department not in departments:
         raise UnknownDepartment(f"未知部门 (unknown department): {department}")
     rows = _read(content, records.LIST_REQUIRED)
+    return await import_department_rows(session, department=department, rows=rows, file_name=file_name, by=by)
+
+
+async def import_department_rows(session: AsyncSession, *, department: str, rows: list[dict[str, str]],
+                                 file_name: str, by: Importer, first_row: int = 2) -> ImportReport:
+    """The pipeline after reading: validate, replace the department's snapshot, re-compare, report."""
     await _serialise_imports(session)
-    accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category))
+    accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category),
+                                              first_row)
     batch = _Batch("department", department, file_name, len(rows), rejections, repeats,
                    statistics(accepted, by="category", county="household_region"))
     values = [{"department": department, "student_key": student_key(r.id_number, by.secret),

@@ -1,0 +1,69 @@
+"""Department lists pushed on Kafka (部门数据推送): stage the records, import when the batch closes.
+
+Records and the closing ``list-imported`` travel on different topics, so either may arrive
+first; a batch is imported once it is closed and every announced record has arrived. The
+import is the same pipeline as a file upload (rows keep their numbers in the batch).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_contracts import DepartmentRecord, Envelope, ListImported
+from identity_matching.adapters import tables
+from identity_matching.domain import records
+from identity_matching.service_layer import imports
+
+SELF = "identity-matching"
+
+
+async def on_record(session: AsyncSession, env: Envelope, *, by: imports.Importer, departments: list[str]) -> None:
+    record: DepartmentRecord = env.parse(DepartmentRecord)
+    _known(record.department, departments)
+    await _open(session, record.batch_id, record.department)
+    await session.execute(pg_insert(tables.feed_records).values(
+        batch_id=record.batch_id, row=record.row, fields=record.fields).on_conflict_do_nothing())
+    await _complete_if_ready(session, record.batch_id, by)
+
+
+async def on_list_imported(session: AsyncSession, env: Envelope, *, by: imports.Importer,
+                           departments: list[str]) -> None:
+    """A department closing its batch; this service's own list-imported events are ignored."""
+    if env.source == SELF:
+        return
+    closed: ListImported = env.parse(ListImported)
+    _known(closed.department or "", departments)
+    await _open(session, closed.batch_id, closed.department or "")
+    await session.execute(update(tables.feed_batches).where(tables.feed_batches.c.batch_id == closed.batch_id)
+                          .values(expected=closed.read))
+    await _complete_if_ready(session, closed.batch_id, by)
+
+
+def _known(department: str, departments: list[str]) -> None:
+    if department not in departments:
+        raise imports.UnknownDepartment(f"未知部门 (unknown department): {department}")
+
+
+async def _open(session: AsyncSession, batch_id: str, department: str) -> None:
+    await session.execute(pg_insert(tables.feed_batches).values(batch_id=batch_id, department=department)
+                          .on_conflict_do_nothing())
+
+
+async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.Importer) -> None:
+    b, r = tables.feed_batches.c, tables.feed_records.c
+    batch = (await session.execute(select(tables.feed_batches).where(b.batch_id == batch_id)
+                                   .with_for_update())).one()
+    if batch.expected is None or batch.completed_as is not None:
+        return
+    arrived = await session.scalar(select(func.count()).where(r.batch_id == batch_id))
+    if arrived < batch.expected:
+        return
+    staged = (await session.execute(select(r.fields).where(r.batch_id == batch_id).order_by(r.row))).scalars()
+    rows = [{records.canonical_header(k): v for k, v in fields.items()} for fields in staged]
+    report = await imports.import_department_rows(session, department=batch.department, rows=rows,
+                                                  file_name=f"kafka:{batch_id}", by=by, first_row=1)
+    await session.execute(update(tables.feed_batches).where(b.batch_id == batch_id)
+                          .values(completed_as=report.batch_id, updated_at=func.now()))
+    await session.execute(delete(tables.feed_records).where(r.batch_id == batch_id))

@@ -1,0 +1,82 @@
+"""Department lists pushed on Kafka: staged until closed, then the same pipeline as a file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from aid_contracts import DepartmentRecord, Envelope, ListImported
+from identity_matching.adapters import tables
+from identity_matching.domain.matching import EligibilityPolicy
+from identity_matching.service_layer import feeds, imports
+from tests.factories import id_number
+
+BY = imports.Importer(actor="feed", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+CONTEXT = {"by": BY, "departments": ["civil_affairs"]}
+ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
+    f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
+
+
+@pytest.fixture
+async def sessions(migrate, engine_for):
+    made = async_sessionmaker(engine_for(migrate("identity_matching")), expire_on_commit=False)
+    async with made() as s, s.begin():
+        await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
+    return made
+
+
+def _record(row: int, fields: dict) -> Envelope:
+    event = DepartmentRecord(batch_id="CA-2026-11", department="civil_affairs", row=row, fields=fields)
+    return Envelope.wrap(event, source="department:civil_affairs", key="CA-2026-11")
+
+
+def _close(count: int) -> Envelope:
+    event = ListImported(batch_id="CA-2026-11", list_kind="department", department="civil_affairs", read=count,
+                         accepted=0, rejected=0, imported_at=datetime.now(UTC))
+    return Envelope.wrap(event, source="department:civil_affairs", key="CA-2026-11")
+
+
+async def _apply(sessions, handler, env):
+    async with sessions() as s, s.begin():
+        await handler(s, env, **CONTEXT)
+
+
+async def _imports(sessions) -> list:
+    async with sessions() as s:
+        return (await s.execute(select(tables.import_batches).where(tables.import_batches.c.list_kind == "department")
+                                )).all()
+
+
+async def test_batch_is_imported_once_closed_and_complete_in_any_order(sessions):
+    await _apply(sessions, feeds.on_record, _record(1, {"身份证号": id_number(1), "姓名": "学生1", "类别": "孤儿",
+                                                         "户籍所在地": "520102"}))
+    await _apply(sessions, feeds.on_list_imported, _close(3))  # closed before every record arrived
+    assert await _imports(sessions) == []
+    await _apply(sessions, feeds.on_record, _record(3, {"id_number": "bad", "name": "x", "category": "orphan",
+                                                         "household_region": "520102"}))
+    await _apply(sessions, feeds.on_record, _record(3, {"id_number": "bad", "name": "x", "category": "orphan",
+                                                         "household_region": "520102"}))  # redelivered
+    assert await _imports(sessions) == []
+    await _apply(sessions, feeds.on_record, _record(2, {"id_number": id_number(2), "name": "学生2",
+                                                         "category": "disabled", "household_region": "520102"}))
+    [batch] = await _imports(sessions)
+    assert (batch.read, batch.accepted, batch.rejected, batch.outcome["matched_new"]) == (3, 2, 1, 2)
+    assert batch.rejections[0]["row"] == 3 and batch.rejections[0]["code"] == "bad_length"
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(tables.feed_records)) == 0
+
+
+async def test_own_list_imported_events_are_not_closes(sessions):
+    own = _close(1).model_copy(update={"source": "identity-matching"})
+    await _apply(sessions, feeds.on_list_imported, own)
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(tables.feed_batches)) == 0
+
+
+async def test_unknown_department_is_a_poison_message(sessions):
+    event = DepartmentRecord(batch_id="X", department="tax_office", row=1, fields={})
+    with pytest.raises(imports.UnknownDepartment):
+        await _apply(sessions, feeds.on_record, Envelope.wrap(event, source="department:tax", key="X"))
