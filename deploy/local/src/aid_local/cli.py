@@ -251,9 +251,26 @@ def matches_export(fmt: Annotated[str, typer.Option("--format", help="csv")] = "
     """Write every match in force as CSV (full ID numbers: keep the file safe)."""
     if fmt != "csv":
         raise typer.BadParameter("only --format csv is supported")
-    platform = _platform(state_dir)
+    _download(_platform(state_dir), "/matches/export.csv", output)
+
+
+@matches_app.command("candidates")
+def matches_candidates(fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
+                       output: Annotated[Optional[Path], typer.Option(help="File to write (default: stdout)")] = None,
+                       state_dir: StateDir = None) -> None:
+    """Typo'd ID numbers offered for review: department,row,raw_id_number,candidate_id_number,score,reason."""
+    if fmt != "csv":
+        raise typer.BadParameter("only --format csv is supported")
+    _download(_platform(state_dir), "/matches/candidates.csv", output)
+
+
+def _download(platform: Platform, path: str, output: Path | None) -> None:
     with (output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)) as out:
-        client.export_matches(platform, out)
+        try:
+            client.download_csv(platform, path, out)
+        except client.ImportFailed as exc:
+            typer.echo(f"refused: {exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 def main() -> None:

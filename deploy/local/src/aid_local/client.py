@@ -70,10 +70,10 @@ def upload(platform: Platform, path: Path, *, department: str | None, show_progr
     return report
 
 
-def export_matches(platform: Platform, out) -> int:
-    """Stream the matches export (CSV) into ``out``; returns the number of matches."""
+def download_csv(platform: Platform, path: str, out) -> int:
+    """Stream a CSV of identity-matching (``/matches/export.csv``…) into ``out``; returns its data lines."""
     lines = 0
-    with httpx.stream("GET", platform.url(MATCHING) + "/matches/export.csv", timeout=None,
+    with httpx.stream("GET", platform.url(MATCHING) + path, timeout=None,
                       headers=_headers(platform, "province_bureau")) as resp:
         if resp.status_code != 200:
             raise ImportFailed(f"{resp.status_code}: {resp.read().decode(errors='replace')[:300]}")

@@ -1,6 +1,6 @@
 """identity-matching's own tables."""
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, String, Table, func
+from sqlalchemy import Boolean, Column, DateTime, Float, Identity, Integer, MetaData, SmallInteger, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -75,4 +75,27 @@ feed_records = Table(
     Column("batch_id", String(80), primary_key=True),
     Column("row", Integer, primary_key=True),
     Column("fields", JSONB, nullable=False),
+)
+
+review_candidates = Table(
+    "review_candidates", metadata,
+    Column("candidate_id", Integer, Identity(), primary_key=True),
+    Column("batch_id", String(40), nullable=False, index=True),
+    Column("department", String(40), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("raw_id_number", String(60), nullable=False),
+    Column("candidate_id_number", String(18), nullable=False),
+    Column("record", JSONB, nullable=False),  # the department row, with the candidate number
+    Column("score", Float, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("status", String(20), nullable=False),  # pending, accepted, rejected
+    Column("decided_by", String(100)),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
+id_corrections = Table(
+    "id_corrections", metadata,
+    Column("department", String(40), primary_key=True),
+    Column("raw_id_number", String(60), primary_key=True),
+    Column("id_number", String(18), nullable=False),
 )

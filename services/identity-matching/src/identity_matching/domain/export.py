@@ -21,15 +21,19 @@ def row(facts: dict) -> list[str]:
             "true" if facts["name_mismatch"] else "false", ";".join(facts.get("review", []))]
 
 
-def _csv_line(values: list[str]) -> str:
+def csv_line(values: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow([spreadsheet_safe(v) for v in values])
     return buf.getvalue()
 
 
+def header_of(columns) -> str:
+    return csv_line(list(columns))
+
+
 def header() -> str:
-    return _csv_line(list(COLUMNS))
+    return header_of(COLUMNS)
 
 
 def line(facts: dict) -> str:
-    return _csv_line(row(facts))
+    return csv_line(row(facts))

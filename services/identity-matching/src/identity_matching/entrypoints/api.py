@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -13,7 +14,7 @@ from aid_chassis.auth import Principal, Role, allow
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
-from identity_matching.service_layer import imports
+from identity_matching.service_layer import candidates, imports
 from identity_matching.settings import Settings
 
 router = APIRouter(prefix="/imports", tags=["imports 名单导入"])
@@ -130,6 +131,40 @@ async def export_matches(db=Depends(session), who: Principal = Depends(allow(Rol
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="matches.csv"'})
+
+
+REVIEWERS = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
+CANDIDATE_COLUMNS = ("department", "row", "raw_id_number", "candidate_id_number", "score", "reason")
+
+
+@matches_router.get("/candidates.csv", summary="Typo'd ID numbers awaiting review, as CSV (疑似录入错误)")
+async def candidates_csv(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS)) -> Response:
+    rc = tables.review_candidates.c
+    rows = await db.execute(select(*[rc[c] for c in CANDIDATE_COLUMNS]).where(rc.status == status)
+                            .order_by(rc.department, rc.batch_id, rc.row))
+    text = export.header_of(CANDIDATE_COLUMNS) + "".join(export.csv_line(list(map(str, r))) for r in rows)
+    return Response(text, media_type="text/csv; charset=utf-8")
+
+
+@matches_router.get("/candidates", summary="Typo'd ID numbers awaiting review (疑似录入错误)")
+async def list_candidates(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS)) -> dict:
+    rc = tables.review_candidates.c
+    rows = await db.execute(select(tables.review_candidates).where(rc.status == status).order_by(rc.candidate_id))
+    return {"items": [{k: v for k, v in r._mapping.items() if k != "record"} for r in rows]}
+
+
+@matches_router.post("/candidates/{candidate_id}/{decision}", summary="Accept or reject a review candidate")
+async def decide_candidate(candidate_id: int, decision: Literal["accept", "reject"], request: Request,
+                           db=Depends(session), who: Principal = Depends(REVIEWERS)) -> dict:
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.begin():
+            return await candidates.decide(db, candidate_id, accept=decision == "accept", actor=who.subject,
+                                           secret=settings.pseudonym_secret, policy=settings.policy())
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except candidates.CandidateRefused as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 def create(settings: Settings):

@@ -20,7 +20,7 @@ from aid_contracts import Envelope, ListImported, student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import snapshots
+from identity_matching.service_layer import candidates, snapshots
 from identity_matching.service_layer.rematch import rematch
 
 SOURCE = "identity-matching"
@@ -54,6 +54,7 @@ class ImportReport:
     matched_new: int = 0
     matched_changed: int = 0
     withdrawn: int = 0
+    review_candidates: int = 0
 
 
 @dataclass
@@ -133,6 +134,7 @@ async def import_department_rows(session: AsyncSession, *, department: str, rows
                                  file_name: str, by: Importer, first_row: int = 2) -> ImportReport:
     """The pipeline after reading: validate, replace the department's snapshot, re-compare, report."""
     await _serialise_imports(session)
+    rows = candidates.apply_corrections(rows, await candidates.corrections(session, department))
     accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category),
                                               first_row)
     batch = _Batch("department", department, file_name, len(rows), rejections, repeats,
@@ -141,7 +143,11 @@ async def import_department_rows(session: AsyncSession, *, department: str, rows
                **_plain(r), "batch_id": batch.batch_id} for r in accepted]
     d = tables.department_records
     changed = await snapshots.replace(session, d, values, scope=d.c.department == department)
-    return await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
+    report = await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
+    report.review_candidates = await candidates.suggest(
+        session, batch_id=batch.batch_id, department=department, rows=rows, rejections=rejections,
+        first_row=first_row, secret=by.secret)
+    return report
 
 
 def _plain(row) -> dict:

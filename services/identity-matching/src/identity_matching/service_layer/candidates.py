@@ -1,0 +1,112 @@
+"""Review candidates for typo'd ID numbers: suggested at import, decided by a person.
+
+Accepting one stores the department's record under the corrected number (and re-compares)
+and remembers the correction, so the department's next list with the same typo matches too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_contracts import student_key
+from aid_contracts.keys import normalise_id_number
+from identity_matching.adapters import tables
+from identity_matching.domain import records, typos
+from identity_matching.service_layer.rematch import rematch
+
+
+class CandidateRefused(ValueError):
+    pass
+
+
+async def corrections(session: AsyncSession, department: str) -> dict[str, str]:
+    c = tables.id_corrections.c
+    rows = await session.execute(select(c.raw_id_number, c.id_number).where(c.department == department))
+    return dict(rows.all())
+
+
+def apply_corrections(rows: list[dict[str, str]], fixes: dict[str, str]) -> list[dict[str, str]]:
+    """Rows with accepted corrections applied to their ID numbers."""
+    if not fixes:
+        return rows
+    return [{**row, "id_number": fixes.get(normalise_id_number(row.get("id_number") or ""), row.get("id_number", ""))}
+            for row in rows]
+
+
+async def suggest(session: AsyncSession, *, batch_id: str, department: str, rows: list[dict[str, str]],
+                  rejections: list[records.Rejection], first_row: int, secret: bytes) -> int:
+    """Store a candidate for each refused row that points to exactly one roster student; returns how many."""
+    wanted: dict[int, tuple[dict, dict[str, str]]] = {}
+    for rejection in rejections:
+        if rejection.field == "id_number" and rejection.code in typos.TYPO_CODES:
+            row = rows[rejection.row - first_row]
+            near = {student_key(n, secret): n for n in typos.one_edit_away(rejection.raw)}
+            if near:
+                wanted[rejection.row] = (row, near)
+    students = await _roster(session, {k for _, near in wanted.values() for k in near})
+    found = [c for number, (row, near) in wanted.items()
+             if (c := _candidate(batch_id, department, number, row, near, students)) is not None]
+    if found:
+        await session.execute(insert(tables.review_candidates), found)
+    return len(found)
+
+
+async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
+    r = tables.roster_students.c
+    found: dict[str, list] = defaultdict(list)
+    if keys:
+        for row in await session.execute(select(r.student_key, r.name, r.household_region)
+                                         .where(r.student_key.in_(keys))):
+            found[row.student_key].append(row)
+    return found
+
+
+def _candidate(batch_id: str, department: str, number: int, row: dict, near: dict[str, str],
+               students: dict[str, list]) -> dict | None:
+    name = (row.get("name") or "").strip()
+    hits = [(key, enrolled) for key in near for enrolled in students.get(key, []) if enrolled.name == name]
+    if len({key for key, _ in hits}) != 1:
+        return None  # nobody, or more than one student: nothing to suggest
+    key, enrolled = hits[0]
+    try:
+        record = records.parse_list_row({**row, "id_number": near[key]})
+    except records.RowError:
+        return None  # another field is wrong too: the department must correct the row
+    same_region = enrolled.household_region == record.household_region
+    return {"batch_id": batch_id, "department": department, "row": number, "raw_id_number": row["id_number"][:60],
+            "candidate_id_number": near[key], "record": {k: getattr(v, "value", v) for k, v in asdict(record).items()},
+            "score": typos.score(same_region=same_region), "reason": "one_edit_same_name" +
+            ("_same_region" if same_region else ""), "status": "pending"}
+
+
+async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, actor: str, secret: bytes,
+                 policy) -> dict:
+    rc = tables.review_candidates.c
+    found = (await session.execute(select(tables.review_candidates).where(rc.candidate_id == candidate_id)
+                                   .with_for_update())).first()
+    if found is None:
+        raise LookupError("没有这个待审核建议 (no such review candidate)")
+    if found.status != "pending":
+        raise CandidateRefused(f"已处理 (already {found.status})")
+    await session.execute(update(tables.review_candidates).where(rc.candidate_id == candidate_id).values(
+        status="accepted" if accept else "rejected", decided_by=actor, decided_at=datetime.now(UTC)))
+    if accept:
+        await _accept(session, found, secret, policy)
+    return {"candidate_id": candidate_id, "status": "accepted" if accept else "rejected"}
+
+
+async def _accept(session: AsyncSession, found, secret: bytes, policy) -> None:
+    key = student_key(found.candidate_id_number, secret)
+    await session.execute(pg_insert(tables.department_records).values(
+        department=found.department, student_key=key, batch_id=found.batch_id, **found.record,
+    ).on_conflict_do_nothing())
+    await session.execute(pg_insert(tables.id_corrections).values(
+        department=found.department, raw_id_number=normalise_id_number(found.raw_id_number),
+        id_number=found.candidate_id_number).on_conflict_do_nothing())
+    await rematch(session, {key}, batch_id=found.batch_id, policy=policy)

@@ -1,0 +1,69 @@
+"""Typo'd ID numbers: suggested when one roster student fits, accepted by a person, remembered."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from identity_matching.adapters import tables
+from identity_matching.domain.matching import EligibilityPolicy
+from identity_matching.domain.typos import one_edit_away
+from identity_matching.service_layer import candidates, imports
+from tests.factories import id_number
+
+BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
+    f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
+
+
+def _typo(number: str) -> str:
+    """The number with two neighbouring digits swapped (a classic typing error)."""
+    return number[:8] + number[9] + number[8] + number[10:]
+
+
+def _list(*rows: str) -> bytes:
+    return ("身份证号,姓名,类别,户籍所在地\n" + "".join(r + "\n" for r in rows)).encode()
+
+
+@pytest.fixture
+async def sessions(migrate, engine_for):
+    made = async_sessionmaker(engine_for(migrate("identity_matching")), expire_on_commit=False)
+    async with made() as s, s.begin():
+        await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
+    return made
+
+
+async def _import(sessions, content: bytes):
+    async with sessions() as s, s.begin():
+        return await imports.import_department_list(s, department="civil_affairs", departments=["civil_affairs"],
+                                                    content=content, file_name="l.csv", by=BY)
+
+
+def test_one_edit_finds_the_intended_number():
+    assert id_number(1) in one_edit_away(_typo(id_number(1)))
+    assert all(len(n) == 18 for n in one_edit_away(_typo(id_number(1))))
+
+
+async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(sessions):
+    typo = _typo(id_number(1))
+    assert typo != id_number(1)
+    report = await _import(sessions, _list(f"{typo},学生1,孤儿,520102", f"{_typo(id_number(2))},别人,孤儿,520102"))
+    assert (report.rejected, report.matched_new, report.review_candidates) == (2, 0, 1)  # a different name: none
+    async with sessions() as s:
+        [candidate] = (await s.execute(select(tables.review_candidates))).all()
+    assert (candidate.row, candidate.candidate_id_number, candidate.score) == (2, id_number(1), 1.0)
+
+    async with sessions() as s, s.begin():
+        await candidates.decide(s, candidate.candidate_id, accept=True, actor="reviewer", secret=BY.secret,
+                                policy=BY.policy)
+    async with sessions() as s:
+        active = (await s.execute(select(tables.matches.c.facts).where(tables.matches.c.active))).scalars().all()
+    assert [f["student"]["id_number"] for f in active] == [id_number(1)]
+    with pytest.raises(candidates.CandidateRefused):
+        async with sessions() as s, s.begin():
+            await candidates.decide(s, candidate.candidate_id, accept=False, actor="x", secret=BY.secret,
+                                    policy=BY.policy)
+
+    again = await _import(sessions, _list(f"{typo},学生1,孤儿,520102"))  # the department sends the same typo
+    assert (again.rejected, again.withdrawn, again.matched) == (0, 0, 1)
