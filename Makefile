@@ -9,7 +9,7 @@ PACKAGES := contracts libs/chassis services/identity-matching services/verificat
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help run test up down status demo schemas check-schemas prereqs clean
+.PHONY: help run test up down status demo schemas check-schemas prereqs clean bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,3 +53,6 @@ check-schemas: $(STAMP) ## Fail when an event model changed incompatibly with th
 
 clean: ## Remove the virtual environment and local state
 	rm -rf $(VENV) .state
+
+bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.json, summary in docs/benchmarks.md
+	$(BIN)/python bench/matching.py

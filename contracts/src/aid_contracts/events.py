@@ -145,6 +145,7 @@ class StudentMatched(Event):
     change: str = Field(default="new", description="new or changed (re-comparison)")
     review: list[str] = Field(default_factory=list, description="flags for review, e.g. repeated_student")
     other_school_codes: list[str] = Field(default_factory=list, description="other schools enrolling the same ID")
+    source_batches: list[str] = Field(default_factory=list, description="the department import batches behind it")
 
 
 class StudentMatchWithdrawn(Event):

@@ -176,3 +176,8 @@ def test_a_student_at_two_schools_is_matched_once_and_flagged():
     result = match_with_policy([other, FACTS], [Finding("张三", ENTRY)], POLICY)
     assert result.student.school_code == "1101050001"
     assert (result.other_school_codes, result.review) == (("1101050002",), ["repeated_student"])
+
+
+def test_match_names_its_source_batches():
+    result = match(FACTS, [Finding("张三", ENTRY, "B2"), Finding("张三", ENTRY, "B1")])
+    assert result.source_batches == ("B1", "B2") and result.document()["source_batches"] == ["B1", "B2"]

@@ -11,10 +11,11 @@ from aid_contracts.events import CategoryEntry, PovertyStatus, StudentFacts
 
 @dataclass(frozen=True)
 class Finding:
-    """One department's record of a person: the name it spelled and the category."""
+    """One department's record of a person: the name it spelled, the category, the import batch."""
 
     name: str
     entry: CategoryEntry
+    batch_id: str = ""
 
 
 REPEATED_STUDENT = "repeated_student"  # 重复学生: enrolled at more than one school
@@ -26,6 +27,7 @@ class MatchFacts:
     categories: tuple[CategoryEntry, ...]
     name_mismatch: bool
     other_school_codes: tuple[str, ...] = ()
+    source_batches: tuple[str, ...] = ()
 
     @property
     def review(self) -> list[str]:
@@ -37,7 +39,7 @@ class MatchFacts:
         return {"student": self.student.model_dump(mode="json"),
                 "categories": [c.model_dump(mode="json") for c in self.categories],
                 "name_mismatch": self.name_mismatch, "other_school_codes": list(self.other_school_codes),
-                "review": self.review}
+                "review": self.review, "source_batches": list(self.source_batches)}
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.document(), sort_keys=True).encode()).hexdigest()
@@ -80,7 +82,8 @@ def match(enrolments: list[StudentFacts], findings: list[Finding], policy: Eligi
                               key=lambda e: (e.category.value, e.department)))
     mismatch = any(f.name != student.name for f in findings)
     return MatchFacts(student=student, categories=categories, name_mismatch=mismatch,
-                      other_school_codes=tuple(o.school_code for o in others))
+                      other_school_codes=tuple(o.school_code for o in others),
+                      source_batches=tuple(sorted({f.batch_id for f in findings if f.batch_id})))
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,10 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, rows
 async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
     r = tables.roster_students.c
     found: dict[str, list] = defaultdict(list)
-    if keys:
-        for row in await session.execute(select(r.student_key, r.name, r.household_region)
-                                         .where(r.student_key.in_(keys))):
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 10_000):  # PostgreSQL takes at most 65,535 parameters
+        query = select(r.student_key, r.name, r.household_region).where(r.student_key.in_(ordered[start:start + 10_000]))
+        for row in await session.execute(query):
             found[row.student_key].append(row)
     return found
 

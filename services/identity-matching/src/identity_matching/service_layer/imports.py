@@ -24,6 +24,7 @@ from identity_matching.service_layer import candidates, snapshots
 from identity_matching.service_layer.rematch import rematch
 
 SOURCE = "identity-matching"
+CHUNK = 10_000
 
 
 class UnknownDepartment(ValueError):
@@ -183,12 +184,14 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 
 async def _coverage(session: AsyncSession, keys: set[str]) -> tuple[int, int]:
     """Of these people: how many are enrolled, and how many have a match in force."""
-    if not keys:
-        return 0, 0
     r, m = tables.roster_students.c, tables.matches.c
-    enrolled = await session.scalar(select(func.count()).where(r.student_key.in_(keys)))
-    matched = await session.scalar(select(func.count()).where(m.student_key.in_(keys), m.active))
-    return int(enrolled or 0), int(matched or 0)
+    enrolled = matched = 0
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), CHUNK):  # PostgreSQL takes at most 65,535 parameters
+        part = ordered[start:start + CHUNK]
+        enrolled += await session.scalar(select(func.count(func.distinct(r.student_key))).where(r.student_key.in_(part)))
+        matched += await session.scalar(select(func.count()).where(m.student_key.in_(part), m.active))
+    return enrolled, matched
 
 
 async def _serialise_imports(session: AsyncSession) -> None:

@@ -59,7 +59,7 @@ async def _load(session: AsyncSession, keys: list[str]):
     for row in await session.execute(select(d).where(d.c.student_key.in_(keys))):
         entry = CategoryEntry(category=row.category, department=row.department,
                               poverty_status=row.poverty_status, exit_year=row.exit_year)
-        findings[row.student_key].append(Finding(row.name, entry))
+        findings[row.student_key].append(Finding(row.name, entry, row.batch_id))
     rows = await session.execute(select(m).where(m.c.student_key.in_(keys)).with_for_update())
     priors = {row.student_key: (row.match_id, PriorMatch(row.revision, row.fingerprint, row.active, row.school_code))
               for row in rows}
@@ -95,5 +95,6 @@ def _event(key: str, match_id: str, change: Change, batch_id: str) -> Envelope:
         event = StudentMatched(match_id=match_id, revision=change.revision, student=facts.student,
                                categories=list(facts.categories), name_mismatch=facts.name_mismatch,
                                batch_id=batch_id, matched_at=now, change=change.kind, review=facts.review,
-                               other_school_codes=list(facts.other_school_codes))
+                               other_school_codes=list(facts.other_school_codes),
+                               source_batches=list(facts.source_batches))
     return Envelope.wrap(event, source=SOURCE, key=key)

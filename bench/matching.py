@@ -1,0 +1,141 @@
+"""Benchmark: identity-matching from files to every student-matched event published.
+
+Runs on real servers it starts itself (Kafka, PostgreSQL on loopback, in a temporary state
+directory) with a synthetic province of ``BENCH_STUDENTS`` students (default 100,000), and
+measures each stage next to its floor in the same run:
+
+- floor.parse    reading the same CSV bytes with the csv module, nothing else
+- floor.join     intersecting the roster's and the lists' ID numbers in Python sets
+- floor.produce  sending as many records of the same size to Kafka with the same producer
+- import.*       the service's import of the roster and of each department's list
+- publish        the outbox relay publishing every event
+- reimport_1pct  re-importing one list with 1% of its rows changed
+
+Writes ``bench/results/matching.json``; ``make bench`` prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from aid_chassis.kafka import ensure_topics, make_producer
+from aid_chassis.migrations import upgrade
+from aid_chassis.outbox import OutboxRelay
+from aid_local import demo_data, infra
+from aid_local.platform import Platform
+from identity_matching.adapters import tables
+from identity_matching.domain.matching import EligibilityPolicy
+from identity_matching.service_layer import imports
+
+RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
+BY = imports.Importer(actor="bench", secret=b"benchmark-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+
+
+def _timed(results: dict, name: str):
+    class Timer:
+        def __enter__(self):
+            self.t0 = time.perf_counter()
+
+        def __exit__(self, *exc):
+            results[name] = round(time.perf_counter() - self.t0, 3)
+
+    return Timer()
+
+
+async def _floors(province, files: dict[str, bytes], bootstrap: str, events: int, results: dict) -> None:
+    with _timed(results, "floor.parse"):
+        for content in files.values():
+            for _ in csv.reader(io.StringIO(content.decode("utf-8-sig"))):
+                pass
+    with _timed(results, "floor.join"):
+        roster = {s.id_number for s in province.students}
+        _ = [row[0] for rows in province.lists.values() for row in rows if row[0] in roster]
+    await ensure_topics(bootstrap, partitions=6, topics=["bench.floor"])
+    producer = await make_producer(bootstrap, client_id="bench-floor")
+    payload = b"x" * 900
+    with _timed(results, "floor.produce"):
+        futures = [await producer.send("bench.floor", payload, key=str(i).encode()) for i in range(events)]
+        await asyncio.gather(*futures)
+    await producer.stop()
+
+
+async def _pipeline(sessions, province, files: dict[str, bytes], bootstrap: str, results: dict) -> int:
+    async with sessions() as s, s.begin():
+        with _timed(results, "import.roster"):
+            await imports.import_roster(s, content=files["roster"], file_name="roster.csv", by=BY)
+    for department in province.lists:
+        with _timed(results, f"import.{department}"):
+            async with sessions() as s, s.begin():
+                await imports.import_department_list(s, department=department, departments=list(province.lists),
+                                                     content=files[department], file_name="l.csv", by=BY)
+    relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench", batch_size=2000)
+    relay._producer = await make_producer(bootstrap, client_id="bench-relay")
+    sent = 0
+    with _timed(results, "publish"):
+        while batch := await relay.relay_once():
+            sent += batch
+    await relay._producer.stop()
+    return sent
+
+
+async def _reimport(sessions, province, results: dict) -> None:
+    department = max(province.lists, key=lambda d: len(province.lists[d]))
+    rows = province.lists[department]
+    step = max(len(rows) // max(len(rows) // 100, 1), 1)
+    for row in rows[::step]:
+        row[1] = row[1] + "某"  # a changed name: 1% of the rows
+    with _timed(results, "reimport_1pct"):
+        async with sessions() as s, s.begin():
+            await imports.import_department_list(s, department=department, departments=list(province.lists),
+                                                 content=province.list_csv(department), file_name="l.csv", by=BY)
+
+
+async def run(students: int) -> dict:
+    results: dict = {"students": students}
+    province = demo_data.generate(students, seed=11, schools_per_county=40)
+    files = {"roster": province.roster_csv(), **{d: province.list_csv(d) for d in province.lists}}
+    results["department_records"] = sum(len(rows) for rows in province.lists.values())
+    with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
+        platform = Platform(state_dir=Path(state), kafka_port=24092, postgres_port=24432)
+        try:
+            await asyncio.to_thread(infra.start, platform, partitions=6)
+            url = f"postgresql+psycopg://aid@127.0.0.1:{platform.postgres_port}/identity_matching"
+            await asyncio.to_thread(upgrade, "identity_matching:migrations", url)
+            engine = create_async_engine(url, pool_size=4)
+            sessions = async_sessionmaker(engine, expire_on_commit=False)
+            results["events"] = await _pipeline(sessions, province, files, platform.bootstrap_servers, results)
+            await _floors(province, files, platform.bootstrap_servers, results["events"], results)
+            await _reimport(sessions, province, results)
+            await engine.dispose()
+        finally:
+            await asyncio.to_thread(infra.stop, platform)
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    imported = sum(v for k, v in results.items() if k.startswith("import."))
+    results["files_to_events_seconds"] = round(imported + results["publish"], 3)
+    floor = results["floor.parse"] + results["floor.join"] + results["floor.produce"]
+    results["ratio_to_floor"] = round(results["files_to_events_seconds"] / floor, 1)
+    return results
+
+
+def main() -> None:
+    students = int(os.environ.get("BENCH_STUDENTS", 100_000))
+    results = asyncio.run(run(students))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    json.dump(results, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
