@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from identity_matching.adapters import tables
-from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.domain.typos import one_edit_away
 from identity_matching.service_layer import candidates, imports
 from tests.factories import id_number
 
-BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
-ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
-    f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
+from .conftest import BY
+
 
 
 def _typo(number: str) -> str:
@@ -27,11 +24,8 @@ def _list(*rows: str) -> bytes:
 
 
 @pytest.fixture
-async def sessions(migrate, engine_for):
-    made = async_sessionmaker(engine_for(migrate("identity_matching")), expire_on_commit=False)
-    async with made() as s, s.begin():
-        await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
-    return made
+def sessions(with_roster):
+    return with_roster
 
 
 async def _import(sessions, content: bytes):

@@ -6,26 +6,20 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_contracts import DepartmentRecord, Envelope, ListImported
 from identity_matching.adapters import tables
-from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import feeds, imports
 from tests.factories import id_number
 
-BY = imports.Importer(actor="feed", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+from .conftest import BY
+
 CONTEXT = {"by": BY, "departments": ["civil_affairs"]}
-ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
-    f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
 
 
 @pytest.fixture
-async def sessions(migrate, engine_for):
-    made = async_sessionmaker(engine_for(migrate("identity_matching")), expire_on_commit=False)
-    async with made() as s, s.begin():
-        await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
-    return made
+def sessions(with_roster):
+    return with_roster
 
 
 def _record(row: int, fields: dict) -> Envelope:

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import imports
 from tests.factories import id_number
 
-BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+from .conftest import BY, ROSTER
+
 DEPARTMENTS = ["civil_affairs", "poverty_office"]
-ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
-    f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
 
 
 def _list(*rows: str) -> bytes:
     return ("身份证号,姓名,类别,户籍所在地,脱贫状态,脱贫年份\n" + "".join(r + "\n" for r in rows)).encode("gbk")
-
-
-@pytest.fixture
-async def sessions(migrate, engine_for):
-    return async_sessionmaker(engine_for(migrate("identity_matching")), expire_on_commit=False)
 
 
 async def _outbox_types(sessions) -> list[str]:
