@@ -30,3 +30,11 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise unless the database answers."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+def any_of(column, values):
+    """``column = ANY(:values)`` with one array parameter: no limit on how many, one plan to cache."""
+    from sqlalchemy import any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

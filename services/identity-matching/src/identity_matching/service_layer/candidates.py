@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.db import any_of
 from aid_contracts import student_key
 from aid_contracts.keys import normalise_id_number
 from identity_matching.adapters import tables
@@ -60,10 +61,9 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, rows
 async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
     r = tables.roster_students.c
     found: dict[str, list] = defaultdict(list)
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 10_000):  # PostgreSQL takes at most 65,535 parameters
-        query = select(r.student_key, r.name, r.household_region).where(r.student_key.in_(ordered[start:start + 10_000]))
-        for row in await session.execute(query):
+    if keys:
+        for row in await session.execute(select(r.student_key, r.name, r.household_region)
+                                         .where(any_of(r.student_key, keys))):
             found[row.student_key].append(row)
     return found
 

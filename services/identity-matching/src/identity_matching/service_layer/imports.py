@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
+from aid_chassis.db import any_of
 from aid_contracts import Envelope, ListImported, student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
@@ -24,7 +25,6 @@ from identity_matching.service_layer import candidates, snapshots
 from identity_matching.service_layer.rematch import rematch
 
 SOURCE = "identity-matching"
-CHUNK = 10_000
 
 
 class UnknownDepartment(ValueError):
@@ -153,7 +153,7 @@ async def import_department_rows(session: AsyncSession, *, department: str, rows
 
 def _plain(row) -> dict:
     """A parsed row's fields as stored (enums as their text)."""
-    return {k: getattr(v, "value", v) for k, v in asdict(row).items()}
+    return {k: getattr(v, "value", v) for k, v in vars(row).items()}
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: set[str],
@@ -185,13 +185,9 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 async def _coverage(session: AsyncSession, keys: set[str]) -> tuple[int, int]:
     """Of these people: how many are enrolled, and how many have a match in force."""
     r, m = tables.roster_students.c, tables.matches.c
-    enrolled = matched = 0
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), CHUNK):  # PostgreSQL takes at most 65,535 parameters
-        part = ordered[start:start + CHUNK]
-        enrolled += await session.scalar(select(func.count(func.distinct(r.student_key))).where(r.student_key.in_(part)))
-        matched += await session.scalar(select(func.count()).where(m.student_key.in_(part), m.active))
-    return enrolled, matched
+    enrolled = await session.scalar(select(func.count(func.distinct(r.student_key))).where(any_of(r.student_key, keys)))
+    matched = await session.scalar(select(func.count()).where(any_of(m.student_key, keys), m.active))
+    return enrolled or 0, matched or 0
 
 
 async def _serialise_imports(session: AsyncSession) -> None:

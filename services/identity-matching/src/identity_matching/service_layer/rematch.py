@@ -11,13 +11,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
+from aid_chassis.db import any_of
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
 from aid_contracts.events import CategoryEntry, StudentFacts
 from identity_matching.adapters import tables
 from identity_matching.domain.matching import Change, EligibilityPolicy, Finding, PriorMatch, compare, match
 
 SOURCE = "identity-matching"
-CHUNK = 5000
+CHUNK = 20_000
 
 
 async def rematch(session: AsyncSession, keys: set[str], *, batch_id: str, policy: EligibilityPolicy) -> Counter:
@@ -49,18 +50,20 @@ async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str, 
 
 
 async def _load(session: AsyncSession, keys: list[str]):
+    """Findings, prior matches, and the enrolments of those with findings (the rest cannot match)."""
     r, d, m = tables.roster_students, tables.department_records, tables.matches
-    students: dict[str, list[StudentFacts]] = defaultdict(list)
-    for row in await session.execute(select(r).where(r.c.student_key.in_(keys))):
-        students[row.student_key].append(StudentFacts(
-            id_number=row.id_number, name=row.name, school_code=row.school_code, stage=row.stage,
-            enrolment_region=row.enrolment_region, household_region=row.household_region))
     findings: dict[str, list[Finding]] = defaultdict(list)
-    for row in await session.execute(select(d).where(d.c.student_key.in_(keys))):
+    for row in await session.execute(select(d).where(any_of(d.c.student_key, keys))):
         entry = CategoryEntry(category=row.category, department=row.department,
                               poverty_status=row.poverty_status, exit_year=row.exit_year)
         findings[row.student_key].append(Finding(row.name, entry, row.batch_id))
-    rows = await session.execute(select(m).where(m.c.student_key.in_(keys)).with_for_update())
+    students: dict[str, list[StudentFacts]] = defaultdict(list)
+    if findings:
+        for row in await session.execute(select(r).where(any_of(r.c.student_key, list(findings)))):
+            students[row.student_key].append(StudentFacts(
+                id_number=row.id_number, name=row.name, school_code=row.school_code, stage=row.stage,
+                enrolment_region=row.enrolment_region, household_region=row.household_region))
+    rows = await session.execute(select(m).where(any_of(m.c.student_key, keys)).with_for_update())
     priors = {row.student_key: (row.match_id, PriorMatch(row.revision, row.fingerprint, row.active, row.school_code))
               for row in rows}
     return students, findings, priors
