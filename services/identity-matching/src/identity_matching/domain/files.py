@@ -7,9 +7,11 @@ import io
 import zipfile
 from datetime import date, datetime
 
+import polars as pl
+
 from identity_matching.domain.records import canonical_header
 
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 400 * 1024 * 1024  # a province's roster (1.5M students) is about 100 MB of CSV
 MAX_UNPACKED = 400 * 1024 * 1024
 MAX_RATIO = 100
 
@@ -20,7 +22,7 @@ class UnreadableFile(ValueError):
 
 def decode(content: bytes) -> str:
     if len(content) > MAX_BYTES:
-        raise UnreadableFile("文件超过50MB (file larger than 50 MB)")
+        raise UnreadableFile("文件超过400MB (file larger than 400 MB)")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return content.decode(encoding)
@@ -53,6 +55,54 @@ def read_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
+def read_frame(content: bytes) -> pl.DataFrame:
+    """The file as text columns named by canonical header, plus ``row``: its row in the
+    spreadsheet (the header is row 1; blank rows are skipped but keep their numbers)."""
+    if content.startswith(b"PK\x03\x04"):
+        header, rows = _xlsx_rows(content, keep_blank=True)
+        return rows_frame(header, rows, first_row=2)
+    text = decode(content)
+    utf8 = content.removeprefix(b"\xef\xbb\xbf") if _is_utf8(content) else text.encode()
+    if not text.strip():
+        raise UnreadableFile("文件为空 (the file is empty)")
+    try:
+        raw = pl.read_csv(io.BytesIO(utf8), has_header=False, infer_schema=False, truncate_ragged_lines=True,
+                          quote_char='"')
+    except pl.exceptions.PolarsError as exc:
+        raise UnreadableFile(f"CSV格式错误 (malformed CSV: {type(exc).__name__})") from None
+    header = [canonical_header(h or "") for h in raw.row(0)]
+    named = {name: pl.col(column) for column, name in zip(raw.columns, header, strict=True)}  # last one wins
+    frame = raw.slice(1).select(pl.int_range(2, raw.height + 1, dtype=pl.Int64).alias("row"),
+                                *[expr.alias(name) for name, expr in named.items()])
+    return _drop_blank(frame)
+
+
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def rows_frame(header: list[str], rows: list[dict[str, str]], first_row: int = 1,
+               numbers: list[int] | None = None) -> pl.DataFrame:
+    """Rows already read (XLSX, a Kafka batch) as the same text columns, numbered from ``first_row``
+    (or by ``numbers``, one per row)."""
+    columns = list(dict.fromkeys(header))
+    data = {"row": numbers if numbers is not None else list(range(first_row, first_row + len(rows)))}
+    data |= {c: [r.get(c) for r in rows] for c in columns}
+    frame = pl.DataFrame(data, schema={"row": pl.Int64} | {c: pl.String for c in columns})
+    return _drop_blank(frame)
+
+
+def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
+    text = [c for c in frame.columns if c != "row"]
+    if not text:
+        return frame
+    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars() != "" for c in text]))
+
+
 REJECTION_COLUMNS = ("row", "field", "code", "message", "raw")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,7 +126,7 @@ def rejections_to_csv(rejections: list[dict]) -> bytes:
 def _check_archive(content: bytes) -> None:
     """Refuse archives that are not spreadsheets or that unpack to far more than they weigh (zip bombs)."""
     if len(content) > MAX_BYTES:
-        raise UnreadableFile("文件超过50MB (file larger than 50 MB)")
+        raise UnreadableFile("文件超过400MB (file larger than 400 MB)")
     try:
         entries = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except zipfile.BadZipFile:
@@ -104,7 +154,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _xlsx_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
+def _xlsx_rows(content: bytes, keep_blank: bool = False) -> tuple[list[str], list[dict[str, str]]]:
     from openpyxl import load_workbook
 
     _check_archive(content)
@@ -113,7 +163,7 @@ def _xlsx_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
         values = sheet.iter_rows(values_only=True)
         header = [canonical_header(_cell(h)) for h in next(values)]
         rows = [dict(zip(header, map(_cell, row), strict=False)) for row in values
-                if any(_cell(v).strip() for v in row)]
+                if keep_blank or any(_cell(v).strip() for v in row)]
     except StopIteration:
         raise UnreadableFile("文件为空 (the file is empty)") from None
     except (KeyError, ValueError, OSError) as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from aid_contracts.events import CategoryEntry, PovertyStatus, StudentFacts
@@ -42,7 +41,27 @@ class MatchFacts:
                 "review": self.review, "source_batches": list(self.source_batches)}
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.document(), sort_keys=True).encode()).hexdigest()
+        """What re-comparison compares: a hash of ``canonical_text`` (the bulk path builds the same text)."""
+        return fingerprint(self.canonical_text())
+
+    def canonical_text(self) -> str:
+        s = self.student
+        categories = ITEM.join(ENTRY.join((c.category.value, c.department, _text(c.poverty_status), _text(c.exit_year)))
+                               for c in self.categories)
+        return FIELD.join((s.id_number, s.name, s.school_code, s.stage.value, s.enrolment_region, s.household_region,
+                           "1" if self.name_mismatch else "0", ITEM.join(self.other_school_codes),
+                           ITEM.join(self.source_batches), categories))
+
+
+FIELD, ITEM, ENTRY = "\x1f", "\x1e", "\x1d"  # separators that never occur in validated values
+
+
+def _text(value) -> str:
+    return "" if value is None else str(getattr(value, "value", value))
+
+
+def fingerprint(canonical_text: str) -> str:
+    return hashlib.sha256(canonical_text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+import polars as pl
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,21 +33,23 @@ async def corrections(session: AsyncSession, department: str) -> dict[str, str]:
     return dict(rows.all())
 
 
-def apply_corrections(rows: list[dict[str, str]], fixes: dict[str, str]) -> list[dict[str, str]]:
+def apply_corrections(frame: pl.DataFrame, fixes: dict[str, str]) -> pl.DataFrame:
     """Rows with accepted corrections applied to their ID numbers."""
-    if not fixes:
-        return rows
-    return [{**row, "id_number": fixes.get(normalise_id_number(row.get("id_number") or ""), row.get("id_number", ""))}
-            for row in rows]
+    if not fixes or "id_number" not in frame.columns:
+        return frame
+    return frame.with_columns(pl.col("id_number").map_elements(
+        lambda raw: fixes.get(normalise_id_number(raw), raw), return_dtype=pl.String, skip_nulls=True))
 
 
-async def suggest(session: AsyncSession, *, batch_id: str, department: str, rows: list[dict[str, str]],
-                  rejections: list[records.Rejection], first_row: int, secret: bytes) -> int:
+async def suggest(session: AsyncSession, *, batch_id: str, department: str, frame: pl.DataFrame,
+                  rejections: list[records.Rejection], secret: bytes) -> int:
     """Store a candidate for each refused row that points to exactly one roster student; returns how many."""
+    typo_rows = {r.row for r in rejections if r.field == "id_number" and r.code in typos.TYPO_CODES}
+    rows = {r["row"]: r for r in frame.filter(pl.col("row").is_in(list(typo_rows))).iter_rows(named=True)}
     wanted: dict[int, tuple[dict, dict[str, str]]] = {}
     for rejection in rejections:
-        if rejection.field == "id_number" and rejection.code in typos.TYPO_CODES:
-            row = rows[rejection.row - first_row]
+        if rejection.row in rows:
+            row = rows[rejection.row]
             near = {student_key(n, secret): n for n in typos.one_edit_away(rejection.raw)}
             if near:
                 wanted[rejection.row] = (row, near)

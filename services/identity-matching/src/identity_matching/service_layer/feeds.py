@@ -2,7 +2,7 @@
 
 Records and the closing ``list-imported`` travel on different topics, so either may arrive
 first; a batch is imported once it is closed and every announced record has arrived. The
-import is the same pipeline as a file upload (rows keep their numbers in the batch).
+import is the same pipeline as a file upload; a rejected record is named by its row in the batch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_contracts import DepartmentRecord, Envelope, ListImported
 from identity_matching.adapters import tables
-from identity_matching.domain import records
+from identity_matching.domain import files, records
 from identity_matching.service_layer import imports
 
 SELF = "identity-matching"
@@ -60,10 +60,12 @@ async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.I
     arrived = await session.scalar(select(func.count()).where(r.batch_id == batch_id))
     if arrived < batch.expected:
         return
-    staged = (await session.execute(select(r.fields).where(r.batch_id == batch_id).order_by(r.row))).scalars()
-    rows = [{records.canonical_header(k): v for k, v in fields.items()} for fields in staged]
-    report = await imports.import_department_rows(session, department=batch.department, rows=rows,
-                                                  file_name=f"kafka:{batch_id}", by=by, first_row=1)
+    staged = (await session.execute(select(r.row, r.fields).where(r.batch_id == batch_id).order_by(r.row))).all()
+    rows = [{records.canonical_header(k): v for k, v in fields.items()} for _, fields in staged]
+    frame = files.rows_frame(list(dict.fromkeys(k for row in rows for k in row)), rows,
+                             numbers=[number for number, _ in staged])
+    report = await imports.import_department_rows(session, department=batch.department, frame=frame,
+                                                  file_name=f"kafka:{batch_id}", by=by)
     await session.execute(update(tables.feed_batches).where(b.batch_id == batch_id)
                           .values(completed_as=report.batch_id, updated_at=func.now()))
     await session.execute(delete(tables.feed_records).where(r.batch_id == batch_id))

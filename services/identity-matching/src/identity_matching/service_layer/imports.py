@@ -7,22 +7,21 @@ transaction; the events leave through the outbox.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import polars as pl
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
-from aid_chassis.db import any_of
-from aid_contracts import Envelope, ListImported, student_key
+from aid_chassis import bulk, outbox
+from aid_contracts import Envelope, ListImported
+from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
-from identity_matching.domain import files, records
+from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import candidates, snapshots
-from identity_matching.service_layer.rematch import rematch
+from identity_matching.service_layer.rematch import rematch, serialise
 
 SOURCE = "identity-matching"
 
@@ -72,54 +71,39 @@ class _Batch:
     batch_id: str = field(default_factory=lambda: f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}")
 
 
-def _validate(rows: list[dict[str, str]], parse: Callable, unique: Callable,
-              first_row: int = 2) -> tuple[list, list[records.Rejection], int]:
-    """Parsed rows, rejections, and how many exact repeats were counted once (accepted, not stored twice).
-
-    ``first_row`` numbers the first data row: 2 in a file (after its header), 1 in a Kafka batch.
-    """
-    accepted, rejections, seen, repeats = [], [], {}, 0
-    for number, row in enumerate(rows, start=first_row):
-        try:
-            parsed = parse(row)
-            earlier = seen.setdefault(unique(parsed), parsed)
-            if earlier is not parsed and earlier != parsed:
-                raise records.RowError("id_number", "conflicting_duplicate")
-        except records.RowError as exc:
-            rejections.append(records.Rejection(number, exc.field, exc.code, exc.message, row.get(exc.field) or ""))
-            continue
-        if earlier is parsed:
-            accepted.append(parsed)
-        else:
-            repeats += 1
-    return accepted, rejections, repeats
-
-
-def statistics(rows: list, *, by: str, county: str) -> dict:
+def statistics(rows: pl.DataFrame, *, by: str, county: str) -> dict:
     """Accepted rows counted by category (or stage) and by county."""
-    return {f"by_{by}": dict(sorted(Counter(str(getattr(r, by)) for r in rows).items())),
-            "by_county": dict(sorted(Counter(getattr(r, county) for r in rows).items()))}
+    def count(column: str) -> dict:
+        return dict(sorted(rows.group_by(column).len().iter_rows()))
+    return {f"by_{by}": count(by), "by_county": count(county)}
 
 
-def _read(content: bytes, required: tuple[str, ...]) -> list[dict[str, str]]:
-    header, rows = files.read_rows(content)
-    missing = records.missing_columns(header, required)
+def _read(content: bytes, required: tuple[str, ...]) -> pl.DataFrame:
+    frame = files.read_frame(content)
+    missing = records.missing_columns(frame.columns, required)
     if missing:
         raise files.UnreadableFile(f"缺少列 (missing columns): {', '.join(missing)}")
-    return rows
+    return frame
+
+
+def _keyed(accepted: pl.DataFrame, secret: bytes, batch_id: str) -> pl.DataFrame:
+    """Accepted rows with their student keys (one HMAC per distinct number) and the batch."""
+    numbers = accepted["id_number"].unique()
+    keys = pl.DataFrame({"id_number": numbers, "student_key": student_keys(numbers, secret)},
+                        schema={"id_number": pl.String, "student_key": pl.String})
+    return accepted.join(keys, on="id_number", how="left").drop("row").with_columns(batch_id=pl.lit(batch_id))
 
 
 async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, by: Importer) -> ImportReport:
     """The roster is a snapshot: students no longer on it are re-compared (and withdrawn)."""
-    rows = _read(content, records.ROSTER_REQUIRED)
-    await _serialise_imports(session)
-    accepted, rejections, repeats = _validate(rows, records.parse_roster_row, lambda r: (r.id_number, r.school_code))
-    batch = _Batch("roster", None, file_name, len(rows), rejections, repeats,
-                   statistics(accepted, by="stage", county="enrolment_region"))
-    values = [{"student_key": student_key(r.id_number, by.secret), **_plain(r), "batch_id": batch.batch_id,
-               "updated_at": datetime.now(UTC)} for r in accepted]
+    frame = _read(content, records.ROSTER_REQUIRED)
+    await serialise(session)
+    valid = columnar.validate_roster(frame, date.today())
+    batch = _Batch("roster", None, file_name, frame.height, valid.rejections, valid.repeats,
+                   statistics(valid.accepted, by="stage", county="enrolment_region"))
+    values = _keyed(valid.accepted, by.secret, batch.batch_id)
     changed = await snapshots.replace(session, tables.roster_students, values)
-    return await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
+    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"])
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
@@ -127,44 +111,36 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     """A department's list replaces its previous one: people no longer on it are re-compared."""
     if department not in departments:
         raise UnknownDepartment(f"未知部门 (unknown department): {department}")
-    rows = _read(content, records.LIST_REQUIRED)
-    return await import_department_rows(session, department=department, rows=rows, file_name=file_name, by=by)
+    frame = _read(content, records.LIST_REQUIRED)
+    return await import_department_rows(session, department=department, frame=frame, file_name=file_name, by=by)
 
 
-async def import_department_rows(session: AsyncSession, *, department: str, rows: list[dict[str, str]],
-                                 file_name: str, by: Importer, first_row: int = 2) -> ImportReport:
+async def import_department_rows(session: AsyncSession, *, department: str, frame: pl.DataFrame,
+                                 file_name: str, by: Importer) -> ImportReport:
     """The pipeline after reading: validate, replace the department's snapshot, re-compare, report."""
-    await _serialise_imports(session)
-    rows = candidates.apply_corrections(rows, await candidates.corrections(session, department))
-    accepted, rejections, repeats = _validate(rows, records.parse_list_row, lambda r: (r.id_number, r.category),
-                                              first_row)
-    batch = _Batch("department", department, file_name, len(rows), rejections, repeats,
-                   statistics(accepted, by="category", county="household_region"))
-    values = [{"department": department, "student_key": student_key(r.id_number, by.secret),
-               **_plain(r), "batch_id": batch.batch_id} for r in accepted]
-    d = tables.department_records
-    changed = await snapshots.replace(session, d, values, scope=d.c.department == department)
-    report = await _finish(session, batch, by, affected=changed, on_list={v["student_key"] for v in values})
+    await serialise(session)
+    frame = candidates.apply_corrections(frame, await candidates.corrections(session, department))
+    valid = columnar.validate_list(frame, date.today())
+    batch = _Batch("department", department, file_name, frame.height, valid.rejections, valid.repeats,
+                   statistics(valid.accepted, by="category", county="household_region"))
+    values = _keyed(valid.accepted, by.secret, batch.batch_id).with_columns(department=pl.lit(department))
+    changed = await snapshots.replace(session, tables.department_records, values, scope={"department": department})
+    report = await _finish(session, batch, by, affected=changed, on_list=values["student_key"])
     report.review_candidates = await candidates.suggest(
-        session, batch_id=batch.batch_id, department=department, rows=rows, rejections=rejections,
-        first_row=first_row, secret=by.secret)
+        session, batch_id=batch.batch_id, department=department, frame=frame, rejections=valid.rejections,
+        secret=by.secret)
     return report
 
 
-def _plain(row) -> dict:
-    """A parsed row's fields as stored (enums as their text)."""
-    return {k: getattr(v, "value", v) for k, v in vars(row).items()}
-
-
-async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: set[str],
-                  on_list: set[str]) -> ImportReport:
+async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: pl.Series,
+                  on_list: pl.Series) -> ImportReport:
     changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy)
-    enrolled, matched = await _coverage(session, on_list)
+    enrolled, matched = await _coverage(session, on_list, roster=batch.kind == "roster")
     report = ImportReport(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
         accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
         rejections=[asdict(r) for r in batch.rejections], repeated_rows=batch.repeats,
-        not_enrolled=len(on_list) - enrolled, matched=matched, matched_new=changes.get("new", 0),
+        not_enrolled=on_list.n_unique() - enrolled, matched=matched, matched_new=changes.get("new", 0),
         matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0))
     outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS} | {"statistics": batch.statistics}
     await session.execute(insert(tables.import_batches).values(
@@ -182,14 +158,13 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
 OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "matched_changed", "withdrawn")
 
 
-async def _coverage(session: AsyncSession, keys: set[str]) -> tuple[int, int]:
+async def _coverage(session: AsyncSession, keys: pl.Series, *, roster: bool) -> tuple[int, int]:
     """Of these people: how many are enrolled, and how many have a match in force."""
-    r, m = tables.roster_students.c, tables.matches.c
-    enrolled = await session.scalar(select(func.count(func.distinct(r.student_key))).where(any_of(r.student_key, keys)))
-    matched = await session.scalar(select(func.count()).where(any_of(m.student_key, keys), m.active))
+    if roster:  # everyone on the roster is enrolled, and every match in force is one of them
+        return keys.n_unique(), await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
+    await bulk.temp_keys(session, "_on_list", keys)
+    enrolled = await session.scalar(text(
+        "SELECT count(DISTINCT r.student_key) FROM roster_students r JOIN _on_list USING (student_key)"))
+    matched = await session.scalar(text(
+        "SELECT count(*) FROM matches m JOIN _on_list USING (student_key) WHERE m.active"))
     return enrolled or 0, matched or 0
-
-
-async def _serialise_imports(session: AsyncSession) -> None:
-    """One import at a time: re-comparison must see every earlier import's rows."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-matching-import'))"))

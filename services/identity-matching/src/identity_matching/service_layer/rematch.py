@@ -1,103 +1,99 @@
-"""Re-comparison of a set of students: emit new, changed and withdrawn matches only."""
+"""Re-comparison of a set of students: emit new, changed and withdrawn matches only.
+
+Reads the findings, enrolments and prior matches of the affected students with ``COPY``,
+decides with ``domain.bulk_match`` and writes the changed matches and their events back in
+bulk, all in the caller's transaction.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import polars as pl
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
-from aid_chassis.db import any_of
-from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
-from aid_contracts.events import CategoryEntry, StudentFacts
+from aid_chassis import bulk
+from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
-from identity_matching.domain.matching import Change, EligibilityPolicy, Finding, PriorMatch, compare, match
+from identity_matching.domain import bulk_match
+from identity_matching.domain.matching import EligibilityPolicy
 
 SOURCE = "identity-matching"
-CHUNK = 20_000
+WITHDRAWN_REASON = "不再出现在部门名单或学籍中 (no longer on any list or roster)"
+S = pl.String
+FINDINGS = {"student_key": S, "department": S, "category": S, "name": S, "poverty_status": S,
+            "exit_year": pl.Int16, "batch_id": S}
+ENROLMENTS = {"student_key": S, "id_number": S, "name": S, "school_code": S, "stage": S,
+              "enrolment_region": S, "household_region": S}
+PRIORS = {"student_key": S, "match_id": S, "revision": pl.Int32, "fingerprint": S, "active": pl.Boolean,
+          "school_code": S}
 
 
-async def rematch(session: AsyncSession, keys: set[str], *, batch_id: str, policy: EligibilityPolicy) -> Counter:
+async def serialise(session: AsyncSession) -> None:
+    """One import or decision at a time: re-comparison must see every earlier one's rows."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-matching-import'))"))
+
+
+async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
+                  policy: EligibilityPolicy) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change."""
-    counts: Counter = Counter()
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start:start + CHUNK]
-        counts += await _rematch_chunk(session, chunk, batch_id, policy)
-    return counts
+    await serialise(session)
+    keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
+    if keys.is_empty():
+        return Counter()
+    await bulk.temp_keys(session, "_affected", keys)
+    findings = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, "
+                                   "exit_year, batch_id FROM department_records d JOIN _affected USING (student_key)",
+                                   FINDINGS)
+    enrolments = await _enrolments(session, findings)
+    priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, school_code "
+                                 "FROM matches m JOIN _affected USING (student_key)", PRIORS)
+    found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
+    await _store(session, found)
+    await _queue(session, found, batch_id)
+    return Counter(dict(found.group_by("kind").len().iter_rows()))
 
 
-async def _rematch_chunk(session: AsyncSession, keys: list[str], batch_id: str, policy: EligibilityPolicy) -> Counter:
-    students, findings, priors = await _load(session, keys)
-    counts: Counter = Counter()
-    rows, events = [], []
-    for key in keys:
-        match_id, prior = priors.get(key, (None, None))
-        change = compare(prior, match(students.get(key, []), findings.get(key, []), policy))
-        if change is None:
-            continue
-        counts[change.kind] += 1
-        row = _match_row(key, match_id, change)
-        rows.append(row)
-        events.append((StudentMatched.TOPIC, _event(key, row["match_id"], change, batch_id)))
-    await _store(session, rows)
-    await outbox.add_many(session, tables.chassis.outbox, events)
-    return counts
+async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
+    """The enrolments of those with findings (nobody else can match)."""
+    if findings.is_empty():
+        return pl.DataFrame(schema=ENROLMENTS)
+    await bulk.temp_keys(session, "_found", findings["student_key"])
+    return await bulk.copy_out(session, "SELECT r.student_key, id_number, name, school_code, stage, enrolment_region, "
+                               "household_region FROM roster_students r JOIN _found USING (student_key)", ENROLMENTS)
 
 
-async def _load(session: AsyncSession, keys: list[str]):
-    """Findings, prior matches, and the enrolments of those with findings (the rest cannot match)."""
-    r, d, m = tables.roster_students, tables.department_records, tables.matches
-    findings: dict[str, list[Finding]] = defaultdict(list)
-    for row in await session.execute(select(d).where(any_of(d.c.student_key, keys))):
-        entry = CategoryEntry(category=row.category, department=row.department,
-                              poverty_status=row.poverty_status, exit_year=row.exit_year)
-        findings[row.student_key].append(Finding(row.name, entry, row.batch_id))
-    students: dict[str, list[StudentFacts]] = defaultdict(list)
-    if findings:
-        for row in await session.execute(select(r).where(any_of(r.c.student_key, list(findings)))):
-            students[row.student_key].append(StudentFacts(
-                id_number=row.id_number, name=row.name, school_code=row.school_code, stage=row.stage,
-                enrolment_region=row.enrolment_region, household_region=row.household_region))
-    rows = await session.execute(select(m).where(any_of(m.c.student_key, keys)).with_for_update())
-    priors = {row.student_key: (row.match_id, PriorMatch(row.revision, row.fingerprint, row.active, row.school_code))
-              for row in rows}
-    return students, findings, priors
-
-
-def _match_row(key: str, match_id: str | None, change: Change) -> dict:
-    return {"student_key": key, "match_id": match_id or f"M{uuid.uuid4().hex[:20]}", "revision": change.revision,
-            "fingerprint": change.facts.fingerprint() if change.facts else "",
-            "facts": change.facts.document() if change.facts else None,
-            "active": change.facts is not None, "school_code": change.school_code,
-            "updated_at": datetime.now(UTC)}
-
-
-async def _store(session: AsyncSession, rows: list[dict]) -> None:
+async def _store(session: AsyncSession, found: pl.DataFrame) -> None:
     """Upsert the changed matches in one statement."""
-    if not rows:
+    if found.is_empty():
         return
-    stmt = pg_insert(tables.matches)
-    kept = ("student_key", "match_id")
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["student_key"], set_={k: stmt.excluded[k] for k in rows[0] if k not in kept}), rows)
+    driver = await bulk._driver(session)  # noqa: SLF001 - the same transaction
+    await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
+    rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
+                        "school_code", bulk_match.documents(found).alias("facts"),
+                        pl.lit(datetime.now(UTC).isoformat()).alias("updated_at"))
+    await bulk.copy_in(session, "_changed", rows)
+    await driver.execute(
+        "INSERT INTO matches SELECT * FROM _changed ON CONFLICT (student_key) DO UPDATE SET "
+        "revision = excluded.revision, fingerprint = excluded.fingerprint, active = excluded.active, "
+        "school_code = excluded.school_code, facts = excluded.facts, updated_at = excluded.updated_at")
+    await driver.execute("DROP TABLE _changed")
 
 
-def _event(key: str, match_id: str, change: Change, batch_id: str) -> Envelope:
-    now = datetime.now(UTC)
-    if change.facts is None:
-        event = StudentMatchWithdrawn(match_id=match_id, revision=change.revision, school_code=change.school_code,
-                                      reason="不再出现在部门名单或学籍中 (no longer on any list or roster)",
-                                      batch_id=batch_id, withdrawn_at=now)
-    else:
-        facts = change.facts
-        event = StudentMatched(match_id=match_id, revision=change.revision, student=facts.student,
-                               categories=list(facts.categories), name_mismatch=facts.name_mismatch,
-                               batch_id=batch_id, matched_at=now, change=change.kind, review=facts.review,
-                               other_school_codes=list(facts.other_school_codes),
-                               source_batches=list(facts.source_batches))
-    return Envelope.wrap(event, source=SOURCE, key=key)
+async def _queue(session: AsyncSession, found: pl.DataFrame, batch_id: str) -> None:
+    if found.is_empty():
+        return
+    at = datetime.now(UTC).isoformat()
+    data = bulk_match.event_data(found, batch_id=batch_id, at=at, reason=WITHDRAWN_REASON)
+    active = pl.col("active")
+    events = found.select(
+        (pl.col("match_id") + "-r" + pl.col("revision").cast(pl.String)).alias("event_id"),
+        pl.lit(StudentMatched.TOPIC.value).alias("topic"), pl.col("student_key").alias("key"),
+        pl.when(active).then(pl.lit(StudentMatched.EVENT_TYPE)).otherwise(
+            pl.lit(StudentMatchWithdrawn.EVENT_TYPE)).alias("type"),
+        pl.when(active).then(pl.lit(StudentMatched.schema_uri())).otherwise(
+            pl.lit(StudentMatchWithdrawn.schema_uri())).alias("dataschema"),
+        pl.lit("1").alias("dataversion"), pl.lit(at).alias("time"), data.alias("data"))
+    await bulk.queue_events(session, tables.chassis.outbox, events, source=SOURCE)

@@ -1,37 +1,45 @@
-"""Replace a snapshot (the roster, or one department's list) by touching only what changed."""
+"""Replace a snapshot (the roster, or one department's list) by touching only what changed.
+
+The stored rows are read out with ``COPY``, compared with the new ones as frames, and only
+the rows that went away or changed are deleted and (re)written.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Table, delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import polars as pl
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import bulk
+
 IGNORED = {"batch_id", "updated_at"}  # bookkeeping, not content
-CHUNK = 5000
+TYPES = {"exit_year": pl.Int16}
 
 
-async def replace(session: AsyncSession, table: Table, rows: list[dict], *, scope=None) -> set[str]:
-    """Make ``table`` (within ``scope``) hold exactly ``rows``; returns the student keys that changed."""
+async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, scope: dict[str, str] | None = None
+                  ) -> pl.Series:
+    """Make ``table`` (where its columns equal ``scope``) hold exactly ``rows``; returns the student keys that changed."""
     pk = [c.name for c in table.primary_key.columns]
     content = [c.name for c in table.columns if c.name not in IGNORED]
-    query = select(*[table.c[n] for n in content])
-    if scope is not None:
-        query = query.where(scope)
-    old = {tuple(r[n] for n in pk): tuple(r[n] for n in content) for r in (await session.execute(query)).mappings()}
-    new = {tuple(r[n] for n in pk): r for r in rows}
-    gone = [k for k in old if k not in new]
-    changed = [r for k, r in new.items() if old.get(k) != tuple(_db_value(r[n]) for n in content)]
-    for start in range(0, len(gone), CHUNK):
-        part = gone[start:start + CHUNK]
-        await session.execute(delete(table).where(tuple_(*[table.c[n] for n in pk]).in_(part)))
-    if changed:
-        stmt = pg_insert(table)
-        update = {c: stmt.excluded[c] for c in changed[0] if c not in pk}
-        await session.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update), changed)
-    key = pk.index("student_key")
-    return {k[key] for k in gone} | {r["student_key"] for r in changed}
+    where = " AND ".join(f"{c} = %({c})s" for c in scope or {}) or "true"
+    old = await bulk.copy_out(session, f"SELECT {', '.join(content)} FROM {table.name} WHERE {where}",
+                              {c: TYPES.get(c, pl.String) for c in content}, scope or {})
+    new = rows.select(content).cast({c: t for c, t in TYPES.items() if c in content})
+    gone = old.join(new, on=pk, how="anti").select(pk)
+    changed = new.join(old, on=content, how="anti", nulls_equal=True)
+    stale = pl.concat([gone, changed.select(pk).join(old.select(pk), on=pk, how="semi")])
+    await _delete(session, table, stale, pk)
+    await bulk.copy_in(session, table.name, rows.join(changed.select(pk), on=pk, how="semi"))
+    return pl.concat([gone["student_key"], changed["student_key"]]).unique()
 
 
-def _db_value(value):
-    """A Python value as it reads back from the database (enums as their text)."""
-    return getattr(value, "value", value)
+async def _delete(session: AsyncSession, table: Table, keys: pl.DataFrame, pk: list[str]) -> None:
+    if keys.is_empty():
+        return
+    driver = await bulk._driver(session)  # noqa: SLF001 - the same transaction
+    columns = ", ".join(f"{c} text" for c in pk)
+    await driver.execute(f"CREATE TEMP TABLE _stale ({columns}) ON COMMIT DROP")
+    await bulk.copy_in(session, "_stale", keys)
+    match = " AND ".join(f"t.{c} = s.{c}" for c in pk)
+    await driver.execute(f"DELETE FROM {table.name} t USING _stale s WHERE {match}")
+    await driver.execute("DROP TABLE _stale")

@@ -1,0 +1,92 @@
+"""Matching and re-comparison over whole columns: the province-scale path of ``matching``.
+
+``matching.match`` and ``matching.compare`` say what a match is for one person; this module
+computes the same for every affected person at once (tests hold it to the reference), and
+encodes the stored documents and the event data as JSON in the same pass.
+
+Frames (all text unless said):
+- enrolments: student_key, id_number, name, school_code, stage, enrolment_region, household_region
+- findings:   student_key, department, category, name, poverty_status, exit_year (Int16), batch_id
+- priors:     student_key, match_id, revision (Int32), fingerprint, active (Boolean), school_code
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import polars as pl
+
+from identity_matching.domain.matching import ENTRY, FIELD, ITEM, REPEATED_STUDENT, EligibilityPolicy, fingerprint
+
+STUDENT = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region")
+ENTRY_FIELDS = ("category", "department", "poverty_status", "exit_year")
+
+
+def counts(policy: EligibilityPolicy) -> pl.Expr:
+    """``EligibilityPolicy.counts`` as an expression over findings."""
+    out = (pl.col("poverty_status") == "out") & pl.col("exit_year").is_not_null()
+    return ~out | (pl.col("exit_year").cast(pl.Int32) + policy.exit_grace_years >= policy.year)
+
+
+def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: EligibilityPolicy) -> pl.DataFrame:
+    """One row per matched person: the student (first school by code), the others, categories, flags."""
+    ordered = enrolments.sort("student_key", "school_code")
+    students = ordered.group_by("student_key", maintain_order=True).agg(
+        *[pl.col(f).first() for f in STUDENT], pl.col("school_code").slice(1).alias("other_school_codes"))
+    counted = findings.filter(counts(policy)).join(
+        students.select("student_key", pl.col("name").alias("_enrolled_name")), on="student_key")
+    entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
+    per_person = counted.sort("student_key", "category", "department").group_by(
+        "student_key", maintain_order=True).agg(
+        pl.struct(*ENTRY_FIELDS).alias("categories"), entry.str.join(ITEM).alias("_entries"),
+        (pl.col("name") != pl.col("_enrolled_name")).any().alias("name_mismatch"),
+        pl.col("batch_id").filter(pl.col("batch_id") != "").unique().sort().alias("source_batches"))
+    matched = students.join(per_person, on="student_key", how="inner")
+    canonical = pl.concat_str([*[pl.col(f) for f in STUDENT], pl.when("name_mismatch").then(pl.lit("1")).otherwise(
+        pl.lit("0")), pl.col("other_school_codes").list.join(ITEM), pl.col("source_batches").list.join(ITEM),
+        pl.col("_entries")], separator=FIELD)
+    matched = matched.with_columns(
+        canonical.alias("_canonical"),
+        pl.when(pl.col("other_school_codes").list.len() > 0).then(pl.lit([REPEATED_STUDENT]))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("review"))
+    prints = pl.Series("fingerprint", [fingerprint(t) for t in matched["_canonical"]], dtype=pl.String)
+    return matched.with_columns(prints).drop("_canonical", "_entries")
+
+
+def changes(current: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
+    """``matching.compare`` for every person in either frame: rows of kind new, changed or withdrawn."""
+    joined = current.join(priors.rename({"fingerprint": "_prior_fp", "school_code": "_prior_school"}),
+                          on="student_key", how="full", coalesce=True)
+    has_now, had = pl.col("fingerprint").is_not_null(), pl.col("active").fill_null(False)
+    kind = (pl.when(has_now & ~had).then(pl.lit("new"))
+            .when(has_now & (pl.col("fingerprint") != pl.col("_prior_fp"))).then(pl.lit("changed"))
+            .when(~has_now & had).then(pl.lit("withdrawn")))
+    found = joined.with_columns(kind.alias("kind")).filter(pl.col("kind").is_not_null())
+    new_ids = pl.Series([f"M{uuid.uuid4().hex[:20]}" for _ in range(found.height)], dtype=pl.String)
+    return found.with_columns(
+        pl.col("match_id").fill_null(new_ids),
+        (pl.col("revision").fill_null(0) + 1).cast(pl.Int32).alias("revision"),
+        pl.coalesce("school_code", "_prior_school").alias("school_code"),
+        (pl.col("kind") != "withdrawn").alias("active")).drop("_prior_fp", "_prior_school")
+
+
+def _student() -> pl.Expr:
+    return pl.struct(*STUDENT).alias("student")
+
+
+def documents(found: pl.DataFrame) -> pl.Series:
+    """``MatchFacts.document()`` as JSON text for each row (null for a withdrawal)."""
+    document = pl.struct(_student(), "categories", "name_mismatch", "other_school_codes", "review",
+                         "source_batches").struct.json_encode()
+    return found.select(pl.when("active").then(document).alias("facts"))["facts"]
+
+
+def event_data(found: pl.DataFrame, *, batch_id: str, at: str, reason: str) -> pl.Series:
+    """The ``student-matched`` or ``student-match-withdrawn`` data of each row, as JSON text."""
+    matched = pl.struct("match_id", "revision", _student(), "categories", "name_mismatch",
+                        pl.lit(batch_id).alias("batch_id"), pl.lit(at).alias("matched_at"),
+                        pl.col("kind").alias("change"), "review", "other_school_codes",
+                        "source_batches").struct.json_encode()
+    withdrawn = pl.struct("match_id", "revision", "school_code", pl.lit(reason).alias("reason"),
+                          pl.lit(batch_id).alias("batch_id"), pl.lit(at).alias("withdrawn_at")).struct.json_encode()
+    return found.select(pl.when("active").then(matched).otherwise(withdrawn).alias("data"))["data"]
