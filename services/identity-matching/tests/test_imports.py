@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from aid_chassis import outbox
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
 from identity_matching.service_layer import imports
@@ -21,8 +22,7 @@ def _list(*rows: str) -> bytes:
 
 async def _outbox_types(sessions) -> list[str]:
     async with sessions() as s:
-        rows = (await s.execute(select(tables.chassis.outbox.c.headers).order_by(tables.chassis.outbox.c.id))).scalars()
-        return [h["ce_type"] for h in rows]
+        return [envelope.type for _, envelope in await outbox.pending(s, tables.chassis.outbox)]
 
 
 async def _import_list(sessions, content: bytes):

@@ -70,7 +70,18 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def generate(students: int = 3000, *, seed: int = 2026, schools_per_county: int = 4, today: date | None = None) -> DemoProvince:
+@dataclass(frozen=True)
+class ListShape:
+    """How the department lists relate to the roster."""
+
+    on_a_list: float = 0.15  # share of students on a department's list
+    on_two_lists: float = 0.0  # share of those also on a second department's list
+    outsiders: float = 0.2  # people who are not students, per student on a list
+
+
+def generate(students: int = 3000, *, seed: int = 2026, schools_per_county: int = 4, today: date | None = None,
+             shape: ListShape = ListShape()) -> DemoProvince:
+    """A province of ``students``; a large one (benchmarks) may put a third or more of them on lists."""
     rng = random.Random(seed)
     year = (today or date.today()).year
     schools = {f"{county}{n:04d}": (county, STAGES[n % len(STAGES)][0])
@@ -87,20 +98,26 @@ def generate(students: int = 3000, *, seed: int = 2026, schools_per_county: int 
         if number not in seen:
             seen.add(number)
             roster.append(Student(number, _name(rng), code, stage, county, household))
-    return DemoProvince(roster, _lists(rng, roster, year), schools)
+    return DemoProvince(roster, _lists(rng, roster, year, shape), schools)
 
 
-def _lists(rng: random.Random, roster: list[Student], year: int) -> dict[str, list[list[str]]]:
+def _lists(rng: random.Random, roster: list[Student], year: int, shape: ListShape) -> dict[str, list[list[str]]]:
     lists: dict[str, list[list[str]]] = {d: [] for d in DEPARTMENTS}
+    names = list(DEPARTMENTS)
     for student in roster:
-        if rng.random() < 0.15:
-            department = rng.choice(list(DEPARTMENTS))
+        if rng.random() < shape.on_a_list:
+            chosen = rng.sample(names, 2) if shape.on_two_lists and rng.random() < shape.on_two_lists else [
+                rng.choice(names)]
             name = student.name if rng.random() > 0.03 else student.name[0] + "某"
-            lists[department].append(_list_row(rng, department, student.id_number, name, student.household_region, year))
+            for department in chosen:
+                lists[department].append(
+                    _list_row(rng, department, student.id_number, name, student.household_region, year))
     for department, rows in lists.items():
-        for _ in range(max(3, len(rows) // 5)):  # people on a list who are not students
+        for _ in range(max(3, int(len(rows) * shape.outsiders))):  # people on a list who are not students
             region = rng.choice(list(COUNTIES))
-            number = id_number(rng, region, date(year - rng.randrange(25, 32), 5, 5))  # codes in use since 1995
+            born = date(year - rng.randrange(25, 32), 5, 5) if len(rows) < 10_000 else date(
+                year - rng.randrange(25, 60), rng.randrange(1, 13), rng.randrange(1, 29))
+            number = id_number(rng, region, born)  # codes in use since 1995
             rows.append(_list_row(rng, department, number, _name(rng), region, year))
         rows.append(["52010220100101001", _name(rng), DEPARTMENTS[department][0], "520102", "", ""])  # 17 digits
         rows.append([rows[0][0][:-1] + ("0" if rows[0][0][-1] != "0" else "1"), _name(rng),

@@ -1,30 +1,26 @@
 """Province-scale table work: PostgreSQL ``COPY`` to and from polars frames, in the caller's transaction.
 
 Rows travel as CSV with ``\\N`` for NULL, so an empty string stays an empty string. Events
-queued here land in the same outbox as ``outbox.add`` and carry the same CloudEvents headers
-(the tests read them back through ``Envelope.from_kafka``).
+queued here land in the same outbox as ``outbox.add``, packed, and reach Kafka with the same
+CloudEvents headers (the tests read them back through ``Envelope.from_kafka``).
 """
 
 from __future__ import annotations
 
 import io
+import uuid
 
+import cramjam
 import polars as pl
 from opentelemetry import propagate
-from sqlalchemy import Table
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.db import driver
 from aid_contracts.envelope import CONTENT_TYPE, SPEC_VERSION
 
 CSV = "FORMAT csv, NULL '\\N'"
 CHUNK_ROWS = 50_000
-
-
-async def _driver(session: AsyncSession):
-    """The psycopg connection under the session's transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> None:
@@ -32,8 +28,8 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
     if frame.is_empty():
         return
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    driver = await _driver(session)
-    async with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({CSV})") as copy:
+    connection = await driver(session)
+    async with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({CSV})") as copy:
         for start in range(0, frame.height, CHUNK_ROWS):
             part = frame.slice(start, CHUNK_ROWS)
             await copy.write(part.write_csv(include_header=False, null_value="\\N").encode())
@@ -41,9 +37,9 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
 
 async def copy_out(session: AsyncSession, query: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
     """The rows of ``query`` as a frame with ``schema`` (names and types, in the query's order)."""
-    driver = await _driver(session)
+    connection = await driver(session)
     buffer = io.BytesIO()
-    async with driver.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV})", params) as copy:
+    async with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV})", params) as copy:
         async for chunk in copy:
             buffer.write(chunk)
     if buffer.tell() == 0:
@@ -54,29 +50,49 @@ async def copy_out(session: AsyncSession, query: str, schema: dict[str, pl.DataT
 
 async def temp_keys(session: AsyncSession, name: str, keys: pl.Series) -> None:
     """A temporary one-column table ``name(student_key)`` holding ``keys``, dropped at commit."""
-    driver = await _driver(session)
-    await driver.execute(f"DROP TABLE IF EXISTS {name}")
-    await driver.execute(f"CREATE TEMP TABLE {name} (student_key text PRIMARY KEY) ON COMMIT DROP")
+    connection = await driver(session)
+    await connection.execute(f"DROP TABLE IF EXISTS {name}")
+    await connection.execute(f"CREATE TEMP TABLE {name} (student_key text PRIMARY KEY) ON COMMIT DROP")
     await copy_in(session, name, keys.unique().alias("student_key").to_frame())
-    await driver.execute(f"ANALYZE {name}")
+    await connection.execute(f"ANALYZE {name}")
 
 
-def _headers(source: str) -> pl.Expr:
-    """The binary-mode headers of ``Envelope.headers()``, plus the current trace context."""
+BATCH_EVENTS = 5_000  # events per packed outbox row
+
+
+async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFrame, *, source: str, time: str) -> None:
+    """Queue many already-encoded events as packed outbox rows (``outbox.PACKED``): columns event_id,
+    topic, key, type, dataschema, dataversion and data (the JSON value as text), all sharing ``time``.
+
+    One row carries up to 5,000 events as compressed tab-separated lines; the relay unpacks them
+    into ordinary CloudEvents records. A province's import queues a few hundred rows, not 600,000.
+    """
     trace: dict[str, str] = {}
     propagate.inject(trace)
-    fixed = [pl.lit(CONTENT_TYPE).alias("content-type"), pl.col("event_id").alias("ce_id"),
-             pl.lit(source).alias("ce_source"), pl.col("type").alias("ce_type"), pl.col("key").alias("ce_subject"),
-             pl.col("time").alias("ce_time"), pl.col("dataschema").alias("ce_dataschema"),
-             pl.lit(SPEC_VERSION).alias("ce_specversion"), pl.col("dataversion").alias("ce_dataversion"),
-             pl.col("key").alias("ce_partitionkey")]
-    return pl.struct(*fixed, *[pl.lit(v).alias(k) for k, v in trace.items()]).struct.json_encode()
+    line = pl.concat_str(["key", "event_id", "type", "dataschema", "dataversion", "data"], separator="\t")
+    for (topic,), part in events.with_columns(line.alias("_line")).group_by("topic", maintain_order=True):
+        for start in range(0, part.height, BATCH_EVENTS):
+            chunk = part.slice(start, BATCH_EVENTS)
+            common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
+                      "ce_specversion": SPEC_VERSION, **trace}
+            await session.execute(insert(outbox).values(
+                event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{chunk.height} events", headers=common,
+                value=bytes(cramjam.lz4.compress_block("\n".join(chunk["_line"]).encode()))))
 
 
-async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFrame, *, source: str) -> None:
-    """Queue already-encoded events: columns event_id, topic, key, type, dataschema, dataversion,
-    time (ISO 8601 text) and data (the JSON value as text)."""
-    rows = events.select(
-        "event_id", "topic", "key", _headers(source).alias("headers"),
-        (pl.lit("\\x") + pl.col("data").str.encode("hex")).alias("value"))
-    await copy_in(session, outbox.name, rows)
+PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
+
+
+def unpack(headers: dict[str, str], value: bytes) -> list[tuple[bytes, list[tuple[str, bytes]], bytes]]:
+    """The (key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
+    fixed = {k: v.encode() for k, v in headers.items()}
+    content_type, event_source, at, version = (fixed["content-type"], fixed["ce_source"], fixed["ce_time"],
+                                               fixed["ce_specversion"])
+    records = []
+    for line in bytes(cramjam.lz4.decompress_block(value)).split(b"\n"):
+        key, event_id, kind, schema, dataversion, data = line.split(b"\t", 5)
+        records.append((key, [("content-type", content_type), ("ce_id", event_id), ("ce_source", event_source),
+                              ("ce_type", kind), ("ce_subject", key), ("ce_time", at), ("ce_dataschema", schema),
+                              ("ce_specversion", version), ("ce_dataversion", dataversion),
+                              ("ce_partitionkey", key)], data))
+    return records

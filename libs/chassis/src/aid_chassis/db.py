@@ -38,3 +38,10 @@ def any_of(column, values):
     from sqlalchemy.dialects.postgresql import ARRAY
 
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+async def driver(session):
+    """The psycopg connection under an async session's transaction (for COPY and bulk statements)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate, trace
-from sqlalchemy import Table, delete, func, insert, select
+import orjson
+from sqlalchemy import Integer, Table, case, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import metrics
+from aid_chassis import bulk, db, metrics, partitioner
 from aid_chassis.kafka import make_producer
 from aid_contracts import Envelope
 
@@ -61,11 +62,27 @@ async def add_raw(session: AsyncSession, outbox: Table, *, topic: str, key: str,
     )
 
 
+async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envelope]]:
+    """Every event waiting in the outbox, in order, as (topic, envelope); packed rows unpacked."""
+    rows = (await session.execute(select(outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
+                                  .order_by(outbox.c.id))).all()
+    events = []
+    for topic, key, headers, value in rows:
+        if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
+            events += [(topic, Envelope.from_kafka(h, v)) for _, h, v in bulk.unpack(headers, value)]
+        else:
+            events.append((topic, Envelope.from_kafka([(k, v.encode()) for k, v in headers.items()], value)))
+    return events
+
+
 async def backlog(session: AsyncSession, outbox: Table) -> tuple[int, float]:
-    """Rows waiting and the age in seconds of the oldest one."""
+    """Events waiting (a packed row counts its events) and the age in seconds of the oldest one."""
+    packed = outbox.c.headers[bulk.PACKED].astext == bulk.PACKED_FORMAT
+    events = case((packed, cast(func.split_part(outbox.c.key, " ", 1), Integer)), else_=1)
     row = (
         await session.execute(
-            select(func.count(), func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0))
+            select(func.coalesce(func.sum(events), 0),
+                   func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0))
         )
     ).one()
     return int(row[0]), float(row[1])
@@ -75,7 +92,7 @@ class OutboxRelay:
     """Publishes a service's outbox to Kafka in batches until stopped."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Table, *,
-                 bootstrap_servers: str, service: str, batch_size: int = 500,
+                 bootstrap_servers: str, service: str, batch_size: int = 2000,
                  idle_seconds: float = 0.2) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -107,33 +124,82 @@ class OutboxRelay:
         """Publish one batch; returns how many events were sent."""
         assert self._producer is not None, "run() starts the producer"
         async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(self._outbox).order_by(self._outbox.c.id)
-                    .limit(self._batch_size).with_for_update(skip_locked=True)
-                )
-            ).all()
+            driver = await db.driver(session)
+            cursor = await driver.execute(
+                f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} ORDER BY id "  # noqa: S608
+                "LIMIT %s FOR UPDATE SKIP LOCKED", (self._batch_size,))
+            rows = await cursor.fetchall()
             if not rows:
                 return 0
-            futures = [await self._send(row) for row in rows]
-            await asyncio.gather(*futures)
-            await session.execute(delete(self._outbox).where(self._outbox.c.id.in_([r.id for r in rows])))
-        metrics.EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
-        return len(rows)
+            groups, rows = _by_trace_and_topic(rows, self._batch_size)
+            spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
+            try:
+                await asyncio.gather(*await self._send_groups(groups, spans))
+            finally:
+                for span in spans:
+                    span.end()
+            await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)",  # noqa: S608
+                                 ([row[0] for row in rows],))
+        sent = sum(len(group) for group in groups.values())
+        metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
+        return sent
 
-    async def _send(self, row) -> asyncio.Future:
-        headers = dict(row.headers)
-        parent = propagate.extract(headers)
-        with tracer.start_as_current_span(
-            f"{row.topic} publish", context=parent, kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic,
-                        "messaging.operation.type": "send", "messaging.message.id": row.event_id},
-        ):
-            headers.pop("traceparent", None)
-            headers.pop("tracestate", None)
-            headers.update(_current_trace_headers())
-            encoded = [(k, v.encode()) for k, v in headers.items()]
-            return await self._producer.send(row.topic, value=row.value, key=row.key.encode(), headers=encoded)
+    @staticmethod
+    def _span(parent: tuple, topic: str, count: int):
+        """One producer span per topic and trace the events were queued under (an import may queue 100,000s)."""
+        return tracer.start_span(
+            f"{topic} publish", context=propagate.extract(dict(parent)), kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                        "messaging.operation.type": "send", "messaging.batch.message_count": count})
+
+    async def _send_groups(self, groups: dict[tuple, list], spans: list) -> list[asyncio.Future]:
+        """Send every row in outbox order per partition, in whole record batches, with its span's context."""
+        producer = self._producer
+        assert producer is not None
+        by_partition: dict[tuple[str, int], list] = {}
+        for ((_, topic), group), span in zip(groups.items(), spans, strict=True):
+            context: dict[str, str] = {}
+            propagate.inject(context, context=trace.set_span_in_context(span))
+            extra = [(k, v.encode()) for k, v in context.items()]
+            ids = sorted(await producer.partitions_for(topic))
+            keys = [key for _, key, _, _ in group]
+            for (row_id, key, headers, value), index in zip(group, partitioner.partitions(keys, len(ids)), strict=True):
+                by_partition.setdefault((topic, ids[index]), []).append((row_id, key, value, headers + extra))
+        futures = []
+        for (topic, partition), items in by_partition.items():
+            items.sort(key=lambda item: item[0])  # outbox order, across trace groups
+            batch = producer.create_batch()
+            for _, key, value, headers in items:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+def _by_trace_and_topic(rows, most: int) -> tuple[dict[tuple, list], list]:
+    """(id, key, headers without trace context, value) grouped by the trace context they were queued
+    under and their topic, packed rows unpacked; and the rows taken (about ``most`` events' worth)."""
+    groups: dict[tuple, list] = {}
+    taken, count = [], 0
+    for row_id, topic, key, text, value in rows:
+        if count >= most:
+            break
+        headers = orjson.loads(text)
+        parent = tuple((k, headers.pop(k)) for k in _TRACE_HEADERS if k in headers)
+        group = groups.setdefault((parent, topic), [])
+        if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
+            group += [(row_id, k, h, v) for k, h, v in bulk.unpack(headers, value)]
+        else:
+            group.append((row_id, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)),
+                          value))
+        taken.append((row_id,))
+        count = sum(len(g) for g in groups.values())
+    return groups, taken
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -12,6 +12,7 @@ Frames (all text unless said):
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import polars as pl
@@ -62,12 +63,18 @@ def changes(current: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
             .when(has_now & (pl.col("fingerprint") != pl.col("_prior_fp"))).then(pl.lit("changed"))
             .when(~has_now & had).then(pl.lit("withdrawn")))
     found = joined.with_columns(kind.alias("kind")).filter(pl.col("kind").is_not_null())
-    new_ids = pl.Series([f"M{uuid.uuid4().hex[:20]}" for _ in range(found.height)], dtype=pl.String)
+    new_ids = match_ids(found.height)
     return found.with_columns(
         pl.col("match_id").fill_null(new_ids),
         (pl.col("revision").fill_null(0) + 1).cast(pl.Int32).alias("revision"),
         pl.coalesce("school_code", "_prior_school").alias("school_code"),
         (pl.col("kind") != "withdrawn").alias("active")).drop("_prior_fp", "_prior_school")
+
+
+def match_ids(count: int) -> pl.Series:
+    """New match ids, in increasing order (indexes grow at their right edge): time, sequence, random."""
+    stamp, salt = f"{time.time_ns() // 1_000_000:011x}", uuid.uuid4().hex[:4]
+    return pl.Series([f"M{stamp}{n:07x}{salt}" for n in range(count)], dtype=pl.String)
 
 
 def _student() -> pl.Expr:

@@ -44,15 +44,21 @@ def _python_space() -> str:
 
 
 @cache
-def _region_years(last_year: int) -> frozenset[str]:
+def _region_years(last_year: int) -> pl.Series:
     """``code + year`` for every year (1900..last_year) a region code was in use."""
     table = regions._table()  # noqa: SLF001 - the same table the reference reads
-    return frozenset(f"{code}{year}" for code, spans in table.items() for start, end in spans
-                     for year in range(max(start, 1900), min(end, last_year) + 1))
+    pairs = {f"{code}{year}" for code, spans in table.items() for start, end in spans
+             for year in range(max(start, 1900), min(end, last_year) + 1)}
+    return pl.Series(sorted(pairs), dtype=pl.String)
+
+
+@cache
+def _region_codes() -> pl.Series:
+    return pl.Series(regions.codes(), dtype=pl.String)
 
 
 def _known_region(column: str) -> pl.Expr:
-    return pl.col(column).str.contains(r"^[0-9]{6}$") & pl.col(column).is_in(regions.codes())
+    return pl.col(column).str.contains(r"^[0-9]{6}$") & pl.col(column).is_in(_region_codes().implode())
 
 
 def _plain_text(column: str) -> pl.Expr:
@@ -73,7 +79,7 @@ def _id_ok(today: date) -> pl.Expr:
     region_year = value.str.slice(0, 6) + born.dt.year().cast(pl.String)
     return (value.str.contains(r"^[0-9]{17}[0-9X]$") & (check == value.str.slice(17, 1))
             & born.is_between(date(1900, 1, 1), today)
-            & region_year.is_in(list(_region_years(today.year))))
+            & region_year.is_in(_region_years(today.year).implode()))
 
 
 def _choice(column: str, enum, names: dict) -> tuple[pl.Expr, pl.Expr]:

@@ -6,7 +6,9 @@ transaction; the events leave through the outbox.
 
 from __future__ import annotations
 
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
@@ -55,6 +57,22 @@ class ImportReport:
     matched_changed: int = 0
     withdrawn: int = 0
     review_candidates: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # time of each stage, for operators and benchmarks
+
+
+class Stopwatch:
+    """Seconds spent in each named stage of one import."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - start, 3)
 
 
 @dataclass
@@ -96,14 +114,19 @@ def _keyed(accepted: pl.DataFrame, secret: bytes, batch_id: str) -> pl.DataFrame
 
 async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, by: Importer) -> ImportReport:
     """The roster is a snapshot: students no longer on it are re-compared (and withdrawn)."""
-    frame = _read(content, records.ROSTER_REQUIRED)
+    clock = Stopwatch()
+    with clock.stage("read"):
+        frame = _read(content, records.ROSTER_REQUIRED)
     await serialise(session)
-    valid = columnar.validate_roster(frame, date.today())
+    with clock.stage("validate"):
+        valid = columnar.validate_roster(frame, date.today())
     batch = _Batch("roster", None, file_name, frame.height, valid.rejections, valid.repeats,
                    statistics(valid.accepted, by="stage", county="enrolment_region"))
-    values = _keyed(valid.accepted, by.secret, batch.batch_id)
-    changed = await snapshots.replace(session, tables.roster_students, values)
-    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"])
+    with clock.stage("pseudonymise"):
+        values = _keyed(valid.accepted, by.secret, batch.batch_id)
+    with clock.stage("store"):
+        changed = await snapshots.replace(session, tables.roster_students, values)
+    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
@@ -111,37 +134,48 @@ async def import_department_list(session: AsyncSession, *, department: str, depa
     """A department's list replaces its previous one: people no longer on it are re-compared."""
     if department not in departments:
         raise UnknownDepartment(f"未知部门 (unknown department): {department}")
-    frame = _read(content, records.LIST_REQUIRED)
-    return await import_department_rows(session, department=department, frame=frame, file_name=file_name, by=by)
+    clock = Stopwatch()
+    with clock.stage("read"):
+        frame = _read(content, records.LIST_REQUIRED)
+    return await import_department_rows(session, department=department, frame=frame, file_name=file_name, by=by,
+                                        clock=clock)
 
 
 async def import_department_rows(session: AsyncSession, *, department: str, frame: pl.DataFrame,
-                                 file_name: str, by: Importer) -> ImportReport:
+                                 file_name: str, by: Importer, clock: Stopwatch | None = None) -> ImportReport:
     """The pipeline after reading: validate, replace the department's snapshot, re-compare, report."""
+    clock = clock or Stopwatch()
     await serialise(session)
-    frame = candidates.apply_corrections(frame, await candidates.corrections(session, department))
-    valid = columnar.validate_list(frame, date.today())
+    with clock.stage("validate"):
+        frame = candidates.apply_corrections(frame, await candidates.corrections(session, department))
+        valid = columnar.validate_list(frame, date.today())
     batch = _Batch("department", department, file_name, frame.height, valid.rejections, valid.repeats,
                    statistics(valid.accepted, by="category", county="household_region"))
-    values = _keyed(valid.accepted, by.secret, batch.batch_id).with_columns(department=pl.lit(department))
-    changed = await snapshots.replace(session, tables.department_records, values, scope={"department": department})
-    report = await _finish(session, batch, by, affected=changed, on_list=values["student_key"])
-    report.review_candidates = await candidates.suggest(
-        session, batch_id=batch.batch_id, department=department, frame=frame, rejections=valid.rejections,
-        secret=by.secret)
+    with clock.stage("pseudonymise"):
+        values = _keyed(valid.accepted, by.secret, batch.batch_id).with_columns(department=pl.lit(department))
+    with clock.stage("store"):
+        changed = await snapshots.replace(session, tables.department_records, values,
+                                          scope={"department": department})
+    report = await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
+    with clock.stage("review_candidates"):
+        report.review_candidates = await candidates.suggest(
+            session, batch_id=batch.batch_id, department=department, frame=frame, rejections=valid.rejections,
+            secret=by.secret)
     return report
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: pl.Series,
-                  on_list: pl.Series) -> ImportReport:
-    changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy)
-    enrolled, matched = await _coverage(session, on_list, roster=batch.kind == "roster")
+                  on_list: pl.Series, clock: Stopwatch) -> ImportReport:
+    with clock.stage("compare"):
+        changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, seconds=clock.seconds)
+    with clock.stage("report"):
+        enrolled, matched = await _coverage(session, on_list, roster=batch.kind == "roster")
     report = ImportReport(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
         accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
         rejections=[asdict(r) for r in batch.rejections], repeated_rows=batch.repeats,
         not_enrolled=on_list.n_unique() - enrolled, matched=matched, matched_new=changes.get("new", 0),
-        matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0))
+        matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0), seconds=clock.seconds)
     outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS} | {"statistics": batch.statistics}
     await session.execute(insert(tables.import_batches).values(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,

@@ -7,6 +7,7 @@ bulk, all in the caller's transaction.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,7 +15,7 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import bulk
+from aid_chassis import bulk, db
 from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
@@ -37,23 +38,53 @@ async def serialise(session: AsyncSession) -> None:
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy) -> Counter:
-    """Compare every key again and queue the events; returns counts by kind of change."""
+                  policy: EligibilityPolicy, seconds: dict[str, float] | None = None) -> Counter:
+    """Compare every key again and queue the events; returns counts by kind of change
+    (and adds the seconds of each step to ``seconds``)."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     if keys.is_empty():
         return Counter()
+    clock = _Clock(seconds if seconds is not None else {})
+    keys = await _relevant(session, keys)
     await bulk.temp_keys(session, "_affected", keys)
     findings = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, "
                                    "exit_year, batch_id FROM department_records d JOIN _affected USING (student_key)",
                                    FINDINGS)
     enrolments = await _enrolments(session, findings)
-    priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, school_code "
-                                 "FROM matches m JOIN _affected USING (student_key)", PRIORS)
+    priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
+                                 "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
+    clock.lap("compare.load")
     found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
-    await _store(session, found)
+    clock.lap("compare.decide")
+    await _store(session, found, priors)
+    clock.lap("compare.store")
     await _queue(session, found, batch_id)
+    clock.lap("compare.queue")
     return Counter(dict(found.group_by("kind").len().iter_rows()))
+
+
+class _Clock:
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds, self.last = seconds, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0) + now - self.last, 3)
+        self.last = now
+
+
+LARGE = 100_000
+
+
+async def _relevant(session: AsyncSession, keys: pl.Series) -> pl.Series:
+    """Of very many keys (a whole roster), those that can match or had a match: the rest need no look."""
+    if keys.len() < LARGE:
+        return keys
+    one = {"student_key": S}
+    known = pl.concat([await bulk.copy_out(session, "SELECT student_key FROM department_records", one),
+                       await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
+    return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
 
 
 async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
@@ -65,20 +96,25 @@ async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataF
                                "household_region FROM roster_students r JOIN _found USING (student_key)", ENROLMENTS)
 
 
-async def _store(session: AsyncSession, found: pl.DataFrame) -> None:
-    """Upsert the changed matches in one statement."""
+async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:
+    """Write the changed matches: first matches straight in, the others through one upsert."""
     if found.is_empty():
         return
-    driver = await bulk._driver(session)  # noqa: SLF001 - the same transaction
-    await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
     rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
                         "school_code", bulk_match.documents(found).alias("facts"),
-                        pl.lit(datetime.now(UTC).isoformat()).alias("updated_at"))
-    await bulk.copy_in(session, "_changed", rows)
+                        pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
+    first = rows.join(priors.select("student_key"), on="student_key", how="anti")
+    await bulk.copy_in(session, "matches", first)
+    again = rows.join(priors.select("student_key"), on="student_key", how="semi")
+    if again.is_empty():
+        return
+    driver = await db.driver(session)
+    await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
+    await bulk.copy_in(session, "_changed", again)
     await driver.execute(
-        "INSERT INTO matches SELECT * FROM _changed ON CONFLICT (student_key) DO UPDATE SET "
-        "revision = excluded.revision, fingerprint = excluded.fingerprint, active = excluded.active, "
-        "school_code = excluded.school_code, facts = excluded.facts, updated_at = excluded.updated_at")
+        "UPDATE matches m SET revision = c.revision, fingerprint = c.fingerprint, active = c.active, "
+        "school_code = c.school_code, facts = c.facts, updated_at = c.updated_at "
+        "FROM _changed c WHERE m.student_key = c.student_key")
     await driver.execute("DROP TABLE _changed")
 
 
@@ -95,5 +131,5 @@ async def _queue(session: AsyncSession, found: pl.DataFrame, batch_id: str) -> N
             pl.lit(StudentMatchWithdrawn.EVENT_TYPE)).alias("type"),
         pl.when(active).then(pl.lit(StudentMatched.schema_uri())).otherwise(
             pl.lit(StudentMatchWithdrawn.schema_uri())).alias("dataschema"),
-        pl.lit("1").alias("dataversion"), pl.lit(at).alias("time"), data.alias("data"))
-    await bulk.queue_events(session, tables.chassis.outbox, events, source=SOURCE)
+        pl.lit(str(StudentMatched.VERSION)).alias("dataversion"), data.alias("data"))
+    await bulk.queue_events(session, tables.chassis.outbox, events, source=SOURCE, time=at)
