@@ -1,8 +1,9 @@
 """Province-scale table work: PostgreSQL ``COPY`` to and from polars frames, in the caller's transaction.
 
-Rows travel as CSV with ``\\N`` for NULL, so an empty string stays an empty string. Events
-queued here land in the same outbox as ``outbox.add``, packed, and reach Kafka with the same
-CloudEvents headers (the tests read them back through ``Envelope.from_kafka``).
+Rows travel as CSV with every text value quoted and NULL as nothing at all, so an empty string
+stays an empty string and no text is mistaken for NULL. Events queued here land in the same
+outbox as ``outbox.add``, packed, and reach Kafka with the same CloudEvents headers (the tests
+read them back through ``Envelope.from_kafka``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis.db import driver
 from aid_contracts.envelope import CONTENT_TYPE, SPEC_VERSION
 
-CSV = "FORMAT csv, NULL '\\N'"
+CSV_IN, CSV_OUT = "FORMAT csv", "FORMAT csv, FORCE_QUOTE *"  # NULL unquoted and empty, every value quoted
 CHUNK_ROWS = 50_000
 
 
@@ -29,30 +30,30 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
         return
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     connection = await driver(session)
-    async with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({CSV})") as copy:
+    async with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({CSV_IN})") as copy:
         for start in range(0, frame.height, CHUNK_ROWS):
             part = frame.slice(start, CHUNK_ROWS)
-            await copy.write(part.write_csv(include_header=False, null_value="\\N").encode())
+            await copy.write(part.write_csv(include_header=False, quote_style="non_numeric").encode())
 
 
 async def copy_out(session: AsyncSession, query: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
     """The rows of ``query`` as a frame with ``schema`` (names and types, in the query's order)."""
     connection = await driver(session)
     buffer = io.BytesIO()
-    async with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV})", params) as copy:
+    async with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV_OUT})", params) as copy:
         async for chunk in copy:
             buffer.write(chunk)
     if buffer.tell() == 0:
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
-    return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema, null_values="\\N")
+    return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
 
 
 async def temp_keys(session: AsyncSession, name: str, keys: pl.Series) -> None:
-    """A temporary one-column table ``name(student_key)`` holding ``keys``, dropped at commit."""
+    """A temporary one-column table ``name(student_key)`` holding ``keys`` (each once), dropped at commit."""
     connection = await driver(session)
     await connection.execute(f"DROP TABLE IF EXISTS {name}")
-    await connection.execute(f"CREATE TEMP TABLE {name} (student_key text PRIMARY KEY) ON COMMIT DROP")
+    await connection.execute(f"CREATE TEMP TABLE {name} (student_key text) ON COMMIT DROP")
     await copy_in(session, name, keys.unique().alias("student_key").to_frame())
     await connection.execute(f"ANALYZE {name}")
 
@@ -85,14 +86,13 @@ PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
 
 def unpack(headers: dict[str, str], value: bytes) -> list[tuple[bytes, list[tuple[str, bytes]], bytes]]:
     """The (key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
-    fixed = {k: v.encode() for k, v in headers.items()}
-    content_type, event_source, at, version = (fixed["content-type"], fixed["ce_source"], fixed["ce_time"],
-                                               fixed["ce_specversion"])
+    content_type, event_source, at, version = (
+        (name, headers[name].encode()) for name in ("content-type", "ce_source", "ce_time", "ce_specversion"))
     records = []
+    add = records.append
     for line in bytes(cramjam.lz4.decompress_block(value)).split(b"\n"):
         key, event_id, kind, schema, dataversion, data = line.split(b"\t", 5)
-        records.append((key, [("content-type", content_type), ("ce_id", event_id), ("ce_source", event_source),
-                              ("ce_type", kind), ("ce_subject", key), ("ce_time", at), ("ce_dataschema", schema),
-                              ("ce_specversion", version), ("ce_dataversion", dataversion),
-                              ("ce_partitionkey", key)], data))
+        add((key, [content_type, ("ce_id", event_id), event_source, ("ce_type", kind), ("ce_subject", key), at,
+                   ("ce_dataschema", schema), version, ("ce_dataversion", dataversion), ("ce_partitionkey", key)],
+             data))
     return records

@@ -162,18 +162,29 @@ class OutboxRelay:
             propagate.inject(context, context=trace.set_span_in_context(span))
             extra = [(k, v.encode()) for k, v in context.items()]
             ids = sorted(await producer.partitions_for(topic))
-            keys = [key for _, key, _, _ in group]
-            for (row_id, key, headers, value), index in zip(group, partitioner.partitions(keys, len(ids)), strict=True):
-                by_partition.setdefault((topic, ids[index]), []).append((row_id, key, value, headers + extra))
+            buckets: list[list] = [by_partition.setdefault((topic, p), []) for p in ids]
+            for item, index in zip(group, partitioner.partitions([item[1] for item in group], len(ids)), strict=True):
+                item[2].extend(extra)
+                buckets[index].append(item)
         futures = []
         for (topic, partition), items in by_partition.items():
-            items.sort(key=lambda item: item[0])  # outbox order, across trace groups
-            batch = producer.create_batch()
-            for _, key, value, headers in items:
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            if len(groups) > 1:
+                items.sort(key=lambda item: item[0])  # outbox order, across trace groups
+            futures += await self._send_partition(topic, partition, items)
+        return futures
+
+    async def _send_partition(self, topic: str, partition: int, items: list) -> list[asyncio.Future]:
+        producer = self._producer
+        assert producer is not None
+        futures, batch = [], producer.create_batch()
+        append = batch.append
+        for _, key, headers, value in items:
+            if append(key=key, value=value, timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                append = batch.append
+                append(key=key, value=value, timestamp=None, headers=headers)
+        if items:
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
 

@@ -9,7 +9,6 @@ would accept unchanged, and the tests hold them to that, rule by rule.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -39,8 +38,7 @@ class Validated:
 @cache
 def _python_space() -> str:
     """Characters ``str.strip()`` removes, as a regex class body."""
-    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
-    return "".join(f"\\x{{{ord(c):x}}}" for c in spaces)
+    return "".join(f"\\x{{{ord(c):x}}}" for c in records.WHITESPACE)
 
 
 @cache
@@ -100,7 +98,7 @@ def validate_roster(frame: pl.DataFrame, today: date) -> Validated:
     stage_ok, stage = _choice("stage", Stage, records.STAGE_NAMES)
     ok = (_id_ok(today) & _plain_text("name") & pl.col("school_code").str.contains(r"^[0-9A-Za-z]{4,20}$")
           & stage_ok & _known_region("enrolment_region") & _known_region("household_region"))
-    checked = frame.with_columns(ok.alias("_ok"), stage.alias("_stage"))
+    checked = frame.with_columns(ok.fill_null(False).alias("_ok"), stage.alias("_stage"))
     fast = checked.filter("_ok").select("row", *ROSTER_FIELDS[:3], pl.col("_stage").alias("stage"),
                                         "enrolment_region", "household_region")
     return _finish(checked, fast, records.parse_roster_row, ROSTER_UNIQUE, _roster_schema())
@@ -117,7 +115,7 @@ def validate_list(frame: pl.DataFrame, today: date) -> Validated:
         pl.Int32, strict=False).is_between(2013, 2100)
     ok = (_id_ok(today) & category_ok & (~poor | status_ok) & (~out | year_ok)
           & _plain_text("name") & _known_region("household_region"))
-    checked = frame.with_columns(ok.alias("_ok"), category.alias("_category"),
+    checked = frame.with_columns(ok.fill_null(False).alias("_ok"), category.alias("_category"),
                                  pl.when(poor).then(status).alias("_status"),
                                  pl.when(out).then(pl.col("exit_year").cast(pl.Int16, strict=False)).alias("_exit"))
     fast = checked.filter("_ok").select(
@@ -145,6 +143,8 @@ def _finish(checked: pl.DataFrame, fast: pl.DataFrame, parse, unique: tuple[str,
             rejections.append(records.Rejection(raw["row"], exc.field, exc.code, exc.message, raw.get(exc.field) or ""))
             continue
         slow.append({"row": raw["row"], **{k: getattr(v, "value", v) for k, v in vars(parsed).items()}})
+    if fast.height + len(slow) + len(rejections) != checked.height:
+        raise RuntimeError("row validation lost rows")  # every row is accepted or refused, never dropped
     rows = pl.concat([fast.cast(schema), pl.DataFrame(slow, schema=schema)]).sort("row")
     accepted, conflicting, repeats = _resolve_repeats(rows, unique)
     raw_ids = checked.select("row", "id_number").join(conflicting.select("row"), on="row")

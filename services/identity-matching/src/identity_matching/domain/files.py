@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from identity_matching.domain.records import canonical_header
+from identity_matching.domain.records import WHITESPACE, canonical_header
 
 MAX_BYTES = 400 * 1024 * 1024  # a province's roster (1.5M students) is about 100 MB of CSV
 MAX_UNPACKED = 400 * 1024 * 1024
@@ -100,7 +100,7 @@ def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
     text = [c for c in frame.columns if c != "row"]
     if not text:
         return frame
-    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars() != "" for c in text]))
+    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars(WHITESPACE) != "" for c in text]))
 
 
 REJECTION_COLUMNS = ("row", "field", "code", "message", "raw")

@@ -6,6 +6,7 @@ A bad row is never dropped: it becomes a Rejection naming the row, the field and
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 from aid_contracts.events import Category, PovertyStatus, Stage
@@ -30,6 +31,7 @@ STAGE_NAMES = {"学前": Stage.PRESCHOOL, "小学": Stage.PRIMARY, "初中": Sta
                "中职": Stage.VOCATIONAL, "高等教育": Stage.HIGHER}
 ROSTER_REQUIRED = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region")
 LIST_REQUIRED = ("id_number", "name", "category", "household_region")
+WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())  # what str.strip() removes
 _REGION = re.compile(r"^\d{6}$")
 _SCHOOL = re.compile(r"^[0-9A-Za-z]{4,20}$")
 
@@ -161,3 +163,24 @@ def _exit_year(row: dict[str, str]) -> int:
     if not value.isdigit() or not 2013 <= int(value) <= 2100:
         raise RowError("exit_year", "bad_exit_year")
     return int(value)
+
+
+def validate_rows(rows: list[tuple[int, dict[str, str]]], parse, unique) -> tuple[list, list[Rejection], int]:
+    """The rules of this module applied row by row: parsed rows (first of each ``unique`` key),
+    rejections, and how many exact repeats were counted once. ``columnar`` computes the same for
+    whole files; its tests hold it to this."""
+    accepted, rejections, seen, repeats = [], [], {}, 0
+    for number, row in rows:
+        try:
+            parsed = parse(row)
+            earlier = seen.setdefault(unique(parsed), parsed)
+            if earlier is not parsed and earlier != parsed:
+                raise RowError("id_number", "conflicting_duplicate")
+        except RowError as exc:
+            rejections.append(Rejection(number, exc.field, exc.code, exc.message, row.get(exc.field) or ""))
+            continue
+        if earlier is parsed:
+            accepted.append((number, parsed))
+        else:
+            repeats += 1
+    return accepted, rejections, repeats

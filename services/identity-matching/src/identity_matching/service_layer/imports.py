@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import bulk, outbox
+from aid_chassis import outbox
 from aid_contracts import Envelope, ListImported
 from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
@@ -169,7 +169,7 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
     with clock.stage("compare"):
         changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, seconds=clock.seconds)
     with clock.stage("report"):
-        enrolled, matched = await _coverage(session, on_list, roster=batch.kind == "roster")
+        enrolled, matched = await _coverage(session, on_list, department=batch.department)
     report = ImportReport(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
         accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
@@ -192,13 +192,16 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
 OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "matched_changed", "withdrawn")
 
 
-async def _coverage(session: AsyncSession, keys: pl.Series, *, roster: bool) -> tuple[int, int]:
-    """Of these people: how many are enrolled, and how many have a match in force."""
-    if roster:  # everyone on the roster is enrolled, and every match in force is one of them
+async def _coverage(session: AsyncSession, keys: pl.Series, *, department: str | None) -> tuple[int, int]:
+    """Of the people on the list just stored (all of the roster): how many are enrolled, and how many
+    have a match in force."""
+    if department is None:  # everyone on the roster is enrolled, and every match in force is one of them
         return keys.n_unique(), await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
-    await bulk.temp_keys(session, "_on_list", keys)
+    listed = "SELECT DISTINCT student_key FROM department_records WHERE department = :department"
     enrolled = await session.scalar(text(
-        "SELECT count(DISTINCT r.student_key) FROM roster_students r JOIN _on_list USING (student_key)"))
+        f"SELECT count(*) FROM ({listed}) d WHERE EXISTS "
+        "(SELECT 1 FROM roster_students r WHERE r.student_key = d.student_key)"), {"department": department})
     matched = await session.scalar(text(
-        "SELECT count(*) FROM matches m JOIN _on_list USING (student_key) WHERE m.active"))
+        f"SELECT count(*) FROM ({listed}) d JOIN matches m USING (student_key) WHERE m.active"),
+        {"department": department})
     return enrolled or 0, matched or 0

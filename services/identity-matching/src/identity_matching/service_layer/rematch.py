@@ -88,12 +88,11 @@ async def _relevant(session: AsyncSession, keys: pl.Series) -> pl.Series:
 
 
 async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
-    """The enrolments of those with findings (nobody else can match)."""
+    """The enrolments of the affected students (only those with findings can match)."""
     if findings.is_empty():
         return pl.DataFrame(schema=ENROLMENTS)
-    await bulk.temp_keys(session, "_found", findings["student_key"])
     return await bulk.copy_out(session, "SELECT r.student_key, id_number, name, school_code, stage, enrolment_region, "
-                               "household_region FROM roster_students r JOIN _found USING (student_key)", ENROLMENTS)
+                               "household_region FROM roster_students r JOIN _affected USING (student_key)", ENROLMENTS)
 
 
 async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:

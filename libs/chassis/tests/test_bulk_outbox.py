@@ -1,0 +1,98 @@
+"""Packed outbox rows, bulk COPY and the relay's own partitioner, against real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from aiokafka.partitioner import murmur2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, MetaData, SmallInteger, String, Table
+
+from aid_chassis import bulk, outbox, partitioner
+from aid_chassis.kafka import ensure_topics, make_producer
+from aid_chassis.outbox import OutboxRelay
+from aid_chassis.tables import ChassisTables
+from aid_contracts import Envelope
+
+from .test_outbox_and_inbox import _event, _read_all
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+metadata = MetaData()
+chassis = ChassisTables(metadata)
+people = Table("people", metadata, Column("name", String(50), primary_key=True), Column("note", String(50)),
+               Column("year", SmallInteger))
+
+
+@given(st.lists(st.binary(max_size=80), max_size=40), st.integers(min_value=1, max_value=50))
+@settings(max_examples=200, deadline=None)
+def test_partitions_agree_with_kafkas_default_partitioner(keys, count):
+    keys = keys + [k + b"x" for k in keys] * 5  # enough keys of one length to take the vectorised path
+    assert partitioner.partitions(keys, count) == [(murmur2(k) & 0x7FFFFFFF) % count for k in keys]
+
+
+@pytest.fixture
+async def sessions(fresh_database):
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    engine = create_async_engine(fresh_database)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions):
+    frame = pl.DataFrame({"name": ["王,伟", 'say "hi"', "\\N"], "note": ["", None, "行\n二"], "year": [2024, None, 1]},
+                         schema={"name": pl.String, "note": pl.String, "year": pl.Int16})
+    async with sessions() as s, s.begin():
+        await bulk.copy_in(s, "people", frame)
+        back = await bulk.copy_out(s, "SELECT name, note, year FROM people ORDER BY name", dict(frame.schema))
+    assert back.sort("name").to_dicts() == frame.sort("name").to_dicts()
+
+
+def _events(topic: str, count: int, keys: int) -> pl.DataFrame:
+    return pl.DataFrame({
+        "event_id": [f"e{i}" for i in range(count)], "topic": topic, "key": [f"student-{i % keys:03d}" for i in range(count)],
+        "type": "list-imported", "dataschema": "https://schemas.example/aid/list-imported.v1.json", "dataversion": "1",
+        "data": [_event(f"b{i}").value().decode() for i in range(count)]})
+
+
+async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(sessions, kafka_bootstrap):
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic])
+    at = datetime.now(UTC).isoformat()
+    count = bulk.BATCH_EVENTS + 700  # two packed rows
+    async with sessions() as s, s.begin():
+        await outbox.add(s, chassis.outbox, topic, _event("before"))
+        await bulk.queue_events(s, chassis.outbox, _events(topic, count, keys=40), source="test", time=at)
+        await outbox.add(s, chassis.outbox, topic, _event("after"))
+    async with sessions() as s:
+        assert (await outbox.backlog(s, chassis.outbox))[0] == count + 2
+        pending = await outbox.pending(s, chassis.outbox)
+    assert [e.id for _, e in pending][1:4] == ["e0", "e1", "e2"] and len(pending) == count + 2
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        sent = 0
+        while batch := await relay.relay_once():
+            sent += batch
+    finally:
+        await relay._producer.stop()
+    assert sent == count + 2
+    records = await _read_all(kafka_bootstrap, topic, count + 2)
+    envelopes = [Envelope.from_kafka(r.headers, r.value) for r in records]
+    packed = [e for e in envelopes if e.id.startswith("e")]
+    assert len(packed) == count and {e.source for e in packed} == {"test"}
+    first = next(e for e in packed if e.id == "e0")
+    assert (first.type, first.partitionkey, first.subject, first.time.isoformat()) == (
+        "list-imported", "student-000", "student-000", at)
+    assert first.data == _event("b0").data | {"imported_at": first.data["imported_at"]}
+    for key in {e.partitionkey for e in packed}:  # one key's events keep their queued order
+        numbers = [int(r_id[1:]) for r_id in (e.id for e in packed if e.partitionkey == key)]
+        assert numbers == sorted(numbers)
+    assert all(dict(r.headers).get("traceparent") is None or dict(r.headers)["traceparent"].startswith(b"00-")
+               for r in records)
