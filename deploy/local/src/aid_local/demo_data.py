@@ -116,7 +116,7 @@ def _lists(rng: random.Random, roster: list[Student], year: int, shape: ListShap
         for _ in range(max(3, int(len(rows) * shape.outsiders))):  # people on a list who are not students
             region = rng.choice(list(COUNTIES))
             born = date(year - rng.randrange(25, 32), 5, 5) if len(rows) < 10_000 else date(
-                year - rng.randrange(25, 60), rng.randrange(1, 13), rng.randrange(1, 29))
+                year - rng.randrange(25, 31), rng.randrange(1, 13), rng.randrange(1, 29))
             number = id_number(rng, region, born)  # codes in use since 1995
             rows.append(_list_row(rng, department, number, _name(rng), region, year))
         rows.append(["52010220100101001", _name(rng), DEPARTMENTS[department][0], "520102", "", ""])  # 17 digits

@@ -84,15 +84,15 @@ async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFram
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
 
 
-def unpack(headers: dict[str, str], value: bytes) -> list[tuple[bytes, list[tuple[str, bytes]], bytes]]:
-    """The (key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
+def unpack(headers: dict[str, str], value: bytes, tag=None) -> list[tuple]:
+    """The (tag, key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
     content_type, event_source, at, version = (
         (name, headers[name].encode()) for name in ("content-type", "ce_source", "ce_time", "ce_specversion"))
     records = []
     add = records.append
     for line in bytes(cramjam.lz4.decompress_block(value)).split(b"\n"):
         key, event_id, kind, schema, dataversion, data = line.split(b"\t", 5)
-        add((key, [content_type, ("ce_id", event_id), event_source, ("ce_type", kind), ("ce_subject", key), at,
+        add((tag, key, [content_type, ("ce_id", event_id), event_source, ("ce_type", kind), ("ce_subject", key), at,
                    ("ce_dataschema", schema), version, ("ce_dataversion", dataversion), ("ce_partitionkey", key)],
              data))
     return records

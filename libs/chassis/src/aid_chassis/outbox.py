@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate, trace
 import orjson
-from sqlalchemy import Integer, Table, case, cast, func, insert, select
+from sqlalchemy import Table, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import bulk, db, metrics, partitioner
@@ -69,7 +69,7 @@ async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envel
     events = []
     for topic, key, headers, value in rows:
         if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
-            events += [(topic, Envelope.from_kafka(h, v)) for _, h, v in bulk.unpack(headers, value)]
+            events += [(topic, Envelope.from_kafka(h, v)) for _, _, h, v in bulk.unpack(headers, value)]
         else:
             events.append((topic, Envelope.from_kafka([(k, v.encode()) for k, v in headers.items()], value)))
     return events
@@ -77,11 +77,9 @@ async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envel
 
 async def backlog(session: AsyncSession, outbox: Table) -> tuple[int, float]:
     """Events waiting (a packed row counts its events) and the age in seconds of the oldest one."""
-    packed = outbox.c.headers[bulk.PACKED].astext == bulk.PACKED_FORMAT
-    events = case((packed, cast(func.split_part(outbox.c.key, " ", 1), Integer)), else_=1)
     row = (
         await session.execute(
-            select(func.coalesce(func.sum(events), 0),
+            select(func.coalesce(func.sum(literal_column(_EVENTS)), 0),
                    func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0))
         )
     ).one()
@@ -92,7 +90,7 @@ class OutboxRelay:
     """Publishes a service's outbox to Kafka in batches until stopped."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Table, *,
-                 bootstrap_servers: str, service: str, batch_size: int = 2000,
+                 bootstrap_servers: str, service: str, batch_size: int = 10_000,
                  idle_seconds: float = 0.2) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -125,21 +123,23 @@ class OutboxRelay:
         assert self._producer is not None, "run() starts the producer"
         async with self._sessions() as session, session.begin():
             driver = await db.driver(session)
-            cursor = await driver.execute(
-                f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} ORDER BY id "  # noqa: S608
-                "LIMIT %s FOR UPDATE SKIP LOCKED", (self._batch_size,))
-            rows = await cursor.fetchall()
-            if not rows:
+            claimed = await (await driver.execute(
+                f"SELECT id, {_EVENTS} FROM {self._outbox.name} ORDER BY id "  # noqa: S608
+                "LIMIT %s FOR UPDATE SKIP LOCKED", (self._batch_size,))).fetchall()
+            ids = _up_to(claimed, self._batch_size)
+            if not ids:
                 return 0
-            groups, rows = _by_trace_and_topic(rows, self._batch_size)
+            rows = await (await driver.execute(
+                f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
+                "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
+            groups = _by_trace_and_topic(rows)
             spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
             try:
                 await asyncio.gather(*await self._send_groups(groups, spans))
             finally:
                 for span in spans:
                     span.end()
-            await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)",  # noqa: S608
-                                 ([row[0] for row in rows],))
+            await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
         sent = sum(len(group) for group in groups.values())
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
         return sent
@@ -192,25 +192,35 @@ class OutboxRelay:
 _TRACE_HEADERS = ("traceparent", "tracestate")
 
 
-def _by_trace_and_topic(rows, most: int) -> tuple[dict[tuple, list], list]:
-    """(id, key, headers without trace context, value) grouped by the trace context they were queued
-    under and their topic, packed rows unpacked; and the rows taken (about ``most`` events' worth)."""
-    groups: dict[tuple, list] = {}
-    taken, count = [], 0
-    for row_id, topic, key, text, value in rows:
-        if count >= most:
+_EVENTS = (f"CASE WHEN headers->>'{bulk.PACKED}' = '{bulk.PACKED_FORMAT}' "
+           "THEN split_part(key, ' ', 1)::int ELSE 1 END")  # events in a row: a packed row's key says how many
+
+
+def _up_to(claimed: list[tuple[int, int]], most: int) -> list[int]:
+    """The ids of the first claimed rows holding about ``most`` events (at least one row)."""
+    ids, count = [], 0
+    for row_id, events in claimed:
+        if ids and count + events > most:
             break
+        ids.append(row_id)
+        count += events
+    return ids
+
+
+def _by_trace_and_topic(rows) -> dict[tuple, list]:
+    """(id, key, headers without trace context, value) grouped by the trace context they were queued
+    under and their topic, packed rows unpacked."""
+    groups: dict[tuple, list] = {}
+    for row_id, topic, key, text, value in rows:
         headers = orjson.loads(text)
         parent = tuple((k, headers.pop(k)) for k in _TRACE_HEADERS if k in headers)
         group = groups.setdefault((parent, topic), [])
         if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
-            group += [(row_id, k, h, v) for k, h, v in bulk.unpack(headers, value)]
+            group += bulk.unpack(headers, value, row_id)
         else:
             group.append((row_id, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)),
                           value))
-        taken.append((row_id,))
-        count = sum(len(g) for g in groups.values())
-    return groups, taken
+    return groups
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

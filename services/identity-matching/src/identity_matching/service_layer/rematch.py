@@ -104,10 +104,12 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
                         pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
     first = rows.join(priors.select("student_key"), on="student_key", how="anti")
     await bulk.copy_in(session, "matches", first)
+    driver = await db.driver(session)
+    if first.height > 10_000:
+        await driver.execute("ANALYZE matches")
     again = rows.join(priors.select("student_key"), on="student_key", how="semi")
     if again.is_empty():
         return
-    driver = await db.driver(session)
     await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
     await bulk.copy_in(session, "_changed", again)
     await driver.execute(

@@ -15,6 +15,7 @@ from aid_chassis import bulk, db
 
 IGNORED = {"batch_id", "updated_at"}  # bookkeeping, not content
 TYPES = {"exit_year": pl.Int16}
+ANALYZE_AFTER = 10_000  # changed rows
 
 
 async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, scope: dict[str, str] | None = None
@@ -31,6 +32,8 @@ async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, sc
     stale = pl.concat([gone, changed.select(pk).join(old.select(pk), on=pk, how="semi")])
     await _delete(session, table, stale, pk)
     await bulk.copy_in(session, table.name, rows.join(changed.select(pk), on=pk, how="semi").sort(pk))
+    if gone.height + changed.height > ANALYZE_AFTER:
+        await (await db.driver(session)).execute(f"ANALYZE {table.name}")  # fresh statistics for the joins to come
     return pl.concat([gone["student_key"], changed["student_key"]]).unique()
 
 
