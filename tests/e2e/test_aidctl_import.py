@@ -51,6 +51,23 @@ def test_matches_export_lists_exactly_the_matched_students(running, province, re
                for r in rows)
 
 
+def test_a_round_of_lists_reports_each_list_and_emits_nothing_when_unchanged(running, province, result, tmp_path):
+    pairs = []
+    for department in province.lists:
+        path = tmp_path / f"round-{department}.csv"
+        path.write_bytes(province.list_csv(department))
+        pairs.append(f"{department}={path}")
+    out = _aidctl(running, "import", "lists", *pairs)
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert (report["new"], report["changed"], report["withdrawn"]) == (0, 0, 0)
+    assert [r["department"] for r in report["lists"]] == list(province.lists)
+    assert all(r["rows_read"] == r["accepted"] + r["rejected"] == len(province.lists[r["department"]])
+               for r in report["lists"])
+    twice = _aidctl(running, "import", "lists", pairs[0], pairs[0])
+    assert twice.exit_code != 0 and "named twice" in twice.output
+
+
 def test_a_refused_file_says_why(running, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("身份证号,姓名\n1,2\n", encoding="utf-8")

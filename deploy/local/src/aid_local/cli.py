@@ -244,6 +244,27 @@ def import_list(file: FileArg, department: Annotated[str, typer.Option(help="pov
     _print_import(_platform(state_dir), file, department)
 
 
+@import_app.command("lists")
+def import_lists(pairs: Annotated[list[str], typer.Argument(help="DEPARTMENT=FILE, one per department")],
+                 state_dir: StateDir = None) -> None:
+    """Import several departments' lists in one comparison round (一轮比对): one event per student."""
+    lists: dict[str, Path] = {}
+    for pair in pairs:
+        department, _, name = pair.partition("=")
+        path = Path(name)
+        if not department or not name or not path.is_file():
+            raise typer.BadParameter(f"expected DEPARTMENT=FILE with an existing file, got {pair!r}")
+        if department in lists:
+            raise typer.BadParameter(f"{department} is named twice")
+        lists[department] = path
+    try:
+        report = client.upload_round(_platform(state_dir), lists)
+    except client.ImportFailed as exc:
+        typer.echo(f"import refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
 @matches_app.command("export")
 def matches_export(fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
                    output: Annotated[Optional[Path], typer.Option(help="File to write (default: stdout)")] = None,

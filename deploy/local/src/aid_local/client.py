@@ -70,6 +70,29 @@ def upload(platform: Platform, path: Path, *, department: str | None, show_progr
     return report
 
 
+def upload_round(platform: Platform, lists: dict[str, Path]) -> dict:
+    """Import several departments' lists in one comparison round; returns the round in aidctl's words."""
+    handles = {department: path.open("rb") for department, path in lists.items()}
+    try:
+        resp = httpx.post(platform.url(MATCHING) + "/imports/lists", timeout=None,
+                          headers=_headers(platform, "province_bureau"), data={"departments": list(lists)},
+                          files=[("files", (lists[d].name, fh, "application/octet-stream")) for d, fh in handles.items()])
+    finally:
+        for fh in handles.values():
+            fh.close()
+    if resp.status_code != 200:
+        raise ImportFailed(f"{resp.status_code}: {resp.json().get('detail', resp.text) if resp.content else ''}")
+    body = resp.json()
+    per_list = [{"department": r["department"], "batch_id": r["batch_id"], "repeated_rows": r["repeated_rows"],
+                 **{ours: r[theirs] for theirs, ours in REPORT_KEYS.items() if theirs in LIST_KEYS},
+                 "rejections": r["rejections"]} for r in body["lists"]]
+    return {"round_id": body["round_id"], "new": body["matched_new"], "changed": body["matched_changed"],
+            "withdrawn": body["withdrawn"], "lists": per_list}
+
+
+LIST_KEYS = ("read", "accepted", "rejected", "not_enrolled", "matched")
+
+
 def download_csv(platform: Platform, path: str, out) -> int:
     """Stream a CSV of identity-matching (``/matches/export.csv``…) into ``out``; returns its data lines."""
     lines = 0

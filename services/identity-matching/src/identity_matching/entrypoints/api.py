@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
@@ -20,6 +20,7 @@ from identity_matching.settings import Settings
 router = APIRouter(prefix="/imports", tags=["imports 名单导入"])
 ROSTER_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
 LIST_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU)
+ROUND_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
 READ_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
 
 
@@ -31,7 +32,7 @@ def _importer(request: Request, who: Principal) -> imports.Importer:
 async def _content(file: UploadFile) -> bytes:
     content = await file.read(MAX_BYTES + 1)
     if len(content) > MAX_BYTES:
-        raise HTTPException(413, "文件超过50MB (file larger than 50 MB)")
+        raise HTTPException(413, f"文件超过{MAX_BYTES // 2**20}MB (file larger than {MAX_BYTES // 2**20} MB)")
     return content
 
 
@@ -60,6 +61,26 @@ async def import_list(department: str, request: Request, file: UploadFile = File
             report = await imports.import_department_list(
                 db, department=department, departments=settings.departments, content=content,
                 file_name=file.filename or f"{department}.csv", by=_importer(request, who))
+    except imports.UnknownDepartment as exc:
+        raise HTTPException(404, str(exc)) from None
+    except UnreadableFile as exc:
+        raise HTTPException(422, str(exc)) from None
+    return asdict(report)
+
+
+@router.post("/lists", summary="Import several departments' lists in one comparison round (一轮比对)")
+async def import_lists(request: Request, files: list[UploadFile] = File(...), departments: list[str] = Form(...),
+                       db=Depends(session), who: Principal = Depends(ROUND_ROLES)) -> dict:
+    """``files`` and ``departments`` pair up in order. Each list replaces its department's; everyone
+    whose rows changed is compared once, so a student on two new lists gets one event."""
+    if len(files) != len(departments):
+        raise HTTPException(422, "每个文件需对应一个部门 (give one department per file, in the same order)")
+    uploads = [(d, await _content(f), f.filename or f"{d}.csv") for d, f in zip(departments, files, strict=True)]
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.begin():
+            report = await imports.import_department_lists(db, uploads=uploads, departments=settings.departments,
+                                                           by=_importer(request, who))
     except imports.UnknownDepartment as exc:
         raise HTTPException(404, str(exc)) from None
     except UnreadableFile as exc:

@@ -132,20 +132,62 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
                                  content: bytes, file_name: str, by: Importer) -> ImportReport:
     """A department's list replaces its previous one: people no longer on it are re-compared."""
-    if department not in departments:
-        raise UnknownDepartment(f"未知部门 (unknown department): {department}")
+    rounds = await import_department_lists(session, uploads=[(department, content, file_name)],
+                                           departments=departments, by=by)
+    return rounds.lists[0]
+
+
+@dataclass
+class RoundReport:
+    """A comparison round (一轮比对): departments' lists stored, then compared once, together."""
+
+    round_id: str
+    lists: list[ImportReport]
+    matched_new: int
+    matched_changed: int
+    withdrawn: int
+    seconds: dict[str, float]
+
+
+async def import_department_lists(session: AsyncSession, *, uploads: list[tuple[str, bytes, str]],
+                                  departments: list[str], by: Importer) -> RoundReport:
+    """Several departments' lists (department, content, file name) in one round: each replaces that
+    department's list, and everyone whose rows changed is compared once — a student on two new
+    lists gets one event, not one per list."""
+    named = [department for department, _, _ in uploads]
+    unknown = sorted(set(named) - set(departments))
+    if unknown:
+        raise UnknownDepartment(f"未知部门 (unknown department): {', '.join(unknown)}")
+    if len(set(named)) != len(named):
+        raise UnknownDepartment("同一部门的名单只能有一份 (one list per department in a round)")
     clock = Stopwatch()
-    with clock.stage("read"):
-        frame = _read(content, records.LIST_REQUIRED)
-    return await import_department_rows(session, department=department, frame=frame, file_name=file_name, by=by,
-                                        clock=clock)
+    frames = []
+    for department, content, file_name in uploads:
+        with clock.stage("read"):
+            try:
+                frames.append((department, _read(content, records.LIST_REQUIRED), file_name))
+            except files.UnreadableFile as exc:
+                raise files.UnreadableFile(f"{file_name} ({department}): {exc}") if len(uploads) > 1 else exc from None
+    return await _round(session, frames, by, clock)
 
 
 async def import_department_rows(session: AsyncSession, *, department: str, frame: pl.DataFrame,
-                                 file_name: str, by: Importer, clock: Stopwatch | None = None) -> ImportReport:
-    """The pipeline after reading: validate, replace the department's snapshot, re-compare, report."""
-    clock = clock or Stopwatch()
-    await serialise(session)
+                                 file_name: str, by: Importer) -> ImportReport:
+    """A list already read (a batch pushed on Kafka): the same pipeline as an upload."""
+    return (await _round(session, [(department, frame, file_name)], by, Stopwatch())).lists[0]
+
+
+@dataclass
+class _Stored:
+    batch: _Batch
+    keys: pl.Series
+    changed: pl.Series
+    frame: pl.DataFrame
+
+
+async def _store_list(session: AsyncSession, department: str, frame: pl.DataFrame, file_name: str, by: Importer,
+                      clock: Stopwatch) -> _Stored:
+    """Validate one department's rows and replace its stored list."""
     with clock.stage("validate"):
         frame = candidates.apply_corrections(frame, await candidates.corrections(session, department))
         valid = columnar.validate_list(frame, date.today())
@@ -156,26 +198,53 @@ async def import_department_rows(session: AsyncSession, *, department: str, fram
     with clock.stage("store"):
         changed = await snapshots.replace(session, tables.department_records, values,
                                           scope={"department": department})
-    report = await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
-    with clock.stage("review_candidates"):
-        report.review_candidates = await candidates.suggest(
-            session, batch_id=batch.batch_id, department=department, frame=frame, rejections=valid.rejections,
-            secret=by.secret)
-    return report
+    return _Stored(batch, values["student_key"], changed, frame)
+
+
+async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
+                 clock: Stopwatch) -> RoundReport:
+    await serialise(session)
+    stored = [await _store_list(session, d, frame, name, by, clock) for d, frame, name in frames]
+    round_id = stored[0].batch.batch_id if len(stored) == 1 else _Batch("round", None, "", 0, [], 0, {}).batch_id
+    affected = pl.concat([s.changed for s in stored]).unique()
+    with clock.stage("compare"):
+        changes = await rematch(session, affected, batch_id=round_id, policy=by.policy, seconds=clock.seconds)
+    with clock.stage("report"):
+        coverage = await _coverage_by_department(session, [s.batch.department for s in stored])
+    reports = []
+    for item in stored:
+        with clock.stage("review_candidates"):
+            suggested = await candidates.suggest(
+                session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.frame,
+                rejections=item.batch.rejections, secret=by.secret)
+        enrolled, matched = coverage.get(item.batch.department, (0, 0))
+        reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
+                                     listed=item.keys.n_unique(), seconds=clock.seconds, review_candidates=suggested))
+    return RoundReport(round_id, reports, changes.get("new", 0), changes.get("changed", 0),
+                       changes.get("withdrawn", 0), clock.seconds)
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: pl.Series,
                   on_list: pl.Series, clock: Stopwatch) -> ImportReport:
+    """The roster's re-comparison and report."""
     with clock.stage("compare"):
         changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, seconds=clock.seconds)
     with clock.stage("report"):
-        enrolled, matched = await _coverage(session, on_list, department=batch.department)
+        matched = await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
+    return await _record(session, batch, by, changes, enrolled=on_list.n_unique(), matched=matched,
+                         listed=on_list.n_unique(), seconds=clock.seconds)
+
+
+async def _record(session: AsyncSession, batch: _Batch, by: Importer, changes, *, enrolled: int, matched: int,
+                  listed: int, seconds: dict, review_candidates: int = 0) -> ImportReport:
+    """The import's report, stored with its rejected rows, and its ``list-imported`` event queued."""
     report = ImportReport(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
         accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
         rejections=[asdict(r) for r in batch.rejections], repeated_rows=batch.repeats,
-        not_enrolled=on_list.n_unique() - enrolled, matched=matched, matched_new=changes.get("new", 0),
-        matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0), seconds=clock.seconds)
+        not_enrolled=listed - enrolled, matched=matched, matched_new=changes.get("new", 0),
+        matched_changed=changes.get("changed", 0), withdrawn=changes.get("withdrawn", 0),
+        review_candidates=review_candidates, seconds=seconds)
     outcome = {k: getattr(report, k) for k in OUTCOME_FIELDS} | {"statistics": batch.statistics}
     await session.execute(insert(tables.import_batches).values(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
@@ -189,19 +258,17 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
     return report
 
 
-OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "matched_changed", "withdrawn")
+OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "matched_changed", "withdrawn",
+                  "review_candidates", "seconds")
+# In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-async def _coverage(session: AsyncSession, keys: pl.Series, *, department: str | None) -> tuple[int, int]:
-    """Of the people on the list just stored (all of the roster): how many are enrolled, and how many
-    have a match in force."""
-    if department is None:  # everyone on the roster is enrolled, and every match in force is one of them
-        return keys.n_unique(), await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
-    listed = "SELECT DISTINCT student_key FROM department_records WHERE department = :department"
-    enrolled = await session.scalar(text(
-        f"SELECT count(*) FROM ({listed}) d WHERE EXISTS "
-        "(SELECT 1 FROM roster_students r WHERE r.student_key = d.student_key)"), {"department": department})
-    matched = await session.scalar(text(
-        f"SELECT count(*) FROM ({listed}) d JOIN matches m USING (student_key) WHERE m.active"),
-        {"department": department})
-    return enrolled or 0, matched or 0
+async def _coverage_by_department(session: AsyncSession, departments: list[str]) -> dict[str, tuple[int, int]]:
+    """Per department, of the people on its list: how many are enrolled, how many have a match in force."""
+    rows = await session.execute(text(
+        "SELECT d.department, "
+        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM roster_students r WHERE r.student_key = d.student_key)), "
+        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM matches m WHERE m.student_key = d.student_key AND m.active)) "
+        "FROM (SELECT DISTINCT department, student_key FROM department_records WHERE department = ANY(:departments)) d "
+        "GROUP BY d.department"), {"departments": departments})
+    return {department: (enrolled, matched) for department, enrolled, matched in rows}

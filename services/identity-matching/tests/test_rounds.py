@@ -1,0 +1,47 @@
+"""A comparison round: several departments' lists stored, then compared once."""
+
+from __future__ import annotations
+
+import pytest
+
+from aid_chassis import outbox
+from identity_matching.adapters import tables
+from identity_matching.domain.files import UnreadableFile
+from identity_matching.service_layer import imports
+from tests.factories import id_number
+
+from .conftest import BY
+
+DEPARTMENTS = ["civil_affairs", "poverty_office", "trade_union"]
+HEADER = "身份证号,姓名,类别,户籍所在地,脱贫状态,脱贫年份\n"
+
+
+async def test_a_student_on_two_new_lists_gets_one_event_with_both_categories(with_roster):
+    uploads = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n").encode(), "ca.csv"),
+               ("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n"
+                                   f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n").encode(), "po.csv")]
+    async with with_roster() as s, s.begin():
+        report = await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
+    assert (report.matched_new, report.matched_changed, report.withdrawn) == (1, 0, 0)  # student 2: out since 2018
+    assert [(r.department, r.read, r.accepted, r.matched, r.not_enrolled) for r in report.lists] == [
+        ("civil_affairs", 1, 1, 1, 0), ("poverty_office", 2, 2, 1, 0)]
+    async with with_roster() as s:
+        events = [e for _, e in await outbox.pending(s, tables.chassis.outbox) if e.type == "student-matched"]
+    assert len(events) == 1
+    assert sorted(c["category"] for c in events[0].data["categories"]) == ["orphan", "registered_poor"]
+    assert events[0].data["batch_id"] == report.round_id
+
+
+async def test_a_round_refuses_unknown_or_repeated_departments_and_names_the_bad_file(with_roster):
+    good = (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n").encode()
+    async with with_roster() as s, s.begin():
+        with pytest.raises(imports.UnknownDepartment):
+            await imports.import_department_lists(s, uploads=[("police", good, "p.csv")], departments=DEPARTMENTS,
+                                                  by=BY)
+        with pytest.raises(imports.UnknownDepartment):
+            await imports.import_department_lists(s, uploads=[("civil_affairs", good, "a.csv")] * 2,
+                                                  departments=DEPARTMENTS, by=BY)
+        with pytest.raises(UnreadableFile, match="tu.csv"):
+            await imports.import_department_lists(
+                s, uploads=[("civil_affairs", good, "a.csv"), ("trade_union", b"\xe8\xba\xab\n1\n", "tu.csv")],
+                departments=DEPARTMENTS, by=BY)
