@@ -8,7 +8,7 @@ from sqlalchemy import select
 from aid_chassis import outbox
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import imports, rematch
+from identity_matching.service_layer import imports
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
@@ -31,10 +31,7 @@ async def _import_list(sessions, content: bytes):
                                                     content=content, file_name="l.csv", by=BY)
 
 
-@pytest.mark.parametrize("whole_tables", [False, True], ids=["joined-in-db", "whole-tables"])
-async def test_matching_then_recomparison_emits_only_changes(sessions, whole_tables, monkeypatch):
-    if whole_tables:  # the province-scale path: whole tables read out and joined in memory
-        monkeypatch.setattr(rematch, "LARGE", 1)
+async def test_matching_then_recomparison_emits_only_changes(sessions):
     async with sessions() as s, s.begin():
         roster = await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
     assert (roster.read, roster.accepted, roster.rejected, roster.matched_new) == (3, 3, 0, 0)

@@ -70,15 +70,15 @@ async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFram
     """
     trace: dict[str, str] = {}
     propagate.inject(trace)
-    common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
-              "ce_specversion": SPEC_VERSION, **trace}
     line = pl.concat_str(["key", "event_id", "type", "dataschema", "dataversion", "data"], separator="\t")
-    packed = (events.with_row_index("_n").group_by("topic", pl.col("_n") // BATCH_EVENTS, maintain_order=True)
-              .agg(line.str.join("\n").alias("_lines"), pl.len().alias("_count")))
-    for topic, _, lines, count in packed.iter_rows():
-        await session.execute(insert(outbox).values(
-            event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{count} events", headers=common,
-            value=bytes(cramjam.lz4.compress_block(lines.encode()))))
+    for (topic,), part in events.with_columns(line.alias("_line")).group_by("topic", maintain_order=True):
+        for start in range(0, part.height, BATCH_EVENTS):
+            chunk = part.slice(start, BATCH_EVENTS)
+            common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
+                      "ce_specversion": SPEC_VERSION, **trace}
+            await session.execute(insert(outbox).values(
+                event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{chunk.height} events", headers=common,
+                value=bytes(cramjam.lz4.compress_block("\n".join(chunk["_line"]).encode()))))
 
 
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"

@@ -46,7 +46,14 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     if keys.is_empty():
         return Counter()
     clock = _Clock(seconds if seconds is not None else {})
-    findings, enrolments, priors = await (_load_all if keys.len() >= LARGE else _load_some)(session, keys)
+    keys = await _relevant(session, keys)
+    await bulk.temp_keys(session, "_affected", keys)
+    findings = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, "
+                                   "exit_year, batch_id FROM department_records d JOIN _affected USING (student_key)",
+                                   FINDINGS)
+    enrolments = await _enrolments(session, findings)
+    priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
+                                 "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     clock.lap("compare.load")
     found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
     clock.lap("compare.decide")
@@ -67,35 +74,25 @@ class _Clock:
         self.last = now
 
 
-LARGE = 100_000  # affected keys from which whole tables are read out rather than joined in the database
-_FINDINGS = "SELECT {p}student_key, department, category, name, poverty_status, exit_year, batch_id FROM department_records"
-_ENROLMENTS = ("SELECT {p}student_key, id_number, name, school_code, stage, enrolment_region, household_region "
-               "FROM roster_students")
-_PRIORS = "SELECT {p}student_key, match_id, revision, fingerprint, active::text, school_code FROM matches"
+LARGE = 100_000
 
 
-async def _load_some(session: AsyncSession, keys: pl.Series):
-    """Findings, enrolments and prior matches of a few keys, joined in the database."""
-    await bulk.temp_keys(session, "_affected", keys)
-    join = " d JOIN _affected USING (student_key)"
-    findings = await bulk.copy_out(session, _FINDINGS.format(p="d.") + join, FINDINGS)
-    enrolments = pl.DataFrame(schema=ENROLMENTS) if findings.is_empty() else await bulk.copy_out(
-        session, _ENROLMENTS.format(p="d.") + join, ENROLMENTS)
-    priors = await bulk.copy_out(session, _PRIORS.format(p="d.") + join, PRIORS)
-    return findings, enrolments, priors
+async def _relevant(session: AsyncSession, keys: pl.Series) -> pl.Series:
+    """Of very many keys (a whole roster), those that can match or had a match: the rest need no look."""
+    if keys.len() < LARGE:
+        return keys
+    one = {"student_key": S}
+    known = pl.concat([await bulk.copy_out(session, "SELECT student_key FROM department_records", one),
+                       await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
+    return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
 
 
-async def _load_all(session: AsyncSession, keys: pl.Series):
-    """The same for very many keys (a province's round): whole tables read out, joined here."""
-    wanted = keys.unique().to_frame("student_key")
-    findings = (await bulk.copy_out(session, _FINDINGS.format(p=""), FINDINGS)).join(wanted, on="student_key",
-                                                                                      how="semi")
-    priors = (await bulk.copy_out(session, _PRIORS.format(p=""), PRIORS)).join(wanted, on="student_key", how="semi")
-    enrolments = pl.DataFrame(schema=ENROLMENTS)
-    if not findings.is_empty():
-        enrolments = (await bulk.copy_out(session, _ENROLMENTS.format(p=""), ENROLMENTS)).join(
-            findings.select("student_key").unique(), on="student_key", how="semi")
-    return findings, enrolments, priors
+async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
+    """The enrolments of the affected students (only those with findings can match)."""
+    if findings.is_empty():
+        return pl.DataFrame(schema=ENROLMENTS)
+    return await bulk.copy_out(session, "SELECT r.student_key, id_number, name, school_code, stage, enrolment_region, "
+                               "household_region FROM roster_students r JOIN _affected USING (student_key)", ENROLMENTS)
 
 
 async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:
