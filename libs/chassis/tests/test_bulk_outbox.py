@@ -18,9 +18,9 @@ from aid_chassis.outbox import OutboxRelay
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
 
-from .test_outbox_and_inbox import _event, _read_all
+from .test_outbox_and_inbox import _event, _read_all, sessions_for
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
+ASYNC = pytest.mark.asyncio(loop_scope="function")
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 people = Table("people", metadata, Column("name", String(50), primary_key=True), Column("note", String(50)),
@@ -36,15 +36,11 @@ def test_partitions_agree_with_kafkas_default_partitioner(keys, count):
 
 @pytest.fixture
 async def sessions(fresh_database):
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
-    engine = create_async_engine(fresh_database)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+    async for made in sessions_for(fresh_database, metadata):
+        yield made
 
 
+@ASYNC
 async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions):
     frame = pl.DataFrame({"name": ["王,伟", 'say "hi"', "\\N"], "note": ["", None, "行\n二"], "year": [2024, None, 1]},
                          schema={"name": pl.String, "note": pl.String, "year": pl.Int16})
@@ -61,6 +57,7 @@ def _events(topic: str, count: int, keys: int) -> pl.DataFrame:
         "data": [_event(f"b{i}").value().decode() for i in range(count)]})
 
 
+@ASYNC
 async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(sessions, kafka_bootstrap):
     topic = f"test.{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic])

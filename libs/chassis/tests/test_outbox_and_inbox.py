@@ -34,13 +34,19 @@ def _event(batch: str) -> Envelope:
     return Envelope.wrap(event, source="test", key=batch)
 
 
-@pytest.fixture
-async def sessions(fresh_database):
-    engine = create_async_engine(fresh_database)
+async def sessions_for(url: str, tables: MetaData):
+    """Sessions on a fresh database holding ``tables``; disposed after the test."""
+    engine = create_async_engine(url)
     async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+        await conn.run_sync(tables.create_all)
     yield async_sessionmaker(engine, expire_on_commit=False)
     await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(fresh_database):
+    async for made in sessions_for(fresh_database, metadata):
+        yield made
 
 
 @pytest.fixture

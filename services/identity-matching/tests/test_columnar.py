@@ -55,24 +55,23 @@ def _both(rows: list[dict], validate, parse, unique):
     return fast, expected, rejections, repeats
 
 
-@given(roster_rows)
-@settings(max_examples=300, deadline=None)
-def test_roster_validation_agrees_with_the_rules(rows):
-    fast, expected, rejections, repeats = _both(rows, columnar.validate_roster, records.parse_roster_row,
-                                                columnar.ROSTER_UNIQUE)
+def _agree(rows: list[dict], validate, parse, unique) -> None:
+    fast, expected, rejections, repeats = _both(rows, validate, parse, unique)
     assert fast.accepted.to_dicts() == expected
     assert fast.rejections == rejections
     assert fast.repeats == repeats
+
+
+@given(roster_rows)
+@settings(max_examples=300, deadline=None)
+def test_roster_validation_agrees_with_the_rules(rows):
+    _agree(rows, columnar.validate_roster, records.parse_roster_row, columnar.ROSTER_UNIQUE)
 
 
 @given(list_rows)
 @settings(max_examples=300, deadline=None)
 def test_list_validation_agrees_with_the_rules(rows):
-    fast, expected, rejections, repeats = _both(rows, columnar.validate_list, records.parse_list_row,
-                                                columnar.LIST_UNIQUE)
-    assert fast.accepted.to_dicts() == expected
-    assert fast.rejections == rejections
-    assert fast.repeats == repeats
+    _agree(rows, columnar.validate_list, records.parse_list_row, columnar.LIST_UNIQUE)
 
 
 def test_rows_keep_their_spreadsheet_numbers_across_blank_rows():
