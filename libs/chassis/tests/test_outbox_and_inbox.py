@@ -60,15 +60,15 @@ async def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 group_id=f"reader-{uuid.uuid4().hex[:6]}")
     await consumer.start()
-    records = []
+    records: dict[tuple[int, int], object] = {}  # by (partition, offset): a rebalance may hand a record over twice
     try:
         deadline = asyncio.get_running_loop().time() + timeout
         while len(records) < expected and asyncio.get_running_loop().time() < deadline:
             for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records += batch
+                records |= {(r.partition, r.offset): r for r in batch}
     finally:
         await consumer.stop()
-    return records
+    return [records[k] for k in sorted(records)]
 
 
 async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, topic, kafka_bootstrap):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,7 +70,7 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
                                          pl.DataFrame(findings, schema=FINDINGS), POLICY)
     prior_frame = pl.DataFrame([{k: p[k] for k in PRIORS} for p in priors.values()], schema=PRIORS)
     found = bulk_match.changes(current, prior_frame)
-    documents = bulk_match.documents(found).to_list()
+    documents = found["canonical"].to_list()
     data = bulk_match.event_data(found, batch_id="B9", at="2026-11-22T00:00:00+00:00", reason="gone").to_list()
 
     assert sorted(found["student_key"]) == sorted(expected)
@@ -85,7 +83,7 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
             assert document is None
             assert StudentMatchWithdrawn.model_validate_json(event).revision == change.revision
             continue
-        assert json.loads(document) == change.facts.document()
+        assert document == change.facts.canonical_text()
         assert row["fingerprint"] == change.facts.fingerprint()
         parsed = StudentMatched.model_validate_json(event)
         assert (parsed.student, parsed.categories, parsed.name_mismatch, parsed.change, parsed.review,

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from identity_matching.adapters import tables
+from identity_matching.domain import export
 from identity_matching.domain.typos import one_edit_away
 from identity_matching.service_layer import candidates, imports
 from tests.factories import id_number
@@ -52,8 +53,8 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
         await candidates.decide(s, candidate.candidate_id, accept=True, actor="reviewer", secret=BY.secret,
                                 policy=BY.policy)
     async with sessions() as s:
-        active = (await s.execute(select(tables.matches.c.facts).where(tables.matches.c.active))).scalars().all()
-    assert [f["student"]["id_number"] for f in active] == [id_number(1)]
+        active = (await s.execute(select(tables.matches.c.canonical).where(tables.matches.c.active))).scalars().all()
+    assert [export.row(c)[0] for c in active] == [id_number(1)]
     with pytest.raises(candidates.CandidateRefused):
         async with sessions() as s, s.begin():
             await candidates.decide(s, candidate.candidate_id, accept=False, actor="x", secret=BY.secret,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from aid_chassis import outbox
 from identity_matching.adapters import tables
+from identity_matching.domain import export
 from identity_matching.domain.files import UnreadableFile
 from identity_matching.service_layer import imports
 from tests.factories import id_number
@@ -90,5 +91,5 @@ async def test_roster_is_a_snapshot_and_repeated_students_are_flagged(sessions):
     changed = await _import_roster(sessions, "\n".join([header, rows[0], second_school, rows[2]]) + "\n")
     assert (changed.read, changed.rejected, changed.matched_changed, changed.withdrawn) == (3, 0, 1, 1)
     async with sessions() as s:
-        facts = (await s.execute(select(tables.matches.c.facts).where(tables.matches.c.active))).scalar_one()
-    assert facts["review"] == ["repeated_student"] and facts["other_school_codes"] == ["5201020002"]
+        canonical = (await s.execute(select(tables.matches.c.canonical).where(tables.matches.c.active))).scalar_one()
+    assert export.row(canonical)[-1] == "repeated_student" and canonical.split("\x1f")[7] == "5201020002"

@@ -165,7 +165,7 @@ def test_export_line_joins_sorted_categories_and_flags():
 
     poor = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
                          poverty_status=PovertyStatus.NOT_OUT)
-    facts = match(FACTS, [Finding("张叁", ENTRY), Finding("张三", poor)]).document()
+    facts = match(FACTS, [Finding("张叁", ENTRY), Finding("张三", poor)]).canonical_text()
     assert export.header() == ",".join(export.COLUMNS) + "\n"
     assert export.line(facts) == ("11010519491231002X,张三,1101050001,primary,110105,110105,"
                                   "orphan;registered_poor,not_out,true,\n")
@@ -180,4 +180,23 @@ def test_a_student_at_two_schools_is_matched_once_and_flagged():
 
 def test_match_names_its_source_batches():
     result = match(FACTS, [Finding("张三", ENTRY, "B2"), Finding("张三", ENTRY, "B1")])
-    assert result.source_batches == ("B1", "B2") and result.document()["source_batches"] == ["B1", "B2"]
+    assert result.source_batches == ("B1", "B2") and "B1\x1eB2" in result.canonical_text()
+
+
+def test_migration_0006_converts_stored_documents_to_canonical_text_and_back():
+    import importlib.util
+    from pathlib import Path
+
+    import identity_matching
+
+    path = Path(identity_matching.__file__).parent / "migrations" / "versions" / "0006_compact_matches.py"
+    spec = importlib.util.spec_from_file_location("m0006", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    poor = CategoryEntry(category=Category.REGISTERED_POOR, department="poverty_office",
+                         poverty_status=PovertyStatus.OUT, exit_year=2024)
+    other = FACTS.model_copy(update={"school_code": "1101050002"})
+    facts = match_with_policy([other, FACTS], [Finding("张叁", ENTRY, "B1"), Finding("张三", poor, "B2")], POLICY)
+    document = migration._document(facts.canonical_text())
+    assert document["review"] == ["repeated_student"] and document["categories"][1]["exit_year"] == 2024
+    assert migration._canonical(document) == facts.canonical_text()

@@ -1,6 +1,7 @@
 """identity-matching's own tables."""
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Identity, Integer, MetaData, SmallInteger, String, Table, func
+from sqlalchemy import (Boolean, Column, DateTime, Float, Identity, Integer, MetaData, SmallInteger, String, Table,
+                        Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -57,7 +58,7 @@ matches = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("school_code", String(20), nullable=False),
-    Column("facts", JSONB),  # the current match (None once withdrawn)
+    Column("canonical", Text),  # the current match, MatchFacts.canonical_text() (None once withdrawn)
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -2,7 +2,7 @@
 
 ``matching.match`` and ``matching.compare`` say what a match is for one person; this module
 computes the same for every affected person at once (tests hold it to the reference), and
-encodes the stored documents and the event data as JSON in the same pass.
+builds the stored canonical text and the event data (JSON) in the same pass.
 
 Frames (all text unless said):
 - enrolments: student_key, id_number, name, school_code, stage, enrolment_region, household_region
@@ -47,11 +47,11 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
         pl.lit("0")), pl.col("other_school_codes").list.join(ITEM), pl.col("source_batches").list.join(ITEM),
         pl.col("_entries")], separator=FIELD)
     matched = matched.with_columns(
-        canonical.alias("_canonical"),
+        canonical.alias("canonical"),
         pl.when(pl.col("other_school_codes").list.len() > 0).then(pl.lit([REPEATED_STUDENT]))
         .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("review"))
-    prints = pl.Series("fingerprint", [fingerprint(t) for t in matched["_canonical"]], dtype=pl.String)
-    return matched.with_columns(prints).drop("_canonical", "_entries")
+    prints = pl.Series("fingerprint", [fingerprint(t) for t in matched["canonical"]], dtype=pl.String)
+    return matched.with_columns(prints).drop("_entries")
 
 
 def changes(current: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
@@ -79,13 +79,6 @@ def match_ids(count: int) -> pl.Series:
 
 def _student() -> pl.Expr:
     return pl.struct(*STUDENT).alias("student")
-
-
-def documents(found: pl.DataFrame) -> pl.Series:
-    """``MatchFacts.document()`` as JSON text for each row (null for a withdrawal)."""
-    document = pl.struct(_student(), "categories", "name_mismatch", "other_school_codes", "review",
-                         "source_batches").struct.json_encode()
-    return found.select(pl.when("active").then(document).alias("facts"))["facts"]
 
 
 def event_data(found: pl.DataFrame, *, batch_id: str, at: str, reason: str) -> pl.Series:

@@ -6,19 +6,19 @@ import csv
 import io
 
 from identity_matching.domain.files import spreadsheet_safe
+from identity_matching.domain.matching import ENTRY, FIELD, ITEM, REPEATED_STUDENT
 
 COLUMNS = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region", "categories",
            "poverty_status", "name_mismatch", "review")
 
 
-def row(facts: dict) -> list[str]:
-    """A stored match (``MatchFacts.document()``) as export columns; categories sorted and ';'-joined."""
-    student, categories = facts["student"], facts["categories"]
-    statuses = sorted({c["poverty_status"] for c in categories if c.get("poverty_status")})
-    return [student["id_number"], student["name"], student["school_code"], student["stage"],
-            student["enrolment_region"], student["household_region"],
-            ";".join(sorted({c["category"] for c in categories})), ";".join(statuses),
-            "true" if facts["name_mismatch"] else "false", ";".join(facts.get("review", []))]
+def row(canonical: str) -> list[str]:
+    """A stored match (``MatchFacts.canonical_text()``) as export columns; categories sorted and ';'-joined."""
+    *student, mismatch, others, _batches, entries = canonical.split(FIELD)
+    categories = [entry.split(ENTRY) for entry in entries.split(ITEM)]
+    statuses = sorted({status for _, _, status, _ in categories if status})
+    return [*student, ";".join(sorted({c[0] for c in categories})), ";".join(statuses),
+            "true" if mismatch == "1" else "false", REPEATED_STUDENT if others else ""]
 
 
 def csv_line(values: list[str]) -> str:
@@ -35,5 +35,5 @@ def header() -> str:
     return header_of(COLUMNS)
 
 
-def line(facts: dict) -> str:
-    return csv_line(row(facts))
+def line(canonical: str) -> str:
+    return csv_line(row(canonical))

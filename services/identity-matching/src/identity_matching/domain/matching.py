@@ -33,13 +33,6 @@ class MatchFacts:
         """Flags a bureau must look at."""
         return [REPEATED_STUDENT] if self.other_school_codes else []
 
-    def document(self) -> dict:
-        """The match as stored and exported."""
-        return {"student": self.student.model_dump(mode="json"),
-                "categories": [c.model_dump(mode="json") for c in self.categories],
-                "name_mismatch": self.name_mismatch, "other_school_codes": list(self.other_school_codes),
-                "review": self.review, "source_batches": list(self.source_batches)}
-
     def fingerprint(self) -> str:
         """What re-comparison compares: a hash of ``canonical_text`` (the bulk path builds the same text)."""
         return fingerprint(self.canonical_text())

@@ -143,12 +143,13 @@ matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
 @matches_router.get("/export.csv", summary="Every match in force, with full ID numbers (比对结果导出)")
 async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU, Role.OPERATOR))):
     m = tables.matches.c
-    rows = await db.stream(select(m.facts).where(m.active).order_by(m.student_key).execution_options(yield_per=2000))
+    rows = await db.stream(select(m.canonical).where(m.active).order_by(m.student_key)
+                           .execution_options(yield_per=2000))
 
     async def lines():
         yield export.header()
-        async for (facts,) in rows:
-            yield export.line(facts)
+        async for (canonical,) in rows:
+            yield export.line(canonical)
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="matches.csv"'})

@@ -100,7 +100,7 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     if found.is_empty():
         return
     rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
-                        "school_code", bulk_match.documents(found).alias("facts"),
+                        "school_code", "canonical",
                         pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
     first = rows.join(priors.select("student_key"), on="student_key", how="anti")
     await bulk.copy_in(session, "matches", first)
@@ -114,7 +114,7 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     await bulk.copy_in(session, "_changed", again)
     await driver.execute(
         "UPDATE matches m SET revision = c.revision, fingerprint = c.fingerprint, active = c.active, "
-        "school_code = c.school_code, facts = c.facts, updated_at = c.updated_at "
+        "school_code = c.school_code, canonical = c.canonical, updated_at = c.updated_at "
         "FROM _changed c WHERE m.student_key = c.student_key")
     await driver.execute("DROP TABLE _changed")
 
