@@ -54,14 +54,14 @@ def test_registered_poor_needs_status_and_exit_year_when_out():
 
 def test_files_in_gbk_with_chinese_headers_are_read():
     content = "身份证号,姓名\n11010519491231002X,张三\n".encode("gbk")
-    header, rows = files.read_rows(content)
-    assert header == ["id_number", "name"]
-    assert rows == [{"id_number": "11010519491231002X", "name": "张三"}]
+    frame = files.read_frame(content)
+    assert frame.columns == ["row", "id_number", "name"]
+    assert frame.to_dicts() == [{"row": 2, "id_number": "11010519491231002X", "name": "张三"}]
 
 
 def test_binary_garbage_is_refused():
     with pytest.raises(files.UnreadableFile):
-        files.read_rows(b"\xff\xfe\x00\x81\x00")
+        files.read_frame(b"\xff\xfe\x00\x81\x00")
 
 
 FACTS = StudentFacts(id_number="11010519491231002X", name="张三", school_code="1101050001", stage=Stage.PRIMARY,
@@ -117,9 +117,10 @@ def _xlsx(rows: list[list]) -> bytes:
 
 def test_xlsx_is_read_with_chinese_headers_and_numeric_ids():
     content = _xlsx([["身份证号", "姓名", "脱贫年份"], ["11010519491231002X", "张三", 2024], [110105194912310021, "李四", None]])
-    header, rows = files.read_rows(content)
-    assert header == ["id_number", "name", "exit_year"]
-    assert rows[0] == {"id_number": "11010519491231002X", "name": "张三", "exit_year": "2024"}
+    frame = files.read_frame(content)
+    assert frame.columns == ["row", "id_number", "name", "exit_year"]
+    rows = frame.to_dicts()
+    assert rows[0] == {"row": 2, "id_number": "11010519491231002X", "name": "张三", "exit_year": "2024"}
     assert rows[1]["exit_year"] == ""
     with pytest.raises(records.RowError) as lost:  # Excel lost the last digits: refused, never a wrong match
         records.parse_list_row({**rows[1], "category": "孤儿", "household_region": "110105"})
@@ -134,9 +135,9 @@ def test_zip_bomb_and_damaged_xlsx_are_refused():
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/workbook.xml", b"0" * 50_000_000)
     with pytest.raises(files.UnreadableFile, match="unpacks"):
-        files.read_rows(buf.getvalue())
+        files.read_frame(buf.getvalue())
     with pytest.raises(files.UnreadableFile, match="damaged"):
-        files.read_rows(_xlsx([["身份证号"], ["1"]])[:300])
+        files.read_frame(_xlsx([["身份证号"], ["1"]])[:300])
 
 
 @pytest.mark.parametrize(("exit_year", "year", "counts"), [(2023, 2026, True), (2022, 2026, False), (2022, 2025, True)])

@@ -38,7 +38,7 @@ class Validated:
 @cache
 def _python_space() -> str:
     """Characters ``str.strip()`` removes, as a regex class body."""
-    return "".join(f"\\x{{{ord(c):x}}}" for c in records.WHITESPACE)
+    return "".join(f"\\x{{{ord(c):x}}}" for c in records.whitespace())
 
 
 @cache

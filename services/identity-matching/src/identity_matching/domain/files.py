@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from identity_matching.domain.records import WHITESPACE, canonical_header
+from identity_matching.domain.records import canonical_header, whitespace
 
 MAX_BYTES = 400 * 1024 * 1024  # a province's roster (1.5M students) is about 100 MB of CSV
 MAX_UNPACKED = 400 * 1024 * 1024
@@ -31,35 +31,11 @@ def decode(content: bytes) -> str:
     raise UnreadableFile("无法识别文件编码，请使用UTF-8或GBK (not UTF-8 or GBK/GB18030)")
 
 
-def read_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
-    """The canonical headers and the data rows (row numbers start at 2, after the header).
-
-    XLSX is recognised by its content (a zip archive), anything else is read as CSV.
-    """
-    if content.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(content)
-    reader = csv.reader(io.StringIO(decode(content)))
-    try:
-        header = [canonical_header(h) for h in next(reader)]
-    except StopIteration:
-        raise UnreadableFile("文件为空 (the file is empty)") from None
-    except csv.Error as exc:
-        raise UnreadableFile(f"CSV格式错误 (malformed CSV: {exc})") from None
-    rows = []
-    try:
-        for values in reader:
-            if any(v.strip() for v in values):
-                rows.append(dict(zip(header, values, strict=False)))
-    except csv.Error as exc:
-        raise UnreadableFile(f"第{reader.line_num}行CSV格式错误 (malformed CSV at line {reader.line_num})") from exc
-    return header, rows
-
-
 def read_frame(content: bytes) -> pl.DataFrame:
     """The file as text columns named by canonical header, plus ``row``: its row in the
     spreadsheet (the header is row 1; blank rows are skipped but keep their numbers)."""
     if content.startswith(b"PK\x03\x04"):
-        header, rows = _xlsx_rows(content, keep_blank=True)
+        header, rows = _xlsx_rows(content)
         return rows_frame(header, rows, first_row=2)
     text = decode(content)
     utf8 = content.removeprefix(b"\xef\xbb\xbf") if _is_utf8(content) else text.encode()
@@ -100,7 +76,7 @@ def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
     text = [c for c in frame.columns if c != "row"]
     if not text:
         return frame
-    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars(WHITESPACE) != "" for c in text]))
+    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars(whitespace()) != "" for c in text]))
 
 
 REJECTION_COLUMNS = ("row", "field", "code", "message", "raw")
@@ -154,7 +130,8 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _xlsx_rows(content: bytes, keep_blank: bool = False) -> tuple[list[str], list[dict[str, str]]]:
+def _xlsx_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and every data row (blank ones too: they keep the numbering; the frame drops them)."""
     from openpyxl import load_workbook
 
     _check_archive(content)
@@ -162,8 +139,7 @@ def _xlsx_rows(content: bytes, keep_blank: bool = False) -> tuple[list[str], lis
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
         values = sheet.iter_rows(values_only=True)
         header = [canonical_header(_cell(h)) for h in next(values)]
-        rows = [dict(zip(header, map(_cell, row), strict=False)) for row in values
-                if keep_blank or any(_cell(v).strip() for v in row)]
+        rows = [dict(zip(header, map(_cell, row), strict=False)) for row in values]
     except StopIteration:
         raise UnreadableFile("文件为空 (the file is empty)") from None
     except (KeyError, ValueError, OSError) as exc:

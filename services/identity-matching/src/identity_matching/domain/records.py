@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from functools import cache
 
 from aid_contracts.events import Category, PovertyStatus, Stage
 from identity_matching.domain import regions
@@ -31,7 +32,6 @@ STAGE_NAMES = {"学前": Stage.PRESCHOOL, "小学": Stage.PRIMARY, "初中": Sta
                "中职": Stage.VOCATIONAL, "高等教育": Stage.HIGHER}
 ROSTER_REQUIRED = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region")
 LIST_REQUIRED = ("id_number", "name", "category", "household_region")
-WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())  # what str.strip() removes
 _REGION = re.compile(r"^\d{6}$")
 _SCHOOL = re.compile(r"^[0-9A-Za-z]{4,20}$")
 
@@ -90,6 +90,12 @@ class RowError(ValueError):
         self.field = field
         self.code = code
         self.message = message
+
+
+@cache
+def whitespace() -> str:
+    """Every character ``str.strip()`` removes (computed once, when first needed)."""
+    return "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 
 
 def canonical_header(name: str) -> str:
