@@ -180,6 +180,7 @@ async def import_department_rows(session: AsyncSession, *, department: str, fram
 @dataclass
 class _Stored:
     batch: _Batch
+    values: pl.DataFrame  # the department's list as now stored
     keys: pl.Series
     changed: pl.Series
     frame: pl.DataFrame
@@ -198,7 +199,7 @@ async def _store_list(session: AsyncSession, department: str, frame: pl.DataFram
     with clock.stage("store"):
         changed = await snapshots.replace(session, tables.department_records, values,
                                           scope={"department": department})
-    return _Stored(batch, values["student_key"], changed, frame)
+    return _Stored(batch, values, values["student_key"], changed, frame)
 
 
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
@@ -208,7 +209,8 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     round_id = stored[0].batch.batch_id if len(stored) == 1 else _Batch("round", None, "", 0, [], 0, {}).batch_id
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
-        changes = await rematch(session, affected, batch_id=round_id, policy=by.policy, seconds=clock.seconds)
+        changes = await rematch(session, affected, batch_id=round_id, policy=by.policy, seconds=clock.seconds,
+                                stored=pl.concat([s.values for s in stored]))
     with clock.stage("report"):
         coverage = await _coverage_by_department(session, [s.batch.department for s in stored])
     reports = []

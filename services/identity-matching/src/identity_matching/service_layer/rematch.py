@@ -38,9 +38,11 @@ async def serialise(session: AsyncSession) -> None:
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy, seconds: dict[str, float] | None = None) -> Counter:
+                  policy: EligibilityPolicy, seconds: dict[str, float] | None = None,
+                  stored: pl.DataFrame | None = None) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change
-    (and adds the seconds of each step to ``seconds``)."""
+    (and adds the seconds of each step to ``seconds``). ``stored``: whole department lists this
+    transaction has just written (FINDINGS columns), used as they are instead of read back."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     if keys.is_empty():
@@ -48,9 +50,7 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     clock = _Clock(seconds if seconds is not None else {})
     keys = await _relevant(session, keys)
     await bulk.temp_keys(session, "_affected", keys)
-    findings = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, "
-                                   "exit_year, batch_id FROM department_records d JOIN _affected USING (student_key)",
-                                   FINDINGS)
+    findings = await _findings(session, keys, stored)
     enrolments = await _enrolments(session, findings)
     priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
                                  "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
@@ -85,6 +85,19 @@ async def _relevant(session: AsyncSession, keys: pl.Series) -> pl.Series:
     known = pl.concat([await bulk.copy_out(session, "SELECT student_key FROM department_records", one),
                        await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
     return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
+
+
+async def _findings(session: AsyncSession, keys: pl.Series, stored: pl.DataFrame | None) -> pl.DataFrame:
+    """Department records of the affected keys: the lists just stored from memory, the others read."""
+    fresh = [] if stored is None else stored["department"].unique().to_list()
+    read = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, exit_year, "
+                               "batch_id FROM department_records d JOIN _affected USING (student_key) "
+                               "WHERE department <> ALL(%s)", FINDINGS, (fresh,))
+    if stored is None:
+        return read
+    mine = stored.select(list(FINDINGS)).cast(FINDINGS).join(keys.to_frame("student_key"), on="student_key",
+                                                                how="semi")
+    return pl.concat([read, mine])
 
 
 async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
