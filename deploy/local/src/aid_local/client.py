@@ -47,6 +47,13 @@ def _headers(platform: Platform, role: str, **claims: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _body(resp: httpx.Response) -> dict:
+    """The JSON of a successful import, or ImportFailed with the service's reason."""
+    if resp.status_code != 200:
+        raise ImportFailed(f"{resp.status_code}: {resp.json().get('detail', resp.text) if resp.content else ''}")
+    return resp.json()
+
+
 def upload(platform: Platform, path: Path, *, department: str | None, show_progress: bool = True) -> dict:
     """Import a file; returns the report in aidctl's words (rows_read, accepted, … and the rejections)."""
     if department:
@@ -62,9 +69,7 @@ def upload(platform: Platform, path: Path, *, department: str | None, show_progr
                               files={"file": (path.name, fh, "application/octet-stream")})
         finally:
             fh.close()
-    if resp.status_code != 200:
-        raise ImportFailed(f"{resp.status_code}: {resp.json().get('detail', resp.text) if resp.content else ''}")
-    body = resp.json()
+    body = _body(resp)
     report = {ours: body[theirs] for theirs, ours in REPORT_KEYS.items()}
     report.update(batch_id=body["batch_id"], repeated_rows=body["repeated_rows"], rejections=body["rejections"])
     return report
@@ -80,9 +85,7 @@ def upload_round(platform: Platform, lists: dict[str, Path]) -> dict:
     finally:
         for fh in handles.values():
             fh.close()
-    if resp.status_code != 200:
-        raise ImportFailed(f"{resp.status_code}: {resp.json().get('detail', resp.text) if resp.content else ''}")
-    body = resp.json()
+    body = _body(resp)
     per_list = [{"department": r["department"], "batch_id": r["batch_id"], "repeated_rows": r["repeated_rows"],
                  **{ours: r[theirs] for theirs, ours in REPORT_KEYS.items() if theirs in LIST_KEYS},
                  "rejections": r["rejections"]} for r in body["lists"]]

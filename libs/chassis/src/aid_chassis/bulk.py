@@ -30,7 +30,8 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
         return
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     connection = await driver(session)
-    async with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({CSV_IN})") as copy:
+    statement = f"COPY {table} ({columns}) FROM STDIN WITH ({CSV_IN})"
+    async with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for start in range(0, frame.height, CHUNK_ROWS):
             part = frame.slice(start, CHUNK_ROWS)
             await copy.write(part.write_csv(include_header=False, quote_style="non_numeric").encode())
@@ -70,18 +71,35 @@ async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFram
     """
     trace: dict[str, str] = {}
     propagate.inject(trace)
+    common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
+              "ce_specversion": SPEC_VERSION, **trace}
     line = pl.concat_str(["key", "event_id", "type", "dataschema", "dataversion", "data"], separator="\t")
     for (topic,), part in events.with_columns(line.alias("_line")).group_by("topic", maintain_order=True):
         for start in range(0, part.height, BATCH_EVENTS):
             chunk = part.slice(start, BATCH_EVENTS)
-            common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
-                      "ce_specversion": SPEC_VERSION, **trace}
             await session.execute(insert(outbox).values(
                 event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{chunk.height} events", headers=common,
                 value=bytes(cramjam.lz4.compress_block("\n".join(chunk["_line"]).encode()))))
 
 
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
+EVENTS_IN_ROW = (f"CASE WHEN headers->>'{PACKED}' = '{PACKED_FORMAT}' "
+                 "THEN split_part(key, ' ', 1)::int ELSE 1 END")  # SQL: a packed row's key says "<n> events"
+ANALYZE_AFTER = 10_000  # changed rows after which a table's statistics are refreshed
+
+
+async def refresh_statistics(session: AsyncSession, table: str, changed_rows: int) -> None:
+    """``ANALYZE`` a table after a large change, in the transaction, so the joins that follow are
+    planned for the table as it now is."""
+    if changed_rows > ANALYZE_AFTER:
+        await (await driver(session)).execute(f"ANALYZE {table}")
+
+
+def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> list[tuple]:
+    """The (tag, key, headers, value) Kafka records of an outbox row: one, or a packed row's many."""
+    if headers.get(PACKED) == PACKED_FORMAT:
+        return unpack(headers, value, tag)
+    return [(tag, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)), value)]
 
 
 def unpack(headers: dict[str, str], value: bytes, tag=None) -> list[tuple]:

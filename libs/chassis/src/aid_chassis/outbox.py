@@ -66,20 +66,15 @@ async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envel
     """Every event waiting in the outbox, in order, as (topic, envelope); packed rows unpacked."""
     rows = (await session.execute(select(outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
                                   .order_by(outbox.c.id))).all()
-    events = []
-    for topic, key, headers, value in rows:
-        if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
-            events += [(topic, Envelope.from_kafka(h, v)) for _, _, h, v in bulk.unpack(headers, value)]
-        else:
-            events.append((topic, Envelope.from_kafka([(k, v.encode()) for k, v in headers.items()], value)))
-    return events
+    return [(topic, Envelope.from_kafka(h, v)) for topic, key, headers, value in rows
+            for _, _, h, v in bulk.records_of(headers, key, value)]
 
 
 async def backlog(session: AsyncSession, outbox: Table) -> tuple[int, float]:
     """Events waiting (a packed row counts its events) and the age in seconds of the oldest one."""
     row = (
         await session.execute(
-            select(func.coalesce(func.sum(literal_column(_EVENTS)), 0),
+            select(func.coalesce(func.sum(literal_column(bulk.EVENTS_IN_ROW)), 0),
                    func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0))
         )
     ).one()
@@ -124,7 +119,7 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             driver = await db.driver(session)
             claimed = await (await driver.execute(
-                f"SELECT id, {_EVENTS} FROM {self._outbox.name} ORDER BY id "  # noqa: S608
+                f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} ORDER BY id "  # noqa: S608
                 "LIMIT %s FOR UPDATE SKIP LOCKED", (self._batch_size,))).fetchall()
             ids = _up_to(claimed, self._batch_size)
             if not ids:
@@ -192,10 +187,6 @@ class OutboxRelay:
 _TRACE_HEADERS = ("traceparent", "tracestate")
 
 
-_EVENTS = (f"CASE WHEN headers->>'{bulk.PACKED}' = '{bulk.PACKED_FORMAT}' "
-           "THEN split_part(key, ' ', 1)::int ELSE 1 END")  # events in a row: a packed row's key says how many
-
-
 def _up_to(claimed: list[tuple[int, int]], most: int) -> list[int]:
     """The ids of the first claimed rows holding about ``most`` events (at least one row)."""
     ids, count = [], 0
@@ -214,12 +205,7 @@ def _by_trace_and_topic(rows) -> dict[tuple, list]:
     for row_id, topic, key, text, value in rows:
         headers = orjson.loads(text)
         parent = tuple((k, headers.pop(k)) for k in _TRACE_HEADERS if k in headers)
-        group = groups.setdefault((parent, topic), [])
-        if headers.get(bulk.PACKED) == bulk.PACKED_FORMAT:
-            group += bulk.unpack(headers, value, row_id)
-        else:
-            group.append((row_id, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)),
-                          value))
+        groups.setdefault((parent, topic), []).extend(bulk.records_of(headers, key, value, row_id))
     return groups
 
 

@@ -20,15 +20,19 @@ class UnreadableFile(ValueError):
     """The whole file is refused (wrong encoding, no header, too big)."""
 
 
-def decode(content: bytes) -> str:
+def as_utf8(content: bytes) -> bytes:
+    """The file's bytes as UTF-8 without BOM: UTF-8 as it is, GBK/GB18030 re-encoded (one decode pass)."""
     if len(content) > MAX_BYTES:
         raise UnreadableFile("文件超过400MB (file larger than 400 MB)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableFile("无法识别文件编码，请使用UTF-8或GBK (not UTF-8 or GBK/GB18030)")
+    try:
+        content.decode("utf-8")
+        return content.removeprefix(b"\xef\xbb\xbf")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("gb18030").encode()
+    except UnicodeDecodeError:
+        raise UnreadableFile("无法识别文件编码，请使用UTF-8或GBK (not UTF-8 or GBK/GB18030)") from None
 
 
 def read_frame(content: bytes) -> pl.DataFrame:
@@ -37,9 +41,8 @@ def read_frame(content: bytes) -> pl.DataFrame:
     if content.startswith(b"PK\x03\x04"):
         header, rows = _xlsx_rows(content)
         return rows_frame(header, rows, first_row=2)
-    text = decode(content)
-    utf8 = content.removeprefix(b"\xef\xbb\xbf") if _is_utf8(content) else text.encode()
-    if not text.strip():
+    utf8 = as_utf8(content)
+    if not utf8.strip():
         raise UnreadableFile("文件为空 (the file is empty)")
     try:
         raw = pl.read_csv(io.BytesIO(utf8), has_header=False, infer_schema=False, truncate_ragged_lines=True,
@@ -51,14 +54,6 @@ def read_frame(content: bytes) -> pl.DataFrame:
     frame = raw.slice(1).select(pl.int_range(2, raw.height + 1, dtype=pl.Int64).alias("row"),
                                 *[expr.alias(name) for name, expr in named.items()])
     return _drop_blank(frame)
-
-
-def _is_utf8(content: bytes) -> bool:
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def rows_frame(header: list[str], rows: list[dict[str, str]], first_row: int = 1,
@@ -76,7 +71,8 @@ def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
     text = [c for c in frame.columns if c != "row"]
     if not text:
         return frame
-    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars(whitespace()) != "" for c in text]))
+    space = whitespace()
+    return frame.filter(pl.any_horizontal([pl.col(c).fill_null("").str.strip_chars(space) != "" for c in text]))
 
 
 REJECTION_COLUMNS = ("row", "field", "code", "message", "raw")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Literal
 
@@ -29,6 +30,17 @@ def _importer(request: Request, who: Principal) -> imports.Importer:
     return imports.Importer(actor=who.subject, secret=settings.pseudonym_secret, policy=settings.policy())
 
 
+@contextmanager
+def _refusals():
+    """An import's refusals as HTTP errors: an unknown department 404, an unreadable file 422."""
+    try:
+        yield
+    except imports.UnknownDepartment as exc:
+        raise HTTPException(404, str(exc)) from None
+    except UnreadableFile as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 async def _content(file: UploadFile) -> bytes:
     content = await file.read(MAX_BYTES + 1)
     if len(content) > MAX_BYTES:
@@ -40,12 +52,10 @@ async def _content(file: UploadFile) -> bytes:
 async def import_roster(request: Request, file: UploadFile = File(...), db=Depends(session),
                         who: Principal = Depends(ROSTER_ROLES)) -> dict:
     content = await _content(file)
-    try:
+    with _refusals():
         async with db.begin():
             report = await imports.import_roster(db, content=content, file_name=file.filename or "roster.csv",
                                                  by=_importer(request, who))
-    except UnreadableFile as exc:
-        raise HTTPException(422, str(exc)) from None
     return asdict(report)
 
 
@@ -56,15 +66,11 @@ async def import_list(department: str, request: Request, file: UploadFile = File
         raise HTTPException(403, "只能导入本部门名单 (you may import only your own department's list)")
     content = await _content(file)
     settings: Settings = request.app.state.settings
-    try:
+    with _refusals():
         async with db.begin():
             report = await imports.import_department_list(
                 db, department=department, departments=settings.departments, content=content,
                 file_name=file.filename or f"{department}.csv", by=_importer(request, who))
-    except imports.UnknownDepartment as exc:
-        raise HTTPException(404, str(exc)) from None
-    except UnreadableFile as exc:
-        raise HTTPException(422, str(exc)) from None
     return asdict(report)
 
 
@@ -77,14 +83,10 @@ async def import_lists(request: Request, files: list[UploadFile] = File(...), de
         raise HTTPException(422, "每个文件需对应一个部门 (give one department per file, in the same order)")
     uploads = [(d, await _content(f), f.filename or f"{d}.csv") for d, f in zip(departments, files, strict=True)]
     settings: Settings = request.app.state.settings
-    try:
+    with _refusals():
         async with db.begin():
             report = await imports.import_department_lists(db, uploads=uploads, departments=settings.departments,
                                                            by=_importer(request, who))
-    except imports.UnknownDepartment as exc:
-        raise HTTPException(404, str(exc)) from None
-    except UnreadableFile as exc:
-        raise HTTPException(422, str(exc)) from None
     return asdict(report)
 
 

@@ -6,9 +6,7 @@ transaction; the events leave through the outbox.
 
 from __future__ import annotations
 
-import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
@@ -23,9 +21,7 @@ from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import candidates, snapshots
-from identity_matching.service_layer.rematch import rematch, serialise
-
-SOURCE = "identity-matching"
+from identity_matching.service_layer.rematch import SOURCE, Stopwatch, rematch, serialise
 
 
 class UnknownDepartment(ValueError):
@@ -60,19 +56,8 @@ class ImportReport:
     seconds: dict[str, float] = field(default_factory=dict)  # time of each stage, for operators and benchmarks
 
 
-class Stopwatch:
-    """Seconds spent in each named stage of one import."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - start, 3)
+def new_batch_id() -> str:
+    return f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -86,7 +71,7 @@ class _Batch:
     rejections: list[records.Rejection]
     repeats: int
     statistics: dict
-    batch_id: str = field(default_factory=lambda: f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}")
+    batch_id: str = field(default_factory=new_batch_id)
 
 
 def statistics(rows: pl.DataFrame, *, by: str, county: str) -> dict:
@@ -181,7 +166,6 @@ async def import_department_rows(session: AsyncSession, *, department: str, fram
 class _Stored:
     batch: _Batch
     values: pl.DataFrame  # the department's list as now stored
-    keys: pl.Series
     changed: pl.Series
     frame: pl.DataFrame
 
@@ -199,17 +183,17 @@ async def _store_list(session: AsyncSession, department: str, frame: pl.DataFram
     with clock.stage("store"):
         changed = await snapshots.replace(session, tables.department_records, values,
                                           scope={"department": department})
-    return _Stored(batch, values, values["student_key"], changed, frame)
+    return _Stored(batch, values, changed, frame)
 
 
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
                  clock: Stopwatch) -> RoundReport:
     await serialise(session)
     stored = [await _store_list(session, d, frame, name, by, clock) for d, frame, name in frames]
-    round_id = stored[0].batch.batch_id if len(stored) == 1 else _Batch("round", None, "", 0, [], 0, {}).batch_id
+    round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
-        changes = await rematch(session, affected, batch_id=round_id, policy=by.policy, seconds=clock.seconds,
+        changes = await rematch(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
                                 stored=pl.concat([s.values for s in stored]))
     with clock.stage("report"):
         coverage = await _coverage_by_department(session, [s.batch.department for s in stored])
@@ -221,7 +205,8 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
                 rejections=item.batch.rejections, secret=by.secret)
         enrolled, matched = coverage.get(item.batch.department, (0, 0))
         reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
-                                     listed=item.keys.n_unique(), seconds=clock.seconds, review_candidates=suggested))
+                                     listed=item.values["student_key"].n_unique(), seconds=clock.seconds,
+                                     review_candidates=suggested))
     return RoundReport(round_id, reports, changes.get("new", 0), changes.get("changed", 0),
                        changes.get("withdrawn", 0), clock.seconds)
 
@@ -230,7 +215,7 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
                   on_list: pl.Series, clock: Stopwatch) -> ImportReport:
     """The roster's re-comparison and report."""
     with clock.stage("compare"):
-        changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, seconds=clock.seconds)
+        changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, clock=clock)
     with clock.stage("report"):
         matched = await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
     return await _record(session, batch, by, changes, enrolled=on_list.n_unique(), matched=matched,

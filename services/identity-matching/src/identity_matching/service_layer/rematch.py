@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import polars as pl
@@ -37,41 +38,46 @@ async def serialise(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-matching-import'))"))
 
 
+class Stopwatch:
+    """Seconds spent in each named stage of one import."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - start, 3)
+
+
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy, seconds: dict[str, float] | None = None,
+                  policy: EligibilityPolicy, clock: Stopwatch | None = None,
                   stored: pl.DataFrame | None = None) -> Counter:
-    """Compare every key again and queue the events; returns counts by kind of change
-    (and adds the seconds of each step to ``seconds``). ``stored``: whole department lists this
-    transaction has just written (FINDINGS columns), used as they are instead of read back."""
+    """Compare every key again and queue the events; returns counts by kind of change (and times
+    each step on ``clock``). ``stored``: whole department lists this transaction has just written
+    (FINDINGS columns), used as they are instead of read back."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     if keys.is_empty():
         return Counter()
-    clock = _Clock(seconds if seconds is not None else {})
-    keys = await _relevant(session, keys)
-    await bulk.temp_keys(session, "_affected", keys)
-    findings = await _findings(session, keys, stored)
-    enrolments = await _enrolments(session, findings)
-    priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
-                                 "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
-    clock.lap("compare.load")
-    found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
-    clock.lap("compare.decide")
-    await _store(session, found, priors)
-    clock.lap("compare.store")
-    await _queue(session, found, batch_id)
-    clock.lap("compare.queue")
+    clock = clock or Stopwatch()
+    with clock.stage("compare.load"):
+        keys = await _relevant(session, keys)
+        await bulk.temp_keys(session, "_affected", keys)
+        findings = await _findings(session, keys, stored)
+        enrolments = await _enrolments(session, findings)
+        priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
+                                     "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
+    with clock.stage("compare.decide"):
+        found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
+    with clock.stage("compare.store"):
+        await _store(session, found, priors)
+    with clock.stage("compare.queue"):
+        await _queue(session, found, batch_id)
     return Counter(dict(found.group_by("kind").len().iter_rows()))
-
-
-class _Clock:
-    def __init__(self, seconds: dict[str, float]) -> None:
-        self.seconds, self.last = seconds, time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = round(self.seconds.get(name, 0) + now - self.last, 3)
-        self.last = now
 
 
 LARGE = 100_000
@@ -117,12 +123,11 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
                         pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
     first = rows.join(priors.select("student_key"), on="student_key", how="anti")
     await bulk.copy_in(session, "matches", first)
-    driver = await db.driver(session)
-    if first.height > 10_000:
-        await driver.execute("ANALYZE matches")
+    await bulk.refresh_statistics(session, "matches", first.height)
     again = rows.join(priors.select("student_key"), on="student_key", how="semi")
     if again.is_empty():
         return
+    driver = await db.driver(session)
     await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
     await bulk.copy_in(session, "_changed", again)
     await driver.execute(

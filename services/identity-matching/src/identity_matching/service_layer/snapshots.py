@@ -15,12 +15,12 @@ from aid_chassis import bulk, db
 
 IGNORED = {"batch_id", "updated_at"}  # bookkeeping, not content
 TYPES = {"exit_year": pl.Int16}
-ANALYZE_AFTER = 10_000  # changed rows
 
 
 async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, scope: dict[str, str] | None = None
                   ) -> pl.Series:
-    """Make ``table`` (where its columns equal ``scope``) hold exactly ``rows``; returns the student keys that changed."""
+    """Make ``table`` (where its columns equal ``scope``) hold exactly ``rows``; returns the student
+    keys that changed."""
     pk = [c.name for c in table.primary_key.columns]
     content = [c.name for c in table.columns if c.name not in IGNORED]
     where = " AND ".join(f"{c} = %({c})s" for c in scope or {}) or "true"
@@ -32,8 +32,7 @@ async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, sc
     stale = pl.concat([gone, changed.select(pk).join(old.select(pk), on=pk, how="semi")])
     await _delete(session, table, stale, pk)
     await bulk.copy_in(session, table.name, rows.join(changed.select(pk), on=pk, how="semi").sort(pk))
-    if gone.height + changed.height > ANALYZE_AFTER:
-        await (await db.driver(session)).execute(f"ANALYZE {table.name}")  # fresh statistics for the joins to come
+    await bulk.refresh_statistics(session, table.name, gone.height + changed.height)
     return pl.concat([gone["student_key"], changed["student_key"]]).unique()
 
 
