@@ -52,7 +52,7 @@ def test_crashes_during_the_flow_lose_and_duplicate_nothing(running, province, r
     county, stage = province.schools[school]
 
     running.kill(SVC["verification"], "worker")  # its outbox fills while the relay is dead
-    verified = flow.verify_school(c, school, expected)
+    verified = flow.verify_school(c, school, county, expected)
     _crash_and_restart(running, "query", "worker")
     running.start(SVC["verification"], "worker")
     _crash_and_restart(running, "publicity", "worker", down_for=0.2)

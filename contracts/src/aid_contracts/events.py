@@ -163,7 +163,11 @@ class StudentMatchWithdrawn(Event):
 
 
 class Verified(Event):
-    """A school verified a matched student (学校核对)."""
+    """A school's verification of a student, approved by its bureau (学校核对, 审核通过).
+
+    ``student`` carries the corrected enrolment facts; an invalid record marked as a duplicate
+    is not emitted (the student's valid record is another task's).
+    """
 
     EVENT_TYPE = "verified"
     TOPIC = Topic.VERIFIED
@@ -177,6 +181,13 @@ class Verified(Event):
     categories: list[CategoryEntry]
     verified_by: str = Field(description="the school account that verified")
     verified_at: datetime
+    origin: str = Field(default="matched", description="matched (比对下发) or supplementary (学校补录)")
+    corrections: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="enrolment fields the school corrected: field -> {old, new}",
+        json_schema_extra={"x-personal-data": True})
+    invalid_text: str | None = Field(default=None, description="the school's explanation of an invalid record")
+    approved_by: str | None = Field(default=None, description="the bureau account that approved it (审核通过)")
+    approved_at: datetime | None = None
 
 
 class Published(Event):

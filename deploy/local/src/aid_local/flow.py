@@ -85,8 +85,9 @@ def import_lists(c: Clients, province: DemoProvince) -> tuple[dict[str, dict], s
     return reports, trace_id
 
 
-def verify_school(c: Clients, school_code: str, expected: int) -> int:
-    """The school verifies every pending task once all ``expected`` have arrived."""
+def verify_school(c: Clients, school_code: str, county: str, expected: int) -> int:
+    """Once all ``expected`` tasks have arrived: the school verifies and submits them all (批量核对,
+    上报) and the county bureau approves them (审核通过), which emits ``verified``."""
     school = c.token("school", school_code=school_code)
 
     def arrived():
@@ -94,10 +95,13 @@ def verify_school(c: Clients, school_code: str, expected: int) -> int:
         return body["items"] if body["total"] >= expected else None
 
     tasks = wait_for(f"{expected} verification tasks at school {school_code}", arrived)
-    for task in tasks:
-        c.call("POST", "verification", f"/tasks/{task['task_id']}/verify", headers=school,
-               json={"status": "verified_unchanged"})
-    return len(tasks)
+    answers = [{"task_id": t["task_id"], "status": "verified_unchanged"} for t in tasks]
+    c.call("POST", "verification", "/tasks/verify", headers=school, json={"items": answers})
+    submitted = c.call("POST", "verification", "/tasks/submit", headers=school, json={}).json()
+    decisions = [{"task_id": r["task_id"], "decision": "approve"} for r in submitted["results"] if r["ok"]]
+    c.call("POST", "verification", "/tasks/audit", headers=c.token("county_bureau", region=county),
+           json={"decisions": decisions})
+    return len(decisions)
 
 
 def publish_list(c: Clients, school_code: str, county: str, stage: str, period: str, expected: int) -> str:
@@ -127,7 +131,7 @@ def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-
     reports, trace_id = import_lists(c, province)
     school_code, expected = choose_school(province)
     county, stage = province.schools[school_code]
-    verified = verify_school(c, school_code, expected)
+    verified = verify_school(c, school_code, county, expected)
     list_id = publish_list(c, school_code, county, stage, period, verified)
     student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
     request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}

@@ -42,6 +42,7 @@ class Principal:
     region: str | None = None
     school_code: str | None = None
     department: str | None = None
+    stage: str | None = None  # a school account per stage (附设学前班的小学: one for each, FAQ Q16/Q27)
 
     @property
     def region_prefix(self) -> str | None:
@@ -78,6 +79,7 @@ class TokenVerifier:
         return Principal(
             subject=claims["sub"], role=Role(claims["role"]), region=claims.get("region"),
             school_code=claims.get("school_code"), department=claims.get("department"),
+            stage=claims.get("stage"),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +26,12 @@ async def on_verified(session: AsyncSession, envelope: Envelope) -> None:
               "match_revision": event.match_revision, "student": event.student.model_dump(mode="json"),
               "verified_at": event.verified_at}
     stmt = pg_insert(tables.candidates).values(values)
-    newer = stmt.excluded.verified_at >= tables.candidates.c.verified_at
-    await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values, where=newer))
+    c = tables.candidates.c
+    newer = stmt.excluded.verified_at >= c.verified_at
+    # a student handed to two schools: one school's "not here" must not cancel the other's verification
+    same_school_or_valid = or_(stmt.excluded.status != "invalid", stmt.excluded.school_code == c.school_code)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values,
+                                                     where=and_(newer, same_school_or_valid)))
 
 
 async def propose(session: AsyncSession, *, school_code: str, programme_code: str) -> list:

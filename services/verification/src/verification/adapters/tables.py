@@ -1,6 +1,8 @@
-"""verification's own tables: one task per matched student, and its full history."""
+"""verification's own tables: tasks and their history, proofs, repeated-student checks,
+deadlines, payments seen, unfunded-reason reports and abnormal-record checks."""
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Identity, Integer, MetaData, String, Table, func
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Identity, Integer, LargeBinary, MetaData,
+                        String, Table, UniqueConstraint, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -8,24 +10,44 @@ from aid_chassis.tables import ChassisTables
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
+
+def _when(name: str, nullable: bool = True) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable,
+                  **({} if nullable else {"server_default": func.now()}))
+
+
 tasks = Table(
     "verification_tasks", metadata,
     Column("task_id", String(40), primary_key=True),
-    Column("student_key", String(64), nullable=False, unique=True),
+    Column("student_key", String(64), nullable=False, index=True),
+    Column("school_code", String(20), nullable=False, index=True),
+    Column("origin", String(20), nullable=False, server_default="matched"),  # matched | supplementary
     Column("match_id", String(40), nullable=False),
     Column("match_revision", Integer, nullable=False),
-    Column("school_code", String(20), nullable=False, index=True),
+    Column("batch_id", String(64)),
+    Column("stage", String(20), nullable=False, server_default=""),
     Column("enrolment_region", String(6), nullable=False, index=True),
     Column("household_region", String(6), nullable=False, index=True),
     Column("student", JSONB, nullable=False),
     Column("categories", JSONB, nullable=False),
+    Column("review", JSONB, nullable=False, server_default="[]"),
+    Column("changes", JSONB, nullable=False, server_default="{}"),
     Column("status", String(30), nullable=False),
     Column("invalid_reason", String(200)),
+    Column("invalid_text", String(200)),
+    Column("corrections", JSONB, nullable=False, server_default="{}"),
     Column("open", Boolean, nullable=False),
     Column("closed_reason", String(200)),
     Column("verified_by", String(100)),
-    Column("verified_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _when("verified_at"),
+    Column("audit_state", String(20), nullable=False, server_default="unsubmitted"),
+    Column("audit_reason", String(200)),
+    Column("audited_by", String(100)),
+    _when("audited_at"),
+    _when("submitted_at"),
+    Column("supplement", JSONB),
+    _when("updated_at", nullable=False),
+    UniqueConstraint("student_key", "school_code", name="uq_verification_tasks_student_school"),
 )
 
 task_history = Table(
@@ -35,5 +57,86 @@ task_history = Table(
     Column("action", String(40), nullable=False),
     Column("actor", String(100), nullable=False),
     Column("detail", JSONB, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _when("at", nullable=False),
+)
+
+audit_log = Table(  # every write that is not a task's own (tasks keep theirs in task_history)
+    "verification_audit_log", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    _when("at", nullable=False),
+)
+
+proofs = Table(
+    "verification_proofs", metadata,
+    Column("proof_id", String(40), primary_key=True),
+    Column("task_id", String(40), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    _when("uploaded_at", nullable=False),
+)
+
+repeated_checks = Table(  # 重复学生核查: one per student handed to more than one school
+    "verification_repeated_checks", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("state", String(20), nullable=False),  # open | resolved
+    Column("resolver_prefix", String(6), nullable=False),
+    Column("kept_task_id", String(40)),
+    Column("resolved_by", String(100)),
+    _when("resolved_at"),
+    _when("opened_at", nullable=False),
+)
+
+deadlines = Table(  # 截止日期 per task batch: verification of a match batch, unfunded reasons of a period, a check
+    "verification_deadlines", metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("batch", String(64), primary_key=True),
+    Column("due", Date, nullable=False),
+    Column("set_by", String(100), nullable=False),
+)
+
+payments = Table(  # students paid in a period (from ``paid``), for 未资助原因上报
+    "verification_payments", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("period", String(20), primary_key=True),
+    _when("paid_at", nullable=False),
+)
+
+unfunded_reports = Table(  # 建档立卡学生未资助原因上报
+    "verification_unfunded_reports", metadata,
+    Column("task_id", String(40), primary_key=True),
+    Column("period", String(20), primary_key=True),
+    Column("reason", String(40), nullable=False),
+    Column("text", String(200)),
+    Column("reported_by", String(100), nullable=False),
+    _when("reported_at", nullable=False),
+)
+
+abnormal_checks = Table(  # 数据核查: a list of abnormal aid records from the national centre
+    "verification_abnormal_checks", metadata,
+    Column("check_id", String(40), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("region_prefix", String(6), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    _when("uploaded_at", nullable=False),
+)
+
+abnormal_items = Table(
+    "verification_abnormal_items", metadata,
+    Column("check_id", String(40), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("school_code", String(20), nullable=False, index=True),
+    Column("county", String(6), nullable=False, index=True),
+    Column("record", JSONB, nullable=False),
+    Column("answer", String(40)),
+    Column("answer_text", String(200)),
+    Column("answered_by", String(100)),
+    _when("answered_at"),
 )

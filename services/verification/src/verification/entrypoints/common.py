@@ -1,0 +1,49 @@
+"""What every verification router shares: roles, refusals as HTTP errors, public views."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from fastapi import HTTPException
+
+from aid_chassis.auth import BUREAUS, Role, allow
+from aid_chassis.masking import mask_id_number
+from verification.domain.proofs import ProofRefused
+from verification.domain.tasks import VerificationRefused
+
+SCHOOLS = allow(Role.SCHOOL)
+AUDITORS = allow(*BUREAUS)
+READERS = allow(Role.SCHOOL, *BUREAUS, Role.OPERATOR)
+SCHOOLS_AND_AUDITORS = allow(Role.SCHOOL, *BUREAUS)
+CONFLICTS = {"duplicate_verified", "under_audit", "task_closed", "already_listed", "not_submittable",
+             "not_submitted", "not_answered"}
+PROOF_STATUS = {"proof_too_large": 413, "proof_not_jpeg": 415}
+
+
+@contextmanager
+def refusals():
+    """Refusals as precise HTTP errors: {code, message}; nothing was changed."""
+    try:
+        yield
+    except LookupError as exc:
+        raise HTTPException(404, {"code": "not_found", "message": str(exc)}) from None
+    except ProofRefused as exc:
+        raise HTTPException(PROOF_STATUS.get(exc.code, 422), {"code": exc.code, "message": str(exc)}) from None
+    except VerificationRefused as exc:
+        raise HTTPException(409 if exc.code in CONFLICTS else 422, {"code": exc.code, "message": str(exc)}) from None
+
+
+def masked(student: dict) -> dict:
+    return {**student, "id_number": mask_id_number(student["id_number"])}
+
+
+def task_view(row) -> dict:
+    """A task as callers see it (ID number masked)."""
+    return {"task_id": row.task_id, "student_key": row.student_key, "origin": row.origin, "status": row.status,
+            "open": row.open, "invalid_reason": row.invalid_reason, "invalid_text": row.invalid_text,
+            "corrections": {k: ({"old": v["old"], "new": v["new"]}) for k, v in (row.corrections or {}).items()},
+            "changes": row.changes, "closed_reason": row.closed_reason, "student": masked(row.student),
+            "categories": row.categories, "review": row.review, "batch_id": row.batch_id,
+            "match_revision": row.match_revision, "verified_by": row.verified_by, "audit_state": row.audit_state,
+            "audit_reason": row.audit_reason, "audited_by": row.audited_by,
+            "supplement": ({k: v for k, v in row.supplement.items()} if row.supplement else None)}

@@ -1,0 +1,102 @@
+"""Abnormal-record checks (数据核查, seed 001 §3): a bureau uploads the national centre's list of
+abnormal aid records; it is split by school; schools answer each; a summary by county follows."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis.auth import Principal
+from aid_chassis.masking import mask_id_number
+from verification.adapters import tables
+from verification.domain.followups import CHECK_ANSWERS, check_coded
+from verification.domain.tasks import VerificationRefused
+from verification.service_layer.csvfile import read_csv
+from verification.service_layer.store import log, new_id, now
+
+A = tables.abnormal_items.c
+HEADERS = {"身份证号": "id_number", "姓名": "name", "学校代码": "school_code", "学校所在地": "county",
+           "资助项目": "programme", "异常情况": "issue"}
+REQUIRED = ("id_number", "name", "school_code", "county", "issue")
+
+
+def _refusal(row: int, fields: dict[str, str], who: Principal) -> dict | None:
+    for name in REQUIRED:
+        if not fields.get(name):
+            return {"row": row, "field": name, "code": "missing_field", "message": f"{name} 为空 ({name} is empty)"}
+    county = fields["county"]
+    if not (len(county) == 6 and county.isdigit()):
+        return {"row": row, "field": "county", "code": "bad_region", "raw": county,
+                "message": "学校所在地须为 6 位行政区划代码 (county must be a 6-digit code)"}
+    if not who.covers_region(county):
+        return {"row": row, "field": "county", "code": "outside_jurisdiction", "raw": county,
+                "message": "学校不在本辖区 (the school is outside your jurisdiction)"}
+    return None
+
+
+async def upload(session: AsyncSession, who: Principal, title: str, content: bytes) -> dict:
+    """Store a check's rows split by school; every rejected row says which field and why."""
+    rows = read_csv(content, HEADERS, needs=[{name} for name in REQUIRED])
+    check_id, accepted, rejected = new_id("C"), [], []
+    for row in rows:
+        refusal = _refusal(row.row, row.fields, who)
+        if refusal:
+            rejected.append(refusal)
+        else:
+            record = {k: row.fields.get(k, "") for k in ("id_number", "name", "programme", "issue")}
+            accepted.append({"check_id": check_id, "row": row.row, "school_code": row.fields["school_code"],
+                             "county": row.fields["county"], "record": record})
+    if not accepted:
+        raise VerificationRefused("no_rows", f"没有可导入的记录（{len(rejected)} 行有误）(no acceptable rows)")
+    await session.execute(insert(tables.abnormal_checks).values(check_id=check_id, title=title,
+                                                                region_prefix=who.region_prefix, items=len(accepted),
+                                                                uploaded_by=who.subject))
+    await session.execute(insert(tables.abnormal_items), accepted)
+    await log(session, "abnormal_check", check_id, "uploaded", who.subject, {"items": len(accepted)})
+    schools = len({a["school_code"] for a in accepted})
+    return {"check_id": check_id, "read": len(rows), "accepted": len(accepted), "rejected": len(rejected),
+            "schools": schools, "rejections": rejected}
+
+
+async def answer(session: AsyncSession, who: Principal, check_id: str, row: int, code: str, text: str | None) -> dict:
+    check_coded(code, text, CHECK_ANSWERS, "answer")
+    item = (await session.execute(select(tables.abnormal_items).where(
+        A.check_id == check_id, A.row == row, A.school_code == (who.school_code or "")).with_for_update())).first()
+    if item is None:
+        raise LookupError(f"本校没有这条核查记录 (no record {check_id}/{row} at your school)")
+    await session.execute(tables.abnormal_items.update().where(A.check_id == check_id, A.row == row).values(
+        answer=code, answer_text=text, answered_by=who.subject, answered_at=now()))
+    await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who.subject,
+              {"answer": code, "previous": item.answer})
+    return {"check_id": check_id, "row": row, "answer": code}
+
+
+def item_scope(who: Principal):
+    if who.school_code:
+        return A.school_code == who.school_code
+    prefix = who.region_prefix or ""
+    return func.left(A.county, len(prefix)) == prefix if prefix else A.row.is_(None)
+
+
+async def summary(session: AsyncSession, who: Principal, check_id: str) -> list[dict]:
+    """汇总表: per county in the caller's jurisdiction, records, answered, and each answer's count."""
+    rows = await session.execute(select(A.county, A.answer, func.count()).where(A.check_id == check_id, item_scope(who))
+                                 .group_by(A.county, A.answer).order_by(A.county))
+    table: dict[str, dict] = {}
+    for county, code, n in rows:
+        entry = table.setdefault(county, {"county": county, "records": 0, "answered": 0, **dict.fromkeys(CHECK_ANSWERS, 0)})
+        entry["records"] += n
+        if code:
+            entry["answered"] += n
+            entry[code] += n
+    return list(table.values())
+
+
+async def items(session: AsyncSession, who: Principal, check_id: str | None) -> list[dict]:
+    stmt = select(tables.abnormal_items).where(item_scope(who))
+    if check_id:
+        stmt = stmt.where(A.check_id == check_id)
+    rows = await session.execute(stmt.order_by(A.check_id, A.row))
+    return [{"check_id": r.check_id, "row": r.row, "school_code": r.school_code, "county": r.county,
+             "record": {**r.record, "id_number": mask_id_number(r.record["id_number"])}, "answer": r.answer,
+             "answer_text": r.answer_text} for r in rows]

@@ -1,0 +1,84 @@
+"""Small persistence helpers shared by verification's use cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis.auth import Principal, Role
+from verification.adapters import tables
+from verification.domain.tasks import VerificationRefused
+
+T = tables.tasks.c
+SYSTEM = "system"
+
+
+def new_id(prefix: str) -> str:
+    """A time-ordered id: ``prefix`` + 12 hex digits of microseconds + 8 random hex digits."""
+    return f"{prefix}{int(datetime.now(UTC).timestamp() * 1e6):012x}{uuid.uuid4().hex[:8]}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def history(session: AsyncSession, task_id: str, action: str, actor: str, detail: dict) -> None:
+    """Who did what to a task, when (records are never deleted; every change is kept)."""
+    await session.execute(insert(tables.task_history).values(task_id=task_id, action=action, actor=actor, detail=detail))
+
+
+async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
+    """The audit trail of writes that are not a task's own."""
+    await session.execute(insert(tables.audit_log).values(entity=entity, entity_id=entity_id, action=action,
+                                                          actor=actor, detail=detail))
+
+
+async def set_task(session: AsyncSession, task_id: str, **values) -> None:
+    await session.execute(update(tables.tasks).where(T.task_id == task_id).values(updated_at=now(), **values))
+
+
+def school_scope(who: Principal) -> ColumnElement[bool]:
+    """A school account's own students (of its stage, where the account is for one stage)."""
+    clause = T.school_code == (who.school_code or "")
+    return and_(clause, T.stage == who.stage) if who.stage else clause
+
+
+def read_scope(who: Principal) -> ColumnElement[bool]:
+    """Which tasks a caller may read: its school's, or its jurisdiction's on both dimensions
+    (学籍所在地 or 户籍所在地, so students studying elsewhere are included)."""
+    if who.role is Role.SCHOOL:
+        return school_scope(who)
+    prefix = who.region_prefix
+    if prefix:
+        return or_(func.left(T.enrolment_region, len(prefix)) == prefix,
+                   func.left(T.household_region, len(prefix)) == prefix)
+    return true() if who.role is Role.OPERATOR else T.task_id.is_(None)
+
+
+async def school_task(session: AsyncSession, who: Principal, task_id: str):
+    """The caller's own task, locked; another school's task is reported as not found."""
+    stmt = select(tables.tasks).where(T.task_id == task_id, school_scope(who)).with_for_update()
+    task = (await session.execute(stmt)).first()
+    if task is None:
+        raise LookupError(f"没有这个核对任务 (no task {task_id} at your school)")
+    return task
+
+
+async def each(session: AsyncSession, items: list, apply: Callable[[object], Awaitable[dict]],
+               label: Callable[[object], dict]) -> dict:
+    """Apply a use case to many items, each in its own savepoint: a refused item changes nothing
+    and is reported with its code and message; accepted + refused = read."""
+    results = []
+    for item in items:
+        try:
+            async with session.begin_nested():
+                results.append({**label(item), "ok": True, **await apply(item)})
+        except (VerificationRefused, LookupError) as exc:
+            code = getattr(exc, "code", "not_found")
+            results.append({**label(item), "ok": False, "code": code, "message": str(exc).strip("'\"")})
+    accepted = sum(r["ok"] for r in results)
+    return {"read": len(items), "accepted": accepted, "refused": len(items) - accepted, "results": results}
