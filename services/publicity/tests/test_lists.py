@@ -69,6 +69,14 @@ async def test_an_older_verification_does_not_overwrite_a_newer_one(sessions):
                                        period="2026-autumn", actor="clerk")
 
 
+
+async def test_another_schools_invalid_answer_does_not_cancel_a_verified_student(sessions):
+    await _verified(sessions, f.verified(1, at=f.NOW),
+                    f.verified(1, status=VerificationStatus.INVALID, school="5201039999", at=f.NOW + timedelta(hours=1)))
+    async with sessions() as s:
+        rows = await handlers.propose(s, school_code="5201020001", programme_code=PROGRAMME)
+    assert len(rows) == 1
+
 def test_notice_window_counts_working_days():
     friday = datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert add_working_days(friday, 5) == datetime(2026, 11, 27, 10, tzinfo=UTC)

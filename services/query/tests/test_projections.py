@@ -42,3 +42,21 @@ async def test_older_match_revision_does_not_overwrite(sessions):
                  (p.on_matched, f.matched(1, revision=2, name="旧名字")))
     async with sessions() as s:
         assert (await s.execute(select(tables.students.c.name))).scalar_one() == "新名字"
+
+
+async def test_a_supplementary_verification_creates_the_student_and_corrections_show(sessions):
+    await _apply(sessions, (p.on_verified, f.verified(5, name="补录生")))
+    async with sessions() as s:
+        student = (await s.execute(select(tables.students))).one()
+    assert (student.name, student.status, student.match_revision) == ("补录生", "verified_unchanged", 0)
+
+
+async def test_another_schools_invalid_answer_does_not_replace_a_verified_student(sessions):
+    from aid_contracts.events import VerificationStatus
+
+    await _apply(sessions, (p.on_verified, f.verified(1)),
+                 (p.on_verified, f.verified(1, status=VerificationStatus.INVALID, school="5201039999",
+                                            at=f.NOW.replace(hour=10))))
+    async with sessions() as s:
+        student = (await s.execute(select(tables.students))).one()
+    assert (student.school_code, student.status) == ("5201020001", "verified_unchanged")

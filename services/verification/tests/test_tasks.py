@@ -267,7 +267,7 @@ async def test_an_abnormal_record_check_is_split_by_school_answered_and_summaris
 async def test_progress_counts_overdue_tasks_after_the_batch_deadline(sessions):
     await _run(sessions, distribution.on_student_matched, _matched(1))
     await _run(sessions, distribution.on_student_matched, _matched(2))
-    await _run(sessions, followups.set_deadline, COUNTY, "verification", "B1", date(2026, 6, 30))
+    await _run(sessions, followups.set_deadline, Principal("province", Role.PROVINCE_BUREAU, region="520000"), "verification", "B1", date(2026, 6, 30))
     async with sessions() as s:
         [before] = await followups.progress(s, COUNTY, date(2026, 6, 30))
         [after] = await followups.progress(s, COUNTY, date(2026, 7, 1))

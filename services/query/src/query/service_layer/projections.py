@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,11 +40,19 @@ async def on_withdrawn(session: AsyncSession, env: Envelope) -> None:
 
 
 async def on_verified(session: AsyncSession, env: Envelope) -> None:
+    """The approved verification: its status and the enrolment facts as the school confirmed or
+    corrected them; a supplementary record (补录) that no match announced becomes a student here."""
     event: Verified = env.parse(Verified)
-    await session.execute(update(tables.students).where(tables.students.c.student_key == env.partitionkey)
-                          .values(status=event.status.value))
+    values = {**event.student.model_dump(mode="json"), "status": event.status.value}
+    stmt = pg_insert(tables.students).values(student_key=env.partitionkey, match_revision=0, **values)
+    s = tables.students.c
+    # a student handed to two schools: one school's "not here" must not replace the other's record
+    same_school_or_valid = or_(stmt.excluded.status != "invalid", stmt.excluded.school_code == s.school_code)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values,
+                                                     where=same_school_or_valid))
     await _timeline(session, env, {"status": event.status.value, "verified_by": event.verified_by,
-                                   "invalid_reason": event.invalid_reason})
+                                   "invalid_reason": event.invalid_reason, "origin": event.origin,
+                                   "corrected": sorted(event.corrections), "approved_by": event.approved_by})
 
 
 async def on_published(session: AsyncSession, env: Envelope) -> None:

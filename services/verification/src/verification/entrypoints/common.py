@@ -13,6 +13,7 @@ from verification.domain.tasks import VerificationRefused
 
 SCHOOLS = allow(Role.SCHOOL)
 AUDITORS = allow(*BUREAUS)
+PROVINCE = allow(Role.PROVINCE_BUREAU)
 READERS = allow(Role.SCHOOL, *BUREAUS, Role.OPERATOR)
 SCHOOLS_AND_AUDITORS = allow(Role.SCHOOL, *BUREAUS)
 CONFLICTS = {"duplicate_verified", "under_audit", "task_closed", "already_listed", "not_submittable",

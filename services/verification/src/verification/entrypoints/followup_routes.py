@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from aid_chassis.app import session
 from aid_chassis.auth import Principal
-from verification.entrypoints.common import AUDITORS, SCHOOLS, SCHOOLS_AND_AUDITORS, masked, refusals
+from verification.entrypoints.common import AUDITORS, PROVINCE, SCHOOLS, SCHOOLS_AND_AUDITORS, masked, refusals
 from verification.service_layer import checks, followups
 
 unfunded_router = APIRouter(prefix="/unfunded", tags=["未资助原因上报 unfunded reasons"])
@@ -79,9 +79,9 @@ async def summary(check_id: str, db=Depends(session), who: Principal = Depends(A
     return {"check_id": check_id, "counties": await checks.summary(db, who, check_id)}
 
 
-@progress_router.put("/deadlines/{kind}/{batch}", summary="Set a task batch's deadline (截止日期)")
+@progress_router.put("/deadlines/{kind}/{batch}", summary="Set a task batch's deadline (截止日期, the province's)")
 async def deadline(kind: Literal["verification", "unfunded", "abnormal_check"], batch: str, body: DeadlineBody,
-                   db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+                   db=Depends(session), who: Principal = Depends(PROVINCE)) -> dict:
     async with db.begin():
         return await followups.set_deadline(db, who, kind, batch, body.due)
 

@@ -59,11 +59,11 @@ async def upload(session: AsyncSession, who: Principal, title: str, content: byt
 
 
 async def answer(session: AsyncSession, who: Principal, check_id: str, row: int, code: str, text: str | None) -> dict:
-    check_coded(code, text, CHECK_ANSWERS, "answer")
     item = (await session.execute(select(tables.abnormal_items).where(
         A.check_id == check_id, A.row == row, A.school_code == (who.school_code or "")).with_for_update())).first()
     if item is None:
         raise LookupError(f"本校没有这条核查记录 (no record {check_id}/{row} at your school)")
+    check_coded(code, text, CHECK_ANSWERS, "answer")
     await session.execute(tables.abnormal_items.update().where(A.check_id == check_id, A.row == row).values(
         answer=code, answer_text=text, answered_by=who.subject, answered_at=now()))
     await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who.subject,

@@ -43,11 +43,11 @@ async def unfunded(session: AsyncSession, who: Principal, period: str) -> list:
 async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, period: str, reason: str,
                           text: str | None) -> dict:
     """A school's reason why a registered-poor student was not funded in the period."""
-    check_coded(reason, text, UNFUNDED_REASONS, "reason")
     if await session.scalar(_unfunded(period).where(T.task_id == task_id, school_scope(who)).with_only_columns(
             T.task_id)) is None:
         raise LookupError(f"本校该学期没有需上报未资助原因的学生 {task_id} (no unfunded registered-poor student {task_id} "
                           f"at your school in {period})")
+    check_coded(reason, text, UNFUNDED_REASONS, "reason")
     values = {"reason": reason, "text": text, "reported_by": who.subject, "reported_at": now()}
     await session.execute(pg_insert(tables.unfunded_reports).values(task_id=task_id, period=period, **values)
                           .on_conflict_do_update(index_elements=["task_id", "period"], set_=values))
