@@ -179,6 +179,8 @@ def test_jurisdiction_decides_what_each_caller_sees_and_changes(api):
     assert _visible(api, "other_school", "/tasks") == 1
     assert _visible(api, "other_county", "/tasks") == 0
     assert _visible(api, "county", "/tasks") == 4
+    assert _visible(api, "county", "/tasks?dimension=household_elsewhere") == 0
+    assert _visible(api, "province", "/tasks?dimension=enrolment") == 4
     assert _visible(api, "other_school", "/abnormal-checks/items") == 0
     assert _visible(api, "school", "/abnormal-checks/items") == 1
     body = {"decisions": [{"task_id": api.ids["task"], "decision": "approve"}]}

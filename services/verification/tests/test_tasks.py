@@ -20,6 +20,7 @@ from verification.adapters import tables
 from verification.domain.supplements import Supplement
 from verification.domain.tasks import Answer, VerificationRefused
 from verification.service_layer import answers, checks, distribution, followups, review, supplements
+from verification.service_layer.store import read_scope
 
 SECRET = b"test-secret-of-sixteen+"
 SCHOOL_A, SCHOOL_B = "5201020001", "5201030001"
@@ -27,6 +28,7 @@ A = Principal("clerk-a", Role.SCHOOL, school_code=SCHOOL_A)
 B = Principal("clerk-b", Role.SCHOOL, school_code=SCHOOL_B)
 COUNTY = Principal("county", Role.COUNTY_BUREAU, region="520102")
 CITY = Principal("city", Role.CITY_BUREAU, region="520100")
+PROVINCE = Principal("province", Role.PROVINCE_BUREAU, region="520000")
 T = tables.tasks.c
 
 
@@ -223,13 +225,18 @@ async def test_unfunded_registered_poor_students_need_a_reason_until_paid(sessio
     task_id = await _approved_poor_student(sessions)
     async with sessions() as s:
         assert [r.task_id for r in await followups.unfunded(s, A, "2026-autumn")] == [task_id]
-        assert await followups.unfunded_completion(s, COUNTY, "2026-autumn") == [
-            {"school_code": SCHOOL_A, "needed": 1, "reported": 0, "complete": False}]
+        assert (await followups.unfunded_completion(s, COUNTY, "2026-autumn", date(2026, 7, 11)))["schools"] == [
+            {"school_code": SCHOOL_A, "needed": 1, "reported": 0, "complete": False, "overdue": False}]
+    await _run(sessions, followups.set_deadline, PROVINCE, "unfunded", "2026-autumn", date(2026, 7, 10))
+    async with sessions() as s:
+        late = await followups.unfunded_completion(s, COUNTY, "2026-autumn", date(2026, 7, 11))
+        assert (late["due"], late["schools"][0]["overdue"]) == (date(2026, 7, 10), True)
     with pytest.raises(VerificationRefused):
         await _run(sessions, followups.report_unfunded, A, task_id, "2026-autumn", "other", None)
     await _run(sessions, followups.report_unfunded, A, task_id, "2026-autumn", "family_declined", None)
     async with sessions() as s:
-        assert (await followups.unfunded_completion(s, COUNTY, "2026-autumn"))[0]["complete"] is True
+        done = (await followups.unfunded_completion(s, COUNTY, "2026-autumn", date(2026, 7, 11)))["schools"][0]
+        assert (done["complete"], done["overdue"]) == (True, False)
     key = student_key(f.id_number(1), SECRET)
     paid = f.paid(1)
     await _run(sessions, followups.on_paid, Envelope.wrap(paid.parse(f.Paid), source="test", key=key))
@@ -258,16 +265,17 @@ async def test_an_abnormal_record_check_is_split_by_school_answered_and_summaris
     with pytest.raises(LookupError):
         await _run(sessions, checks.answer, A, report["check_id"], 3, "confirmed_correct", None)
     await _run(sessions, checks.answer, A, report["check_id"], 2, "wrongly_funded", None)
+    await _run(sessions, followups.set_deadline, PROVINCE, "abnormal_check", report["check_id"], date(2026, 12, 1))
     async with sessions() as s:
-        table = await checks.summary(s, city, report["check_id"])
-    assert [(r["county"], r["records"], r["answered"], r["wrongly_funded"]) for r in table] == [
-        ("520102", 1, 1, 1), ("520103", 1, 0, 0)]
+        table = (await checks.summary(s, city, report["check_id"], date(2026, 12, 2)))["counties"]
+    assert [(r["county"], r["records"], r["answered"], r["wrongly_funded"], r["overdue"]) for r in table] == [
+        ("520102", 1, 1, 1, 0), ("520103", 1, 0, 0, 1)]
 
 
 async def test_progress_counts_overdue_tasks_after_the_batch_deadline(sessions):
     await _run(sessions, distribution.on_student_matched, _matched(1))
     await _run(sessions, distribution.on_student_matched, _matched(2))
-    await _run(sessions, followups.set_deadline, Principal("province", Role.PROVINCE_BUREAU, region="520000"), "verification", "B1", date(2026, 6, 30))
+    await _run(sessions, followups.set_deadline, PROVINCE, "verification", "B1", date(2026, 6, 30))
     async with sessions() as s:
         [before] = await followups.progress(s, COUNTY, date(2026, 6, 30))
         [after] = await followups.progress(s, COUNTY, date(2026, 7, 1))
@@ -291,3 +299,20 @@ async def test_bulk_csv_answers_report_each_row(sessions):
     assert [(r["row"], r["ok"], r.get("code")) for r in result["results"]] == [
         (2, True, None), (3, False, "unknown_reason"), (4, True, None), (5, False, "not_found")]
     assert f.id_number(4) not in str(result)
+
+
+@pytest.mark.parametrize(("who", "dimension", "seen"), [
+    (COUNTY, "both", {1, 2}), (COUNTY, "enrolment", {1}), (COUNTY, "household", {1, 2}),
+    (COUNTY, "household_elsewhere", {2}),  # 本地户籍外地就读: household here, school in another province
+    (Principal("yunnan", Role.COUNTY_BUREAU, region="530102"), "both", {2}),
+    (Principal("yunnan", Role.COUNTY_BUREAU, region="530102"), "household", set()),
+    (Principal("other", Role.PROVINCE_BUREAU, region="110000"), "both", set()),
+    (A, "both", {1}),
+])
+async def test_bureaus_see_both_dimensions_and_students_studying_elsewhere(sessions, who, dimension, seen):
+    await _run(sessions, distribution.on_student_matched, _matched(1))
+    await _run(sessions, distribution.on_student_matched, _matched(2, region="530102", household="520102",
+                                                                   school="5301020001"))
+    async with sessions() as s:
+        keys = set((await s.execute(select(T.student_key).where(read_scope(who, dimension)))).scalars())
+    assert keys == {f.key(n) for n in seen}

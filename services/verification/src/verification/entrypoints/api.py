@@ -50,9 +50,12 @@ def _secret(request: Request) -> bytes:
 @router.get("", summary="Tasks in my school or jurisdiction (核对任务列表; find answered ones by ID number)")
 async def list_tasks(request: Request, status: Status | None = None, audit_state: AuditState | None = None,
                      id_number: str | None = Query(None, description="身份证号: finds a student whatever the status"),
-                     open_only: bool = True, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                     open_only: bool = True,
+                     dimension: Literal["both", "enrolment", "household", "household_elsewhere"] = Query(
+                         "both", description="bureaus: 学籍所在地, 户籍所在地, both, or 本地户籍外地就读"),
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                      db=Depends(session), who: Principal = Depends(READERS)) -> dict:
-    stmt = select(tables.tasks).where(read_scope(who))
+    stmt = select(tables.tasks).where(read_scope(who, dimension))
     for column, value in ((T.status, status), (T.audit_state, audit_state)):
         if value:
             stmt = stmt.where(column == value)

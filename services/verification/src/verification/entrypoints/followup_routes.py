@@ -37,7 +37,7 @@ async def unfunded(period: str = Period, db=Depends(session), who: Principal = D
 
 @unfunded_router.get("/completion", summary="Per school: reasons needed and reported (上报完成情况)")
 async def completion(period: str = Period, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
-    return {"period": period, "schools": await followups.unfunded_completion(db, who, period)}
+    return await followups.unfunded_completion(db, who, period, date.today())
 
 
 @unfunded_router.put("/{task_id}", summary="Report why a registered-poor student was not funded")
@@ -76,7 +76,7 @@ async def answer(check_id: str, row: int, body: CheckAnswer, db=Depends(session)
 
 @checks_router.get("/{check_id}/summary", summary="核查情况汇总表: per county in my jurisdiction")
 async def summary(check_id: str, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
-    return {"check_id": check_id, "counties": await checks.summary(db, who, check_id)}
+    return await checks.summary(db, who, check_id, date.today())
 
 
 @progress_router.put("/deadlines/{kind}/{batch}", summary="Set a task batch's deadline (截止日期, the province's)")

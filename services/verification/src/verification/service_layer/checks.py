@@ -3,6 +3,8 @@ abnormal aid records; it is split by school; schools answer each; a summary by c
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +14,7 @@ from verification.adapters import tables
 from verification.domain.followups import CHECK_ANSWERS, check_coded
 from verification.domain.tasks import VerificationRefused
 from verification.service_layer.csvfile import read_csv
+from verification.service_layer.followups import deadline
 from verification.service_layer.store import log, new_id, now
 
 A = tables.abnormal_items.c
@@ -78,8 +81,10 @@ def item_scope(who: Principal):
     return func.left(A.county, len(prefix)) == prefix if prefix else A.row.is_(None)
 
 
-async def summary(session: AsyncSession, who: Principal, check_id: str) -> list[dict]:
-    """汇总表: per county in the caller's jurisdiction, records, answered, and each answer's count."""
+async def summary(session: AsyncSession, who: Principal, check_id: str, today: date) -> dict:
+    """汇总表: per county in the caller's jurisdiction, records, answered, each answer's count, and
+    the unanswered ones once the check's deadline has passed."""
+    due = await deadline(session, "abnormal_check", check_id)
     rows = await session.execute(select(A.county, A.answer, func.count()).where(A.check_id == check_id, item_scope(who))
                                  .group_by(A.county, A.answer).order_by(A.county))
     table: dict[str, dict] = {}
@@ -89,7 +94,10 @@ async def summary(session: AsyncSession, who: Principal, check_id: str) -> list[
         if code:
             entry["answered"] += n
             entry[code] += n
-    return list(table.values())
+    late = due is not None and today > due
+    for entry in table.values():
+        entry["overdue"] = entry["records"] - entry["answered"] if late else 0
+    return {"check_id": check_id, "due": due, "counties": list(table.values())}
 
 
 async def items(session: AsyncSession, who: Principal, check_id: str | None) -> list[dict]:

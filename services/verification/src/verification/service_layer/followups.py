@@ -55,12 +55,20 @@ async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, p
     return {"task_id": task_id, "period": period, "reason": reason}
 
 
-async def unfunded_completion(session: AsyncSession, who: Principal, period: str) -> list[dict]:
-    """Per school: students needing a reason and how many are reported."""
+async def deadline(session: AsyncSession, kind: str, batch: str) -> date | None:
+    return await session.scalar(select(D.due).where(D.kind == kind, D.batch == batch))
+
+
+async def unfunded_completion(session: AsyncSession, who: Principal, period: str, today: date) -> dict:
+    """Per school: students needing a reason, how many are reported, and whether it is overdue."""
+    due = await deadline(session, "unfunded", period)
     sub = _unfunded(period).where(read_scope(who)).subquery()
     rows = await session.execute(select(sub.c.school_code, func.count(), func.count(sub.c.reason))
                                  .group_by(sub.c.school_code).order_by(sub.c.school_code))
-    return [{"school_code": s, "needed": n, "reported": r, "complete": n == r} for s, n, r in rows]
+    late = due is not None and today > due
+    return {"period": period, "due": due, "schools": [
+        {"school_code": s, "needed": n, "reported": r, "complete": n == r, "overdue": late and n > r}
+        for s, n, r in rows]}
 
 
 async def set_deadline(session: AsyncSession, who: Principal, kind: str, batch: str, due: date) -> dict:

@@ -47,15 +47,20 @@ def school_scope(who: Principal) -> ColumnElement[bool]:
     return and_(clause, T.stage == who.stage) if who.stage else clause
 
 
-def read_scope(who: Principal) -> ColumnElement[bool]:
-    """Which tasks a caller may read: its school's, or its jurisdiction's on both dimensions
-    (学籍所在地 or 户籍所在地, so students studying elsewhere are included)."""
+DIMENSIONS = ("both", "enrolment", "household", "household_elsewhere")
+
+
+def read_scope(who: Principal, dimension: str = "both") -> ColumnElement[bool]:
+    """Which tasks a caller may read: its school's, or its jurisdiction's by 学籍所在地 (enrolment),
+    户籍所在地 (household), both, or household here but studying elsewhere (本地户籍外地就读)."""
     if who.role is Role.SCHOOL:
         return school_scope(who)
     prefix = who.region_prefix
     if prefix:
-        return or_(func.left(T.enrolment_region, len(prefix)) == prefix,
-                   func.left(T.household_region, len(prefix)) == prefix)
+        enrolled = func.left(T.enrolment_region, len(prefix)) == prefix
+        household = func.left(T.household_region, len(prefix)) == prefix
+        return {"both": or_(enrolled, household), "enrolment": enrolled, "household": household,
+                "household_elsewhere": and_(household, ~enrolled)}[dimension]
     return true() if who.role is Role.OPERATOR else T.task_id.is_(None)
 
 
