@@ -41,10 +41,12 @@ def withdrawn(seq: int = 1, *, revision: int = 2) -> Envelope:
 
 
 def verified(seq: int = 1, *, status: VerificationStatus = VerificationStatus.VERIFIED_UNCHANGED,
-             at: datetime = NOW, **facts) -> Envelope:
-    event = Verified(task_id=f"T{seq}", match_id=f"M{seq}", match_revision=1, status=status,
-                     invalid_reason="duplicate" if status is VerificationStatus.INVALID else None,
-                     student=student(seq, **facts), categories=[], verified_by="school-user", verified_at=at)
+             at: datetime = NOW, categories: tuple[Category, ...] = (Category.ORPHAN,), revision: int = 1,
+             **facts) -> Envelope:
+    event = Verified(task_id=f"T{seq}", match_id=f"M{seq}", match_revision=revision, status=status,
+                     invalid_reason="not_at_school" if status is VerificationStatus.INVALID else None,
+                     student=student(seq, **facts), verified_by="school-user", verified_at=at,
+                     categories=[CategoryEntry(category=c, department="civil_affairs") for c in categories])
     return Envelope.wrap(event, source="test", key=key(seq))
 
 

@@ -5,12 +5,11 @@ input that changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.auth import Principal, Role, api_routes
@@ -19,6 +18,7 @@ from aid_contracts import Envelope, StudentMatched
 from aid_contracts.events import Category, PovertyStatus, Stage
 from aid_contracts.keys import student_key
 from tests import factories as f
+from tests.api_client import Api
 from tests.images import jpeg, png
 from verification.adapters import tables
 from verification.domain.proofs import MAX_PROOF_BYTES
@@ -39,33 +39,6 @@ WHO = {  # the callers of the matrix: name -> token claims
     "department": {"role": "department", "department": "civil_affairs"},
     "operator": {"role": "operator"},
 }
-
-
-@dataclass
-class Api:
-    client: TestClient
-    issuer: DevIssuer
-    url: str
-    ids: dict = field(default_factory=dict)
-
-    def headers(self, who: str | None) -> dict:
-        if who is None:
-            return {}
-        claims = dict(WHO[who])
-        return {"Authorization": f"Bearer {self.issuer.issue(subject=who, role=claims.pop('role'), **claims)}"}
-
-    def call(self, who: str | None, method: str, path: str, **kwargs):
-        return self.client.request(method, path.format(**self.ids), headers=self.headers(who), **kwargs)
-
-    def count(self, table, *where) -> int:
-        async def run() -> int:
-            engine = create_async_engine(self.url)
-            try:
-                async with engine.connect() as conn:
-                    return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
-            finally:
-                await engine.dispose()
-        return asyncio.run(run())
 
 
 async def _seed(url: str) -> dict:
@@ -100,7 +73,7 @@ def api(migrate, tmp_path):
     settings = Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path)
     ids = asyncio.run(_seed(url))
     with TestClient(create(settings)) as client:
-        yield Api(client, issuer, url, ids)
+        yield Api(client, issuer, url, WHO, ids)
 
 
 BUREAUS = ("county", "city", "province", "other_county")

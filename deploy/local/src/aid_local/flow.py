@@ -20,7 +20,7 @@ from aid_local.platform import SERVICES, Platform
 
 SVC = {s.name: s for s in SERVICES}
 PROGRAMME_BY_STAGE = {"primary": "compulsory_living_subsidy_primary", "junior": "compulsory_living_subsidy_junior",
-                      "senior": "senior_national_grant", "vocational": "vocational_national_grant"}
+                      "senior": "senior_national_grant"}  # per-term programmes: the demo pays a term
 
 
 class FlowError(RuntimeError):
@@ -105,15 +105,16 @@ def verify_school(c: Clients, school_code: str, county: str, expected: int) -> i
 
 
 def publish_list(c: Clients, school_code: str, county: str, stage: str, period: str, expected: int) -> str:
-    """Once all ``expected`` verified students reached publicity: build the list, approve it."""
+    """Once all ``expected`` verified students reached publicity: the school builds and submits
+    its list, the county approves it and it goes under public notice."""
     school = c.token("school", school_code=school_code)
     body = {"programme_code": PROGRAMME_BY_STAGE[stage], "period": period}
     wait_for(f"{expected} verified students to reach publicity", lambda: c.call(
-        "GET", "publicity", f"/lists/proposal?programme_code={body['programme_code']}",
+        "GET", "publicity", f"/lists/proposal?programme_code={body['programme_code']}&period={period}",
         headers=school).json()["students"] >= expected)
-    created = c.call("POST", "publicity", "/lists", headers=school, json=body).json()
-    c.call("POST", "publicity", f"/lists/{created['list_id']}/approve",
-           headers=c.token("county_bureau", region=county))
+    created = c.call("POST", "publicity", "/lists", headers=school, json=body, expect=201).json()
+    c.call("POST", "publicity", f"/lists/{created['list_id']}/submit", headers=school)
+    c.call("POST", "publicity", f"/lists/{created['list_id']}/approve", headers=c.token("county_bureau", region=county))
     return created["list_id"]
 
 

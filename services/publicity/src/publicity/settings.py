@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from aid_chassis.settings import ServiceSettings, service_config
 
 
@@ -9,3 +11,5 @@ class Settings(ServiceSettings):
     notice_working_days: int = 5
     notice_seconds: float | None = None  # demo only: shortens the notice window
     finalise_every_seconds: float = 1.0
+    calendar_dir: Path | None = None  # yearly working-day files that add to or replace the shipped ones
+    objections_per_hour: int = 5  # per client address, across lists (投诉举报 rate limit)

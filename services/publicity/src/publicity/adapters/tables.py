@@ -1,6 +1,8 @@
-"""publicity's own tables: verified candidates, aid lists and their entries."""
+"""publicity's own tables: candidates, programme versions, aid lists and entries, objections,
+messages to schools and an audit log."""
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint, func
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Identity, Integer, MetaData, String, Table,
+                        UniqueConstraint, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -8,15 +10,32 @@ from aid_chassis.tables import ChassisTables
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
-candidates = Table(
+
+def _at(name: str, nullable: bool = True) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable,
+                  **({} if nullable else {"server_default": func.now()}))
+
+
+candidates = Table(  # the newest approved verification of each student, and its latest categories
     "candidates", metadata,
     Column("student_key", String(64), primary_key=True),
     Column("school_code", String(20), nullable=False, index=True),
     Column("stage", String(20), nullable=False),
-    Column("status", String(30), nullable=False),
+    Column("status", String(30), nullable=False),  # a verification status, or withdrawn
     Column("match_revision", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
-    Column("verified_at", DateTime(timezone=True), nullable=False),
+    Column("categories", JSONB, nullable=False, server_default="[]"),
+    _at("verified_at", nullable=False),
+)
+
+programme_versions = Table(
+    "programme_versions", metadata,
+    Column("code", String(60), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_key", Integer, nullable=False),  # Period.key of effective_from
+    Column("rules", JSONB, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    _at("created_at", nullable=False),
 )
 
 aid_lists = Table(
@@ -25,13 +44,17 @@ aid_lists = Table(
     Column("school_code", String(20), nullable=False, index=True),
     Column("region", String(6), nullable=False),
     Column("programme_code", String(60), nullable=False),
+    Column("rules_version", Integer, nullable=False, server_default="1"),
     Column("period", String(20), nullable=False),
-    Column("status", String(20), nullable=False),  # draft, published, final
+    Column("status", String(20), nullable=False),  # draft, submitted, published, final
+    Column("audit_reason", String(200)),
     Column("created_by", String(100), nullable=False),
     Column("approved_by", String(100)),
-    Column("published_at", DateTime(timezone=True)),
+    _at("submitted_at"),
+    _at("published_at"),
     Column("notice_ends_at", DateTime(timezone=True), index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _at("finalised_at"),
+    _at("created_at", nullable=False),
     UniqueConstraint("school_code", "programme_code", "period", name="one_list_per_school_programme_period"),
 )
 
@@ -39,6 +62,47 @@ list_entries = Table(
     "aid_list_entries", metadata,
     Column("list_id", String(40), ForeignKey("aid_lists.list_id"), primary_key=True),
     Column("student_key", String(64), primary_key=True),
+    Column("entry_no", Integer, nullable=False, server_default="0"),
     Column("amount_fen", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
+    Column("state", String(20), nullable=False, server_default="in"),  # in, removed, objection_upheld, ineligible
+    Column("state_reason", String(200)),
+)
+
+objections = Table(  # 投诉举报 during the notice
+    "objections", metadata,
+    Column("objection_id", String(40), primary_key=True),
+    Column("list_id", String(40), ForeignKey("aid_lists.list_id"), nullable=False, index=True),
+    Column("entry_no", Integer),
+    Column("contact_name", String(50), nullable=False),
+    Column("contact_phone", String(20), nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("client_hash", String(64), nullable=False, index=True),
+    _at("submitted_at", nullable=False),
+    Column("state", String(20), nullable=False, server_default="open"),  # open, upheld, dismissed
+    Column("decided_by", String(100)),
+    _at("decided_at"),
+    Column("decision_reason", String(200)),
+)
+
+school_messages = Table(  # what a school is told (an upheld objection, a returned list)
+    "school_messages", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("school_code", String(20), nullable=False, index=True),
+    Column("list_id", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("read", Boolean, nullable=False, server_default="false"),
+    _at("at", nullable=False),
+)
+
+audit_log = Table(
+    "publicity_audit_log", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    _at("at", nullable=False),
 )

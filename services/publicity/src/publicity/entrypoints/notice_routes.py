@@ -1,0 +1,96 @@
+"""The public notice (公示) and its objections (投诉举报); messages to schools."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+
+from aid_chassis.app import session
+from aid_chassis.auth import Principal, public
+from aid_chassis.masking import mask_id_number, mask_name
+from publicity.adapters import tables
+from publicity.entrypoints.common import AUDITORS, SCHOOLS, refusals
+from publicity.service_layer import objections
+from publicity.service_layer.lists import audited_list
+from publicity.service_layer.store import rules_for
+from publicity.settings import Settings
+
+notices = APIRouter(tags=["公示 public notice"])
+bureau = APIRouter(tags=["异议处理 objections"])
+
+
+class Objection(BaseModel):
+    entry_no: int | None = Field(None, ge=1, description="公示名单上的序号; omit for the list as a whole")
+    contact_name: str = Field(max_length=50)
+    contact_phone: str = Field(max_length=20)
+    text: str = Field(max_length=1000)
+
+
+class Decision(BaseModel):
+    decision: Literal["uphold", "dismiss"]
+    reason: str = Field(max_length=200)
+
+
+@notices.get("/notices/{list_id}", summary="Public notice of an aid list (公示名单)", dependencies=[Depends(public)])
+async def notice(list_id: str, db=Depends(session)) -> dict:
+    a, e = tables.aid_lists.c, tables.list_entries.c
+    aid_list = (await db.execute(select(tables.aid_lists).where(a.list_id == list_id,
+                                                                a.status.in_(["published", "final"])))).first()
+    with refusals():
+        if aid_list is None:
+            raise LookupError("没有这个公示名单 (no such public notice)")
+        rules = await rules_for(db, aid_list.programme_code, aid_list.period, aid_list.rules_version)
+    entries = await db.execute(select(tables.list_entries).where(e.list_id == list_id, e.state == "in")
+                               .order_by(e.entry_no))
+    return {"list_id": list_id, "school_code": aid_list.school_code, "programme": rules.name, "period": aid_list.period,
+            "status": aid_list.status, "published_at": aid_list.published_at, "notice_ends_at": aid_list.notice_ends_at,
+            "students": [{"entry_no": x.entry_no, "name": mask_name(x.student["name"]),
+                          "id_number": mask_id_number(x.student["id_number"]), "amount_fen": x.amount_fen}
+                         for x in entries]}
+
+
+@notices.post("/notices/{list_id}/objections", summary="Object to a notice (投诉举报); contact details required",
+              dependencies=[Depends(public)], status_code=201)
+async def object_to(list_id: str, body: Objection, request: Request, db=Depends(session)) -> dict:
+    settings: Settings = request.app.state.settings
+    client = objections.client_hash(request.client.host if request.client else "-", settings.pseudonym_secret)
+    with refusals():
+        async with db.begin():
+            return await objections.file_objection(db, list_id=list_id, entry_no=body.entry_no, name=body.contact_name,
+                                                   phone=body.contact_phone, text=body.text, client=client,
+                                                   per_hour=settings.objections_per_hour)
+
+
+@bureau.get("/lists/{list_id}/objections", summary="Objections to a list, with contact details (调查用)")
+async def list_objections(list_id: str, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+    with refusals():
+        await audited_list(db, who, list_id)
+    o = tables.objections.c
+    rows = await db.execute(select(tables.objections).where(o.list_id == list_id).order_by(o.submitted_at))
+    keys = ("objection_id", "entry_no", "contact_name", "contact_phone", "text", "submitted_at", "state",
+            "decided_by", "decided_at", "decision_reason")
+    return {"items": [{k: getattr(r, k) for k in keys} for r in rows]}
+
+
+@bureau.post("/objections/{objection_id}/decide", summary="Uphold or dismiss an objection, with a reason")
+async def decide(objection_id: str, body: Decision, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+    with refusals():
+        async with db.begin():
+            return await objections.decide(db, who, objection_id, body.decision, body.reason)
+
+
+@bureau.get("/messages", summary="What my school has been told (upheld objections, returned lists)")
+async def messages(db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
+    m = tables.school_messages.c
+    async with db.begin():
+        rows = (await db.execute(select(tables.school_messages).where(m.school_code == who.school_code)
+                                 .order_by(m.id))).all()
+        await db.execute(update(tables.school_messages).where(m.school_code == who.school_code).values(read=True))
+    return {"items": [{"list_id": r.list_id, "kind": r.kind, "message": r.message, "at": r.at, "read": r.read}
+                      for r in rows]}
+
+
+routers = [notices, bureau]

@@ -1,0 +1,53 @@
+"""Persistence helpers shared by publicity's use cases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from publicity.adapters import tables
+from publicity.domain.programmes import ListRefused, Period, Rules, rules_of, version_for
+
+V = tables.programme_versions.c
+
+
+def new_id(prefix: str) -> str:
+    """A time-ordered id: prefix + microseconds (hex) + random."""
+    return f"{prefix}{int(datetime.now(UTC).timestamp() * 1e6):012x}{uuid.uuid4().hex[:8]}"
+
+
+async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
+    await session.execute(insert(tables.audit_log).values(entity=entity, entity_id=entity_id, action=action,
+                                                          actor=actor, detail=detail))
+
+
+async def tell_school(session: AsyncSession, school_code: str, list_id: str, kind: str, message: str) -> None:
+    await session.execute(insert(tables.school_messages).values(school_code=school_code, list_id=list_id, kind=kind,
+                                                                message=message[:500]))
+
+
+async def versions(session: AsyncSession, code: str) -> list[Rules]:
+    rows = await session.execute(select(V.version, V.rules).where(V.code == code).order_by(V.version))
+    found = [rules_of(code, r.version, r.rules) for r in rows]
+    if not found:
+        raise ListRefused(f"没有这个资助项目 (no such programme: {code})", "unknown_programme")
+    return found
+
+
+async def rules_for(session: AsyncSession, code: str, period: str, version: int | None = None) -> Rules:
+    """The rules a list uses: its own version, or the version in force for the period."""
+    found = await versions(session, code)
+    if version is not None:
+        return next(v for v in found if v.version == version)
+    return version_for(found, Period.parse(period))
+
+
+async def load_list(session: AsyncSession, list_id: str, *, lock: bool = True):
+    stmt = select(tables.aid_lists).where(tables.aid_lists.c.list_id == list_id)
+    row = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
+    if row is None:
+        raise LookupError(f"没有这个资助名单 (no aid list {list_id})")
+    return row

@@ -1,0 +1,106 @@
+"""publicity's HTTP API on a real PostgreSQL: the list workflow by role, the public notice shows
+no more than masked names and IDs, objections are rate-limited and refused after the window."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from aid_chassis.dev_issuer import DevIssuer
+from publicity.adapters import tables
+from publicity.entrypoints.api import create
+from publicity.service_layer import candidates
+from publicity.settings import Settings
+from tests import factories as f
+from tests.api_client import Api
+
+CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
+           "other_school": {"role": "school", "school_code": "5201030001"},
+           "county": {"role": "county_bureau", "region": "520102"},
+           "other_county": {"role": "county_bureau", "region": "520103"},
+           "province": {"role": "province_bureau", "region": "520000"}}
+PROGRAMME = "compulsory_living_subsidy_primary"
+OBJECTION = {"entry_no": 1, "contact_name": "李四", "contact_phone": "13800138000", "text": "该生家庭条件较好"}
+
+
+async def _seed(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine)() as s, s.begin():
+            for seq in (1, 2):
+                await candidates.on_verified(s, f.verified(seq, name="张小三"))
+    finally:
+        await engine.dispose()
+
+
+def _api(migrate, tmp_path, **settings) -> Api:
+    url = migrate("publicity")
+    issuer = DevIssuer(tmp_path)
+    asyncio.run(_seed(url))
+    app = create(Settings(database_url=url, pseudonym_key="api-test-secret-0123456789",
+                          jwt_public_key_file=issuer.public_path, objections_per_hour=2, **settings))
+    return Api(TestClient(app), issuer, url, CALLERS)
+
+
+@pytest.fixture
+def api(migrate, tmp_path):
+    harness = _api(migrate, tmp_path)
+    with harness.client:
+        yield harness
+
+
+def _published_list(api: Api) -> str:
+    created = api.call("school", "POST", "/lists", json={"programme_code": PROGRAMME, "period": "2026-autumn"})
+    assert created.status_code == 201, created.text
+    list_id = created.json()["list_id"]
+    assert api.call("county", "POST", f"/lists/{list_id}/approve").json()["detail"]["code"] == "wrong_state"
+    assert api.call("school", "POST", f"/lists/{list_id}/submit").status_code == 200
+    assert api.call("other_county", "POST", f"/lists/{list_id}/approve").status_code == 404
+    assert api.call("school", "POST", f"/lists/{list_id}/approve").status_code == 403
+    assert api.call("county", "POST", f"/lists/{list_id}/approve").status_code == 200
+    return list_id
+
+
+def test_the_public_notice_shows_masked_names_and_ids_only(api):
+    list_id = _published_list(api)
+    body = api.call(None, "GET", f"/notices/{list_id}").json()
+    assert [s["name"] for s in body["students"]] == ["张*三", "张*三"]
+    assert all("*" in s["id_number"] for s in body["students"]) and f.id_number(1) not in str(body)
+    assert set(body["students"][0]) == {"entry_no", "name", "id_number", "amount_fen"}
+    assert api.call("other_school", "GET", f"/lists/{list_id}").status_code == 404
+
+
+def test_objections_are_rate_limited_and_go_to_the_bureau(api):
+    list_id = _published_list(api)
+    for _ in range(2):
+        assert api.call(None, "POST", f"/notices/{list_id}/objections", json=OBJECTION).status_code == 201
+    third = api.call(None, "POST", f"/notices/{list_id}/objections", json=OBJECTION)
+    assert (third.status_code, third.json()["detail"]["code"]) == (429, "rate_limited")
+    assert api.count(tables.objections) == 2
+    assert len(api.call("county", "GET", f"/lists/{list_id}/objections").json()["items"]) == 2
+    assert api.call("other_county", "GET", f"/lists/{list_id}/objections").status_code == 404
+    bad = api.call(None, "POST", f"/notices/{list_id}/objections", json={**OBJECTION, "contact_phone": "abc"})
+    assert (bad.status_code, bad.json()["detail"]["code"]) == (422, "bad_phone")  # checked before the limit
+
+
+def test_an_objection_after_the_window_gets_a_precise_error_and_changes_nothing(migrate, tmp_path):
+    harness = _api(migrate, tmp_path, notice_seconds=0)
+    with harness.client:
+        list_id = _published_list(harness)
+        resp = harness.call(None, "POST", f"/notices/{list_id}/objections", json=OBJECTION)
+        assert (resp.status_code, resp.json()["detail"]["code"]) == (409, "notice_closed")
+        assert harness.count(tables.objections) == 0
+
+
+def test_only_the_province_changes_programmes_and_only_for_later_periods(api):
+    body = {"name": "生活补助（小学）", "stage": "primary", "monthly": False, "amount_fen": 62_500,
+            "categories": ["orphan", "registered_poor"], "effective_from": "2030-spring"}
+    assert api.call("county", "PUT", f"/programmes/{PROGRAMME}", json=body).status_code == 403
+    created = api.call("province", "PUT", f"/programmes/{PROGRAMME}", json=body)
+    assert (created.status_code, created.json()["version"]) == (200, 2)
+    past = api.call("province", "PUT", f"/programmes/{PROGRAMME}", json={**body, "effective_from": "2020-autumn"})
+    assert (past.status_code, past.json()["detail"]["code"]) == (422, "not_later")
+    assert len(api.call(None, "GET", f"/programmes/{PROGRAMME}/versions").json()) == 2
