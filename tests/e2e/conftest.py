@@ -12,8 +12,8 @@ from aid_local.supervisor import Supervisor
 @pytest.fixture(scope="session")
 def running(platform):
     """Every service's API and worker, migrated and ready; stopped at the end."""
-    platform.extra_env.update({"PUBLICITY_NOTICE_SECONDS": "2", "PUBLICITY_FINALISE_EVERY_SECONDS": "0.5",
-                               "DISBURSEMENT_SETTLE_EVERY_SECONDS": "0.5", "AID_LOG_LEVEL": "INFO"})
+    platform.extra_env.update({"PUBLICITY_NOTICE_SECONDS": "6", "PUBLICITY_FINALISE_EVERY_SECONDS": "0.5",
+                               "DISBURSEMENT_NOTIFY_EVERY_SECONDS": "0.5", "AID_LOG_LEVEL": "INFO"})
     DevIssuer(platform.keys_dir)
     supervisor = Supervisor(platform)
     supervisor.migrate()

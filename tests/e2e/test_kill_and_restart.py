@@ -51,6 +51,7 @@ def test_crashes_during_the_flow_lose_and_duplicate_nothing(running, province, r
     school, expected = _second_school(province, result.school_code)
     county, stage = province.schools[school]
 
+    flow.register_cards(c, province, school)
     running.kill(SVC["verification"], "worker")  # its outbox fills while the relay is dead
     verified = flow.verify_school(c, school, county, expected)
     _crash_and_restart(running, "query", "worker")
@@ -61,6 +62,7 @@ def test_crashes_during_the_flow_lose_and_duplicate_nothing(running, province, r
     _crash_and_restart(running, "reporting", "worker")
     _crash_and_restart(running, "query", "api", down_for=0.2)
     running.wait_ready(timeout=60)
+    flow.pay_list(c, county, list_id, verified)
 
     bureau = c.token("county_bureau", region=county)
     payments = flow.wait_for("every student of the list paid", lambda: _all_paid(c, bureau, list_id, verified), timeout=120)

@@ -225,6 +225,25 @@ class Paid(Event):
     paid_at: datetime
 
 
+class PaymentFailed(Event):
+    """The bank could not pay a student (发放失败); same topic as ``paid``. The payment is paid
+    in a later batch once the card is corrected."""
+
+    EVENT_TYPE = "payment-failed"
+    TOPIC = Topic.PAID
+
+    payment_id: str
+    list_id: str
+    programme_code: str
+    programme_name: str
+    period: str
+    amount_fen: int = Field(gt=0)
+    student: StudentFacts
+    bank_code: str = Field(description="the bank's failure code")
+    failed_on: date
+    failed_at: datetime
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     DepartmentRecord,
     ListImported,
@@ -233,5 +252,6 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     Verified,
     Published,
     Paid,
+    PaymentFailed,
 )
 EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

@@ -1,14 +1,27 @@
-"""One payment per student per final list, paid once."""
+"""Payments on a real PostgreSQL: one per student, programme and period; cards; batches, the bank
+file, the return file with a failure, re-payment, events, notices; bad returns change nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from aid_chassis.auth import Principal, Role
+from aid_local import bank
 from disbursement.adapters import tables
-from disbursement.service_layer import handlers
+from disbursement.domain.bankfile import FileRefused
+from disbursement.domain.cards import CardCipher, CardRefused
+from disbursement.service_layer import accounts, batches, notify
 from tests import factories as f
+
+SECRET = b"test-secret-of-sixteen+"
+CIPHER = CardCipher.from_text(CardCipher.new_key_text())
+SCHOOL = Principal("clerk", Role.SCHOOL, school_code="5201020001")
+COUNTY = Principal("county", Role.COUNTY_BUREAU, region="520102")
 
 
 @pytest.fixture
@@ -16,21 +29,154 @@ async def sessions(migrate, engine_for):
     return async_sessionmaker(engine_for(migrate("disbursement")), expire_on_commit=False)
 
 
+async def _run(sessions, fn, *args, **kwargs):
+    async with sessions() as s, s.begin():
+        return await fn(s, *args, **kwargs)
+
+
 async def _count(sessions, table, *where) -> int:
     async with sessions() as s:
         return await s.scalar(select(func.count()).select_from(table).where(*where))
 
 
-async def test_final_entries_are_paid_exactly_once(sessions):
+async def _events(sessions) -> list[str]:
+    async with sessions() as s:
+        rows = (await s.execute(select(tables.chassis.outbox.c.headers).order_by(tables.chassis.outbox.c.id))).scalars()
+        return [h["ce_type"] for h in rows]
+
+
+async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: str | None = "13800138000"):
+    return await _run(sessions, accounts.register, SCHOOL, accounts.Card(f.id_number(seq), "ICBC", number, phone),
+                      secret=SECRET, cipher=CIPHER)
+
+
+def _published(seq: int, **kwargs):
+    """A final entry keyed like the cards registered by ID number."""
+    from aid_contracts import Envelope, Published
+    from aid_contracts.keys import student_key
+
+    event = f.published(seq, final=True, **kwargs).parse(Published)
+    return Envelope.wrap(event, source="test", key=student_key(f.id_number(seq), SECRET))
+
+
+async def test_one_payment_per_student_programme_and_period_whatever_the_replays(sessions):
     async with sessions() as s, s.begin():
-        await handlers.on_published(s, f.published(1, final=False))
-        await handlers.on_published(s, f.published(1, final=True))
-        await handlers.on_published(s, f.published(1, final=True))  # the same entry again (a re-sent event)
-        await handlers.on_published(s, f.published(2, final=True))
-    assert await _count(sessions, tables.payments) == 2
+        for env in (f.published(1, final=False), _published(1), _published(1), _published(1, list_id="L2"), _published(2)):
+            await accounts.on_published(s, env)
+    assert await _count(sessions, tables.payments) == 2  # L2 is the same programme and period: not paid twice
+    assert await _count(sessions, tables.payments, tables.payments.c.status == "awaiting_card") == 2
+
+
+async def _ready_batch(sessions) -> tuple[str, bytes]:
+    await _card(sessions, 1)
     async with sessions() as s, s.begin():
-        assert await handlers.settle_pending(s) == 2
-    async with sessions() as s, s.begin():
-        assert await handlers.settle_pending(s) == 0
+        for seq in (1, 2):
+            await accounts.on_published(s, _published(seq))
+    await _card(sessions, 2, "6222020200998877665", phone=None)
+    batch = await _run(sessions, batches.create_batch, COUNTY, list_id="L1", limit=100)
+    assert (batch["count"], batch["total_fen"]) == (2, 100_000)
+    found, lines = await _run(sessions, batches.export_lines, COUNTY, batch["batch_id"], CIPHER)
+    return batch["batch_id"], b"".join(batches.bank_file(found, lines, "csv"))
+
+
+async def test_bank_file_return_with_a_failure_then_a_new_card_and_a_second_batch(sessions):
+    batch_id, payment_file = await _ready_batch(sessions)
+    assert b"6222020200112233445" in payment_file  # the card in clear only here
+    async with sessions() as s:
+        stored = (await s.execute(select(tables.accounts.c.card_cipher))).scalars().all()
+    assert all(b"622202" not in blob for blob in stored)
+    failing = payment_file.decode().splitlines()[2].split(",")[2]
+    report = await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file, fail={failing}))
+    assert (report["status"], report["paid"], report["failed"]) == ("reconciled", 1, 1)
+    assert await _events(sessions) == ["paid", "payment-failed"]
+    await _card(sessions, 2, "6217000011112222333")  # corrected card: the failed payment is ready again
+    second = await _run(sessions, batches.create_batch, COUNTY, list_id=None, limit=100)
+    assert second["count"] == 1
+    found, lines = await _run(sessions, batches.export_lines, COUNTY, second["batch_id"], CIPHER)
+    again = b"".join(batches.bank_file(found, lines, "fixed"))
+    assert b"6217000011112222333" in again
+    csv_again = b"".join(batches.bank_file(found, lines, "csv"))
+    await _run(sessions, batches.import_return, COUNTY, bank.answer(csv_again))
     assert await _count(sessions, tables.payments, tables.payments.c.status == "paid") == 2
-    assert await _count(sessions, tables.chassis.outbox) == 2
+    assert await _events(sessions) == ["paid", "payment-failed", "paid"]
+
+
+async def test_the_same_return_file_twice_changes_nothing(sessions):
+    batch_id, payment_file = await _ready_batch(sessions)
+    returned = bank.answer(payment_file)
+    first = await _run(sessions, batches.import_return, COUNTY, returned)
+    second = await _run(sessions, batches.import_return, COUNTY, returned)
+    assert second == {**first, "repeated_import": True}
+    assert await _events(sessions) == ["paid", "paid"]
+    assert await _count(sessions, tables.notifications) == 2
+
+
+async def test_a_wrong_total_stops_the_batch_and_changes_no_payment(sessions):
+    batch_id, payment_file = await _ready_batch(sessions)
+    text = bank.answer(payment_file).decode().splitlines()
+    text[-1] = "T,2,2,1"
+    report = await _run(sessions, batches.import_return, COUNTY, "\n".join(text).encode())
+    assert report["stopped"] and [p["code"] for p in report["problems"]] == ["trailer_totals"]
+    assert await _count(sessions, tables.payments, tables.payments.c.status == "in_batch") == 2
+    assert await _events(sessions) == []
+    with pytest.raises(batches.BatchRefused) as caught:
+        await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file))
+    assert caught.value.code == "batch_stopped"
+    await _run(sessions, batches.resume, COUNTY, batch_id, "与银行核实，T 行错误")
+    assert (await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file)))["paid"] == 2
+
+
+async def test_unknown_batch_and_malformed_line_change_nothing(sessions):
+    _, payment_file = await _ready_batch(sessions)
+    with pytest.raises(LookupError):
+        await _run(sessions, batches.import_return, COUNTY, b"H,B-unknown,0,0\nT,0,0,0\n")
+    bad = bank.answer(payment_file).decode().replace(",S,", ",Q,", 1).encode()
+    with pytest.raises(FileRefused) as caught:
+        await _run(sessions, batches.import_return, COUNTY, bad)
+    assert caught.value.problems[0]["line"] == 2
+    with pytest.raises(LookupError):
+        await _run(sessions, batches.import_return, Principal("x", Role.COUNTY_BUREAU, region="530102"),
+                   bank.answer(payment_file))
+    assert await _events(sessions) == [] and await _count(sessions, tables.return_imports) == 0
+
+
+async def test_card_import_reports_each_row(sessions):
+    content = ("身份证号,开户银行,银行卡号,手机号\n"
+               f"{f.id_number(1)},ICBC,6222020200112233445,13800138000\n"
+               f"{f.id_number(2)},XYZ,6222020200112233445,\n"
+               f"{f.id_number(3)},ICBC,123,\n").encode()
+    result = await _run(sessions, accounts.import_cards, SCHOOL, content, secret=SECRET, cipher=CIPHER)
+    assert (result["read"], result["accepted"]) == (3, 1)
+    assert [(r["row"], r["code"]) for r in result["rejections"]] == [(3, "unknown_bank"), (4, "bad_card")]
+    with pytest.raises(CardRefused):
+        await _card(sessions, 5, phone="12345")
+
+
+class _Flaky:
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, recipient: str, message: str) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("gateway down")
+
+
+async def test_notices_are_delivered_retried_and_recorded(sessions, tmp_path: Path):
+    _, payment_file = await _ready_batch(sessions)
+    await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file))
+    flaky = _Flaky()
+    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3) == 0
+    async with sessions() as s, s.begin():
+        await s.execute(tables.notifications.update().values(next_attempt_at=func.now()))
+    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3) == 1
+    async with sessions() as s:
+        rows = {r.status: r for r in (await s.execute(select(tables.notifications))).all()}
+    assert set(rows) == {"sent", "no_recipient"} and rows["sent"].attempts == 2
+    assert "元已于" in rows["sent"].message and f.id_number(1) not in rows["sent"].message
+    channel = notify.FileChannel(tmp_path / "n.jsonl")
+    await channel.send("13800138000", "测试")
+    line = orjson.loads((tmp_path / "n.jsonl").read_text())
+    assert line["to"] == "138****8000"

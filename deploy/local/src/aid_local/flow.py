@@ -1,12 +1,15 @@
 """The walking skeleton driven through the services' HTTP APIs, as people would.
 
-Import the roster and the department lists → the school verifies its students → the school
-builds an aid list → the county bureau approves and publishes it → the notice closes, the
-bank pays → the public lookup shows the payment. Used by ``make run`` and the e2e test.
+Import the roster and the department lists → the school verifies and submits its students →
+the county approves them → the school builds and submits an aid list → the county approves and
+publishes it → the notice closes → the county sends the bank file, the (stand-in) bank answers
+with a return file → the public lookup shows the payment. Used by ``make run`` and the e2e test.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_local import bank
 from aid_local.demo_data import DEPARTMENTS, DemoProvince
 from aid_local.platform import SERVICES, Platform
 
@@ -118,6 +122,32 @@ def publish_list(c: Clients, school_code: str, county: str, stage: str, period: 
     return created["list_id"]
 
 
+def register_cards(c: Clients, province: DemoProvince, school_code: str) -> dict:
+    """The school imports its students' bank cards (登记银行卡) in one CSV."""
+    rows = [[s.id_number, "ICBC", bank.card_for(s.id_number), "13800" + s.id_number[-6:-1] + "0"]
+            for s in province.students if s.school_code == school_code]
+    out = io.StringIO()
+    csv.writer(out).writerows([["身份证号", "开户银行", "银行卡号", "手机号"], *rows])
+    return c.call("POST", "disbursement", "/accounts/import", headers=c.token("school", school_code=school_code),
+                  files={"file": ("cards.csv", out.getvalue().encode(), "text/csv")}).json()
+
+
+def pay_list(c: Clients, county: str, list_id: str, expected: int, *, fail: int = 0) -> dict:
+    """The county pays a final list through the bank (统一办卡 集中支付): batch, payment file, the
+    bank's return file (the first ``fail`` lines refused), reconciliation."""
+    bureau = c.token("county_bureau", region=county)
+    wait_for(f"{expected} payments of list {list_id} ready", lambda: c.call(
+        "GET", "disbursement", f"/payments?list_id={list_id}&status=ready&limit=1000",
+        headers=bureau).json()["total"] >= expected, timeout=120)
+    batch = c.call("POST", "disbursement", "/batches", headers=bureau, json={"list_id": list_id}, expect=201).json()
+    payment_file = c.call("GET", "disbursement", f"/batches/{batch['batch_id']}/file", headers=bureau).content
+    refused = {row.split(",")[2] for row in payment_file.decode().splitlines() if row.startswith("D,")}
+    returned = bank.answer(payment_file, fail=set(sorted(refused)[:fail]))
+    report = c.call("POST", "disbursement", "/returns", headers=bureau,
+                    files={"file": ("return.csv", returned, "text/csv")}).json()
+    return {"batch": batch, "report": report, "payment_file": payment_file, "return_file": returned}
+
+
 def paid_lookup(c: Clients, request: dict[str, str], timeout: float = 120) -> dict:
     def paid():
         resp = httpx.post(c.platform.url(SVC["query"]) + "/public/lookup", json=request, timeout=10)
@@ -133,7 +163,9 @@ def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-
     school_code, expected = choose_school(province)
     county, stage = province.schools[school_code]
     verified = verify_school(c, school_code, county, expected)
+    register_cards(c, province, school_code)
     list_id = publish_list(c, school_code, county, stage, period, verified)
+    pay_list(c, county, list_id, verified)
     student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
     request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}
     return FlowResult(reports, school_code, verified, list_id, request, paid_lookup(c, request), trace_id)

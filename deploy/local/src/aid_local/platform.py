@@ -99,12 +99,19 @@ class Platform:
 
     def pseudonym_key(self) -> str:
         """The platform's pseudonym secret: from the environment, else generated once per state dir."""
-        if os.environ.get("AID_PSEUDONYM_KEY"):
-            return os.environ["AID_PSEUDONYM_KEY"]
-        path = self.keys_dir / "pseudonym.key"
+        return self._secret("AID_PSEUDONYM_KEY", "pseudonym.key")
+
+    def card_key(self) -> str:
+        """disbursement's card-encryption key (32 bytes, base64url), like the pseudonym secret."""
+        return self._secret("DISBURSEMENT_CARD_KEY", "card.key")
+
+    def _secret(self, variable: str, file_name: str) -> str:
+        if os.environ.get(variable):
+            return os.environ[variable]
+        path = self.keys_dir / file_name
         if not path.exists():
             self.keys_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
+            path.write_text(secrets.token_urlsafe(32))  # 32 random bytes, base64url
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -120,5 +127,7 @@ class Platform:
             f"{service.prefix}HTTP_PORT": str(self.port(service)),
             f"{service.prefix}WORKER_METRICS_PORT": str(self.metrics_port(service)),
         })
+        if service.name == "disbursement":
+            env["DISBURSEMENT_CARD_KEY"] = self.card_key()
         env.update(self.extra_env)
         return env

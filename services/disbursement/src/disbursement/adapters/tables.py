@@ -1,12 +1,21 @@
-"""disbursement's own tables: one payment per student per final aid list."""
+"""disbursement's own tables: payments (one per student, programme and period), bank accounts
+(card numbers encrypted), payment batches and their lines, return-file imports, notifications
+to students and parents, and an audit log."""
 
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, UniqueConstraint, func
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Identity, Index, Integer, LargeBinary, MetaData, String,
+                        Table, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
+
+
+def _at(name: str, nullable: bool = True) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable,
+                  **({} if nullable else {"server_default": func.now()}))
+
 
 payments = Table(
     "payments", metadata,
@@ -18,9 +27,87 @@ payments = Table(
     Column("period", String(20), nullable=False),
     Column("amount_fen", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
-    Column("status", String(20), nullable=False, index=True),  # pending, paid
+    Column("region", String(6), nullable=False, server_default="", index=True),  # enrolment county
+    Column("status", String(20), nullable=False, index=True),  # awaiting_card, ready, in_batch, paid, failed
+    Column("batch_id", String(40)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("failure_code", String(20)),
     Column("bank_reference", String(40)),
     Column("paid_on", Date),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _at("created_at", nullable=False),
     UniqueConstraint("list_id", "student_key", name="one_payment_per_student_per_list"),
+    UniqueConstraint("student_key", "programme_code", "period", name="one_payment_per_student_programme_period"),
+)
+
+accounts = Table(  # 银行卡 registered by the school or imported in bulk
+    "bank_accounts", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("bank", String(8), nullable=False),
+    Column("card_cipher", LargeBinary, nullable=False),
+    Column("card_last4", String(4), nullable=False),
+    Column("phone_cipher", LargeBinary),
+    Column("registered_by", String(100), nullable=False),
+    Column("school_code", String(20)),
+    _at("updated_at", nullable=False),
+)
+
+batches = Table(  # 代发批次
+    "payment_batches", metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("region_prefix", String(6), nullable=False),
+    Column("status", String(20), nullable=False),  # created, exported, partially_returned, reconciled, stopped
+    Column("count", Integer, nullable=False),
+    Column("total_fen", BigInteger, nullable=False),
+    Column("problems", JSONB),
+    Column("created_by", String(100), nullable=False),
+    _at("created_at", nullable=False),
+    _at("exported_at"),
+)
+
+batch_lines = Table(
+    "payment_batch_lines", metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("payment_id", String(40), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("amount_fen", Integer, nullable=False),
+    Column("state", String(20), nullable=False),  # sent, paid, failed
+    Column("bank_code", String(20)),
+    Column("reference", String(40)),
+    Column("returned_on", Date),
+    Index("one_open_line_per_payment", "payment_id", unique=True, postgresql_where=text("state = 'sent'")),
+)
+
+return_imports = Table(  # 回盘文件 imports; the same file twice is answered from here
+    "return_imports", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("batch_id", String(40), nullable=False, index=True),
+    Column("outcome", JSONB, nullable=False),
+    Column("imported_by", String(100), nullable=False),
+    _at("imported_at", nullable=False),
+)
+
+notifications = Table(  # 发放告知 outbox: one per payment, delivered through a channel with retries
+    "notifications", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("payment_id", String(40), nullable=False, unique=True),
+    Column("student_key", String(64), nullable=False),
+    Column("recipient_cipher", LargeBinary),
+    Column("message", String(500), nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # pending, sent, failed, no_recipient
+    Column("channel", String(20)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(200)),
+    _at("next_attempt_at", nullable=False),
+    _at("sent_at"),
+)
+
+audit_log = Table(
+    "disbursement_audit_log", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    _at("at", nullable=False),
 )

@@ -1,36 +1,159 @@
-"""HTTP API of disbursement: payments in a bureau's jurisdiction (发放记录)."""
+"""HTTP API of disbursement (统一办卡 集中支付): cards, payment batches, bank files, returns."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from contextlib import contextmanager
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.masking import mask_id_number, mask_name
 from disbursement.adapters import tables
+from disbursement.domain.bankfile import FileRefused
+from disbursement.domain.cards import CardRefused
+from disbursement.service_layer import accounts, batches
 from disbursement.settings import Settings
 
-router = APIRouter(prefix="/payments", tags=["资金发放 payments"])
+router = APIRouter(tags=["资金发放 disbursement"])
+AUDITORS = allow(*BUREAUS)
+CARD_KEEPERS = allow(Role.SCHOOL, Role.COUNTY_BUREAU)
+CONFLICTS = {"batch_stopped", "not_stopped", "batch_incomplete"}
 
 
-@router.get("", summary="Payments in my jurisdiction (发放记录)")
-async def list_payments(list_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
-                        offset: int = Query(0, ge=0), db=Depends(session),
+@contextmanager
+def refusals():
+    try:
+        yield
+    except LookupError as exc:
+        raise HTTPException(404, {"code": "not_found", "message": str(exc)}) from None
+    except (CardRefused, FileRefused, batches.BatchRefused) as exc:
+        status = 409 if exc.code in CONFLICTS else 422
+        detail = {"code": exc.code, "message": str(exc), "problems": getattr(exc, "problems", [])}
+        raise HTTPException(status, detail) from None
+
+
+class CardBody(BaseModel):
+    id_number: str = Field(max_length=18)
+    bank: str = Field(description="ICBC, ABC, BOC, CCB, BOCOM, PSBC, RCC")
+    card_number: str = Field(max_length=23)
+    phone: str | None = Field(None, description="the parent's mobile, for the payment notice (发放告知)")
+
+
+class BatchBody(BaseModel):
+    list_id: str | None = None
+    limit: int | None = Field(None, ge=1)
+
+
+class Note(BaseModel):
+    note: str = Field(min_length=1, max_length=200)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+@router.get("/payments", summary="Payments in my jurisdiction (发放记录)")
+async def list_payments(list_id: str | None = None, status: str | None = None,
+                        limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0), db=Depends(session),
                         who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
     p = tables.payments.c
     stmt = select(tables.payments)
     if who.region_prefix:
-        stmt = stmt.where(p.student["enrolment_region"].astext.startswith(who.region_prefix))
-    if list_id:
-        stmt = stmt.where(p.list_id == list_id)
+        stmt = stmt.where(func.left(p.region, len(who.region_prefix)) == who.region_prefix)
+    for column, value in ((p.list_id, list_id), (p.status, status)):
+        if value:
+            stmt = stmt.where(column == value)
     total = (await db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = await db.execute(stmt.order_by(p.created_at, p.payment_id).limit(limit).offset(offset))
     return {"total": total, "items": [
         {"payment_id": r.payment_id, "list_id": r.list_id, "programme": r.programme_name, "period": r.period,
-         "amount_fen": r.amount_fen, "status": r.status, "paid_on": r.paid_on, "bank_reference": r.bank_reference,
-         "name": mask_name(r.student["name"]), "id_number": mask_id_number(r.student["id_number"])}
-        for r in rows]}
+         "amount_fen": r.amount_fen, "status": r.status, "batch_id": r.batch_id, "attempts": r.attempts,
+         "failure_code": r.failure_code, "paid_on": r.paid_on, "bank_reference": r.bank_reference,
+         "name": mask_name(r.student["name"]), "id_number": mask_id_number(r.student["id_number"])} for r in rows]}
+
+
+@router.post("/accounts", summary="Register or replace a student's bank card (登记银行卡)")
+async def register_card(body: CardBody, request: Request, db=Depends(session),
+                        who: Principal = Depends(CARD_KEEPERS)) -> dict:
+    s = _settings(request)
+    with refusals():
+        async with db.begin():
+            return await accounts.register(db, who, accounts.Card(body.id_number, body.bank, body.card_number,
+                                                                  body.phone), secret=s.pseudonym_secret,
+                                           cipher=s.cipher())
+
+
+@router.post("/accounts/import", summary="Import cards in bulk: 身份证号,开户银行,银行卡号[,手机号]")
+async def import_cards(request: Request, file: UploadFile = File(...), db=Depends(session),
+                       who: Principal = Depends(CARD_KEEPERS)) -> dict:
+    s = _settings(request)
+    with refusals():
+        async with db.begin():
+            return await accounts.import_cards(db, who, await file.read(), secret=s.pseudonym_secret, cipher=s.cipher())
+
+
+@router.post("/batches", summary="Collect ready payments into a batch (生成代发批次)", status_code=201)
+async def create_batch(body: BatchBody, request: Request, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+    with refusals():
+        async with db.begin():
+            return await batches.create_batch(db, who, list_id=body.list_id,
+                                              limit=body.limit or _settings(request).batch_max)
+
+
+@router.get("/batches", summary="Batches of my jurisdiction")
+async def list_batches(db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+    b = tables.batches.c
+    prefix = who.region_prefix or "-"
+    rows = await db.execute(select(tables.batches).where(func.left(b.region_prefix, len(prefix)) == prefix)
+                            .order_by(b.created_at))
+    keys = ("batch_id", "region_prefix", "status", "count", "total_fen", "problems", "created_at", "exported_at")
+    return {"items": [{k: getattr(r, k) for k in keys} for r in rows]}
+
+
+@router.get("/batches/{batch_id}/file", summary="The bank payment file (CSV or fixed-width)")
+async def bank_file(batch_id: str, request: Request, format: Literal["csv", "fixed"] = "csv", db=Depends(session),
+                    who: Principal = Depends(AUDITORS)) -> StreamingResponse:
+    with refusals():
+        async with db.begin():
+            batch, lines = await batches.export_lines(db, who, batch_id, _settings(request).cipher())
+    name = f"{batch_id}.{'txt' if format == 'fixed' else 'csv'}"
+    return StreamingResponse(batches.bank_file(batch, lines, format), media_type="application/octet-stream",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@router.post("/returns", summary="Import the bank's return file (回盘文件); reconciled against its batch")
+async def import_return(file: UploadFile = File(...), db=Depends(session), who: Principal = Depends(AUDITORS)):
+    with refusals():
+        async with db.begin():
+            report = await batches.import_return(db, who, await file.read())
+    if report.get("stopped"):
+        return JSONResponse({"detail": {"code": "reconciliation_mismatch", **report}}, status_code=409)
+    return report
+
+
+@router.post("/batches/{batch_id}/resume", summary="Resume a stopped batch after a person looked at it")
+async def resume(batch_id: str, body: Note, db=Depends(session), who: Principal = Depends(AUDITORS)) -> dict:
+    with refusals():
+        async with db.begin():
+            return await batches.resume(db, who, batch_id, body.note)
+
+
+@router.get("/notifications", summary="Payment notices and their delivery (发放告知)")
+async def notifications(payment_id: str | None = None, db=Depends(session),
+                        who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
+    n, p = tables.notifications.c, tables.payments.c
+    stmt = select(n.payment_id, n.message, n.status, n.channel, n.attempts, n.last_error, n.sent_at).join(
+        tables.payments, p.payment_id == n.payment_id)
+    if who.region_prefix:
+        stmt = stmt.where(func.left(p.region, len(who.region_prefix)) == who.region_prefix)
+    if payment_id:
+        stmt = stmt.where(n.payment_id == payment_id)
+    return {"items": [dict(r._mapping) for r in await db.execute(stmt.order_by(n.id).limit(1000))]}
 
 
 def create(settings: Settings):

@@ -1,4 +1,4 @@
-"""disbursement's worker: payments from final lists, the simulated bank, and the relay."""
+"""disbursement's worker: payments from final lists, the outbox relay, payment notices."""
 
 from functools import partial
 
@@ -6,12 +6,24 @@ from aid_chassis.worker import consumer_and_relay, periodic
 from aid_contracts import Published
 from aid_contracts.topics import Topic
 from disbursement.adapters import tables
-from disbursement.service_layer import handlers
+from disbursement.service_layer import accounts, notify
+
+
+def channel(settings):
+    """The notice channel: an SMS gateway where configured, else a local file."""
+    if settings.notify_channel == "sms" and settings.sms_gateway_url:
+        token = settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
+        return notify.SmsGatewayChannel(settings.sms_gateway_url, token)
+    from pathlib import Path
+
+    path = settings.notify_file or (settings.trace_dir or Path(".")) / "notifications.jsonl"
+    return notify.FileChannel(path)
 
 
 def build_loops(settings, sessions):
     loops = consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.PUBLISHED.value],
-                               handlers={Published.EVENT_TYPE: handlers.on_published})
-    bank = periodic(sessions, partial(handlers.settle_pending, batch_size=settings.bank_batch_size),
-                    every=settings.settle_every_seconds, name="settling payments")
-    return [*loops, bank]
+                               handlers={Published.EVENT_TYPE: accounts.on_published})
+    notifier = periodic(sessions, partial(notify.deliver_due, channel=channel(settings), cipher=settings.cipher(),
+                                          max_attempts=settings.notify_max_attempts),
+                        every=settings.notify_every_seconds, name="delivering payment notices")
+    return [*loops, notifier]

@@ -1,0 +1,103 @@
+"""Payments from final lists, and the bank cards they are paid to (registered or imported in bulk)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis.auth import Principal
+from aid_contracts import Envelope, Published
+from aid_contracts.keys import student_key
+from disbursement.adapters import tables
+from disbursement.domain.cards import CardCipher, CardRefused, check_card
+from disbursement.service_layer.store import P, log, new_id
+
+A = tables.accounts.c
+_PHONE_DIGITS = 11
+
+
+async def on_published(session: AsyncSession, envelope: Envelope) -> None:
+    """A final list entry becomes one payment; ready at once if the student has a card. The
+    unique keys stop a second payment for the same list, or the same programme and period."""
+    event: Published = envelope.parse(Published)
+    if not event.final:
+        return
+    key = envelope.partitionkey
+    has_card = await session.scalar(select(A.student_key).where(A.student_key == key)) is not None
+    await session.execute(pg_insert(tables.payments).values(
+        payment_id=new_id("P"), list_id=event.list_id, student_key=key, programme_code=event.programme_code,
+        programme_name=event.programme_name, period=event.period, amount_fen=event.amount_fen,
+        student=event.student.model_dump(mode="json"), region=event.student.enrolment_region,
+        status="ready" if has_card else "awaiting_card").on_conflict_do_nothing())
+
+
+@dataclass(frozen=True)
+class Card:
+    id_number: str
+    bank: str
+    card_number: str
+    phone: str | None = None
+
+
+def _checked_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    digits = phone.strip()
+    if not (digits.isdigit() and len(digits) == _PHONE_DIGITS and digits.startswith("1")):
+        raise CardRefused("bad_phone", "手机号须为 11 位 (the phone must be an 11-digit mobile number)")
+    return digits
+
+
+async def register(session: AsyncSession, who: Principal, card: Card, *, secret: bytes, cipher: CardCipher) -> dict:
+    """Register (or replace) a student's card; waiting and failed payments become ready."""
+    number = check_card(card.bank, card.card_number)
+    phone = _checked_phone(card.phone)
+    key = student_key(card.id_number, secret)
+    values = {"bank": card.bank, "card_cipher": cipher.encrypt(number, key), "card_last4": number[-4:],
+              "phone_cipher": cipher.encrypt(phone, key) if phone else None, "registered_by": who.subject,
+              "school_code": who.school_code}
+    await session.execute(pg_insert(tables.accounts).values(student_key=key, **values)
+                          .on_conflict_do_update(index_elements=["student_key"], set_=values))
+    ready = await session.execute(update(tables.payments).where(
+        P.student_key == key, P.status.in_(("awaiting_card", "failed"))).values(status="ready"))
+    await log(session, "bank_account", key, "registered", who.subject, {"bank": card.bank, "last4": number[-4:]})
+    return {"student_key": key, "bank": card.bank, "card": f"**** {number[-4:]}", "payments_ready": ready.rowcount}
+
+
+HEADERS = {"身份证号": "id_number", "开户银行": "bank", "银行卡号": "card_number", "手机号": "phone"}
+
+
+async def import_cards(session: AsyncSession, who: Principal, content: bytes, *, secret: bytes,
+                       cipher: CardCipher) -> dict:
+    """Cards from a CSV (身份证号,开户银行,银行卡号[,手机号]); a result per row, read = accepted + rejected."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("gb18030")
+        except UnicodeDecodeError:
+            raise CardRefused("bad_encoding", "文件编码无法识别 (save the file as UTF-8 or GBK)") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [HEADERS.get(h.strip(), h.strip()) for h in next(reader, [])]
+    missing = {"id_number", "bank", "card_number"} - set(header)
+    if missing:
+        raise CardRefused("bad_columns", f"文件缺少列 (missing columns): {', '.join(sorted(missing))}")
+    accepted, rejected = 0, []
+    for n, values in enumerate(reader, start=2):
+        row = dict(zip(header, (v.strip() for v in values), strict=False))
+        if not any(row.values()):
+            continue
+        try:
+            async with session.begin_nested():
+                await register(session, who, Card(row.get("id_number", ""), row.get("bank", ""),
+                                                  row.get("card_number", ""), row.get("phone")),
+                               secret=secret, cipher=cipher)
+            accepted += 1
+        except CardRefused as exc:
+            rejected.append({"row": n, "code": exc.code, "message": str(exc)})
+    return {"read": accepted + len(rejected), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}
