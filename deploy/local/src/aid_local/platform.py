@@ -97,6 +97,11 @@ class Platform:
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
+    @property
+    def notifications_file(self) -> Path:
+        """Where the local notice channel writes payment notices (发放告知), one JSON line each."""
+        return self.state_dir / "notifications.jsonl"
+
     def pseudonym_key(self) -> str:
         """The platform's pseudonym secret: from the environment, else generated once per state dir."""
         return self._secret("AID_PSEUDONYM_KEY", "pseudonym.key")
@@ -129,5 +134,6 @@ class Platform:
         })
         if service.name == "disbursement":
             env["DISBURSEMENT_CARD_KEY"] = self.card_key()
+            env["DISBURSEMENT_NOTIFY_FILE"] = str(self.notifications_file)
         env.update(self.extra_env)
         return env

@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
     card_key: SecretStr  # DISBURSEMENT_CARD_KEY: 32 bytes, base64url; encrypts card numbers and phones at rest
     batch_max: int = 1_000_000
     notify_channel: Literal["file", "sms"] = "file"
-    notify_file: Path | None = None  # the file channel's JSON-lines file (default: the trace dir's notifications.jsonl)
+    notify_file: Path | None = None  # the file channel's JSON-lines file (default: ./notifications.jsonl)
     sms_gateway_url: str | None = None  # the SMS gateway adapter's endpoint
     sms_gateway_token: SecretStr | None = None
     notify_every_seconds: float = 1.0

@@ -1,6 +1,7 @@
 """disbursement's worker: payments from final lists, the outbox relay, payment notices."""
 
 from functools import partial
+from pathlib import Path
 
 from aid_chassis.worker import consumer_and_relay, periodic
 from aid_contracts import Published
@@ -14,10 +15,7 @@ def channel(settings):
     if settings.notify_channel == "sms" and settings.sms_gateway_url:
         token = settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
         return notify.SmsGatewayChannel(settings.sms_gateway_url, token)
-    from pathlib import Path
-
-    path = settings.notify_file or (settings.trace_dir or Path(".")) / "notifications.jsonl"
-    return notify.FileChannel(path)
+    return notify.FileChannel(settings.notify_file or Path("notifications.jsonl"))
 
 
 def build_loops(settings, sessions):
