@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from aid_chassis import outbox
 from aid_chassis.auth import Principal, Role
+from aid_contracts import Paid, PaymentFailed
 from aid_local import bank
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
@@ -40,9 +42,9 @@ async def _count(sessions, table, *where) -> int:
 
 
 async def _events(sessions) -> list[str]:
+    """The queued events' types, packed rows unpacked as the relay sends them."""
     async with sessions() as s:
-        rows = (await s.execute(select(tables.chassis.outbox.c.headers).order_by(tables.chassis.outbox.c.id))).scalars()
-        return [h["ce_type"] for h in rows]
+        return [env.type for _, env in await outbox.pending(s, tables.chassis.outbox)]
 
 
 async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: str | None = "13800138000"):
@@ -89,6 +91,10 @@ async def test_bank_file_return_with_a_failure_then_a_new_card_and_a_second_batc
     report = await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file, fail={failing}))
     assert (report["status"], report["paid"], report["failed"]) == ("reconciled", 1, 1)
     assert await _events(sessions) == ["paid", "payment-failed"]
+    async with sessions() as s:
+        paid, failed = [env for _, env in await outbox.pending(s, tables.chassis.outbox)]
+    assert paid.parse(Paid).amount_fen == 50_000 and paid.parse(Paid).student.id_number in (f.id_number(1), f.id_number(2))
+    assert failed.parse(PaymentFailed).bank_code == "E1021" and failed.partitionkey != paid.partitionkey
     await _card(sessions, 2, "6217000011112222333")  # corrected card: the failed payment is ready again
     second = await _run(sessions, batches.create_batch, COUNTY, list_id=None, limit=100)
     assert second["count"] == 1

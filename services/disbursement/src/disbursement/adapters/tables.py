@@ -2,8 +2,8 @@
 (card numbers encrypted), payment batches and their lines, return-file imports, notifications
 to students and parents, and an audit log."""
 
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Identity, Index, Integer, LargeBinary, MetaData, String,
-                        Table, UniqueConstraint, func, text)
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Identity, Integer, LargeBinary, MetaData, String, Table,
+                        UniqueConstraint, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.tables import ChassisTables
@@ -28,7 +28,7 @@ payments = Table(
     Column("amount_fen", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
     Column("region", String(6), nullable=False, server_default="", index=True),  # enrolment county
-    Column("status", String(20), nullable=False, index=True),  # awaiting_card, ready, in_batch, paid, failed
+    Column("status", String(20), nullable=False),  # awaiting_card, ready, in_batch, paid, failed (not indexed: HOT updates)
     Column("batch_id", String(40)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("failure_code", String(20)),
@@ -74,7 +74,6 @@ batch_lines = Table(
     Column("bank_code", String(20)),
     Column("reference", String(40)),
     Column("returned_on", Date),
-    Index("one_open_line_per_payment", "payment_id", unique=True, postgresql_where=text("state = 'sent'")),
 )
 
 return_imports = Table(  # 回盘文件 imports; the same file twice is answered from here

@@ -32,28 +32,27 @@ class Line:
     amount_fen: int
 
 
-def _csv_row(values: Iterable) -> str:
+def _csv_lines(rows: Iterable[tuple]) -> bytes:
+    """Rows as CSV text, each line ending in ``\n``."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return out.getvalue()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+CHUNK = 20_000
 
 
 def payment_csv(batch_id: str, created: date, lines: list[Line]) -> Iterator[bytes]:
-    """The payment file as CSV (UTF-8), yielded in chunks."""
+    """The payment file as CSV (UTF-8), yielded in chunks; the checksum covers the D lines as written."""
     total = sum(x.amount_fen for x in lines)
     digest = hashlib.sha256()
-    yield (_csv_row(("H", batch_id, len(lines), total, created.strftime("%Y%m%d"))) + "\n").encode()
-    chunk = []
-    for seq, x in enumerate(lines, start=1):
-        row = _csv_row(("D", seq, x.payment_id, x.name, x.id_number, x.bank, x.card, x.amount_fen)).encode()
-        digest.update(row + b"\n")
-        chunk.append(row)
-        if len(chunk) == 10_000:
-            yield b"\n".join(chunk) + b"\n"
-            chunk = []
-    if chunk:
-        yield b"\n".join(chunk) + b"\n"
-    yield (_csv_row(("T", len(lines), total, digest.hexdigest())) + "\n").encode()
+    yield _csv_lines([("H", batch_id, len(lines), total, created.strftime("%Y%m%d"))])
+    for start in range(0, len(lines), CHUNK):
+        chunk = _csv_lines(("D", seq, x.payment_id, x.name, x.id_number, x.bank, x.card, x.amount_fen)
+                           for seq, x in enumerate(lines[start:start + CHUNK], start=start + 1))
+        digest.update(chunk)
+        yield chunk
+    yield _csv_lines([("T", len(lines), total, digest.hexdigest())])
 
 
 def _fixed_name(name: str) -> bytes:

@@ -42,6 +42,9 @@ class CardCipher:
 
     key: bytes
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_aead", AESGCM(self.key))  # built once: a million cards per bank file
+
     @classmethod
     def from_text(cls, text: str) -> CardCipher:
         key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -55,7 +58,7 @@ class CardCipher:
 
     def encrypt(self, number: str, student_key: str) -> bytes:
         nonce = os.urandom(12)
-        return nonce + AESGCM(self.key).encrypt(nonce, number.encode(), student_key.encode())
+        return nonce + self._aead.encrypt(nonce, number.encode(), student_key.encode())
 
     def decrypt(self, blob: bytes, student_key: str) -> str:
-        return AESGCM(self.key).decrypt(blob[:12], blob[12:], student_key.encode()).decode()
+        return self._aead.decrypt(blob[:12], blob[12:], student_key.encode()).decode()

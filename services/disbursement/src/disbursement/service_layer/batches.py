@@ -7,23 +7,22 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import polars as pl
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
+from aid_chassis import bulk, db
 from aid_chassis.auth import Principal
-from aid_contracts import Envelope, Paid, PaymentFailed
-from aid_contracts.events import StudentFacts
 from disbursement.adapters import tables
 from disbursement.domain import bankfile
 from disbursement.domain.cards import CardCipher
 from disbursement.domain.money import yuan
-from disbursement.domain.reconcile import FAILED, PAID, reconcile
-from disbursement.service_layer.notify import queue_notification
+from disbursement.domain.reconcile import reconcile
+from disbursement.service_layer import settle
 from disbursement.service_layer.store import P, log, new_id
 
 B, L = tables.batches.c, tables.batch_lines.c
-SOURCE = "disbursement"
+LINE_SCHEMA = {"payment_id": pl.String, "amount_fen": pl.Int64, "state": pl.String}
 
 
 class BatchRefused(ValueError):
@@ -33,32 +32,31 @@ class BatchRefused(ValueError):
         self.problems = problems or []
 
 
-def _in_scope(who: Principal):
-    prefix = who.region_prefix or "-"
-    return func.left(P.region, len(prefix)) == prefix
-
-
 async def create_batch(session: AsyncSession, who: Principal, *, list_id: str | None, limit: int) -> dict:
     """Collect the ready payments in the bureau's jurisdiction (optionally one list) into a batch."""
-    stmt = select(P.payment_id, P.amount_fen).where(P.status == "ready", _in_scope(who))
-    if list_id:
-        stmt = stmt.where(P.list_id == list_id)
-    rows = (await session.execute(stmt.order_by(P.payment_id).limit(limit).with_for_update(skip_locked=True))).all()
-    if not rows:
+    batch_id, prefix = new_id("B"), who.region_prefix or "-"
+    conn = await db.driver(session)
+    await conn.execute(
+        "WITH picked AS (SELECT payment_id, amount_fen FROM payments WHERE status = 'ready' "
+        "AND left(region, %(n)s) = %(prefix)s AND (%(list)s::text IS NULL OR list_id = %(list)s) "
+        "ORDER BY payment_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+        "INSERT INTO payment_batch_lines (batch_id, payment_id, seq, amount_fen, state) "
+        "SELECT %(batch)s, payment_id, row_number() OVER (ORDER BY payment_id), amount_fen, 'sent' FROM picked",
+        {"n": len(prefix), "prefix": prefix, "list": list_id, "limit": limit, "batch": batch_id})
+    count, total = (await (await conn.execute(
+        "SELECT count(*), coalesce(sum(amount_fen), 0) FROM payment_batch_lines WHERE batch_id = %s",
+        (batch_id,))).fetchone())
+    if not count:
         raise BatchRefused("nothing_ready", "没有可发放的付款（须有终审名单且已登记银行卡）(no payment is ready: "
                                             "final list and registered card needed)")
-    batch_id = new_id("B")
-    total = sum(r.amount_fen for r in rows)
+    await bulk.refresh_statistics(session, "payment_batch_lines", count)
+    await conn.execute("UPDATE payments p SET status = 'in_batch', batch_id = l.batch_id, attempts = p.attempts + 1 "
+                       "FROM payment_batch_lines l WHERE l.batch_id = %s AND l.payment_id = p.payment_id", (batch_id,))
     await session.execute(insert(tables.batches).values(batch_id=batch_id, region_prefix=who.region_prefix,
-                                                        status="created", count=len(rows), total_fen=total,
+                                                        status="created", count=count, total_fen=total,
                                                         created_by=who.subject))
-    await session.execute(insert(tables.batch_lines), [
-        {"batch_id": batch_id, "payment_id": r.payment_id, "seq": n, "amount_fen": r.amount_fen, "state": "sent"}
-        for n, r in enumerate(rows, start=1)])
-    await session.execute(update(tables.payments).where(P.payment_id.in_([r.payment_id for r in rows])).values(
-        status="in_batch", batch_id=batch_id, attempts=P.attempts + 1))
-    await log(session, "batch", batch_id, "created", who.subject, {"count": len(rows), "total_fen": total})
-    return {"batch_id": batch_id, "count": len(rows), "total_fen": total, "total_yuan": yuan(total)}
+    await log(session, "batch", batch_id, "created", who.subject, {"count": count, "total_fen": total})
+    return {"batch_id": batch_id, "count": count, "total_fen": total, "total_yuan": yuan(total)}
 
 
 async def batch_of(session: AsyncSession, who: Principal, batch_id: str, *, lock: bool = False):
@@ -74,11 +72,12 @@ async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cip
     batch = await batch_of(session, who, batch_id, lock=True)
     a = tables.accounts.c
     rows = await session.execute(
-        select(L.payment_id, L.amount_fen, P.student, P.student_key, a.bank, a.card_cipher)
+        select(L.payment_id, L.amount_fen, P.student["name"].astext.label("name"),
+               P.student["id_number"].astext.label("id_number"), P.student_key, a.bank, a.card_cipher)
         .join(tables.payments, P.payment_id == L.payment_id).join(tables.accounts, a.student_key == P.student_key)
         .where(L.batch_id == batch_id).order_by(L.seq))
-    lines = [bankfile.Line(r.payment_id, r.student["name"], r.student["id_number"], r.bank,
-                           cipher.decrypt(r.card_cipher, r.student_key), r.amount_fen) for r in rows]
+    lines = [bankfile.Line(r.payment_id, r.name, r.id_number, r.bank, cipher.decrypt(r.card_cipher, r.student_key),
+                           r.amount_fen) for r in rows]
     if len(lines) != batch.count:
         raise BatchRefused("batch_incomplete", "批次中有付款缺少银行卡 (a payment of the batch has no card)")
     if batch.status == "created":
@@ -105,12 +104,13 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
     if batch.status == "stopped":
         raise BatchRefused("batch_stopped", "批次已因对账不符停止，请人工核查后恢复 (the batch is stopped after a "
                                             "mismatch: a person must resume it)", batch.problems or [])
-    states = {r.payment_id: (r.amount_fen, r.state) for r in await session.execute(
-        select(L.payment_id, L.amount_fen, L.state).where(L.batch_id == batch.batch_id))}
+    lines = await bulk.copy_out(session, "SELECT payment_id, amount_fen, state FROM payment_batch_lines "
+                                "WHERE batch_id = %s", LINE_SCHEMA, (batch.batch_id,))
+    states = dict(zip(lines["payment_id"], zip(lines["amount_fen"], lines["state"], strict=True), strict=True))
     outcome = reconcile(returned, states)
     if not outcome.ok:
         return await _stop(session, who, batch.batch_id, outcome.problems)
-    await _apply(session, outcome.apply, batch.batch_id)
+    await settle.apply_results(session, outcome.apply, batch.batch_id)
     open_lines = await session.scalar(select(func.count()).where(L.batch_id == batch.batch_id, L.state == "sent"))
     status = "reconciled" if open_lines == 0 else "partially_returned"
     await session.execute(update(tables.batches).where(B.batch_id == batch.batch_id).values(status=status))
@@ -141,34 +141,3 @@ async def resume(session: AsyncSession, who: Principal, batch_id: str, note: str
     await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(status="exported"))
     await log(session, "batch", batch_id, "resumed", who.subject, {"note": note, "problems": batch.problems})
     return {"batch_id": batch_id, "status": "exported"}
-
-
-async def _apply(session: AsyncSession, results: list[bankfile.Result], batch_id: str) -> None:
-    """Each result updates its line and payment; ``paid`` or ``payment-failed`` and a notification follow."""
-    if not results:
-        return
-    rows = {r.payment_id: r for r in (await session.execute(select(tables.payments).where(
-        P.payment_id.in_([x.payment_id for x in results])))).all()}
-    now, events = datetime.now(UTC), []
-    for result in results:
-        row = rows[result.payment_id]
-        state = PAID if result.success else FAILED
-        await session.execute(update(tables.batch_lines).where(L.batch_id == batch_id, L.payment_id == row.payment_id)
-                              .values(state=state, bank_code=result.bank_code, reference=result.reference,
-                                      returned_on=result.on))
-        await session.execute(update(tables.payments).where(P.payment_id == row.payment_id).values(
-            status=state, bank_reference=result.reference if result.success else None,
-            paid_on=result.on if result.success else None, failure_code=None if result.success else result.bank_code))
-        events.append((Paid.TOPIC, Envelope.wrap(_event(row, result, now), source=SOURCE, key=row.student_key)))
-        if result.success:
-            await queue_notification(session, row, result.on)
-    await outbox.add_many(session, tables.chassis.outbox, events)
-
-
-def _event(row, result: bankfile.Result, now: datetime) -> Paid | PaymentFailed:
-    common = {"payment_id": row.payment_id, "list_id": row.list_id, "programme_code": row.programme_code,
-              "programme_name": row.programme_name, "period": row.period, "amount_fen": row.amount_fen,
-              "student": StudentFacts(**row.student)}
-    if result.success:
-        return Paid(**common, bank_reference=result.reference, paid_on=result.on, paid_at=now)
-    return PaymentFailed(**common, bank_code=result.bank_code, failed_on=result.on, failed_at=now)

@@ -1,23 +1,21 @@
-"""Payment notices to students and parents (发放告知, seed 002 §4): a notification outbox
-delivered through a pluggable channel, with delivery status kept and retried with backoff."""
+"""Payment notices to students and parents (发放告知, seed 002 §4): a notification outbox (rows
+written with the payment results, ``settle``) delivered through a pluggable channel, with
+delivery status kept and retried with backoff."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis.masking import mask_name
 from disbursement.adapters import tables
 from disbursement.domain.cards import CardCipher
-from disbursement.domain.money import yuan
 
 log = logging.getLogger(__name__)
 N = tables.notifications.c
@@ -58,21 +56,6 @@ class SmsGatewayChannel:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         resp = await self.client.post(self.url, json={"to": recipient, "text": message}, headers=headers)
         resp.raise_for_status()
-
-
-def notice_text(row, on: date) -> str:
-    """No ID number, the name masked, the amount in yuan."""
-    return (f"【学生资助发放告知】{mask_name(row.student['name'])}同学：{row.programme_name}（{row.period}）"
-            f"{yuan(row.amount_fen)} 元已于 {on:%Y年%m月%d日} 发放至学生本人银行卡。")
-
-
-async def queue_notification(session: AsyncSession, payment, on: date) -> None:
-    """One notice per payment (a replayed return adds none); no phone on file is recorded as such."""
-    phone = await session.scalar(select(tables.accounts.c.phone_cipher).where(
-        tables.accounts.c.student_key == payment.student_key))
-    await session.execute(pg_insert(tables.notifications).values(
-        payment_id=payment.payment_id, student_key=payment.student_key, recipient_cipher=phone,
-        message=notice_text(payment, on), status="pending" if phone else "no_recipient").on_conflict_do_nothing())
 
 
 def _backoff(attempts: int) -> timedelta:
