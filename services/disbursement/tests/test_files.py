@@ -58,6 +58,16 @@ def test_the_csv_payment_file_has_header_lines_and_a_checksummed_trailer():
     assert rows[-1] == ["T", "3", rows[0][3], digest.hexdigest()]
 
 
+def test_the_frame_writer_writes_the_same_bytes_as_the_line_writer():
+    import polars as pl
+
+    lines = [*LINES, bankfile.Line("P009", 'O"Neil, Jr', "520102201401010099", "BOC", "6222000000000000009", 1)]
+    frame = pl.DataFrame([x.__dict__ for x in lines])
+    created = date(2026, 11, 24)
+    assert b"".join(bankfile.payment_csv_frame("B1", created, frame)) == b"".join(
+        bankfile.payment_csv("B1", created, lines))
+
+
 def test_the_fixed_width_payment_file_has_fixed_byte_widths_in_gb18030():
     content = b"".join(bankfile.payment_fixed("B1", date(2026, 11, 24), LINES))
     lines = content.split(b"\r\n")[:-1]

@@ -55,6 +55,24 @@ def payment_csv(batch_id: str, created: date, lines: list[Line]) -> Iterator[byt
     yield _csv_lines([("T", len(lines), total, digest.hexdigest())])
 
 
+def payment_csv_frame(batch_id: str, created: date, frame) -> Iterator[bytes]:
+    """``payment_csv`` for a polars frame of lines (payment_id, name, id_number, bank, card,
+    amount_fen): the same bytes, written by polars — a million lines in well under a second."""
+    import polars as pl
+
+    total = int(frame["amount_fen"].sum()) if frame.height else 0
+    digest = hashlib.sha256()
+    yield _csv_lines([("H", batch_id, frame.height, total, created.strftime("%Y%m%d"))])
+    for start in range(0, frame.height, CHUNK * 5):
+        part = frame.slice(start, CHUNK * 5).select(
+            pl.lit("D").alias("t"), (pl.int_range(start + 1, start + 1 + min(CHUNK * 5, frame.height - start))
+                                     .alias("seq")), "payment_id", "name", "id_number", "bank", "card", "amount_fen")
+        chunk = part.write_csv(include_header=False, quote_style="necessary", line_terminator="\n").encode()
+        digest.update(chunk)
+        yield chunk
+    yield _csv_lines([("T", frame.height, total, digest.hexdigest())])
+
+
 def _fixed_name(name: str) -> bytes:
     raw = name.encode("gb18030")
     if len(raw) > NAME_BYTES:
