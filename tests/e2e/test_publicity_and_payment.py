@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from aid_local import bank, flow
+from aid_local import flow
 
 PERIOD = "2027-autumn"
 

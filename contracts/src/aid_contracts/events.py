@@ -207,11 +207,8 @@ class Published(Event):
     final: bool = Field(description="the notice window closed with no upheld objection")
 
 
-class Paid(Event):
-    """Money reached the student's card (资金发放到卡)."""
-
-    EVENT_TYPE = "paid"
-    TOPIC = Topic.PAID
+class _Payment(Event):
+    """What every payment event says: the payment, the programme and period, the amount, the student."""
 
     payment_id: str
     list_id: str
@@ -220,25 +217,26 @@ class Paid(Event):
     period: str
     amount_fen: int = Field(gt=0)
     student: StudentFacts
+
+
+class Paid(_Payment):
+    """Money reached the student's card (资金发放到卡)."""
+
+    EVENT_TYPE = "paid"
+    TOPIC = Topic.PAID
+
     bank_reference: str
     paid_on: date
     paid_at: datetime
 
 
-class PaymentFailed(Event):
+class PaymentFailed(_Payment):
     """The bank could not pay a student (发放失败); same topic as ``paid``. The payment is paid
     in a later batch once the card is corrected."""
 
     EVENT_TYPE = "payment-failed"
     TOPIC = Topic.PAID
 
-    payment_id: str
-    list_id: str
-    programme_code: str
-    programme_name: str
-    period: str
-    amount_fen: int = Field(gt=0)
-    student: StudentFacts
     bank_code: str = Field(description="the bank's failure code")
     failed_on: date
     failed_at: datetime

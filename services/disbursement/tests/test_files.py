@@ -140,3 +140,53 @@ def test_a_file_without_header_or_trailer_is_refused():
     with pytest.raises(bankfile.FileRefused) as caught:
         bankfile.parse_return(b"R,1,P001,1,S,0,R,20261125\n")
     assert caught.value.code == "bad_structure"
+
+
+@st.composite
+def _return_case(draw):
+    """A batch's lines (with earlier results) and a return file for it, sometimes with faults."""
+    import polars as pl
+
+    n = draw(st.integers(min_value=1, max_value=12))
+    ids = [f"P{k:03d}" for k in range(n)]
+    amounts = draw(st.lists(st.integers(min_value=1, max_value=99_999), min_size=n, max_size=n))
+    states = draw(st.lists(st.sampled_from(["sent", "sent", "paid", "failed"]), min_size=n, max_size=n))
+    picked = draw(st.lists(st.integers(min_value=0, max_value=n - 1), min_size=1, max_size=n + 3))
+    rows = []
+    for k in picked:
+        success = draw(st.booleans())
+        amount = amounts[k] + (1 if draw(st.integers(0, 9)) == 0 else 0)
+        pid = ids[k] if draw(st.integers(0, 14)) else "P999"
+        rows.append(["R", str(len(rows) + 1), pid, str(amount), "S" if success else "F", "0000" if success else "E1",
+                     f"REF{k}" if success else "", "20261125"])
+    total = sum(int(r[3]) for r in rows)
+    ok = [r for r in rows if r[4] == "S"]
+    head = ["H", "B1", str(len(rows) + draw(st.sampled_from([0, 0, 0, 1]))), str(total)]
+    tail = ["T", str(len(rows)), str(len(ok)), str(sum(int(r[3]) for r in ok) + draw(st.sampled_from([0, 0, 0, 5])))]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([head, *rows, tail])
+    lines = pl.DataFrame({"payment_id": ids, "amount_fen": amounts, "state": states},
+                         schema={"payment_id": pl.String, "amount_fen": pl.Int64, "state": pl.String})
+    return out.getvalue().encode(), lines
+
+
+@given(_return_case())
+def test_the_columnar_return_path_agrees_with_the_line_by_line_one(case):
+    from disbursement.domain import returns_frame
+
+    content, lines = case
+    states = dict(zip(lines["payment_id"], zip(lines["amount_fen"], lines["state"], strict=True), strict=True))
+    try:
+        slow_file = bankfile.parse_return(content)
+    except bankfile.FileRefused:
+        with pytest.raises(returns_frame.NotFast):
+            batch_id, count, total, trailer, sent = returns_frame.read(content)
+            returns_frame.reconcile((batch_id, count, total), trailer, sent, lines)
+        return
+    slow = reconcile(slow_file, states)
+    batch_id, count, total, trailer, sent = returns_frame.read(content)
+    fast = returns_frame.reconcile((batch_id, count, total), trailer, sent, lines)
+    assert [(p["line"], p["code"]) for p in fast["problems"]] == [(p["line"], p["code"]) for p in slow.problems]
+    assert fast["apply"].select("payment_id", "success").rows() == [(r.payment_id, r.success) for r in slow.apply]
+    assert (fast["unchanged"], fast["duplicates"], fast["results"]) == (
+        slow.unchanged, slow_file.duplicates, len(slow_file.results))

@@ -2,19 +2,16 @@
 (card numbers encrypted), payment batches and their lines, return-file imports, notifications
 to students and parents, and an audit log."""
 
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Identity, Integer, LargeBinary, MetaData, String, Table,
-                        UniqueConstraint, func)
+from sqlalchemy import BigInteger, Column, Date, Identity, Integer, LargeBinary, MetaData, String, Table, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import audit_log_table, timestamp
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
 
-def _at(name: str, nullable: bool = True) -> Column:
-    return Column(name, DateTime(timezone=True), nullable=nullable,
-                  **({} if nullable else {"server_default": func.now()}))
 
 
 payments = Table(
@@ -34,7 +31,7 @@ payments = Table(
     Column("failure_code", String(20)),
     Column("bank_reference", String(40)),
     Column("paid_on", Date),
-    _at("created_at", nullable=False),
+    timestamp("created_at", nullable=False),
     UniqueConstraint("list_id", "student_key", name="one_payment_per_student_per_list"),
     UniqueConstraint("student_key", "programme_code", "period", name="one_payment_per_student_programme_period"),
 )
@@ -48,7 +45,7 @@ accounts = Table(  # 银行卡 registered by the school or imported in bulk
     Column("phone_cipher", LargeBinary),
     Column("registered_by", String(100), nullable=False),
     Column("school_code", String(20)),
-    _at("updated_at", nullable=False),
+    timestamp("updated_at", nullable=False),
 )
 
 batches = Table(  # 代发批次
@@ -60,8 +57,8 @@ batches = Table(  # 代发批次
     Column("total_fen", BigInteger, nullable=False),
     Column("problems", JSONB),
     Column("created_by", String(100), nullable=False),
-    _at("created_at", nullable=False),
-    _at("exported_at"),
+    timestamp("created_at", nullable=False),
+    timestamp("exported_at"),
 )
 
 batch_lines = Table(
@@ -82,7 +79,7 @@ return_imports = Table(  # 回盘文件 imports; the same file twice is answered
     Column("batch_id", String(40), nullable=False, index=True),
     Column("outcome", JSONB, nullable=False),
     Column("imported_by", String(100), nullable=False),
-    _at("imported_at", nullable=False),
+    timestamp("imported_at", nullable=False),
 )
 
 notifications = Table(  # 发放告知 outbox: one per payment, delivered through a channel with retries
@@ -96,17 +93,8 @@ notifications = Table(  # 发放告知 outbox: one per payment, delivered throug
     Column("channel", String(20)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", String(200)),
-    _at("next_attempt_at", nullable=False),
-    _at("sent_at"),
+    timestamp("next_attempt_at", nullable=False),
+    timestamp("sent_at"),
 )
 
-audit_log = Table(
-    "disbursement_audit_log", metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("entity", String(40), nullable=False),
-    Column("entity_id", String(100), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("detail", JSONB, nullable=False),
-    _at("at", nullable=False),
-)
+audit_log = audit_log_table(metadata, "disbursement_audit_log")

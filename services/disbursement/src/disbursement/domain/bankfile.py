@@ -132,7 +132,7 @@ class ReturnFile:
     as_sent: tuple[int, int, int, int]  # R lines, their total, successes, success total, repeats included
 
 
-def _decode(content: bytes) -> str:
+def decode(content: bytes) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return content.decode(encoding)
@@ -167,7 +167,7 @@ def _result(n: int, row: list[str], problems: list[dict]) -> Result | None:
 
 def parse_return(content: bytes) -> ReturnFile:
     """Read a return file; every malformed line is reported with its number and field."""
-    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(_decode(content))), start=1) if row]
+    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(decode(content))), start=1) if row]
     if len(rows) < 2 or rows[0][1][0] != "H" or rows[-1][1][0] != "T":
         raise FileRefused("bad_structure", "回盘文件须以 H 行开头、T 行结尾 (a return file starts with H and ends with T)")
     problems: list[dict] = []

@@ -26,7 +26,7 @@ def reconcile(returned: ReturnFile, lines: dict[str, tuple[int, str]]) -> Reconc
     Problems: the header or trailer totals disagree with the lines; a line for a payment not
     in the batch; an amount that differs from the batch; a result contradicting an earlier one.
     """
-    problems = _totals(returned)
+    problems = totals(returned)
     apply, unchanged = [], 0
     for r in returned.results:
         line = lines.get(r.payment_id)
@@ -49,7 +49,7 @@ def reconcile(returned: ReturnFile, lines: dict[str, tuple[int, str]]) -> Reconc
     return Reconciled(apply if not problems else [], unchanged, problems)
 
 
-def _totals(returned: ReturnFile) -> list[dict]:
+def totals(returned: ReturnFile) -> list[dict]:
     """The file's own control totals against its lines (repeated lines count as the bank sent them)."""
     count, total, ok_count, ok_total = returned.as_sent
     problems = []

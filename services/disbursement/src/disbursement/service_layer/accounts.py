@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis.auth import Principal
 from aid_contracts import Envelope, Published
 from aid_contracts.keys import student_key
+from aid_chassis.audit import new_id
 from disbursement.adapters import tables
 from disbursement.domain.cards import CardCipher, CardRefused, check_card
-from disbursement.service_layer.store import P, log, new_id
+from disbursement.service_layer.store import P, log
 
 A = tables.accounts.c
 _PHONE_DIGITS = 11

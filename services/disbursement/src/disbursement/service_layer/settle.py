@@ -13,25 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis import bulk, db
 from aid_contracts import Paid, PaymentFailed
 from disbursement.adapters import tables
-from disbursement.domain.bankfile import Result
 
 SOURCE = "disbursement"
-_RESULTS = {"payment_id": pl.String, "state": pl.String, "bank_code": pl.String, "reference": pl.String,
-            "on": pl.String}
 _PAID_ROWS = {"payment_id": pl.String, "list_id": pl.String, "student_key": pl.String, "programme_code": pl.String,
               "programme_name": pl.String, "period": pl.String, "amount_fen": pl.Int64, "student": pl.String,
               "name": pl.String, "state": pl.String, "bank_code": pl.String, "reference": pl.String, "on": pl.String,
               "phone": pl.String}
 
 
-async def apply_results(session: AsyncSession, results: list[Result], batch_id: str) -> None:
-    """Lines and payments take their results; events and notices are queued."""
-    if not results:
+APPLY_SCHEMA = {"payment_id": pl.String, "success": pl.Boolean, "bank_code": pl.String, "reference": pl.String,
+                "on": pl.Date}
+
+
+async def apply_results(session: AsyncSession, results: pl.DataFrame, batch_id: str) -> None:
+    """Lines and payments take their results (``APPLY_SCHEMA``); events and notices are queued."""
+    if results.is_empty():
         return
-    frame = pl.DataFrame({"payment_id": [r.payment_id for r in results],
-                          "state": ["paid" if r.success else "failed" for r in results],
-                          "bank_code": [r.bank_code for r in results], "reference": [r.reference for r in results],
-                          "on": [r.on.isoformat() for r in results]}, schema=_RESULTS)
+    frame = results.select("payment_id", pl.when("success").then(pl.lit("paid")).otherwise(pl.lit("failed"))
+                           .alias("state"), "bank_code", "reference", pl.col("on").cast(pl.String))
     conn = await db.driver(session)
     await conn.execute("CREATE TEMP TABLE _returned (payment_id text PRIMARY KEY, state text, bank_code text, "
                        "reference text, \"on\" date) ON COMMIT DROP")

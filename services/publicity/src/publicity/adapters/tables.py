@@ -2,18 +2,16 @@
 messages to schools and an audit log."""
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Identity, Integer, MetaData, String, Table,
-                        UniqueConstraint, func)
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import audit_log_table, timestamp
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
 
-def _at(name: str, nullable: bool = True) -> Column:
-    return Column(name, DateTime(timezone=True), nullable=nullable,
-                  **({} if nullable else {"server_default": func.now()}))
 
 
 candidates = Table(  # the newest approved verification of each student, and its latest categories
@@ -25,7 +23,7 @@ candidates = Table(  # the newest approved verification of each student, and its
     Column("match_revision", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
     Column("categories", JSONB, nullable=False, server_default="[]"),
-    _at("verified_at", nullable=False),
+    timestamp("verified_at", nullable=False),
 )
 
 programme_versions = Table(
@@ -35,7 +33,7 @@ programme_versions = Table(
     Column("effective_key", Integer, nullable=False),  # Period.key of effective_from
     Column("rules", JSONB, nullable=False),
     Column("created_by", String(100), nullable=False),
-    _at("created_at", nullable=False),
+    timestamp("created_at", nullable=False),
 )
 
 aid_lists = Table(
@@ -50,11 +48,11 @@ aid_lists = Table(
     Column("audit_reason", String(200)),
     Column("created_by", String(100), nullable=False),
     Column("approved_by", String(100)),
-    _at("submitted_at"),
-    _at("published_at"),
+    timestamp("submitted_at"),
+    timestamp("published_at"),
     Column("notice_ends_at", DateTime(timezone=True), index=True),
-    _at("finalised_at"),
-    _at("created_at", nullable=False),
+    timestamp("finalised_at"),
+    timestamp("created_at", nullable=False),
     UniqueConstraint("school_code", "programme_code", "period", name="one_list_per_school_programme_period"),
 )
 
@@ -78,10 +76,10 @@ objections = Table(  # 投诉举报 during the notice
     Column("contact_phone", String(20), nullable=False),
     Column("text", String(1000), nullable=False),
     Column("client_hash", String(64), nullable=False, index=True),
-    _at("submitted_at", nullable=False),
+    timestamp("submitted_at", nullable=False),
     Column("state", String(20), nullable=False, server_default="open"),  # open, upheld, dismissed
     Column("decided_by", String(100)),
-    _at("decided_at"),
+    timestamp("decided_at"),
     Column("decision_reason", String(200)),
 )
 
@@ -93,16 +91,7 @@ school_messages = Table(  # what a school is told (an upheld objection, a return
     Column("kind", String(40), nullable=False),
     Column("message", String(500), nullable=False),
     Column("read", Boolean, nullable=False, server_default="false"),
-    _at("at", nullable=False),
+    timestamp("at", nullable=False),
 )
 
-audit_log = Table(
-    "publicity_audit_log", metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("entity", String(40), nullable=False),
-    Column("entity_id", String(100), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("detail", JSONB, nullable=False),
-    _at("at", nullable=False),
-)
+audit_log = audit_log_table(metadata, "publicity_audit_log")

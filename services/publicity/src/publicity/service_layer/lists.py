@@ -13,12 +13,13 @@ from aid_chassis import outbox
 from aid_chassis.auth import Principal
 from aid_contracts import Envelope, Published
 from aid_contracts.events import StudentFacts
+from aid_chassis.audit import new_id
 from publicity.adapters import tables
 from publicity.domain.calendar import WorkingCalendar
 from publicity.domain.notice import (DRAFT, FINAL, IN, INELIGIBLE, PUBLISHED, REMOVED, SUBMITTED, can_finalise,
                                      check_reason, check_state, ineligibility)
 from publicity.domain.programmes import ELIGIBLE, ListRefused, Period, Rules
-from publicity.service_layer.store import load_list, log, new_id, rules_for, tell_school
+from publicity.service_layer.store import load_list, log, rules_for, tell_school
 
 SOURCE = "publicity"
 A, E, C = tables.aid_lists.c, tables.list_entries.c, tables.candidates.c

@@ -11,11 +11,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.audit import new_id
 from publicity.adapters import tables
 from publicity.domain.notice import IN, UPHELD, check_objection, check_reason
 from publicity.domain.programmes import ListRefused
 from publicity.service_layer.lists import audited_list
-from publicity.service_layer.store import load_list, log, new_id, tell_school
+from publicity.service_layer.store import load_list, log, tell_school
 
 O, E = tables.objections.c, tables.list_entries.c
 

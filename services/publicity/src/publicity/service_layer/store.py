@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import audit
 from publicity.adapters import tables
 from publicity.domain.programmes import ListRefused, Period, Rules, rules_of, version_for
 
 V = tables.programme_versions.c
 
 
-def new_id(prefix: str) -> str:
-    """A time-ordered id: prefix + microseconds (hex) + random."""
-    return f"{prefix}{int(datetime.now(UTC).timestamp() * 1e6):012x}{uuid.uuid4().hex[:8]}"
-
-
 async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
-    await session.execute(insert(tables.audit_log).values(entity=entity, entity_id=entity_id, action=action,
-                                                          actor=actor, detail=detail))
+    """The audit trail of this service's writes (who, what, when)."""
+    await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
 
 
 async def tell_school(session: AsyncSession, school_code: str, list_id: str, kind: str, message: str) -> None:

@@ -1,19 +1,17 @@
 """verification's own tables: tasks and their history, proofs, repeated-student checks,
 deadlines, payments seen, unfunded-reason reports and abnormal-record checks."""
 
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Identity, Integer, LargeBinary, MetaData,
-                        String, Table, UniqueConstraint, func)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, Identity, Integer, LargeBinary, MetaData, String, Table,
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import audit_log_table, timestamp
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
 
-def _when(name: str, nullable: bool = True) -> Column:
-    return Column(name, DateTime(timezone=True), nullable=nullable,
-                  **({} if nullable else {"server_default": func.now()}))
 
 
 tasks = Table(
@@ -39,14 +37,14 @@ tasks = Table(
     Column("open", Boolean, nullable=False),
     Column("closed_reason", String(200)),
     Column("verified_by", String(100)),
-    _when("verified_at"),
+    timestamp("verified_at"),
     Column("audit_state", String(20), nullable=False, server_default="unsubmitted"),
     Column("audit_reason", String(200)),
     Column("audited_by", String(100)),
-    _when("audited_at"),
-    _when("submitted_at"),
+    timestamp("audited_at"),
+    timestamp("submitted_at"),
     Column("supplement", JSONB),
-    _when("updated_at", nullable=False),
+    timestamp("updated_at", nullable=False),
     UniqueConstraint("student_key", "school_code", name="uq_verification_tasks_student_school"),
 )
 
@@ -57,19 +55,10 @@ task_history = Table(
     Column("action", String(40), nullable=False),
     Column("actor", String(100), nullable=False),
     Column("detail", JSONB, nullable=False),
-    _when("at", nullable=False),
+    timestamp("at", nullable=False),
 )
 
-audit_log = Table(  # every write that is not a task's own (tasks keep theirs in task_history)
-    "verification_audit_log", metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("entity", String(40), nullable=False),
-    Column("entity_id", String(100), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("detail", JSONB, nullable=False),
-    _when("at", nullable=False),
-)
+audit_log = audit_log_table(metadata, "verification_audit_log")
 
 proofs = Table(
     "verification_proofs", metadata,
@@ -79,7 +68,7 @@ proofs = Table(
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
     Column("uploaded_by", String(100), nullable=False),
-    _when("uploaded_at", nullable=False),
+    timestamp("uploaded_at", nullable=False),
 )
 
 repeated_checks = Table(  # 重复学生核查: one per student handed to more than one school
@@ -89,8 +78,8 @@ repeated_checks = Table(  # 重复学生核查: one per student handed to more t
     Column("resolver_prefix", String(6), nullable=False),
     Column("kept_task_id", String(40)),
     Column("resolved_by", String(100)),
-    _when("resolved_at"),
-    _when("opened_at", nullable=False),
+    timestamp("resolved_at"),
+    timestamp("opened_at", nullable=False),
 )
 
 deadlines = Table(  # 截止日期 per task batch: verification of a match batch, unfunded reasons of a period, a check
@@ -105,7 +94,7 @@ payments = Table(  # students paid in a period (from ``paid``), for 未资助原
     "verification_payments", metadata,
     Column("student_key", String(64), primary_key=True),
     Column("period", String(20), primary_key=True),
-    _when("paid_at", nullable=False),
+    timestamp("paid_at", nullable=False),
 )
 
 unfunded_reports = Table(  # 建档立卡学生未资助原因上报
@@ -115,7 +104,7 @@ unfunded_reports = Table(  # 建档立卡学生未资助原因上报
     Column("reason", String(40), nullable=False),
     Column("text", String(200)),
     Column("reported_by", String(100), nullable=False),
-    _when("reported_at", nullable=False),
+    timestamp("reported_at", nullable=False),
 )
 
 abnormal_checks = Table(  # 数据核查: a list of abnormal aid records from the national centre
@@ -125,7 +114,7 @@ abnormal_checks = Table(  # 数据核查: a list of abnormal aid records from th
     Column("region_prefix", String(6), nullable=False),
     Column("items", Integer, nullable=False),
     Column("uploaded_by", String(100), nullable=False),
-    _when("uploaded_at", nullable=False),
+    timestamp("uploaded_at", nullable=False),
 )
 
 abnormal_items = Table(
@@ -138,5 +127,5 @@ abnormal_items = Table(
     Column("answer", String(40)),
     Column("answer_text", String(200)),
     Column("answered_by", String(100)),
-    _when("answered_at"),
+    timestamp("answered_at"),
 )

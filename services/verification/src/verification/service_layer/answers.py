@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis.auth import Principal
 from aid_contracts.events import VerificationStatus
 from aid_contracts.keys import student_key
-from verification.adapters import tables
 from verification.domain.audit import UNSUBMITTED, check_answerable
 from verification.domain.tasks import VERIFIED, Answer, VerificationRefused, check_answer, check_duplicates, corrected
 from verification.service_layer.csvfile import CsvRow, read_csv

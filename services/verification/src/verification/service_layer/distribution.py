@@ -13,10 +13,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
+from aid_chassis.audit import new_id
 from verification.adapters import tables
 from verification.domain.audit import UNSUBMITTED, resolver_prefix
 from verification.domain.tasks import PENDING, is_newer, match_changes
-from verification.service_layer.store import SYSTEM, T, history, new_id, now, set_task
+from verification.service_layer.store import SYSTEM, T, history, now, set_task
 
 MOVED = "学籍已不在本校 (the roster no longer enrols the student at this school)"
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import audit
 from aid_chassis.auth import Principal, Role
 from verification.adapters import tables
 from verification.domain.tasks import VerificationRefused
 
 T = tables.tasks.c
 SYSTEM = "system"
-
-
-def new_id(prefix: str) -> str:
-    """A time-ordered id: ``prefix`` + 12 hex digits of microseconds + 8 random hex digits."""
-    return f"{prefix}{int(datetime.now(UTC).timestamp() * 1e6):012x}{uuid.uuid4().hex[:8]}"
 
 
 def now() -> datetime:
@@ -32,9 +27,8 @@ async def history(session: AsyncSession, task_id: str, action: str, actor: str, 
 
 
 async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
-    """The audit trail of writes that are not a task's own."""
-    await session.execute(insert(tables.audit_log).values(entity=entity, entity_id=entity_id, action=action,
-                                                          actor=actor, detail=detail))
+    """The audit trail of this service's writes (who, what, when)."""
+    await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
 
 
 async def set_task(session: AsyncSession, task_id: str, **values) -> None:

@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
 from aid_contracts.keys import student_key
+from aid_chassis.audit import new_id
 from verification.adapters import tables
 from verification.domain.audit import APPROVED, resolves
 from verification.domain.proofs import check_proof
 from verification.domain.supplements import Supplement, checked
 from verification.domain.tasks import VerificationRefused
 from verification.service_layer.distribution import refresh_repeated, tasks_of
-from verification.service_layer.store import history, new_id, now, set_task
+from verification.service_layer.store import history, now, set_task
 
 DEPARTMENT = "school_supplement"  # the source of a category a school supplied
 

@@ -8,15 +8,14 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import create_audit_log, timestamp
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
-def _at(name: str, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
-                     **({} if nullable else {"server_default": sa.text("now()")}))
 
 
 def upgrade() -> None:
@@ -40,7 +39,7 @@ def upgrade() -> None:
                     sa.Column("card_last4", sa.String(4), nullable=False),
                     sa.Column("phone_cipher", sa.LargeBinary()),
                     sa.Column("registered_by", sa.String(100), nullable=False),
-                    sa.Column("school_code", sa.String(20)), _at("updated_at", False))
+                    sa.Column("school_code", sa.String(20)), timestamp("updated_at", nullable=False))
     op.create_table("payment_batches",
                     sa.Column("batch_id", sa.String(40), primary_key=True),
                     sa.Column("region_prefix", sa.String(6), nullable=False),
@@ -48,7 +47,7 @@ def upgrade() -> None:
                     sa.Column("count", sa.Integer(), nullable=False),
                     sa.Column("total_fen", sa.BigInteger(), nullable=False),
                     sa.Column("problems", JSONB),
-                    sa.Column("created_by", sa.String(100), nullable=False), _at("created_at", False), _at("exported_at"))
+                    sa.Column("created_by", sa.String(100), nullable=False), timestamp("created_at", nullable=False), timestamp("exported_at"))
     op.create_table("payment_batch_lines",
                     sa.Column("batch_id", sa.String(40), primary_key=True),
                     sa.Column("payment_id", sa.String(40), primary_key=True),
@@ -66,7 +65,7 @@ def _create_imports_notifications_audit() -> None:
                     sa.Column("sha256", sa.String(64), primary_key=True),
                     sa.Column("batch_id", sa.String(40), nullable=False, index=True),
                     sa.Column("outcome", JSONB, nullable=False),
-                    sa.Column("imported_by", sa.String(100), nullable=False), _at("imported_at", False))
+                    sa.Column("imported_by", sa.String(100), nullable=False), timestamp("imported_at", nullable=False))
     op.create_table("notifications",
                     sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
                     sa.Column("payment_id", sa.String(40), nullable=False, unique=True),
@@ -76,14 +75,8 @@ def _create_imports_notifications_audit() -> None:
                     sa.Column("status", sa.String(20), nullable=False, index=True),
                     sa.Column("channel", sa.String(20)),
                     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
-                    sa.Column("last_error", sa.String(200)), _at("next_attempt_at", False), _at("sent_at"))
-    op.create_table("disbursement_audit_log",
-                    sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
-                    sa.Column("entity", sa.String(40), nullable=False),
-                    sa.Column("entity_id", sa.String(100), nullable=False),
-                    sa.Column("action", sa.String(40), nullable=False),
-                    sa.Column("actor", sa.String(100), nullable=False),
-                    sa.Column("detail", JSONB, nullable=False), _at("at", False))
+                    sa.Column("last_error", sa.String(200)), timestamp("next_attempt_at", nullable=False), timestamp("sent_at"))
+    create_audit_log("disbursement_audit_log")
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import create_audit_log, timestamp
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -25,17 +27,14 @@ _SEED = [  # the national standards as version 1 (amounts in fen per period), fr
 ]
 
 
-def _at(name: str, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
-                     **({} if nullable else {"server_default": sa.text("now()")}))
 
 
 def upgrade() -> None:
     op.add_column("candidates", sa.Column("categories", JSONB, nullable=False, server_default="[]"))
     op.add_column("aid_lists", sa.Column("rules_version", sa.Integer(), nullable=False, server_default="1"))
     op.add_column("aid_lists", sa.Column("audit_reason", sa.String(200)))
-    op.add_column("aid_lists", _at("submitted_at"))
-    op.add_column("aid_lists", _at("finalised_at"))
+    op.add_column("aid_lists", timestamp("submitted_at"))
+    op.add_column("aid_lists", timestamp("finalised_at"))
     op.add_column("aid_list_entries", sa.Column("entry_no", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("aid_list_entries", sa.Column("state", sa.String(20), nullable=False, server_default="in"))
     op.add_column("aid_list_entries", sa.Column("state_reason", sa.String(200)))
@@ -46,7 +45,7 @@ def upgrade() -> None:
         "programme_versions",
         sa.Column("code", sa.String(60), primary_key=True), sa.Column("version", sa.Integer(), primary_key=True),
         sa.Column("effective_key", sa.Integer(), nullable=False), sa.Column("rules", JSONB, nullable=False),
-        sa.Column("created_by", sa.String(100), nullable=False), _at("created_at", False))
+        sa.Column("created_by", sa.String(100), nullable=False), timestamp("created_at", nullable=False))
     op.bulk_insert(versions, [
         {"code": code, "version": 1, "effective_key": 202003, "created_by": "migration", "rules": {
             "name": name, "stage": stage, "monthly": monthly, "amount_fen": amount, "categories": _ALL,
@@ -62,22 +61,17 @@ def _create_objections_and_messages() -> None:
         sa.Column("list_id", sa.String(40), sa.ForeignKey("aid_lists.list_id"), nullable=False, index=True),
         sa.Column("entry_no", sa.Integer()), sa.Column("contact_name", sa.String(50), nullable=False),
         sa.Column("contact_phone", sa.String(20), nullable=False), sa.Column("text", sa.String(1000), nullable=False),
-        sa.Column("client_hash", sa.String(64), nullable=False, index=True), _at("submitted_at", False),
+        sa.Column("client_hash", sa.String(64), nullable=False, index=True), timestamp("submitted_at", nullable=False),
         sa.Column("state", sa.String(20), nullable=False, server_default="open"),
-        sa.Column("decided_by", sa.String(100)), _at("decided_at"), sa.Column("decision_reason", sa.String(200)))
+        sa.Column("decided_by", sa.String(100)), timestamp("decided_at"), sa.Column("decision_reason", sa.String(200)))
     op.create_table(
         "school_messages",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
         sa.Column("school_code", sa.String(20), nullable=False, index=True),
         sa.Column("list_id", sa.String(40), nullable=False), sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("message", sa.String(500), nullable=False),
-        sa.Column("read", sa.Boolean(), nullable=False, server_default="false"), _at("at", False))
-    op.create_table(
-        "publicity_audit_log",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
-        sa.Column("entity", sa.String(40), nullable=False), sa.Column("entity_id", sa.String(100), nullable=False),
-        sa.Column("action", sa.String(40), nullable=False), sa.Column("actor", sa.String(100), nullable=False),
-        sa.Column("detail", JSONB, nullable=False), _at("at", False))
+        sa.Column("read", sa.Boolean(), nullable=False, server_default="false"), timestamp("at", nullable=False))
+    create_audit_log("publicity_audit_log")
 
 
 def downgrade() -> None:

@@ -9,6 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import create_audit_log, timestamp
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -44,32 +46,23 @@ def upgrade() -> None:
     _create_tables()
 
 
-def _at(name: str, nullable: bool = True) -> sa.Column:
-    extra = {} if nullable else {"server_default": sa.text("now()")}
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable, **extra)
 
 
 def _create_tables() -> None:
-    op.create_table("verification_audit_log",
-                    sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
-                    sa.Column("entity", sa.String(40), nullable=False),
-                    sa.Column("entity_id", sa.String(100), nullable=False),
-                    sa.Column("action", sa.String(40), nullable=False),
-                    sa.Column("actor", sa.String(100), nullable=False),
-                    sa.Column("detail", JSONB, nullable=False), _at("at", False))
+    create_audit_log("verification_audit_log")
     op.create_table("verification_proofs",
                     sa.Column("proof_id", sa.String(40), primary_key=True),
                     sa.Column("task_id", sa.String(40), nullable=False, index=True),
                     sa.Column("sha256", sa.String(64), nullable=False),
                     sa.Column("size", sa.Integer(), nullable=False),
                     sa.Column("content", sa.LargeBinary(), nullable=False),
-                    sa.Column("uploaded_by", sa.String(100), nullable=False), _at("uploaded_at", False))
+                    sa.Column("uploaded_by", sa.String(100), nullable=False), timestamp("uploaded_at", nullable=False))
     op.create_table("verification_repeated_checks",
                     sa.Column("student_key", sa.String(64), primary_key=True),
                     sa.Column("state", sa.String(20), nullable=False),
                     sa.Column("resolver_prefix", sa.String(6), nullable=False),
                     sa.Column("kept_task_id", sa.String(40)),
-                    sa.Column("resolved_by", sa.String(100)), _at("resolved_at"), _at("opened_at", False))
+                    sa.Column("resolved_by", sa.String(100)), timestamp("resolved_at"), timestamp("opened_at", nullable=False))
     op.create_table("verification_deadlines",
                     sa.Column("kind", sa.String(20), primary_key=True),
                     sa.Column("batch", sa.String(64), primary_key=True),
@@ -77,19 +70,19 @@ def _create_tables() -> None:
                     sa.Column("set_by", sa.String(100), nullable=False))
     op.create_table("verification_payments",
                     sa.Column("student_key", sa.String(64), primary_key=True),
-                    sa.Column("period", sa.String(20), primary_key=True), _at("paid_at", False))
+                    sa.Column("period", sa.String(20), primary_key=True), timestamp("paid_at", nullable=False))
     op.create_table("verification_unfunded_reports",
                     sa.Column("task_id", sa.String(40), primary_key=True),
                     sa.Column("period", sa.String(20), primary_key=True),
                     sa.Column("reason", sa.String(40), nullable=False),
                     sa.Column("text", sa.String(200)),
-                    sa.Column("reported_by", sa.String(100), nullable=False), _at("reported_at", False))
+                    sa.Column("reported_by", sa.String(100), nullable=False), timestamp("reported_at", nullable=False))
     op.create_table("verification_abnormal_checks",
                     sa.Column("check_id", sa.String(40), primary_key=True),
                     sa.Column("title", sa.String(200), nullable=False),
                     sa.Column("region_prefix", sa.String(6), nullable=False),
                     sa.Column("items", sa.Integer(), nullable=False),
-                    sa.Column("uploaded_by", sa.String(100), nullable=False), _at("uploaded_at", False))
+                    sa.Column("uploaded_by", sa.String(100), nullable=False), timestamp("uploaded_at", nullable=False))
     op.create_table("verification_abnormal_items",
                     sa.Column("check_id", sa.String(40), primary_key=True),
                     sa.Column("row", sa.Integer(), primary_key=True),
@@ -98,7 +91,7 @@ def _create_tables() -> None:
                     sa.Column("record", JSONB, nullable=False),
                     sa.Column("answer", sa.String(40)),
                     sa.Column("answer_text", sa.String(200)),
-                    sa.Column("answered_by", sa.String(100)), _at("answered_at"))
+                    sa.Column("answered_by", sa.String(100)), timestamp("answered_at"))
 
 
 _TABLES = ("verification_abnormal_items", "verification_abnormal_checks", "verification_unfunded_reports",
