@@ -114,7 +114,9 @@ async def test_the_same_return_file_twice_changes_nothing(sessions):
     second = await _run(sessions, batches.import_return, COUNTY, returned)
     assert second == {**first, "repeated_import": True}
     assert await _events(sessions) == ["paid", "paid"]
-    assert await _count(sessions, tables.notifications) == 2
+    assert await _run(sessions, notify.write_notices) == 2  # one import, one job: the repeat added none
+    assert await _run(sessions, notify.write_notices) == 0
+    assert await _count(sessions, tables.notifications) == 2 and await _count(sessions, tables.notice_jobs) == 0
 
 
 async def test_a_wrong_total_stops_the_batch_and_changes_no_payment(sessions):
@@ -181,7 +183,8 @@ async def test_notices_are_delivered_retried_and_recorded(sessions, tmp_path: Pa
     async with sessions() as s:
         rows = {r.status: r for r in (await s.execute(select(tables.notifications))).all()}
     assert set(rows) == {"sent", "no_recipient"} and rows["sent"].attempts == 2
-    assert "元已于" in rows["sent"].message and f.id_number(1) not in rows["sent"].message
+    assert "张*三同学" in rows["sent"].message and "500.00 元已于 2026年" in rows["sent"].message
+    assert f.id_number(1) not in rows["sent"].message
     channel = notify.FileChannel(tmp_path / "n.jsonl")
     await channel.send("13800138000", "测试")
     line = orjson.loads((tmp_path / "n.jsonl").read_text())

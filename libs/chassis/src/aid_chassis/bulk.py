@@ -8,7 +8,6 @@ read them back through ``Envelope.from_kafka``).
 
 from __future__ import annotations
 
-import io
 import uuid
 
 import cramjam
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis.db import driver
 from aid_contracts.envelope import CONTENT_TYPE, SPEC_VERSION
 
-CSV_IN, CSV_OUT = "FORMAT csv", "FORMAT csv, FORCE_QUOTE *"  # NULL unquoted and empty, every value quoted
+CSV_IN = "FORMAT csv"  # NULL unquoted and empty, text quoted (``quote_style="non_numeric"``)
 CHUNK_ROWS = 50_000
 
 
@@ -38,16 +37,17 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
 
 
 async def copy_out(session: AsyncSession, query: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
-    """The rows of ``query`` as a frame with ``schema`` (names and types, in the query's order)."""
+    """The rows of ``query`` as a frame with ``schema`` (names and types, in the query's order).
+
+    Read with one ``SELECT`` and psycopg's C row parser, not ``COPY TO``: ``COPY`` hands the client
+    one message per row (about 5 µs each in Python), a plain result set arrives whole — a million
+    rows in about a second instead of five. NULL stays apart from the empty string.
+    """
     connection = await driver(session)
-    buffer = io.BytesIO()
-    async with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV_OUT})", params) as copy:
-        async for chunk in copy:
-            buffer.write(chunk)
-    if buffer.tell() == 0:
-        return pl.DataFrame(schema=schema)
-    buffer.seek(0)
-    return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
+    async with connection.cursor() as cursor:
+        await cursor.execute(query, params)
+        rows = await cursor.fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row", strict=False)
 
 
 async def temp_keys(session: AsyncSession, name: str, keys: pl.Series) -> None:

@@ -97,4 +97,11 @@ notifications = Table(  # 发放告知 outbox: one per payment, delivered throug
     timestamp("sent_at"),
 )
 
+notice_jobs = Table(  # imports whose paid lines still need their notices written (the notifier does it in chunks)
+    "notice_jobs", metadata,
+    Column("import_sha256", String(64), primary_key=True),
+    Column("batch_id", String(40), nullable=False),
+    Column("after_payment_id", String(40), nullable=False, server_default=""),
+)
+
 audit_log = audit_log_table(metadata, "disbursement_audit_log")

@@ -132,6 +132,8 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
               "duplicate_lines": outcome["duplicates"], "still_open": open_lines}
     await session.execute(insert(tables.return_imports).values(sha256=digest, batch_id=batch.batch_id, outcome=report,
                                                                imported_by=who.subject))
+    if paid:
+        await session.execute(insert(tables.notice_jobs).values(import_sha256=digest, batch_id=batch.batch_id))
     await log(session, "batch", batch.batch_id, "return_imported", who.subject, report)
     return report
 

@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import db
 from disbursement.adapters import tables
 from disbursement.domain.cards import CardCipher
 
@@ -58,13 +59,52 @@ class SmsGatewayChannel:
         resp.raise_for_status()
 
 
+_MASKED_NAME = ("CASE WHEN char_length(n.name) <= 1 THEN '*' WHEN char_length(n.name) = 2 THEN left(n.name, 1) || '*' "
+                "ELSE left(n.name, 1) || repeat('*', char_length(n.name) - 2) || right(n.name, 1) END")
+_NOTICE = ("'【学生资助发放告知】' || " + _MASKED_NAME + " || '同学：' || n.programme_name || '（' || n.period || '）' || "
+           "(n.amount_fen / 100)::text || '.' || lpad((n.amount_fen %% 100)::text, 2, '0') || ' 元已于 ' || "
+           "to_char(n.returned_on, 'YYYY\"年\"MM\"月\"DD\"日\"') || ' 发放至学生本人银行卡。'")
+WRITE_CHUNK = 20_000
+
+
+async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
+    """Write the next chunk of one import's payment notices (no ID number, the name masked, yuan
+    with two decimals); a job is done when its batch has no paid line left after its cursor."""
+    j = tables.notice_jobs.c
+    job = (await session.execute(select(tables.notice_jobs).order_by(j.import_sha256).limit(1)
+                                 .with_for_update(skip_locked=True))).first()
+    if job is None:
+        return 0
+    conn = await db.driver(session)
+    upper = (await (await conn.execute(
+        "SELECT max(payment_id) FROM (SELECT payment_id FROM payment_batch_lines WHERE batch_id = %s "
+        "AND payment_id > %s ORDER BY payment_id LIMIT %s) s", (job.batch_id, job.after_payment_id, chunk))).fetchone())[0]
+    if upper is None:
+        await session.execute(tables.notice_jobs.delete().where(j.import_sha256 == job.import_sha256))
+        return 0
+    written = await conn.execute(
+        "INSERT INTO notifications (payment_id, student_key, recipient_cipher, message, status, next_attempt_at) "
+        "SELECT n.payment_id, n.student_key, n.phone_cipher, " + _NOTICE + ", "
+        "CASE WHEN n.phone_cipher IS NULL THEN 'no_recipient' ELSE 'pending' END, now() FROM ("
+        "SELECT p.payment_id, p.student_key, a.phone_cipher, p.student->>'name' AS name, p.programme_name, p.period, "
+        "p.amount_fen, l.returned_on FROM payment_batch_lines l JOIN payments p ON p.payment_id = l.payment_id "
+        "LEFT JOIN bank_accounts a ON a.student_key = p.student_key WHERE l.batch_id = %s AND l.payment_id > %s "
+        "AND l.payment_id <= %s AND l.state = 'paid') n ON CONFLICT (payment_id) DO NOTHING",
+        (job.batch_id, job.after_payment_id, upper))
+    await session.execute(tables.notice_jobs.update().where(j.import_sha256 == job.import_sha256)
+                          .values(after_payment_id=upper))
+    return written.rowcount
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** attempts))
 
 
 async def deliver_due(session: AsyncSession, channel: Channel, cipher: CardCipher, *, max_attempts: int,
                       limit: int = 200) -> int:
-    """Send the notices that are due; failures are retried with backoff, then marked failed."""
+    """Write the next chunk of notices, then send the ones that are due; failures are retried with
+    backoff, then marked failed."""
+    await write_notices(session)
     now = datetime.now(UTC)
     rows = (await session.execute(select(tables.notifications).where(N.status == "pending", N.next_attempt_at <= now)
                                   .order_by(N.id).limit(limit).with_for_update(skip_locked=True))).all()

@@ -1,7 +1,7 @@
 """Applying a reconciled return file set-wise, so a million results take seconds: the results are
-copied into a temporary table; lines, payments and notices are updated from it in a few
-statements; the ``paid`` / ``payment-failed`` events are encoded as columns and queued as packed
-outbox rows."""
+copied into a temporary table; lines and payments are updated from it in two statements; the
+``paid`` / ``payment-failed`` events are encoded as columns and queued as packed outbox rows.
+The payment notices are written afterwards by the notifier, in chunks (``notify.write_notices``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from disbursement.adapters import tables
 SOURCE = "disbursement"
 _PAID_ROWS = {"payment_id": pl.String, "list_id": pl.String, "student_key": pl.String, "programme_code": pl.String,
               "programme_name": pl.String, "period": pl.String, "amount_fen": pl.Int64, "student": pl.String,
-              "name": pl.String, "state": pl.String, "bank_code": pl.String, "reference": pl.String, "on": pl.String,
-              "phone": pl.String}
+              "state": pl.String, "bank_code": pl.String, "reference": pl.String, "on": pl.String}
 
 
 APPLY_SCHEMA = {"payment_id": pl.String, "success": pl.Boolean, "bank_code": pl.String, "reference": pl.String,
@@ -47,12 +46,10 @@ async def apply_results(session: AsyncSession, results: pl.DataFrame, batch_id: 
         "FROM _returned r WHERE p.payment_id = r.payment_id")
     rows = await bulk.copy_out(session, (
         "SELECT p.payment_id, p.list_id, p.student_key, p.programme_code, p.programme_name, p.period, p.amount_fen, "
-        "p.student::text, p.student->>'name', r.state, r.bank_code, r.reference, r.\"on\"::text, "
-        "encode(a.phone_cipher, 'hex') FROM _returned r JOIN payments p ON p.payment_id = r.payment_id "
-        "LEFT JOIN bank_accounts a ON a.student_key = p.student_key ORDER BY p.payment_id"), _PAID_ROWS)
+        "p.student::text, r.state, r.bank_code, r.reference, r.\"on\"::text "
+        "FROM _returned r JOIN payments p ON p.payment_id = r.payment_id ORDER BY p.payment_id"), _PAID_ROWS)
     now = datetime.now(UTC).isoformat()
     await bulk.queue_events(session, tables.chassis.outbox, _events(rows, batch_id, now), source=SOURCE, time=now)
-    await bulk.copy_in(session, "notifications", _notices(rows.filter(pl.col("state") == "paid"), now))
     await conn.execute("DROP TABLE _returned")
 
 
@@ -72,25 +69,3 @@ def _events(rows: pl.DataFrame, batch_id: str, now: str) -> pl.DataFrame:
         pl.when(paid).then(pl.lit(Paid.schema_uri())).otherwise(pl.lit(PaymentFailed.schema_uri())).alias("dataschema"),
         pl.lit(str(Paid.VERSION)).alias("dataversion"),
         (data.str.head(-1) + ',"student":' + pl.col("student") + "}").alias("data"))
-
-
-def _masked_name() -> pl.Expr:
-    name, length = pl.col("name"), pl.col("name").str.len_chars()
-    return (pl.when(length <= 1).then(pl.lit("*"))
-            .when(length == 2).then(name.str.head(1) + "*")
-            .otherwise(name.str.head(1) + pl.lit("*" * 50).str.head(length - 2) + name.str.tail(1)))
-
-
-def _notices(rows: pl.DataFrame, now: str) -> pl.DataFrame:
-    """发放告知 text per paid row (no ID number, the name masked, yuan with two decimals)."""
-    amount = pl.col("amount_fen")
-    yuan = amount.floordiv(100).cast(pl.String) + "." + (amount % 100).cast(pl.String).str.zfill(2)
-    day = pl.col("on")
-    text = ("【学生资助发放告知】" + _masked_name() + "同学：" + pl.col("programme_name") + "（" + pl.col("period") + "）"
-            + yuan + " 元已于 " + day.str.slice(0, 4) + "年" + day.str.slice(5, 2) + "月" + day.str.slice(8, 2)
-            + "日 发放至学生本人银行卡。")
-    has_phone = pl.col("phone").is_not_null()
-    return rows.select(
-        "payment_id", "student_key", pl.when(has_phone).then(pl.lit("\\x") + pl.col("phone")).alias("recipient_cipher"),
-        text.alias("message"), pl.when(has_phone).then(pl.lit("pending")).otherwise(pl.lit("no_recipient")).alias("status"),
-        pl.lit(0).alias("attempts"), pl.lit(now).alias("next_attempt_at"))

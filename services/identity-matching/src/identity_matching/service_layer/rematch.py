@@ -69,7 +69,7 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         await bulk.temp_keys(session, "_affected", keys)
         findings = await _findings(session, keys, stored)
         enrolments = await _enrolments(session, findings)
-        priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active::text, "
+        priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active, "
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     with clock.stage("compare.decide"):
         found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)

@@ -76,11 +76,15 @@ def _create_imports_notifications_audit() -> None:
                     sa.Column("channel", sa.String(20)),
                     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
                     sa.Column("last_error", sa.String(200)), timestamp("next_attempt_at", nullable=False), timestamp("sent_at"))
+    op.create_table("notice_jobs",
+                    sa.Column("import_sha256", sa.String(64), primary_key=True),
+                    sa.Column("batch_id", sa.String(40), nullable=False),
+                    sa.Column("after_payment_id", sa.String(40), nullable=False, server_default=""))
     create_audit_log("disbursement_audit_log")
 
 
 def downgrade() -> None:
-    for table in ("disbursement_audit_log", "notifications", "return_imports", "payment_batch_lines",
+    for table in ("disbursement_audit_log", "notice_jobs", "notifications", "return_imports", "payment_batch_lines",
                   "payment_batches", "bank_accounts"):
         op.drop_table(table)
     op.drop_constraint("one_payment_per_student_programme_period", "payments", type_="unique")
