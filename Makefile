@@ -56,3 +56,4 @@ clean: ## Remove the virtual environment and local state
 
 bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.json, summary in docs/benchmarks.md
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/payments.py
