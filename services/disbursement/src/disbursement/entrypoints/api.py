@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
+from aid_chassis.errors import refusals as http_refusals
 from aid_chassis.masking import mask_id_number, mask_name
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
@@ -22,19 +22,11 @@ from disbursement.settings import Settings
 router = APIRouter(tags=["资金发放 disbursement"])
 AUDITORS = allow(*BUREAUS)
 CARD_KEEPERS = allow(Role.SCHOOL, Role.COUNTY_BUREAU)
-CONFLICTS = {"batch_stopped", "not_stopped", "batch_incomplete"}
+CONFLICTS = frozenset({"batch_stopped", "not_stopped", "batch_incomplete"})
 
 
-@contextmanager
 def refusals():
-    try:
-        yield
-    except LookupError as exc:
-        raise HTTPException(404, {"code": "not_found", "message": str(exc)}) from None
-    except (CardRefused, FileRefused, batches.BatchRefused) as exc:
-        status = 409 if exc.code in CONFLICTS else 422
-        detail = {"code": exc.code, "message": str(exc), "problems": getattr(exc, "problems", [])}
-        raise HTTPException(status, detail) from None
+    return http_refusals((CardRefused, FileRefused, batches.BatchRefused), conflicts=CONFLICTS)
 
 
 class CardBody(BaseModel):

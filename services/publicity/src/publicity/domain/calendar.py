@@ -23,6 +23,8 @@ SHIPPED = Path(__file__).resolve().parent.parent / "calendars"
 class CalendarMissing(LookupError):
     """No working-day calendar is loaded for a year."""
 
+    code = "calendar_missing"
+
 
 @dataclass(frozen=True)
 class Year:

@@ -9,15 +9,15 @@ from pathlib import Path
 from fastapi import HTTPException
 
 from aid_chassis.auth import BUREAUS, Role, allow
+from aid_chassis.errors import refusals as http_refusals
 from publicity.domain.calendar import CalendarMissing, WorkingCalendar
 from publicity.domain.programmes import ListRefused
-from publicity.service_layer.objections import TooMany
 
 SCHOOLS = allow(Role.SCHOOL)
 AUDITORS = allow(*BUREAUS)
 PROVINCE = allow(Role.PROVINCE_BUREAU)
 SCHOOLS_AND_AUDITORS = allow(Role.SCHOOL, *BUREAUS)
-CONFLICTS = {"wrong_state", "list_exists", "already_decided", "notice_closed"}
+CONFLICTS = frozenset({"wrong_state", "list_exists", "already_decided", "notice_closed"})
 
 
 @lru_cache(maxsize=4)
@@ -30,12 +30,10 @@ def calendar(directory: Path | None) -> WorkingCalendar:
 def refusals():
     """Refusals as precise HTTP errors ({code, message}); nothing was changed."""
     try:
-        yield
-    except TooMany as exc:
-        raise HTTPException(429, {"code": exc.code, "message": str(exc)}, headers={"Retry-After": "3600"}) from None
-    except CalendarMissing as exc:
-        raise HTTPException(503, {"code": "calendar_missing", "message": str(exc)}) from None
-    except LookupError as exc:
-        raise HTTPException(404, {"code": "not_found", "message": str(exc)}) from None
-    except ListRefused as exc:
-        raise HTTPException(409 if exc.code in CONFLICTS else 422, {"code": exc.code, "message": str(exc)}) from None
+        with http_refusals((ListRefused, CalendarMissing), conflicts=CONFLICTS,
+                           statuses={"calendar_missing": 503, "rate_limited": 429}):
+            yield
+    except HTTPException as exc:
+        if exc.status_code == 429:
+            exc.headers = {"Retry-After": "3600"}
+        raise

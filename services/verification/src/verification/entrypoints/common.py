@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from fastapi import HTTPException
-
 from aid_chassis.auth import BUREAUS, Role, allow
+from aid_chassis.errors import refusals as http_refusals
 from aid_chassis.masking import mask_id_number
 from verification.domain.proofs import ProofRefused
 from verification.domain.tasks import VerificationRefused
@@ -16,22 +13,14 @@ AUDITORS = allow(*BUREAUS)
 PROVINCE = allow(Role.PROVINCE_BUREAU)
 READERS = allow(Role.SCHOOL, *BUREAUS, Role.OPERATOR)
 SCHOOLS_AND_AUDITORS = allow(Role.SCHOOL, *BUREAUS)
-CONFLICTS = {"duplicate_verified", "under_audit", "task_closed", "already_listed", "not_submittable",
-             "not_submitted", "not_answered"}
+CONFLICTS = frozenset({"duplicate_verified", "under_audit", "task_closed", "already_listed", "not_submittable",
+             "not_submitted", "not_answered"})
 PROOF_STATUS = {"proof_too_large": 413, "proof_not_jpeg": 415}
 
 
-@contextmanager
 def refusals():
     """Refusals as precise HTTP errors: {code, message}; nothing was changed."""
-    try:
-        yield
-    except LookupError as exc:
-        raise HTTPException(404, {"code": "not_found", "message": str(exc)}) from None
-    except ProofRefused as exc:
-        raise HTTPException(PROOF_STATUS.get(exc.code, 422), {"code": exc.code, "message": str(exc)}) from None
-    except VerificationRefused as exc:
-        raise HTTPException(409 if exc.code in CONFLICTS else 422, {"code": exc.code, "message": str(exc)}) from None
+    return http_refusals((ProofRefused, VerificationRefused), conflicts=CONFLICTS, statuses=PROOF_STATUS)
 
 
 def masked(student: dict) -> dict:
