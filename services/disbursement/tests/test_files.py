@@ -190,3 +190,23 @@ def test_the_columnar_return_path_agrees_with_the_line_by_line_one(case):
     assert fast["apply"].select("payment_id", "success").rows() == [(r.payment_id, r.success) for r in slow.apply]
     assert (fast["unchanged"], fast["duplicates"], fast["results"]) == (
         slow.unchanged, slow_file.duplicates, len(slow_file.results))
+
+
+def test_the_sms_gateway_adapter_posts_and_raises_on_refusal():
+    import asyncio
+
+    import httpx
+
+    from disbursement.service_layer.notify import SmsGatewayChannel
+
+    seen = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers.get("authorization"), request.read()))
+        return httpx.Response(200 if len(seen) == 1 else 503)
+
+    channel = SmsGatewayChannel("http://127.0.0.1:9/sms", "t0ken", httpx.AsyncClient(transport=httpx.MockTransport(gateway)))
+    asyncio.run(channel.send("13800138000", "告知"))
+    with pytest.raises(httpx.HTTPStatusError):  # a refusal is raised, so the notifier retries it
+        asyncio.run(channel.send("13800138000", "告知"))
+    assert seen[0][0] == "Bearer t0ken" and "13800138000" in seen[0][1].decode()
