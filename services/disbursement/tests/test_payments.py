@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from aid_chassis import outbox
+from aid_chassis import bulk, outbox
 from aid_chassis.auth import Principal, Role
 from aid_contracts import Paid, PaymentFailed
 from aid_local import bank
@@ -189,3 +189,29 @@ async def test_notices_are_delivered_retried_and_recorded(sessions, tmp_path: Pa
     await channel.send("13800138000", "测试")
     line = orjson.loads((tmp_path / "n.jsonl").read_text())
     assert line["to"] == "138****8000"
+
+
+async def test_a_crash_mid_reconciliation_then_every_replay_pays_each_student_once(sessions, monkeypatch):
+    """The import dies after the payments were updated, before the events were queued: the
+    transaction rolls back whole; the same file imported again applies once, a third time not at all."""
+    _, payment_file = await _ready_batch(sessions)
+    async with sessions() as s, s.begin():  # every final entry delivered again, under new event ids too
+        for seq in (1, 2):
+            await accounts.on_published(s, _published(seq))
+    returned = bank.answer(payment_file)
+
+    async def crash(*args, **kwargs):
+        raise ConnectionError("the service died mid-batch")
+
+    monkeypatch.setattr(bulk, "queue_events", crash)
+    with pytest.raises(ConnectionError):
+        await _run(sessions, batches.import_return, COUNTY, returned)
+    monkeypatch.undo()
+    assert await _count(sessions, tables.payments, tables.payments.c.status == "in_batch") == 2
+    assert await _events(sessions) == [] and await _count(sessions, tables.return_imports) == 0
+    first = await _run(sessions, batches.import_return, COUNTY, returned)
+    again = await _run(sessions, batches.import_return, COUNTY, returned)
+    assert (first["paid"], again["repeated_import"]) == (2, True)
+    assert await _events(sessions) == ["paid", "paid"]
+    assert await _count(sessions, tables.payments) == 2
+    assert await _count(sessions, tables.payments, tables.payments.c.status == "paid") == 2
