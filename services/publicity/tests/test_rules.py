@@ -11,11 +11,11 @@ from hypothesis import given, strategies as st
 from aid_contracts.events import Stage
 from publicity.domain.calendar import CHINA, CalendarMissing, WorkingCalendar, parse_year
 from publicity.domain.notice import can_finalise, check_objection, ineligibility
-from publicity.domain.programmes import DEFAULTS, ListRefused, Period, Rules, check_new_version, version_for
+from publicity.domain.programmes import ListRefused, Period, Rules, check_new_version, version_for
 
 SHIPPED = WorkingCalendar.load()
-PRIMARY = next(r for r in DEFAULTS if r.stage is Stage.PRIMARY)
-VOCATIONAL = next(r for r in DEFAULTS if r.stage is Stage.VOCATIONAL)
+PRIMARY = Rules("compulsory_living_subsidy_primary", "义务教育家庭经济困难学生生活补助（小学）", Stage.PRIMARY, False, 50_000)
+VOCATIONAL = Rules("vocational_national_grant", "中等职业教育国家助学金", Stage.VOCATIONAL, True, 20_000)
 
 
 def test_calendar_ships_the_current_and_next_year():

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from aid_chassis import uploads
 from disbursement.domain.money import fen
 
 NAME_BYTES = 40  # fixed-width: the name field in GB18030 bytes
@@ -132,15 +133,6 @@ class ReturnFile:
     as_sent: tuple[int, int, int, int]  # R lines, their total, successes, success total, repeats included
 
 
-def decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise FileRefused("bad_encoding", "回盘文件编码无法识别 (the return file is neither UTF-8 nor GB18030)")
-
-
 def _result(n: int, row: list[str], problems: list[dict]) -> Result | None:
     if len(row) != 8:
         problems.append({"line": n, "field": "*", "code": "bad_line", "message": f"应有 8 个字段，实有 {len(row)} "
@@ -167,7 +159,7 @@ def _result(n: int, row: list[str], problems: list[dict]) -> Result | None:
 
 def parse_return(content: bytes) -> ReturnFile:
     """Read a return file; every malformed line is reported with its number and field."""
-    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(decode(content))), start=1) if row]
+    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(uploads.decode(content))), start=1) if row]
     if len(rows) < 2 or rows[0][1][0] != "H" or rows[-1][1][0] != "T":
         raise FileRefused("bad_structure", "回盘文件须以 H 行开头、T 行结尾 (a return file starts with H and ends with T)")
     problems: list[dict] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from aid_chassis import uploads
 from disbursement.domain import bankfile
 from disbursement.domain.reconcile import FAILED, PAID, totals
 
@@ -20,7 +21,7 @@ class NotFast(Exception):
 def read(content: bytes) -> tuple[str, int, int, tuple[int, int, int], pl.DataFrame]:
     """(batch id, declared count, declared total, trailer, results as sent) of a well-formed file;
     NotFast otherwise. Results: line, payment_id, amount_fen, success, bank_code, reference, on."""
-    text = bankfile.decode(content)
+    text = uploads.decode(content)
     if "\n\n" in text or "\r\n\r\n" in text or text.count('"'):
         raise NotFast
     raw = pl.Series("raw", text.splitlines(), pl.String)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.errors import refusals as http_refusals
+from aid_chassis.uploads import UploadRefused
 from aid_chassis.masking import mask_id_number, mask_name
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
@@ -26,7 +27,7 @@ CONFLICTS = frozenset({"batch_stopped", "not_stopped", "batch_incomplete"})
 
 
 def refusals():
-    return http_refusals((CardRefused, FileRefused, batches.BatchRefused), conflicts=CONFLICTS)
+    return http_refusals((CardRefused, FileRefused, batches.BatchRefused, UploadRefused), conflicts=CONFLICTS)
 
 
 class CardBody(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -11,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.uploads import read_csv
 from aid_contracts import Envelope, Published
 from aid_contracts.keys import student_key
 from aid_chassis.audit import new_id
@@ -76,29 +75,14 @@ HEADERS = {"身份证号": "id_number", "开户银行": "bank", "银行卡号": 
 async def import_cards(session: AsyncSession, who: Principal, content: bytes, *, secret: bytes,
                        cipher: CardCipher) -> dict:
     """Cards from a CSV (身份证号,开户银行,银行卡号[,手机号]); a result per row, read = accepted + rejected."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError:
-            raise CardRefused("bad_encoding", "文件编码无法识别 (save the file as UTF-8 or GBK)") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [HEADERS.get(h.strip(), h.strip()) for h in next(reader, [])]
-    missing = {"id_number", "bank", "card_number"} - set(header)
-    if missing:
-        raise CardRefused("bad_columns", f"文件缺少列 (missing columns): {', '.join(sorted(missing))}")
     accepted, rejected = 0, []
-    for n, values in enumerate(reader, start=2):
-        row = dict(zip(header, (v.strip() for v in values), strict=False))
-        if not any(row.values()):
-            continue
+    for row in read_csv(content, HEADERS, needs=[{"id_number"}, {"bank"}, {"card_number"}]):
         try:
             async with session.begin_nested():
-                await register(session, who, Card(row.get("id_number", ""), row.get("bank", ""),
-                                                  row.get("card_number", ""), row.get("phone")),
+                await register(session, who, Card(row.fields.get("id_number", ""), row.fields.get("bank", ""),
+                                                  row.fields.get("card_number", ""), row.fields.get("phone")),
                                secret=secret, cipher=cipher)
             accepted += 1
         except CardRefused as exc:
-            rejected.append({"row": n, "code": exc.code, "message": str(exc)})
+            rejected.append({"row": row.row, "code": exc.code, "message": str(exc)})
     return {"read": accepted + len(rejected), "accepted": accepted, "rejected": len(rejected), "rejections": rejected}

@@ -95,16 +95,6 @@ class Rules:
         return max(self.amount_by_category.get(c, self.amount_fen) for c in qualifying)
 
 
-DEFAULTS = (
-    Rules("preschool_aid", "学前教育幼儿资助", Stage.PRESCHOOL, False, 50_000),
-    Rules("compulsory_living_subsidy_primary", "义务教育家庭经济困难学生生活补助（小学）", Stage.PRIMARY, False, 50_000),
-    Rules("compulsory_living_subsidy_junior", "义务教育家庭经济困难学生生活补助（初中）", Stage.JUNIOR, False, 62_500),
-    Rules("senior_national_grant", "普通高中国家助学金", Stage.SENIOR, False, 100_000),
-    Rules("vocational_national_grant", "中等职业教育国家助学金", Stage.VOCATIONAL, True, 20_000),
-    Rules("higher_national_grant", "高等教育国家助学金", Stage.HIGHER, False, 185_000),
-)
-
-
 def version_for(versions: list[Rules], period: Period) -> Rules:
     """The version in force for a period: the latest whose effective_from is not after it."""
     fitting = [v for v in versions if Period.parse(v.effective_from) <= period]

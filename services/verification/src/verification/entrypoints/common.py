@@ -5,6 +5,7 @@ from __future__ import annotations
 from aid_chassis.auth import BUREAUS, Role, allow
 from aid_chassis.errors import refusals as http_refusals
 from aid_chassis.masking import mask_id_number
+from aid_chassis.uploads import UploadRefused
 from verification.domain.proofs import ProofRefused
 from verification.domain.tasks import VerificationRefused
 
@@ -20,7 +21,7 @@ PROOF_STATUS = {"proof_too_large": 413, "proof_not_jpeg": 415}
 
 def refusals():
     """Refusals as precise HTTP errors: {code, message}; nothing was changed."""
-    return http_refusals((ProofRefused, VerificationRefused), conflicts=CONFLICTS, statuses=PROOF_STATUS)
+    return http_refusals((ProofRefused, VerificationRefused, UploadRefused), conflicts=CONFLICTS, statuses=PROOF_STATUS)
 
 
 def masked(student: dict) -> dict:

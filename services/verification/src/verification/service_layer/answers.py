@@ -6,11 +6,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.uploads import CsvRow, read_csv
 from aid_contracts.events import VerificationStatus
 from aid_contracts.keys import student_key
 from verification.domain.audit import UNSUBMITTED, check_answerable
 from verification.domain.tasks import VERIFIED, Answer, VerificationRefused, check_answer, check_duplicates, corrected
-from verification.service_layer.csvfile import CsvRow, read_csv
 from verification.service_layer.store import T, each, history, now, school_task, school_scope, set_task
 
 

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
 from aid_chassis.masking import mask_id_number
+from aid_chassis.uploads import read_csv
 from aid_chassis.audit import new_id
 from verification.adapters import tables
 from verification.domain.followups import CHECK_ANSWERS, check_coded
 from verification.domain.tasks import VerificationRefused
-from verification.service_layer.csvfile import read_csv
 from verification.service_layer.followups import deadline
 from verification.service_layer.store import log, now
 

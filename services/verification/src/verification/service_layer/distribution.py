@@ -42,7 +42,8 @@ async def on_student_matched(session: AsyncSession, envelope: Envelope) -> None:
     for task in existing:
         if task.origin == "matched" and task.open and task.school_code not in schools:
             await _close(session, task, MOVED, event.revision)
-    await refresh_repeated(session, key)
+    if len(schools) > 1 or any(t.school_code not in schools for t in existing):
+        await refresh_repeated(session, key)  # only a student at several schools can be a repeated one
 
 
 def _values(event: StudentMatched, school: str) -> dict:

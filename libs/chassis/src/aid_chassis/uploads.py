@@ -1,4 +1,5 @@
-"""Reading the CSV files schools and bureaus upload."""
+"""Reading the files schools and bureaus upload: text in UTF-8 (with or without BOM) or
+GB18030/GBK, and CSV with Chinese or English headers."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import csv
 import io
 from dataclasses import dataclass
 
-from verification.domain.tasks import VerificationRefused
 
 MAX_BYTES = 20 * 1024 * 1024
+
+
+class UploadRefused(ValueError):
+    """A file that cannot be read; ``code`` and a message a clerk understands."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -24,24 +32,25 @@ def read_csv(content: bytes, headers: dict[str, str], *, needs: list[set[str]]) 
     without BOM) or GB18030.
     """
     if len(content) > MAX_BYTES:
-        raise VerificationRefused("file_too_large", f"文件不能大于 20M (the file is larger than {MAX_BYTES} bytes)")
-    text = _decode(content)
+        raise UploadRefused("file_too_large", f"文件不能大于 20M (the file is larger than {MAX_BYTES} bytes)")
+    text = decode(content)
     try:
         reader = csv.reader(io.StringIO(text))
         header = [headers.get(h.strip(), h.strip()) for h in next(reader, [])]
         missing = [" / ".join(sorted(need)) for need in needs if not need & set(header)]
         if missing:
-            raise VerificationRefused("bad_columns", f"文件缺少列 (the file lacks the columns): {'; '.join(missing)}")
+            raise UploadRefused("bad_columns", f"文件缺少列 (the file lacks the columns): {'; '.join(missing)}")
         return [CsvRow(n, dict(zip(header, (v.strip() for v in values), strict=False)))
                 for n, values in enumerate(reader, start=2) if any(v.strip() for v in values)]
     except csv.Error as exc:
-        raise VerificationRefused("bad_csv", f"不是有效的 CSV 文件 (not a valid CSV file: {exc})") from None
+        raise UploadRefused("bad_csv", f"不是有效的 CSV 文件 (not a valid CSV file: {exc})") from None
 
 
-def _decode(content: bytes) -> str:
+def decode(content: bytes) -> str:
+    """The text of an uploaded file: UTF-8 (with or without BOM), else GB18030 (which covers GBK)."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise VerificationRefused("bad_encoding", "文件编码无法识别，请另存为 UTF-8 或 GBK (save the file as UTF-8 or GBK)")
+    raise UploadRefused("bad_encoding", "文件编码无法识别，请另存为 UTF-8 或 GBK (save the file as UTF-8 or GBK)")
