@@ -8,11 +8,13 @@ read them back through ``Envelope.from_kafka``).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import cramjam
 import polars as pl
 from opentelemetry import propagate
+from psycopg import waiting
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,7 @@ from aid_chassis.db import driver
 from aid_contracts.envelope import CONTENT_TYPE, SPEC_VERSION
 
 CSV_IN = "FORMAT csv"  # NULL unquoted and empty, text quoted (``quote_style="non_numeric"``)
+CSV_OUT = "FORMAT csv, FORCE_QUOTE *"  # NULL unquoted and empty, every value quoted
 CHUNK_ROWS = 50_000
 
 
@@ -39,15 +42,28 @@ async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> Non
 async def copy_out(session: AsyncSession, query: str, schema: dict[str, pl.DataType], params=None) -> pl.DataFrame:
     """The rows of ``query`` as a frame with ``schema`` (names and types, in the query's order).
 
-    Read with one ``SELECT`` and psycopg's C row parser, not ``COPY TO``: ``COPY`` hands the client
-    one message per row (about 5 µs each in Python), a plain result set arrives whole — a million
-    rows in about a second instead of five. NULL stays apart from the empty string.
+    ``COPY TO`` as CSV, drained in a worker thread: the server sends one message per row, and an
+    asyncio wait per message costs about 4 µs in Python, a blocking read loop a fraction of that
+    (a million wide rows in under two seconds of client time). The event loop keeps running; the
+    connection is this coroutine's alone while it waits. NULL stays apart from the empty string.
     """
     connection = await driver(session)
-    async with connection.cursor() as cursor:
-        await cursor.execute(query, params)
-        rows = await cursor.fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row", strict=False)
+    async with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH ({CSV_OUT})", params) as copy:
+        data = await asyncio.to_thread(_drain, copy, connection.pgconn.socket)
+    if not data:
+        return pl.DataFrame(schema=schema)
+    text_schema = {name: pl.String if kind == pl.Boolean else kind for name, kind in schema.items()}
+    frame = pl.read_csv(data, has_header=False, new_columns=list(schema), schema=text_schema)
+    flags = [name for name, kind in schema.items() if kind == pl.Boolean]
+    return frame.with_columns(pl.col(name) == "t" for name in flags) if flags else frame
+
+
+def _drain(copy, socket: int) -> bytes:
+    """Every row of a started ``COPY TO``, read with blocking waits (psycopg's own generator)."""
+    chunks = []
+    while data := waiting.wait(copy._read_gen(), socket):
+        chunks.append(data)
+    return b"".join(chunks)
 
 
 async def temp_keys(session: AsyncSession, name: str, keys: pl.Series) -> None:
@@ -74,12 +90,14 @@ async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFram
     common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
               "ce_specversion": SPEC_VERSION, **trace}
     line = pl.concat_str(["key", "event_id", "type", "dataschema", "dataversion", "data"], separator="\t")
-    for (topic,), part in events.with_columns(line.alias("_line")).group_by("topic", maintain_order=True):
-        for start in range(0, part.height, BATCH_EVENTS):
-            chunk = part.slice(start, BATCH_EVENTS)
-            await session.execute(insert(outbox).values(
-                event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{chunk.height} events", headers=common,
-                value=bytes(cramjam.lz4.compress_block("\n".join(chunk["_line"]).encode()))))
+    packed = (events.select("topic", line.alias("line"))
+              .with_columns((pl.int_range(pl.len()).over("topic") // BATCH_EVENTS).alias("chunk"))
+              .group_by("topic", "chunk", maintain_order=True)
+              .agg(pl.len().alias("count"), pl.col("line").str.join("\n")))
+    for topic, _, count, text in packed.iter_rows():  # the lines joined by polars: no Python object per event
+        await session.execute(insert(outbox).values(
+            event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{count} events", headers=common,
+            value=bytes(cramjam.lz4.compress_block(text.encode()))))
 
 
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
