@@ -46,7 +46,7 @@ def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     payments = pl.DataFrame({"payment_id": [f"P{i:010d}" for i in range(n)], "list_id": [str(i // 50) for i in range(n)],
                              "student_key": keys, "programme_code": "compulsory_living_subsidy_primary",
                              "programme_name": "义务教育家庭经济困难学生生活补助（小学）", "period": "2026-autumn",
-                             "amount_fen": 50_000, "student": student, "region": "520102", "status": "ready"})
+                             "amount_fen": 50_000, "student": student, "region": "520102"})
     cards = [("\\x" + CIPHER.encrypt(f"622202{i:013d}", k).hex(), "\\x" + CIPHER.encrypt("13800138000", k).hex())
              for i, k in enumerate(keys)]
     accounts = pl.DataFrame({"student_key": keys, "bank": "ICBC", "card_cipher": [c for c, _ in cards],
@@ -66,8 +66,10 @@ async def _run(sessions, n: int, out_dir: Path, results: dict) -> None:
     payments, accounts = _payments(n)
     async with sessions() as s, s.begin():
         await bulk.copy_in(s, "payments", payments)
+        await bulk.copy_in(s, "payment_states", payments.select("payment_id", pl.lit("ready").alias("status")))
         await bulk.copy_in(s, "bank_accounts", accounts)
         await bulk.refresh_statistics(s, "payments", n)
+        await bulk.refresh_statistics(s, "payment_states", n)
         await bulk.refresh_statistics(s, "bank_accounts", n)
     del payments, accounts
 

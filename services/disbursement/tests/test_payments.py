@@ -66,7 +66,7 @@ async def test_one_payment_per_student_programme_and_period_whatever_the_replays
         for env in (f.published(1, final=False), _published(1), _published(1), _published(1, list_id="L2"), _published(2)):
             await accounts.on_published(s, env)
     assert await _count(sessions, tables.payments) == 2  # L2 is the same programme and period: not paid twice
-    assert await _count(sessions, tables.payments, tables.payments.c.status == "awaiting_card") == 2
+    assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "awaiting_card") == 2
 
 
 async def _ready_batch(sessions) -> tuple[str, bytes]:
@@ -103,7 +103,7 @@ async def test_bank_file_return_with_a_failure_then_a_new_card_and_a_second_batc
     assert b"6217000011112222333" in again
     csv_again = b"".join(batches.bank_file(found, lines, "csv"))
     await _run(sessions, batches.import_return, COUNTY, bank.answer(csv_again))
-    assert await _count(sessions, tables.payments, tables.payments.c.status == "paid") == 2
+    assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "paid") == 2
     assert await _events(sessions) == ["paid", "payment-failed", "paid"]
 
 
@@ -125,7 +125,7 @@ async def test_a_wrong_total_stops_the_batch_and_changes_no_payment(sessions):
     text[-1] = "T,2,2,1"
     report = await _run(sessions, batches.import_return, COUNTY, "\n".join(text).encode())
     assert report["stopped"] and [p["code"] for p in report["problems"]] == ["trailer_totals"]
-    assert await _count(sessions, tables.payments, tables.payments.c.status == "in_batch") == 2
+    assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "in_batch") == 2
     assert await _events(sessions) == []
     with pytest.raises(batches.BatchRefused) as caught:
         await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file))
@@ -203,15 +203,15 @@ async def test_a_crash_mid_reconciliation_then_every_replay_pays_each_student_on
     async def crash(*args, **kwargs):
         raise ConnectionError("the service died mid-batch")
 
-    monkeypatch.setattr(bulk, "queue_events", crash)
+    monkeypatch.setattr(bulk, "insert_packed", crash)
     with pytest.raises(ConnectionError):
         await _run(sessions, batches.import_return, COUNTY, returned)
     monkeypatch.undo()
-    assert await _count(sessions, tables.payments, tables.payments.c.status == "in_batch") == 2
+    assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "in_batch") == 2
     assert await _events(sessions) == [] and await _count(sessions, tables.return_imports) == 0
     first = await _run(sessions, batches.import_return, COUNTY, returned)
     again = await _run(sessions, batches.import_return, COUNTY, returned)
     assert (first["paid"], again["repeated_import"]) == (2, True)
     assert await _events(sessions) == ["paid", "paid"]
     assert await _count(sessions, tables.payments) == 2
-    assert await _count(sessions, tables.payments, tables.payments.c.status == "paid") == 2
+    assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "paid") == 2

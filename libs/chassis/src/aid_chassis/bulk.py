@@ -85,24 +85,44 @@ async def queue_events(session: AsyncSession, outbox: Table, events: pl.DataFram
     One row carries up to 5,000 events as compressed tab-separated lines; the relay unpacks them
     into ordinary CloudEvents records. A province's import queues a few hundred rows, not 600,000.
     """
-    trace: dict[str, str] = {}
-    propagate.inject(trace)
-    common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
-              "ce_specversion": SPEC_VERSION, **trace}
+    await insert_packed(session, outbox, pack_events(events), source=source, time=time)
+
+
+def pack_events(events: pl.DataFrame) -> list[tuple[str, int, bytes]]:
+    """(topic, count, compressed lines) per packed row: pure CPU work (polars and lz4 release the
+    GIL), so a caller may run it in a thread while its database statements run."""
     line = pl.concat_str(["key", "event_id", "type", "dataschema", "dataversion", "data"], separator="\t")
     packed = (events.select("topic", line.alias("line"))
               .with_columns((pl.int_range(pl.len()).over("topic") // BATCH_EVENTS).alias("chunk"))
               .group_by("topic", "chunk", maintain_order=True)
-              .agg(pl.len().alias("count"), pl.col("line").str.join("\n")))
-    for topic, _, count, text in packed.iter_rows():  # the lines joined by polars: no Python object per event
-        await session.execute(insert(outbox).values(
-            event_id=f"packed-{uuid.uuid4()}", topic=topic, key=f"{count} events", headers=common,
-            value=bytes(cramjam.lz4.compress_block(text.encode()))))
+              .agg(pl.len().alias("count"), pl.col("line").str.join("\n").cast(pl.Binary)))
+    return [(topic, count, bytes(cramjam.lz4.compress_block(text))) for topic, _, count, text in packed.iter_rows()]
+
+
+async def insert_packed(session: AsyncSession, outbox: Table, packed: list[tuple[str, int, bytes]], *, source: str,
+                        time: str) -> None:
+    """Insert ``pack_events``' rows into the outbox, with the current trace."""
+    trace: dict[str, str] = {}
+    propagate.inject(trace)
+    common = {PACKED: PACKED_FORMAT, "content-type": CONTENT_TYPE, "ce_source": source, "ce_time": time,
+              "ce_specversion": SPEC_VERSION, **trace}
+    for topic, count, value in packed:
+        await session.execute(insert(outbox).values(event_id=f"packed-{uuid.uuid4()}", topic=topic,
+                                                    key=f"{count} events", headers=common, value=value))
 
 
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+lz4"
 EVENTS_IN_ROW = (f"CASE WHEN headers->>'{PACKED}' = '{PACKED_FORMAT}' "
                  "THEN split_part(key, ' ', 1)::int ELSE 1 END")  # SQL: a packed row's key says "<n> events"
+BULK_WORK_MEM = "256MB"
+
+
+async def roomy(session: AsyncSession) -> None:
+    """Memory for the hash joins and sorts of province-scale statements, for this transaction only
+    (``SET LOCAL work_mem``): a million-row join stays in memory instead of spilling to disk."""
+    await (await driver(session)).execute(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
+
+
 ANALYZE_AFTER = 10_000  # changed rows after which a table's statistics are refreshed
 
 

@@ -12,9 +12,7 @@ metadata = MetaData()
 chassis = ChassisTables(metadata)
 
 
-
-
-payments = Table(
+payments = Table(  # a payment's facts: never updated (its state is in payment_states)
     "payments", metadata,
     Column("payment_id", String(40), primary_key=True),
     Column("list_id", String(40), nullable=False),
@@ -25,15 +23,20 @@ payments = Table(
     Column("amount_fen", Integer, nullable=False),
     Column("student", JSONB, nullable=False),
     Column("region", String(6), nullable=False, server_default="", index=True),  # enrolment county
-    Column("status", String(20), nullable=False),  # awaiting_card, ready, in_batch, paid, failed (not indexed: HOT updates)
+    timestamp("created_at", nullable=False),
+    UniqueConstraint("list_id", "student_key", name="one_payment_per_student_per_list"),
+    UniqueConstraint("student_key", "programme_code", "period", name="one_payment_per_student_programme_period"),
+)
+
+payment_states = Table(  # narrow rows updated in place (fillfactor 60, status not indexed: HOT updates)
+    "payment_states", metadata,
+    Column("payment_id", String(40), primary_key=True),
+    Column("status", String(20), nullable=False),  # awaiting_card, ready, in_batch, paid, failed
     Column("batch_id", String(40)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("failure_code", String(20)),
     Column("bank_reference", String(40)),
     Column("paid_on", Date),
-    timestamp("created_at", nullable=False),
-    UniqueConstraint("list_id", "student_key", name="one_payment_per_student_per_list"),
-    UniqueConstraint("student_key", "programme_code", "period", name="one_payment_per_student_programme_period"),
 )
 
 accounts = Table(  # 银行卡 registered by the school or imported in bulk
@@ -61,16 +64,22 @@ batches = Table(  # 代发批次
     timestamp("exported_at"),
 )
 
-batch_lines = Table(
+batch_lines = Table(  # what was sent to the bank: never updated
     "payment_batch_lines", metadata,
     Column("batch_id", String(40), primary_key=True),
     Column("payment_id", String(40), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("amount_fen", Integer, nullable=False),
-    Column("state", String(20), nullable=False),  # sent, paid, failed
+)
+
+results = Table(  # what the bank answered, appended by return-file imports (one per batch and payment)
+    "payment_results", metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("payment_id", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),  # paid, failed
     Column("bank_code", String(20)),
     Column("reference", String(40)),
-    Column("returned_on", Date),
+    Column("returned_on", Date, nullable=False),
 )
 
 return_imports = Table(  # 回盘文件 imports; the same file twice is answered from here

@@ -54,11 +54,12 @@ def _settings(request: Request) -> Settings:
 async def list_payments(list_id: str | None = None, status: str | None = None,
                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0), db=Depends(session),
                         who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
-    p = tables.payments.c
-    stmt = select(tables.payments)
+    p, s = tables.payments.c, tables.payment_states.c
+    stmt = select(tables.payments, *(c for c in tables.payment_states.c if c.name != "payment_id")).join(
+        tables.payment_states, s.payment_id == p.payment_id)
     if who.region_prefix:
         stmt = stmt.where(func.left(p.region, len(who.region_prefix)) == who.region_prefix)
-    for column, value in ((p.list_id, list_id), (p.status, status)):
+    for column, value in ((p.list_id, list_id), (s.status, status)):
         if value:
             stmt = stmt.where(column == value)
     total = (await db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from aid_contracts.keys import student_key
 from aid_chassis.audit import new_id
 from disbursement.adapters import tables
 from disbursement.domain.cards import CardCipher, CardRefused, check_card
-from disbursement.service_layer.store import P, log
+from disbursement.service_layer.store import P, S, log
 
 A = tables.accounts.c
 _PHONE_DIGITS = 11
@@ -29,11 +29,14 @@ async def on_published(session: AsyncSession, envelope: Envelope) -> None:
         return
     key = envelope.partitionkey
     has_card = await session.scalar(select(A.student_key).where(A.student_key == key)) is not None
-    await session.execute(pg_insert(tables.payments).values(
+    created = await session.scalar(pg_insert(tables.payments).values(
         payment_id=new_id("P"), list_id=event.list_id, student_key=key, programme_code=event.programme_code,
         programme_name=event.programme_name, period=event.period, amount_fen=event.amount_fen,
         student=event.student.model_dump(mode="json"), region=event.student.enrolment_region,
-        status="ready" if has_card else "awaiting_card").on_conflict_do_nothing())
+    ).on_conflict_do_nothing().returning(P.payment_id))
+    if created is not None:
+        await session.execute(insert(tables.payment_states).values(
+            payment_id=created, status="ready" if has_card else "awaiting_card"))
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ async def register(session: AsyncSession, who: Principal, card: Card, *, secret:
               "school_code": who.school_code}
     await session.execute(pg_insert(tables.accounts).values(student_key=key, **values)
                           .on_conflict_do_update(index_elements=["student_key"], set_=values))
-    ready = await session.execute(update(tables.payments).where(
-        P.student_key == key, P.status.in_(("awaiting_card", "failed"))).values(status="ready"))
+    ready = await session.execute(update(tables.payment_states).where(
+        S.payment_id.in_(select(P.payment_id).where(P.student_key == key)),
+        S.status.in_(("awaiting_card", "failed"))).values(status="ready"))
     await log(session, "bank_account", key, "registered", who.subject, {"bank": card.bank, "last4": number[-4:]})
     return {"student_key": key, "bank": card.bank, "card": f"**** {number[-4:]}", "payments_ready": ready.rowcount}
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
@@ -22,8 +22,7 @@ from disbursement.domain.reconcile import reconcile
 from disbursement.service_layer import settle
 from disbursement.service_layer.store import log
 
-B, L = tables.batches.c, tables.batch_lines.c
-LINE_SCHEMA = {"payment_id": pl.String, "amount_fen": pl.Int64, "state": pl.String}
+B = tables.batches.c
 
 
 class BatchRefused(ValueError):
@@ -37,12 +36,13 @@ async def create_batch(session: AsyncSession, who: Principal, *, list_id: str | 
     """Collect the ready payments in the bureau's jurisdiction (optionally one list) into a batch."""
     batch_id, prefix = new_id("B"), who.region_prefix or "-"
     conn = await db.driver(session)
+    await bulk.roomy(session)
     await conn.execute(
-        "WITH picked AS (SELECT payment_id, amount_fen FROM payments WHERE status = 'ready' "
-        "AND left(region, %(n)s) = %(prefix)s AND (%(list)s::text IS NULL OR list_id = %(list)s) "
-        "ORDER BY payment_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-        "INSERT INTO payment_batch_lines (batch_id, payment_id, seq, amount_fen, state) "
-        "SELECT %(batch)s, payment_id, row_number() OVER (ORDER BY payment_id), amount_fen, 'sent' FROM picked",
+        "WITH picked AS (SELECT s.payment_id, p.amount_fen FROM payment_states s JOIN payments p USING (payment_id) "
+        "WHERE s.status = 'ready' AND left(p.region, %(n)s) = %(prefix)s AND (%(list)s::text IS NULL OR p.list_id = "
+        "%(list)s) ORDER BY s.payment_id LIMIT %(limit)s FOR UPDATE OF s SKIP LOCKED) "
+        "INSERT INTO payment_batch_lines (batch_id, payment_id, seq, amount_fen) "
+        "SELECT %(batch)s, payment_id, row_number() OVER (ORDER BY payment_id), amount_fen FROM picked",
         {"n": len(prefix), "prefix": prefix, "list": list_id, "limit": limit, "batch": batch_id})
     count, total = (await (await conn.execute(
         "SELECT count(*), coalesce(sum(amount_fen), 0) FROM payment_batch_lines WHERE batch_id = %s",
@@ -51,8 +51,8 @@ async def create_batch(session: AsyncSession, who: Principal, *, list_id: str | 
         raise BatchRefused("nothing_ready", "没有可发放的付款（须有终审名单且已登记银行卡）(no payment is ready: "
                                             "final list and registered card needed)")
     await bulk.refresh_statistics(session, "payment_batch_lines", count)
-    await conn.execute("UPDATE payments p SET status = 'in_batch', batch_id = l.batch_id, attempts = p.attempts + 1 "
-                       "FROM payment_batch_lines l WHERE l.batch_id = %s AND l.payment_id = p.payment_id", (batch_id,))
+    await conn.execute("UPDATE payment_states s SET status = 'in_batch', batch_id = l.batch_id, attempts = s.attempts + 1 "
+                       "FROM payment_batch_lines l WHERE l.batch_id = %s AND l.payment_id = s.payment_id", (batch_id,))
     await session.execute(insert(tables.batches).values(batch_id=batch_id, region_prefix=who.region_prefix,
                                                         status="created", count=count, total_fen=total,
                                                         created_by=who.subject))
@@ -117,13 +117,14 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
     if batch.status == "stopped":
         raise BatchRefused("batch_stopped", "批次已因对账不符停止，请人工核查后恢复 (the batch is stopped after a "
                                             "mismatch: a person must resume it)", batch.problems or [])
-    lines = await bulk.copy_out(session, "SELECT payment_id, amount_fen, state FROM payment_batch_lines "
-                                "WHERE batch_id = %s", LINE_SCHEMA, (batch.batch_id,))
+    await bulk.roomy(session)
+    sent = await bulk.copy_out(session, _SENT, {**settle.FACTS, "state": pl.String}, (batch.batch_id,))
+    lines = sent.select("payment_id", "amount_fen", "state")
     outcome = _reconciled(fast, lines, content) if fast else _reconciled_slowly(returned, lines)
     if outcome["problems"]:
         return await _stop(session, who, batch.batch_id, outcome["problems"])
-    await settle.apply_results(session, outcome["apply"], batch.batch_id)
-    open_lines = await session.scalar(select(func.count()).where(L.batch_id == batch.batch_id, L.state == "sent"))
+    await settle.apply_results(session, outcome["apply"], sent.drop("state"), batch.batch_id)
+    open_lines = int((lines["state"] == "sent").sum()) - outcome["apply"].height
     status = "reconciled" if open_lines == 0 else "partially_returned"
     await session.execute(update(tables.batches).where(B.batch_id == batch.batch_id).values(status=status))
     paid = int(outcome["apply"]["success"].sum()) if outcome["apply"].height else 0
@@ -136,6 +137,11 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
         await session.execute(insert(tables.notice_jobs).values(import_sha256=digest, batch_id=batch.batch_id))
     await log(session, "batch", batch.batch_id, "return_imported", who.subject, report)
     return report
+
+
+_SENT = (f"SELECT {settle.FACTS_SQL}, coalesce(r.state, 'sent') FROM payment_batch_lines l "
+         "JOIN payments p ON p.payment_id = l.payment_id LEFT JOIN payment_results r "
+         "ON r.batch_id = l.batch_id AND r.payment_id = l.payment_id WHERE l.batch_id = %s")  # the batch's lines, facts, results
 
 
 def _reconciled(fast: tuple, lines: pl.DataFrame, content: bytes) -> dict:

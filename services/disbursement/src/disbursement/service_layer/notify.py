@@ -69,7 +69,7 @@ WRITE_CHUNK = 20_000
 
 async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
     """Write the next chunk of one import's payment notices (no ID number, the name masked, yuan
-    with two decimals); a job is done when its batch has no paid line left after its cursor."""
+    with two decimals); a job is done when its batch has no result left after its cursor."""
     j = tables.notice_jobs.c
     job = (await session.execute(select(tables.notice_jobs).order_by(j.import_sha256).limit(1)
                                  .with_for_update(skip_locked=True))).first()
@@ -77,7 +77,7 @@ async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
         return 0
     conn = await db.driver(session)
     upper = (await (await conn.execute(
-        "SELECT max(payment_id) FROM (SELECT payment_id FROM payment_batch_lines WHERE batch_id = %s "
+        "SELECT max(payment_id) FROM (SELECT payment_id FROM payment_results WHERE batch_id = %s "
         "AND payment_id > %s ORDER BY payment_id LIMIT %s) s", (job.batch_id, job.after_payment_id, chunk))).fetchone())[0]
     if upper is None:
         await session.execute(tables.notice_jobs.delete().where(j.import_sha256 == job.import_sha256))
@@ -87,9 +87,9 @@ async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
         "SELECT n.payment_id, n.student_key, n.phone_cipher, " + _NOTICE + ", "
         "CASE WHEN n.phone_cipher IS NULL THEN 'no_recipient' ELSE 'pending' END, now() FROM ("
         "SELECT p.payment_id, p.student_key, a.phone_cipher, p.student->>'name' AS name, p.programme_name, p.period, "
-        "p.amount_fen, l.returned_on FROM payment_batch_lines l JOIN payments p ON p.payment_id = l.payment_id "
-        "LEFT JOIN bank_accounts a ON a.student_key = p.student_key WHERE l.batch_id = %s AND l.payment_id > %s "
-        "AND l.payment_id <= %s AND l.state = 'paid') n ON CONFLICT (payment_id) DO NOTHING",
+        "p.amount_fen, r.returned_on FROM payment_results r JOIN payments p ON p.payment_id = r.payment_id "
+        "LEFT JOIN bank_accounts a ON a.student_key = p.student_key WHERE r.batch_id = %s AND r.payment_id > %s "
+        "AND r.payment_id <= %s AND r.state = 'paid') n ON CONFLICT (payment_id) DO NOTHING",
         (job.batch_id, job.after_payment_id, upper))
     await session.execute(tables.notice_jobs.update().where(j.import_sha256 == job.import_sha256)
                           .values(after_payment_id=upper))

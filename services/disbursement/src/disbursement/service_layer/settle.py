@@ -1,10 +1,12 @@
 """Applying a reconciled return file set-wise, so a million results take seconds: the results are
-copied into a temporary table; lines and payments are updated from it in two statements; the
-``paid`` / ``payment-failed`` events are encoded as columns and queued as packed outbox rows.
+appended to ``payment_results`` with one COPY; the narrow payment states are updated from them in
+one statement; the ``paid`` / ``payment-failed`` events are encoded as columns from the facts read
+with the batch (nothing read back) and queued as packed outbox rows.
 The payment notices are written afterwards by the notifier, in chunks (``notify.write_notices``)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import polars as pl
@@ -15,42 +17,43 @@ from aid_contracts import Paid, PaymentFailed
 from disbursement.adapters import tables
 
 SOURCE = "disbursement"
-_PAID_ROWS = {"payment_id": pl.String, "list_id": pl.String, "student_key": pl.String, "programme_code": pl.String,
-              "programme_name": pl.String, "period": pl.String, "amount_fen": pl.Int64, "student": pl.String,
-              "state": pl.String, "bank_code": pl.String, "reference": pl.String, "on": pl.String}
-
-
+FACTS = {"payment_id": pl.String, "list_id": pl.String, "student_key": pl.String, "programme_code": pl.String,
+         "programme_name": pl.String, "period": pl.String, "amount_fen": pl.Int64, "student": pl.String}
+FACTS_SQL = "p.payment_id, p.list_id, p.student_key, p.programme_code, p.programme_name, p.period, p.amount_fen, p.student::text"
 APPLY_SCHEMA = {"payment_id": pl.String, "success": pl.Boolean, "bank_code": pl.String, "reference": pl.String,
                 "on": pl.Date}
 
 
-async def apply_results(session: AsyncSession, results: pl.DataFrame, batch_id: str) -> None:
-    """Lines and payments take their results (``APPLY_SCHEMA``); events and notices are queued."""
+async def apply_results(session: AsyncSession, results: pl.DataFrame, facts: pl.DataFrame, batch_id: str) -> None:
+    """Record the bank's results (``APPLY_SCHEMA``) and move the payments on; queue ``paid`` /
+    ``payment-failed`` built from the payments' ``facts`` (``FACTS``, read with the batch)."""
     if results.is_empty():
         return
-    frame = results.select("payment_id", pl.when("success").then(pl.lit("paid")).otherwise(pl.lit("failed"))
-                           .alias("state"), "bank_code", "reference", pl.col("on").cast(pl.String))
-    conn = await db.driver(session)
-    await conn.execute("CREATE TEMP TABLE _returned (payment_id text PRIMARY KEY, state text, bank_code text, "
-                       "reference text, \"on\" date) ON COMMIT DROP")
-    await bulk.copy_in(session, "_returned", frame)
-    await conn.execute("ANALYZE _returned")
-    await conn.execute(
-        "UPDATE payment_batch_lines l SET state = r.state, bank_code = r.bank_code, reference = r.reference, "
-        "returned_on = r.\"on\" FROM _returned r WHERE l.batch_id = %s AND l.payment_id = r.payment_id", (batch_id,))
-    await conn.execute(
-        "UPDATE payments p SET status = r.state, "
-        "bank_reference = CASE WHEN r.state = 'paid' THEN r.reference END, "
-        "paid_on = CASE WHEN r.state = 'paid' THEN r.\"on\" END, "
-        "failure_code = CASE WHEN r.state = 'failed' THEN r.bank_code END "
-        "FROM _returned r WHERE p.payment_id = r.payment_id")
-    rows = await bulk.copy_out(session, (
-        "SELECT p.payment_id, p.list_id, p.student_key, p.programme_code, p.programme_name, p.period, p.amount_fen, "
-        "p.student::text, r.state, r.bank_code, r.reference, r.\"on\"::text "
-        "FROM _returned r JOIN payments p ON p.payment_id = r.payment_id ORDER BY p.payment_id"), _PAID_ROWS)
+    state = pl.when("success").then(pl.lit("paid")).otherwise(pl.lit("failed")).alias("state")
     now = datetime.now(UTC).isoformat()
-    await bulk.queue_events(session, tables.chassis.outbox, _events(rows, batch_id, now), source=SOURCE, time=now)
-    await conn.execute("DROP TABLE _returned")
+    rows = results.select("payment_id", state, "bank_code", "reference", pl.col("on").cast(pl.String))
+    packing = asyncio.create_task(asyncio.to_thread(_packed_events, rows, facts, batch_id, now))  # beside the SQL
+    try:
+        await bulk.copy_in(session, "payment_results", results.select(
+            pl.lit(batch_id).alias("batch_id"), "payment_id", state, "bank_code", "reference",
+            pl.col("on").alias("returned_on")))
+        await bulk.refresh_statistics(session, "payment_results", results.height)
+        await bulk.roomy(session)
+        await (await db.driver(session)).execute(
+            "UPDATE payment_states s SET status = r.state, "
+            "bank_reference = CASE WHEN r.state = 'paid' THEN r.reference END, "
+            "paid_on = CASE WHEN r.state = 'paid' THEN r.returned_on END, "
+            "failure_code = CASE WHEN r.state = 'failed' THEN r.bank_code END "
+            "FROM payment_results r WHERE r.batch_id = %(batch)s AND s.payment_id = r.payment_id "
+            "AND s.batch_id = %(batch)s AND s.status = 'in_batch'", {"batch": batch_id})
+    finally:
+        packed = await packing
+    await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=now)
+
+
+def _packed_events(rows: pl.DataFrame, facts: pl.DataFrame, batch_id: str, now: str) -> list:
+    joined = rows.join(facts, on="payment_id", how="inner", validate="1:1").sort("payment_id")
+    return bulk.pack_events(_events(joined, batch_id, now))
 
 
 def _events(rows: pl.DataFrame, batch_id: str, now: str) -> pl.DataFrame:

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis import audit
 from disbursement.adapters import tables
 
-P = tables.payments.c
+P, S = tables.payments.c, tables.payment_states.c
 
 
 async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
