@@ -70,6 +70,11 @@ batch_lines = Table(  # what was sent to the bank: never updated
     Column("payment_id", String(40), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("amount_fen", Integer, nullable=False),
+    Column("student_key", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("id_number", String(18), nullable=False),
+    Column("bank", String(8), nullable=False),
+    Column("card_cipher", LargeBinary, nullable=False),  # the card as sent, still encrypted
 )
 
 results = Table(  # what the bank answered, appended by return-file imports (one per batch and payment)

@@ -33,16 +33,20 @@ class BatchRefused(ValueError):
 
 
 async def create_batch(session: AsyncSession, who: Principal, *, list_id: str | None, limit: int) -> dict:
-    """Collect the ready payments in the bureau's jurisdiction (optionally one list) into a batch."""
+    """Collect the ready payments in the bureau's jurisdiction (optionally one list) into a batch.
+    The lines are fixed here with the name, ID number and card (still encrypted) the bank file will
+    carry: every download of the file is the same file, whatever changes afterwards."""
     batch_id, prefix = new_id("B"), who.region_prefix or "-"
     conn = await db.driver(session)
     await bulk.roomy(session)
     await conn.execute(
-        "WITH picked AS (SELECT s.payment_id, p.amount_fen FROM payment_states s JOIN payments p USING (payment_id) "
+        "WITH picked AS (SELECT s.payment_id FROM payment_states s JOIN payments p USING (payment_id) "
         "WHERE s.status = 'ready' AND left(p.region, %(n)s) = %(prefix)s AND (%(list)s::text IS NULL OR p.list_id = "
         "%(list)s) ORDER BY s.payment_id LIMIT %(limit)s FOR UPDATE OF s SKIP LOCKED) "
-        "INSERT INTO payment_batch_lines (batch_id, payment_id, seq, amount_fen) "
-        "SELECT %(batch)s, payment_id, row_number() OVER (ORDER BY payment_id), amount_fen FROM picked",
+        "INSERT INTO payment_batch_lines (batch_id, payment_id, seq, amount_fen, student_key, name, id_number, bank, "
+        "card_cipher) SELECT %(batch)s, p.payment_id, row_number() OVER (ORDER BY p.payment_id), p.amount_fen, "
+        "p.student_key, p.student->>'name', p.student->>'id_number', a.bank, a.card_cipher FROM picked "
+        "JOIN payments p USING (payment_id) JOIN bank_accounts a ON a.student_key = p.student_key",
         {"n": len(prefix), "prefix": prefix, "list": list_id, "limit": limit, "batch": batch_id})
     count, total = (await (await conn.execute(
         "SELECT count(*), coalesce(sum(amount_fen), 0) FROM payment_batch_lines WHERE batch_id = %s",
@@ -68,22 +72,17 @@ async def batch_of(session: AsyncSession, who: Principal, batch_id: str, *, lock
     return batch
 
 
-EXPORT_SCHEMA = {"payment_id": pl.String, "amount_fen": pl.Int64, "name": pl.String, "id_number": pl.String,
-                 "student_key": pl.String, "bank": pl.String, "card_hex": pl.String}
+EXPORT_SCHEMA = {"payment_id": pl.String, "seq": pl.Int64, "amount_fen": pl.Int64, "name": pl.String,
+                 "id_number": pl.String, "student_key": pl.String, "bank": pl.String, "card_hex": pl.String}
 
 
 async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cipher: CardCipher) -> tuple:
     """The batch and its payment instructions (a frame) with card numbers in clear, only for the bank file."""
     batch = await batch_of(session, who, batch_id, lock=True)
-    rows = await bulk.copy_out(session, (
-        "SELECT l.payment_id, l.amount_fen, p.student->>'name', p.student->>'id_number', p.student_key, a.bank, "
-        "encode(a.card_cipher, 'hex') FROM payment_batch_lines l JOIN payments p ON p.payment_id = l.payment_id "
-        "JOIN bank_accounts a ON a.student_key = p.student_key WHERE l.batch_id = %s ORDER BY l.seq"),
-        EXPORT_SCHEMA, (batch_id,))
-    if rows.height != batch.count:
-        raise BatchRefused("batch_incomplete", "批次中有付款缺少银行卡 (a payment of the batch has no card)")
-    cards = [cipher.decrypt(bytes.fromhex(blob), key) for blob, key in zip(rows["card_hex"], rows["student_key"],
-                                                                           strict=True)]
+    rows = (await bulk.copy_out(session, (
+        "SELECT payment_id, seq, amount_fen, name, id_number, student_key, bank, encode(card_cipher, 'hex') "
+        "FROM payment_batch_lines WHERE batch_id = %s"), EXPORT_SCHEMA, (batch_id,))).sort("seq")
+    cards = cipher.decrypt_all(rows["card_hex"].str.decode("hex"), rows["student_key"])
     lines = rows.select("payment_id", "name", "id_number", "bank", pl.Series("card", cards, pl.String), "amount_fen")
     if batch.status == "created":
         await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(

@@ -3,7 +3,9 @@
 A payment's facts (list, student, programme, amount) never change; its state (status, batch,
 attempts, result) changes with every batch. Kept apart, the state rows are narrow, so a million
 status changes write a tenth of the bytes; the facts and the batch lines are never updated, and
-the bank's results are appended to ``payment_results`` (one per batch and payment).
+the bank's results are appended to ``payment_results`` (one per batch and payment). A batch line
+keeps what its bank file says (name, ID number, encrypted card), so the file is the same at every
+download and is written from one table.
 
 Revision ID: 0003
 Revises: 0002
@@ -18,6 +20,8 @@ depends_on = None
 
 _STATE = ("status", "batch_id", "attempts", "failure_code", "bank_reference", "paid_on")
 _RESULT = ("state", "bank_code", "reference", "returned_on")
+_SENT = (("student_key", sa.String(64)), ("name", sa.String(100)), ("id_number", sa.String(18)),
+         ("bank", sa.String(8)), ("card_cipher", sa.LargeBinary()))
 
 
 def upgrade() -> None:
@@ -45,8 +49,20 @@ def upgrade() -> None:
         op.drop_column("payments", column)
     for column in _RESULT:
         op.drop_column("payment_batch_lines", column)
+    _lines_carry_what_was_sent()
     op.execute("ALTER TABLE payments RESET (fillfactor)")
     op.execute("ALTER TABLE payment_batch_lines RESET (fillfactor)")
+
+
+def _lines_carry_what_was_sent() -> None:
+    """A batch line keeps the name, ID number and (encrypted) card of its bank file."""
+    for name, kind in _SENT:
+        op.add_column("payment_batch_lines", sa.Column(name, kind))
+    op.execute("UPDATE payment_batch_lines l SET student_key = p.student_key, name = p.student->>'name', "
+               "id_number = p.student->>'id_number', bank = a.bank, card_cipher = a.card_cipher "
+               "FROM payments p JOIN bank_accounts a ON a.student_key = p.student_key WHERE p.payment_id = l.payment_id")
+    for name, _ in _SENT:
+        op.alter_column("payment_batch_lines", name, nullable=False)
 
 
 def downgrade() -> None:
@@ -64,6 +80,8 @@ def downgrade() -> None:
     op.add_column("payment_batch_lines", sa.Column("returned_on", sa.Date()))
     op.execute(f"UPDATE payment_batch_lines l SET ({', '.join(_RESULT)}) = (r.{', r.'.join(_RESULT)}) "
                "FROM payment_results r WHERE r.batch_id = l.batch_id AND r.payment_id = l.payment_id")
+    for name, _ in _SENT:
+        op.drop_column("payment_batch_lines", name)
     op.drop_table("payment_results")
     op.drop_table("payment_states")
     op.execute("ALTER TABLE payments SET (fillfactor = 45)")
