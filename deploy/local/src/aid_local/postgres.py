@@ -114,7 +114,8 @@ class PostgresServer:
         self._prepare()
         self._initdb_once(bin_dir)
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.socket_dir} "
-                   "-c max_connections=300 -c shared_buffers=512MB -c max_wal_size=4GB")
+                   "-c max_connections=300 -c shared_buffers=512MB -c max_wal_size=4GB -c wal_buffers=64MB "
+                   "-c checkpoint_timeout=15min")
         done = self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_file), "-o", options,
                           "-w", "-t", str(int(timeout)), "start"], timeout=timeout + 10)
         if done.returncode != 0:
