@@ -23,7 +23,7 @@ from disbursement.settings import Settings
 router = APIRouter(tags=["资金发放 disbursement"])
 AUDITORS = allow(*BUREAUS)
 CARD_KEEPERS = allow(Role.SCHOOL, Role.COUNTY_BUREAU)
-CONFLICTS = frozenset({"batch_stopped", "not_stopped", "batch_incomplete"})
+CONFLICTS = frozenset({"batch_stopped", "not_stopped"})
 
 
 def refusals():

@@ -19,7 +19,7 @@ from disbursement.adapters import tables
 SOURCE = "disbursement"
 FACTS = {"payment_id": pl.String, "list_id": pl.String, "student_key": pl.String, "programme_code": pl.String,
          "programme_name": pl.String, "period": pl.String, "amount_fen": pl.Int64, "student": pl.String}
-FACTS_SQL = "p.payment_id, p.list_id, p.student_key, p.programme_code, p.programme_name, p.period, p.amount_fen, p.student::text"
+FACTS_SQL = ", ".join(f"p.{name}::text" if name == "student" else f"p.{name}" for name in FACTS)  # FACTS from ``payments p``
 APPLY_SCHEMA = {"payment_id": pl.String, "success": pl.Boolean, "bank_code": pl.String, "reference": pl.String,
                 "on": pl.Date}
 
