@@ -97,9 +97,26 @@ async def _count_effect(session, envelope: Envelope) -> None:
     await session.execute(stmt.on_conflict_do_update(index_elements=["batch_id"], set_={"times": effects.c.times + 1}))
 
 
-def _consumer(sessions, kafka_bootstrap, topic) -> EventConsumer:
+BULK_SIZES: list[int] = []
+
+
+async def _count_each(session, envelopes: list[Envelope]) -> None:
+    BULK_SIZES.append(len(envelopes))
+    for envelope in envelopes:
+        await _count_effect(session, envelope)
+
+
+def _consumer(sessions, kafka_bootstrap, topic, mode: str = "each") -> EventConsumer:
+    """A consumer applying one event at a time, or whole batches (``mode="bulk"``)."""
+    if mode == "bulk":
+        return EventConsumer(sessions, chassis, bootstrap_servers=kafka_bootstrap, group_id=f"g-{topic}",
+                             topics=[topic], handlers={}, service="test", batch_size=50,
+                             bulk=_count_each, bulk_types=frozenset({"list-imported"}))
     return EventConsumer(sessions, chassis, bootstrap_servers=kafka_bootstrap, group_id=f"g-{topic}", topics=[topic],
                          handlers={"list-imported": _count_effect}, service="test", batch_size=50)
+
+
+MODES = pytest.mark.parametrize("mode", ["each", "bulk"])
 
 
 async def _produce(kafka_bootstrap: str, topic: str, items: list[tuple[bytes, list, bytes]]) -> None:
@@ -125,14 +142,15 @@ async def _run_until(consumer: EventConsumer, done) -> None:
         await task
 
 
-async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, topic, kafka_bootstrap):
+@MODES
+async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, topic, kafka_bootstrap, mode):
     good, twice, poison = _event("good"), _event("twice"), _event("poison")
     items = [(e.partitionkey.encode(), e.headers(), e.value()) for e in (twice, good, twice, poison)]
     items.append((b"junk", [("ce_type", b"list-imported")], b"not json"))
     after = _event("after")
     items.append((after.partitionkey.encode(), after.headers(), after.value()))
     await _produce(kafka_bootstrap, topic, items)
-    consumer = _consumer(sessions, kafka_bootstrap, topic)
+    consumer = _consumer(sessions, kafka_bootstrap, topic, mode)
 
     async def applied():
         async with sessions() as s:
@@ -149,7 +167,9 @@ async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, t
     assert all(d.headers["dlq_original_topic"] == topic for d in dead)
 
 
-async def test_redelivery_after_a_crash_before_the_offset_commit_changes_nothing(sessions, topic, kafka_bootstrap):
+@MODES
+async def test_redelivery_after_a_crash_before_the_offset_commit_changes_nothing(sessions, topic, kafka_bootstrap,
+                                                                                 mode):
     events = [_event(f"r{i}") for i in range(10)]
     await _produce(kafka_bootstrap, topic, [(e.partitionkey.encode(), e.headers(), e.value()) for e in events])
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
@@ -162,9 +182,12 @@ async def test_redelivery_after_a_crash_before_the_offset_commit_changes_nothing
                 batch.setdefault(tp, []).extend(recs)
     finally:
         await consumer.stop()
-    runner = _consumer(sessions, kafka_bootstrap, topic)
+    runner = _consumer(sessions, kafka_bootstrap, topic, mode)
+    BULK_SIZES.clear()
     await runner.apply_batch(batch)  # committed to the database, then "crashed" before the offset commit
     await runner.apply_batch(batch)  # the same records again
+    if mode == "bulk":  # the first delivery as one bulk of ten; nothing new in the redelivery
+        assert BULK_SIZES == [10]
     async with sessions() as s:
         times = [t for (t,) in await s.execute(select(effects.c.times))]
     assert sorted(times) == [1] * 10

@@ -7,6 +7,12 @@ handler error that is not transient) is rolled back to its savepoint and sent to
 dead-letter topic through the outbox, in the same transaction; the partition keeps
 flowing. Offsets are committed only after the database commit. A transient failure
 (database or network down) rewinds the batch and retries it.
+
+A projection that keeps up with bursts takes the batch whole (``BulkHandler``): the batch's
+inbox rows go in with one statement, the handler gets every first delivery at once (in
+partition order) under one savepoint, and the batch is one span linked to the records' traces.
+If the handler fails on something no retry fixes, the batch is applied again one record at a
+time so that only the poison record is dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("aid_chassis.consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+BulkHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
+MAX_LINKS = 128  # span links per batch span (the SDK's default limit)
 TRANSIENT = (OperationalError, InterfaceError, OSError, ConnectionError)
 
 
@@ -56,7 +65,9 @@ class EventConsumer:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,
                  bootstrap_servers: str, group_id: str, topics: list[str],
-                 handlers: dict[str, Handler], service: str, batch_size: int = 200) -> None:
+                 handlers: dict[str, Handler], service: str, batch_size: int = 200,
+                 bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset()) -> None:
+        """``handlers`` apply one event each; ``bulk`` applies every event of ``bulk_types`` in a batch."""
         self._sessions = sessions
         self._tables = tables
         self._bootstrap = bootstrap_servers
@@ -65,6 +76,8 @@ class EventConsumer:
         self._handlers = handlers
         self._service = service
         self._batch_size = batch_size
+        self._bulk = bulk
+        self._bulk_types = bulk_types
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
@@ -96,12 +109,84 @@ class EventConsumer:
     async def apply_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply a batch in one transaction (public for tests of crash windows)."""
         async with self._sessions() as session, session.begin():
+            if self._bulk is not None:
+                await self._apply_bulk(session, [r for records in batch.values() for r in records])
+                return
             for records in batch.values():
                 for record in records:
                     await self._apply_record(session, record)
 
+    async def _apply_bulk(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
+        links = [trace.Link(ctx) for r in records[:MAX_LINKS]
+                 if (ctx := trace.get_current_span(propagate.extract(_headers(r))).get_span_context()).is_valid]
+        with tracer.start_as_current_span(
+            f"{self._topics[0] if len(self._topics) == 1 else 'aid'} process", kind=trace.SpanKind.CONSUMER, links=links,
+            attributes={"messaging.system": "kafka", "messaging.consumer.group.name": self.group_id,
+                        "messaging.batch.message_count": len(records)},
+        ) as span:
+            outcomes = await self._bulk_outcomes(session, records)
+            for outcome in set(outcomes.values()):
+                span.set_attribute(f"aid.{outcome}", sum(1 for o in outcomes.values() if o == outcome))
+        for record in records:
+            metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcomes[id(record)]).inc()
+
+    async def _bulk_outcomes(self, session: AsyncSession, records: list[ConsumerRecord]) -> dict[int, str]:
+        outcomes: dict[int, str] = {}
+        wanted: dict[str, tuple[ConsumerRecord, Envelope]] = {}
+        for record in records:
+            try:
+                envelope = Envelope.from_kafka(record.headers, record.value)
+            except (EnvelopeError, ValidationError) as exc:
+                await self._dead_letter(session, record, exc)
+                outcomes[id(record)] = "dead_lettered"
+                continue
+            if envelope.type not in self._bulk_types:
+                outcomes[id(record)] = "ignored"
+            elif envelope.id in wanted:
+                outcomes[id(record)] = "duplicate"
+            else:
+                wanted[envelope.id] = (record, envelope)
+        fresh = await self._first_deliveries(session, wanted)
+        for event_id, (record, _) in wanted.items():
+            outcomes[id(record)] = "applied" if event_id in fresh else "duplicate"
+        pairs = [pair for event_id, pair in wanted.items() if event_id in fresh]
+        if not pairs:
+            return outcomes
+        try:
+            async with session.begin_nested():
+                await self._bulk(session, [envelope for _, envelope in pairs])  # type: ignore[misc]
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 - find the poison record: one at a time
+            log.warning("a bulk of %d events failed; applying them one at a time", len(pairs))
+            for record, envelope in pairs:
+                try:
+                    async with session.begin_nested():
+                        await self._bulk(session, [envelope])  # type: ignore[misc]
+                except TRANSIENT:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a poison message
+                    log.warning("event %s of type %s dead-lettered: %s", envelope.id, envelope.type,
+                                describe_error(exc))
+                    await self._dead_letter(session, record, exc)
+                    outcomes[id(record)] = "dead_lettered"
+        return outcomes
+
+    async def _first_deliveries(self, session: AsyncSession, wanted: dict[str, tuple[ConsumerRecord, Envelope]]
+                                ) -> set[str]:
+        """Inbox rows for many events in one statement; the ids not seen before."""
+        if not wanted:
+            return set()
+        inbox = self._tables.inbox
+        rows = await session.execute(text(
+            f"INSERT INTO {inbox.name} (consumer, event_id, topic) "  # noqa: S608 - a table name, not input
+            "SELECT :consumer, unnest(CAST(:ids AS varchar[])), unnest(CAST(:topics AS varchar[])) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"),
+            {"consumer": self.group_id, "ids": list(wanted), "topics": [r.topic for r, _ in wanted.values()]})
+        return set(rows.scalars())
+
     async def _apply_record(self, session: AsyncSession, record: ConsumerRecord) -> None:
-        parent = propagate.extract({k: v.decode() for k, v in record.headers or () if v is not None})
+        parent = propagate.extract(_headers(record))
         with tracer.start_as_current_span(
             f"{record.topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
             attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
@@ -169,3 +254,7 @@ class EventConsumer:
             event_id=dlq_id,
             headers=headers, value=record.value or b"",
         )
+
+
+def _headers(record: ConsumerRecord) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in record.headers or () if v is not None}

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis.consumer import EventConsumer, Handler
+from aid_chassis.consumer import BulkHandler, EventConsumer, Handler
 from aid_chassis.outbox import OutboxRelay
 from aid_chassis.process import Loop
 from aid_chassis.settings import ServiceSettings
@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def consumer_and_relay(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession],
-                       tables: ChassisTables, *, topics: list[str], handlers: dict[str, Handler]) -> list[Loop]:
+                       tables: ChassisTables, *, topics: list[str], handlers: dict[str, Handler],
+                       bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset()) -> list[Loop]:
     """The consumer group ``<service>`` on ``topics`` and the relay of the service's outbox."""
     consumer = EventConsumer(
         sessions, tables, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.service_name,
-        topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size)
+        topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size,
+        bulk=bulk, bulk_types=bulk_types)
     relay = OutboxRelay(
         sessions, tables.outbox, bootstrap_servers=settings.kafka_bootstrap_servers,
         service=settings.service_name, batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds)
