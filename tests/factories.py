@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from aid_contracts import Envelope, Paid, Published, StudentMatched, StudentMatchWithdrawn, Verified
+from aid_contracts import (
+    Envelope,
+    Paid,
+    PaymentFailed,
+    Published,
+    StudentMatched,
+    StudentMatchWithdrawn,
+    UnfundedReasonReported,
+    Verified,
+)
 from aid_contracts.events import Category, CategoryEntry, Stage, StudentFacts, VerificationStatus
 from aid_contracts.keys import check_digit
 
@@ -27,9 +36,10 @@ def key(seq: int = 1) -> str:
     return f"key-{seq:04d}"
 
 
-def matched(seq: int = 1, *, revision: int = 1, **facts) -> Envelope:
+def matched(seq: int = 1, *, revision: int = 1, categories: tuple[Category, ...] = (Category.ORPHAN,),
+            **facts) -> Envelope:
     event = StudentMatched(match_id=f"M{seq}", revision=revision, student=student(seq, **facts),
-                           categories=[CategoryEntry(category=Category.ORPHAN, department="civil_affairs")],
+                           categories=[CategoryEntry(category=c, department="civil_affairs") for c in categories],
                            name_mismatch=False, batch_id="B1", matched_at=NOW)
     return Envelope.wrap(event, source="test", key=key(seq))
 
@@ -42,8 +52,8 @@ def withdrawn(seq: int = 1, *, revision: int = 2) -> Envelope:
 
 def verified(seq: int = 1, *, status: VerificationStatus = VerificationStatus.VERIFIED_UNCHANGED,
              at: datetime = NOW, categories: tuple[Category, ...] = (Category.ORPHAN,), revision: int = 1,
-             **facts) -> Envelope:
-    event = Verified(task_id=f"T{seq}", match_id=f"M{seq}", match_revision=revision, status=status,
+             origin: str = "matched", **facts) -> Envelope:
+    event = Verified(task_id=f"T{seq}", match_id=f"M{seq}", match_revision=revision, status=status, origin=origin,
                      invalid_reason="not_at_school" if status is VerificationStatus.INVALID else None,
                      student=student(seq, **facts), verified_by="school-user", verified_at=at,
                      categories=[CategoryEntry(category=c, department="civil_affairs") for c in categories])
@@ -61,4 +71,19 @@ def paid(seq: int = 1, *, list_id: str = "L1", amount_fen: int = 50_000) -> Enve
     event = Paid(payment_id=f"P{uuid.uuid4().hex[:8]}", list_id=list_id, programme_code="compulsory_living_subsidy_primary",
                  programme_name="生活补助", period="2026-autumn", amount_fen=amount_fen, student=student(seq),
                  bank_reference="SIM1", paid_on=NOW.date(), paid_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def payment_failed(seq: int = 1, *, list_id: str = "L1", amount_fen: int = 50_000) -> Envelope:
+    event = PaymentFailed(payment_id=f"P{uuid.uuid4().hex[:8]}", list_id=list_id,
+                          programme_code="compulsory_living_subsidy_primary", programme_name="生活补助",
+                          period="2026-autumn", amount_fen=amount_fen, student=student(seq), bank_code="E01",
+                          failed_on=NOW.date(), failed_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def unfunded_reason(seq: int = 1, *, reason: str = "family_declined", period: str = "2026-autumn",
+                    at: datetime = NOW) -> Envelope:
+    event = UnfundedReasonReported(task_id=f"T{seq}", period=period, reason=reason, school_code="5201020001",
+                                   reported_by="school-user", reported_at=at)
     return Envelope.wrap(event, source="test", key=key(seq))

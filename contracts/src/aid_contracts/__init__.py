@@ -10,6 +10,7 @@ from aid_contracts.events import (
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
+    UnfundedReasonReported,
     Verified,
 )
 from aid_contracts.keys import normalise_id_number, student_key
@@ -26,6 +27,7 @@ __all__ = [
     "StudentMatchWithdrawn",
     "StudentMatched",
     "Topic",
+    "UnfundedReasonReported",
     "Verified",
     "normalise_id_number",
     "student_key",

@@ -242,6 +242,21 @@ class PaymentFailed(_Payment):
     failed_at: datetime
 
 
+class UnfundedReasonReported(Event):
+    """A school's reason why a registered-poor student was not funded in a period (未资助原因上报)."""
+
+    EVENT_TYPE = "unfunded-reason-reported"
+    TOPIC = Topic.UNFUNDED_REASONS
+
+    task_id: str
+    period: str
+    reason: str = Field(description="not_enrolled_anymore, funded_elsewhere, family_declined, "
+                                    "not_eligible_stage or other")
+    school_code: str
+    reported_by: str
+    reported_at: datetime
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     DepartmentRecord,
     ListImported,
@@ -251,5 +266,6 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     Published,
     Paid,
     PaymentFailed,
+    UnfundedReasonReported,
 )
 EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

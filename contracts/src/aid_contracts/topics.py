@@ -15,6 +15,7 @@ class Topic(StrEnum):
     VERIFIED = "aid.verified.v1"
     PUBLISHED = "aid.published.v1"
     PAID = "aid.paid.v1"
+    UNFUNDED_REASONS = "aid.unfunded-reasons.v1"
     DEAD_LETTER = "aid.dead-letter.v1"
 
 

@@ -235,6 +235,10 @@ async def test_unfunded_registered_poor_students_need_a_reason_until_paid(sessio
         await _run(sessions, followups.report_unfunded, A, task_id, "2026-autumn", "other", None)
     await _run(sessions, followups.report_unfunded, A, task_id, "2026-autumn", "family_declined", None)
     async with sessions() as s:
+        queued = (await s.execute(select(tables.chassis.outbox).where(
+            tables.chassis.outbox.c.topic == "aid.unfunded-reasons.v1"))).one()
+        assert queued.headers["ce_type"] == "unfunded-reason-reported"
+        assert b'"family_declined"' in queued.value and queued.key == student_key(f.id_number(1), SECRET)
         done = (await followups.unfunded_completion(s, COUNTY, "2026-autumn", date(2026, 7, 11)))["schools"][0]
         assert (done["complete"], done["overdue"]) == (True, False)
     key = student_key(f.id_number(1), SECRET)

@@ -6,3 +6,4 @@ class Settings(ServiceSettings):
 
     service_name: str = "query"
     http_port: int = 8105
+    consumer_batch_size: int = 2000  # a burst is projected in bulks of this many events

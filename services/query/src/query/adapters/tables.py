@@ -1,24 +1,64 @@
-"""query's read models: students, their timelines, and their aid records."""
+"""query's read models: students on both jurisdiction dimensions, their aid records and timelines,
+the unfunded reasons schools report, and query's audit log (exports and reveals).
 
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table
+Region and school codes use the "C" collation so that a jurisdiction's prefix
+(``LIKE '5201%'``) is an index range scan.
+"""
+
+from sqlalchemy import ARRAY, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import audit_log_table
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
+audit_log = audit_log_table(metadata, "query_audit_log")
+
+
+def _code(name: str, length: int, **kw) -> Column:
+    return Column(name, String(length, collation="C"), nullable=False, **kw)
+
 
 students = Table(
     "students", metadata,
     Column("student_key", String(64), primary_key=True),
     Column("name", String(50), nullable=False),
     Column("id_number", String(18), nullable=False),
-    Column("school_code", String(20), nullable=False, index=True),
+    _code("school_code", 20),
     Column("stage", String(20), nullable=False),
-    Column("enrolment_region", String(6), nullable=False, index=True),
-    Column("household_region", String(6), nullable=False, index=True),
+    _code("enrolment_region", 6),
+    _code("household_region", 6),
+    Column("categories", ARRAY(Text), nullable=False),  # 困难类别
+    Column("departments", ARRAY(Text), nullable=False),
+    Column("poverty_status", String(20)),  # 脱贫状态 of a registered-poor family
+    Column("name_mismatch", Boolean, nullable=False),
+    Column("origin", String(20), nullable=False),  # matched 比对下发 | supplementary 学校补录
     Column("match_revision", Integer, nullable=False),
-    Column("status", String(30), nullable=False),
+    Column("matched", Boolean, nullable=False),
+    Column("status", String(30), nullable=False),  # matched, withdrawn, verified_unchanged, verified_updated, invalid
+    Column("verified_by", String(100)),
+    Column("approved_by", String(100)),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_students_enrolment", "enrolment_region", "school_code", "student_key"),
+    Index("ix_students_household", "household_region", "school_code", "student_key"),
+    Index("ix_students_school", "school_code", "student_key"),
+)
+
+aid_records = Table(
+    "aid_records", metadata,
+    Column("list_id", String(40), primary_key=True),
+    Column("student_key", String(64), primary_key=True, index=True),
+    Column("programme_code", String(60), nullable=False),
+    Column("programme_name", String(100), nullable=False),
+    Column("period", String(20), nullable=False),
+    Column("amount_fen", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # published, final, payment_failed, paid
+    Column("published_at", DateTime(timezone=True)),
+    Column("paid_on", Date),
+    Column("failure_code", String(20)),
 )
 
 timeline = Table(
@@ -30,14 +70,12 @@ timeline = Table(
     Column("summary", JSONB, nullable=False),
 )
 
-aid_records = Table(
-    "aid_records", metadata,
-    Column("list_id", String(40), primary_key=True),
+unfunded_reasons = Table(
+    "unfunded_reasons", metadata,
     Column("student_key", String(64), primary_key=True),
-    Column("programme_name", String(100), nullable=False),
-    Column("period", String(20), nullable=False),
-    Column("amount_fen", Integer, nullable=False),
-    Column("status", String(20), nullable=False),  # published, final, paid
-    Column("published_at", DateTime(timezone=True), nullable=False),
-    Column("paid_on", Date),
+    Column("period", String(20), primary_key=True),
+    Column("reason", String(40), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
 )
+
+READ_MODELS = (students, aid_records, timeline, unfunded_reasons)

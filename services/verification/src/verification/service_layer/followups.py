@@ -9,12 +9,14 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import outbox
 from aid_chassis.auth import Principal
-from aid_contracts import Envelope, Paid
+from aid_contracts import Envelope, Paid, UnfundedReasonReported
 from verification.adapters import tables
 from verification.domain.audit import APPROVED
 from verification.domain.followups import UNFUNDED_REASONS, check_coded
 from verification.domain.tasks import PENDING, VERIFIED
+from verification.service_layer.review import SOURCE
 from verification.service_layer.store import T, log, now, read_scope, school_scope
 
 P, U, D = tables.payments.c, tables.unfunded_reports.c, tables.deadlines.c
@@ -43,8 +45,9 @@ async def unfunded(session: AsyncSession, who: Principal, period: str) -> list:
 async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, period: str, reason: str,
                           text: str | None) -> dict:
     """A school's reason why a registered-poor student was not funded in the period."""
-    if await session.scalar(_unfunded(period).where(T.task_id == task_id, school_scope(who)).with_only_columns(
-            T.task_id)) is None:
+    task = (await session.execute(_unfunded(period).where(T.task_id == task_id, school_scope(who))
+                                  .with_only_columns(T.student_key, T.school_code))).first()
+    if task is None:
         raise LookupError(f"本校该学期没有需上报未资助原因的学生 {task_id} (no unfunded registered-poor student {task_id} "
                           f"at your school in {period})")
     check_coded(reason, text, UNFUNDED_REASONS, "reason")
@@ -52,6 +55,10 @@ async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, p
     await session.execute(pg_insert(tables.unfunded_reports).values(task_id=task_id, period=period, **values)
                           .on_conflict_do_update(index_elements=["task_id", "period"], set_=values))
     await log(session, "unfunded_report", f"{task_id}/{period}", "reported", who.subject, {"reason": reason})
+    event = UnfundedReasonReported(task_id=task_id, period=period, reason=reason, school_code=task.school_code,
+                                   reported_by=who.subject, reported_at=values["reported_at"])
+    await outbox.add(session, tables.chassis.outbox, event.TOPIC, Envelope.wrap(event, source=SOURCE,
+                                                                                key=task.student_key))
     return {"task_id": task_id, "period": period, "reason": reason}
 
 
