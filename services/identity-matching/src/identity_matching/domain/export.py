@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from identity_matching.domain.files import spreadsheet_safe
+from aid_chassis.exports import spreadsheet_safe
 from identity_matching.domain.matching import ENTRY, FIELD, ITEM, REPEATED_STUDENT
 
 COLUMNS = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region", "categories",

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 import polars as pl
 
+from aid_chassis.exports import spreadsheet_safe
 from identity_matching.domain.records import canonical_header, whitespace
 
 MAX_BYTES = 400 * 1024 * 1024  # a province's roster (1.5M students) is about 100 MB of CSV
@@ -76,13 +77,6 @@ def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 REJECTION_COLUMNS = ("row", "field", "code", "message", "raw")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> str:
-    """A cell value a spreadsheet will not run as a formula."""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def rejections_to_csv(rejections: list[dict]) -> bytes:
