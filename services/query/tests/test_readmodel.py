@@ -78,3 +78,35 @@ def test_the_timeline_holds_no_id_number():
     entries = [readmodel.timeline_entry(e, readmodel.parse(e)) for e in history]
     assert [e["event_type"] for e in entries] == [e.type for e in history]
     assert not any(f.id_number(1) in str(e["summary"]) for e in entries)
+
+
+def _interleavings(history, count: int, seed: int = 7):
+    """Orders a consumer may read ``history`` in: each topic's events in order, the topics mixed."""
+    import random
+
+    from aid_contracts import EVENT_TYPES
+
+    rng = random.Random(seed)
+    by_topic: dict[str, list] = {}
+    for env in history:
+        by_topic.setdefault(EVENT_TYPES[env.type].TOPIC.value, []).append(env)
+    for _ in range(count):
+        queues = {t: list(q) for t, q in by_topic.items()}
+        order = []
+        while queues:
+            topic = rng.choice(sorted(queues))
+            order.append(queues[topic].pop(0))
+            if not queues[topic]:
+                del queues[topic]
+        yield order
+
+
+def test_the_rows_do_not_depend_on_how_the_topics_interleave():
+    history = [f.matched(1), f.verified(1), f.published(1, final=False), f.published(1, final=True),
+               f.payment_failed(1), f.paid(1), f.matched(2, revision=1), f.verified(2, revision=1),
+               f.matched(2, revision=2, name="改名"), f.matched(3), f.verified(3), f.withdrawn(3, revision=2),
+               f.verified(4, origin="supplementary"), f.unfunded_reason(4)]
+    expected = _fold(*history)
+    assert expected[0][f.key(1)]["status"] == "verified_unchanged" and expected[0][f.key(2)]["status"] == "matched"
+    for order in _interleavings(history, 200):
+        assert _fold(*order) == expected

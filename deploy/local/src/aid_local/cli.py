@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -283,6 +284,32 @@ def matches_candidates(fmt: Annotated[str, typer.Option("--format", help="csv")]
     if fmt != "csv":
         raise typer.BadParameter("only --format csv is supported")
     _download(_platform(state_dir), "/matches/candidates.csv", output)
+
+
+REBUILDABLE = ("query",)
+
+
+@app.command()
+def rebuild(service: Annotated[str, typer.Argument(help="the service whose read models to rebuild: query")],
+            state_dir: StateDir = None) -> None:
+    """Rebuild a service's read models from the topics: stop its worker, replay every event, restart it."""
+    if service not in REBUILDABLE:
+        raise typer.BadParameter(f"only {', '.join(REBUILDABLE)} can be rebuilt")
+    platform = _platform(state_dir)
+    supervisor = Supervisor(platform)
+    target = next(s for s in SERVICES if s.name == service)
+    was_running = supervisor.pid(target, "worker") is not None
+    supervisor.stop(target, "worker")
+    try:
+        done = subprocess.run([sys.executable, "-m", target.package, "rebuild"], env=platform.service_env(target),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    finally:
+        if was_running:
+            supervisor.start(target, "worker")
+    if done.returncode != 0:
+        typer.echo(f"rebuild of {service} failed (exit {done.returncode})", err=True)
+        raise typer.Exit(done.returncode)
+    typer.echo(done.stdout.strip())
 
 
 def _download(platform: Platform, path: str, output: Path | None) -> None:

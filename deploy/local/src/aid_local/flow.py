@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_contracts import student_key
 from aid_local import bank
 from aid_local.demo_data import DEPARTMENTS, DemoProvince
 from aid_local.platform import SERVICES, Platform
@@ -149,12 +150,17 @@ def pay_list(c: Clients, county: str, list_id: str, expected: int, *, fail: int 
 
 
 def paid_lookup(c: Clients, request: dict[str, str], timeout: float = 120) -> dict:
-    def paid():
-        resp = httpx.post(c.platform.url(SVC["query"]) + "/public/lookup", json=request, timeout=10)
-        body = resp.json() if resp.status_code == 200 else {}
-        return body if any(a["status"] == "paid" for a in body.get("aid", [])) else None
+    """Wait (on the bureau's timeline, not the rate-limited public lookup) until the student is paid,
+    then look the payment up as a parent would."""
+    key = student_key(request["id_number"], c.platform.pseudonym_key().encode())
+    province = c.token("province_bureau", region=request["school_code"][:2] + "0000")
 
-    return wait_for("the payment to show in the public lookup", paid, timeout=timeout)
+    def paid():
+        resp = httpx.get(c.platform.url(SVC["query"]) + f"/students/{key}/timeline", headers=province, timeout=10)
+        return resp.status_code == 200 and any(a["status"] == "paid" for a in resp.json()["aid"])
+
+    wait_for("the payment to show in the query read models", paid, timeout=timeout)
+    return c.call("POST", "query", "/public/lookup", json=request).json()
 
 
 def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-autumn") -> FlowResult:

@@ -13,12 +13,19 @@ USAGE = "usage: python -m {pkg} api|worker|migrate\n  api      serve the HTTP AP
 
 
 def service_main(package: str, settings_cls: type[ServiceSettings], app_factory: Callable,
-                 build_loops: Callable, argv: list[str] | None = None) -> int:
+                 build_loops: Callable, argv: list[str] | None = None,
+                 commands: dict[str, tuple[str, Callable[[ServiceSettings], int]]] | None = None) -> int:
+    """Run one command; ``commands`` adds a service's own (name → (help, function of the settings))."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in {"-h", "--help"} or args[0] not in {"api", "worker", "migrate"}:
-        print(USAGE.format(pkg=package))
+    extra = commands or {}
+    if not args or args[0] in {"-h", "--help"} or args[0] not in {"api", "worker", "migrate", *extra}:
+        names = "|".join(["api", "worker", "migrate", *extra])
+        print(USAGE.format(pkg=package).replace("api|worker|migrate", names)
+              + "".join(f"\n  {name:<8} {text}" for name, (text, _) in extra.items()))
         return 0 if args and args[0] in {"-h", "--help"} else 2
     settings = settings_cls()
+    if args[0] in extra:
+        return extra[args[0]][1](settings)
     if args[0] == "api":
         serve_api(settings, app_factory)
     elif args[0] == "worker":

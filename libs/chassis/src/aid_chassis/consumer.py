@@ -117,10 +117,13 @@ class EventConsumer:
                     await self._apply_record(session, record)
 
     async def _apply_bulk(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
-        links = [trace.Link(ctx) for r in records[:MAX_LINKS]
-                 if (ctx := trace.get_current_span(propagate.extract(_headers(r))).get_span_context()).is_valid]
+        """One span for the batch: a child of the first record's trace, linked to the others'."""
+        contexts = [propagate.extract(_headers(r)) for r in records]
+        links = [trace.Link(sc) for ctx in contexts[1:MAX_LINKS + 1]
+                 if (sc := trace.get_current_span(ctx).get_span_context()).is_valid]
         with tracer.start_as_current_span(
-            f"{self._topics[0] if len(self._topics) == 1 else 'aid'} process", kind=trace.SpanKind.CONSUMER, links=links,
+            f"{records[0].topic if records else 'aid'} process", context=contexts[0] if contexts else None,
+            kind=trace.SpanKind.CONSUMER, links=links,
             attributes={"messaging.system": "kafka", "messaging.consumer.group.name": self.group_id,
                         "messaging.batch.message_count": len(records)},
         ) as span:

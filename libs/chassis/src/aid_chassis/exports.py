@@ -27,17 +27,24 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_lines(header: list[str], rows: Iterable[Iterable[object]], *, bom: bool = True) -> Iterator[str]:
-    """The CSV text, a line at a time (for streaming responses)."""
+def csv_header(header: list[str], *, bom: bool = True) -> str:
+    """The first line of a CSV export (with the BOM Excel needs to read UTF-8)."""
+    return (BOM if bom else "") + csv_rows([header], safe=False)
+
+
+def csv_rows(rows: Iterable[Iterable[object]], *, safe: bool = True) -> str:
+    """Lines of a CSV export, cells neutralised."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    yield (BOM if bom else "") + buf.getvalue()
+    writer.writerows([spreadsheet_safe(v) for v in row] if safe else list(row) for row in rows)
+    return buf.getvalue()
+
+
+def csv_lines(header: list[str], rows: Iterable[Iterable[object]], *, bom: bool = True) -> Iterator[str]:
+    """The CSV text, a line at a time (for streaming responses)."""
+    yield csv_header(header, bom=bom)
     for row in rows:
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow([spreadsheet_safe(v) for v in row])
-        yield buf.getvalue()
+        yield csv_rows([row])
 
 
 def xlsx_bytes(header: list[str], rows: Sequence[Iterable[object]], *, sheet: str = "Sheet1") -> bytes:

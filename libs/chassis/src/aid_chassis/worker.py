@@ -21,14 +21,22 @@ def consumer_and_relay(settings: ServiceSettings, sessions: async_sessionmaker[A
                        tables: ChassisTables, *, topics: list[str], handlers: dict[str, Handler],
                        bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset()) -> list[Loop]:
     """The consumer group ``<service>`` on ``topics`` and the relay of the service's outbox."""
-    consumer = EventConsumer(
-        sessions, tables, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.service_name,
-        topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size,
-        bulk=bulk, bulk_types=bulk_types)
+    consumer = event_consumer(settings, sessions, tables, topics=topics, handlers=handlers, bulk=bulk,
+                              bulk_types=bulk_types)
     relay = OutboxRelay(
         sessions, tables.outbox, bootstrap_servers=settings.kafka_bootstrap_servers,
         service=settings.service_name, batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds)
     return [consumer.run, relay.run]
+
+
+def event_consumer(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,
+                   topics: list[str], handlers: dict[str, Handler], bulk: BulkHandler | None = None,
+                   bulk_types: frozenset[str] = frozenset()) -> EventConsumer:
+    """The consumer of group ``<service>`` (the worker's, and the one a rebuild replays with)."""
+    return EventConsumer(
+        sessions, tables, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.service_name,
+        topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size,
+        bulk=bulk, bulk_types=bulk_types)
 
 
 def periodic(sessions: async_sessionmaker[AsyncSession], job: Callable[[AsyncSession], Awaitable[object]], *,

@@ -1,6 +1,8 @@
 from aid_chassis.cli import service_main
 from query.entrypoints.api import create
 from query.entrypoints.worker import build_loops
+from query.service_layer import rebuild
 from query.settings import Settings
 
-raise SystemExit(service_main("query", Settings, create, build_loops))
+raise SystemExit(service_main("query", Settings, create, build_loops, commands={
+    "rebuild": ("empty the read models and replay every topic into them (the worker stopped)", rebuild.command)}))

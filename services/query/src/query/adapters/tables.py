@@ -5,9 +5,8 @@ Region and school codes use the "C" collation so that a jurisdiction's prefix
 (``LIKE '5201%'``) is an index range scan.
 """
 
-from sqlalchemy import ARRAY, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
-
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from aid_chassis.audit import audit_log_table
 from aid_chassis.tables import ChassisTables
@@ -36,6 +35,7 @@ students = Table(
     Column("name_mismatch", Boolean, nullable=False),
     Column("origin", String(20), nullable=False),  # matched 比对下发 | supplementary 学校补录
     Column("match_revision", Integer, nullable=False),
+    Column("verified_revision", Integer, nullable=False),  # the match revision the verification answered
     Column("matched", Boolean, nullable=False),
     Column("status", String(30), nullable=False),  # matched, withdrawn, verified_unchanged, verified_updated, invalid
     Column("verified_by", String(100)),

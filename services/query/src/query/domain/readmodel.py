@@ -45,19 +45,32 @@ def _categories(entries: list[CategoryEntry]) -> Row:
             "poverty_status": poor[0] if poor else None}
 
 
+def _later(row: Row | None, at):
+    return max(row["updated_at"], at) if row is not None else at
+
+
 def on_student(row: Row | None, key: str, event, at) -> Row | None:
-    """The student row after one event of ``STUDENT_TYPES`` (None: there is still no row)."""
+    """The student row after one event of ``STUDENT_TYPES`` (None: there is still no row).
+
+    Matches and withdrawals come in order (one topic, one partition per student), but a
+    verification travels on another topic and may be read before the match it answers (a
+    consumer catching up, a rebuild): the row remembers which match revision its verification
+    answered (``verified_revision``), so the outcome does not depend on that order."""
     if isinstance(event, StudentMatched):
         if row is not None and row["match_revision"] >= event.revision:
             return row
-        return {**(row or {"origin": "matched", "verified_by": None, "approved_by": None, "verified_at": None}),
-                "student_key": key, **_facts(event.student), **_categories(event.categories),
-                "name_mismatch": event.name_mismatch, "match_revision": event.revision, "matched": True,
-                "status": "matched", "updated_at": at}
+        findings = {**_categories(event.categories), "name_mismatch": event.name_mismatch,
+                    "match_revision": event.revision, "matched": True, "updated_at": _later(row, at)}
+        if row is not None and row["verified_revision"] >= event.revision:  # already answered: keep the answer
+            return {**row, **findings}
+        return {**(row or {"origin": "matched", "verified_by": None, "approved_by": None, "verified_at": None,
+                           "verified_revision": 0}),
+                "student_key": key, **_facts(event.student), **findings, "status": "matched"}
     if isinstance(event, StudentMatchWithdrawn):
         if row is None or row["match_revision"] >= event.revision:
             return row
-        return {**row, "matched": False, "status": "withdrawn", "match_revision": event.revision, "updated_at": at}
+        return {**row, "matched": False, "status": "withdrawn", "match_revision": event.revision,
+                "updated_at": _later(row, at)}
     return _on_verified(row, key, event, at)
 
 
@@ -65,19 +78,21 @@ def _on_verified(row: Row | None, key: str, event: Verified, at) -> Row | None:
     """A school's answer approved by its bureau; a supplementary record (补录) may create the row.
 
     One school's "not here" for a student another school holds, and the answer to a match that
-    has since changed, leave the row as it is."""
+    has since changed or been withdrawn, leave the row as it is."""
+    answer = {"verified_by": event.verified_by, "approved_by": event.approved_by,
+              "verified_at": event.approved_at or event.verified_at, "verified_revision": event.match_revision}
     if row is not None:
         other_school = event.status is VerificationStatus.INVALID and event.student.school_code != row["school_code"]
-        stale = event.origin == "matched" and event.match_revision < row["match_revision"]
-        if other_school or stale:
+        if other_school or event.match_revision < row["verified_revision"]:
             return row
+        if event.origin == "matched" and event.match_revision < row["match_revision"]:
+            return {**row, **answer, "updated_at": _later(row, at)}  # kept; the status follows the newer match
     base = row or {"student_key": key, "match_revision": 0, "matched": False, "origin": event.origin,
                    "name_mismatch": False, **_categories(event.categories)}
     # the departments' findings stay those of the match; a supplementary record has only the school's
     categories = _categories(event.categories) if event.categories and base["origin"] != "matched" else {}
-    return {**base, **_facts(event.student), **categories, "status": event.status.value,
-            "verified_by": event.verified_by, "approved_by": event.approved_by,
-            "verified_at": event.approved_at or event.verified_at, "updated_at": at}
+    return {**base, **_facts(event.student), **categories, "status": event.status.value, **answer,
+            "updated_at": _later(row, at)}
 
 
 def on_aid(row: Row | None, key: str, event) -> Row:

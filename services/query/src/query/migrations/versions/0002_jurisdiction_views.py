@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("name_mismatch", sa.Boolean(), nullable=False),
         sa.Column("origin", sa.String(20), nullable=False),
         sa.Column("match_revision", sa.Integer(), nullable=False),
+        sa.Column("verified_revision", sa.Integer(), nullable=False),
         sa.Column("matched", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(30), nullable=False),
         sa.Column("verified_by", sa.String(100)), sa.Column("approved_by", sa.String(100)),

@@ -1,0 +1,114 @@
+"""The jurisdiction views a bureau or school opens (the national system's query modules), their
+filters, who sees what, and how a row reads in an export.
+
+Two dimensions: a student belongs to the county of their school (学籍所在地, enrolment) and to
+the county of their household registration (户籍所在地, household). A bureau sees the students of
+its region on the dimension it chooses and may narrow it (province → city → county → school);
+a school sees its own students.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Literal
+
+from aid_chassis.auth import Principal, Role
+from aid_chassis.masking import mask_id_number
+from aid_contracts import labels
+
+ViewName = Literal["key-groups", "elsewhere", "self-collected", "unfunded"]
+Dimension = Literal["enrolment", "household"]
+VIEWS: dict[str, tuple[str, str]] = {
+    "key-groups": ("重点保障人群情况查询", "students of families in difficulty, every category"),
+    "elsewhere": ("本地户籍外地就读学生查询", "household registered here, school outside the jurisdiction"),
+    "self-collected": ("自主采集建档立卡学生", "registered-poor students the schools added (补录)"),
+    "unfunded": ("建档立卡未资助学生", "verified registered-poor students not paid in the period, with reasons"),
+}
+STATUSES = (*labels.STUDENT_STATUS, "verified")  # "verified": either verified status
+VALID = ("verified_unchanged", "verified_updated")
+SEES_ID_NUMBERS = (Role.SCHOOL, Role.COUNTY_BUREAU)  # the offices that verify and pay see whole ID numbers
+NEXT_LEVEL = {2: 4, 4: 6}  # province → city → county; a county's next level is its schools
+
+
+class OutsideJurisdiction(PermissionError):
+    """A region or view the caller may not see."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a view looks: the region prefix on a dimension, or one school."""
+
+    dimension: Dimension
+    prefix: str = ""  # "" for the whole platform (never for a bureau or school)
+    school_code: str | None = None
+    home: str = ""  # the caller's own region prefix (for "elsewhere": outside it)
+
+
+def scope_for(who: Principal, view: str, dimension: Dimension, region: str | None) -> Scope:
+    """The caller's jurisdiction, narrowed to ``region`` when it lies inside it."""
+    if view == "elsewhere":
+        dimension = "household"
+    if who.role is Role.SCHOOL:
+        if view == "elsewhere":
+            raise OutsideJurisdiction("学校不能查询本地户籍外地就读学生 (a school has no household jurisdiction)")
+        return Scope(dimension, school_code=who.school_code or "-")
+    home = who.region_prefix or ""
+    if not home:
+        raise OutsideJurisdiction("无权查询学生名单 (your role may not see student lists)")
+    if not region:
+        return Scope(dimension, prefix=home, home=home)
+    wanted = region_prefix(region)
+    if wanted.startswith(home):
+        return Scope(dimension, prefix=wanted, home=home)
+    if home.startswith(wanted):
+        return Scope(dimension, prefix=home, home=home)
+    raise OutsideJurisdiction(f"地区 {region} 不在您的管辖范围 (region {region} is outside your jurisdiction)")
+
+
+def region_prefix(code: str) -> str:
+    """A region code as the prefix of its counties: 520000 → 52, 520100 → 5201, 520102 → 520102."""
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def encode_cursor(school_code: str, student_key: str) -> str:
+    return base64.urlsafe_b64encode(f"{school_code}\x1f{student_key}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (school code, student key) a page ends at; ValueError when the cursor is not ours."""
+    try:
+        school_code, key = base64.urlsafe_b64decode(cursor.encode()).decode().split("\x1f")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("翻页标记无效 (the page cursor is not valid; start from the first page)") from None
+    return school_code, key
+
+
+def sees_id_numbers(who: Principal) -> bool:
+    return who.role in SEES_ID_NUMBERS
+
+
+def item(row, who: Principal) -> dict:
+    """One student as a view shows them (JSON): ID number masked unless the role needs it."""
+    return {"student_key": row.student_key, "name": row.name,
+            "id_number": row.id_number if sees_id_numbers(who) else mask_id_number(row.id_number),
+            "school_code": row.school_code, "stage": row.stage, "enrolment_region": row.enrolment_region,
+            "household_region": row.household_region, "categories": list(row.categories),
+            "poverty_status": row.poverty_status, "status": row.status, "origin": row.origin,
+            "name_mismatch": row.name_mismatch, "reason": getattr(row, "reason", None)}
+
+
+EXPORT_HEADER = ["姓名", "身份证号", "学校代码", "学段", "学籍所在地", "户籍所在地", "困难类别", "脱贫状态",
+                 "核对状态", "来源", "姓名不一致", "未资助原因"]
+
+
+def export_row(row, who: Principal) -> list[str]:
+    """One student as an export line, in the words of EXPORT_HEADER."""
+    shown = item(row, who)
+    return [shown["name"], shown["id_number"], row.school_code, labels.label(labels.STAGE, row.stage),
+            row.enrolment_region, row.household_region, labels.labels(labels.CATEGORY, row.categories),
+            labels.label(labels.POVERTY_STATUS, row.poverty_status), labels.label(labels.STUDENT_STATUS, row.status),
+            labels.label(labels.ORIGIN, row.origin), "是" if row.name_mismatch else "",
+            labels.label(labels.UNFUNDED_REASON, shown["reason"])]

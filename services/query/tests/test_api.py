@@ -1,0 +1,184 @@
+"""query's HTTP API on a real PostgreSQL: the jurisdiction views by role and dimension, paging,
+drill-down, exports (masked, formula-safe, audited), timelines and the public personal lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from aid_chassis.dev_issuer import DevIssuer
+from aid_contracts import Envelope, student_key
+from aid_contracts.events import Category
+from query.adapters import tables
+from query.domain import readmodel
+from query.entrypoints.api import create
+from query.service_layer import projections
+from query.settings import Settings
+from tests import factories as f
+from tests.api_client import Api
+
+SECRET = "api-test-secret-0123456789"
+CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
+           "county": {"role": "county_bureau", "region": "520102"},
+           "other_county": {"role": "county_bureau", "region": "520103"},
+           "city": {"role": "city_bureau", "region": "520100"},
+           "province": {"role": "province_bureau", "region": "520000"},
+           "operator": {"role": "operator"}}
+POOR = (Category.REGISTERED_POOR,)
+
+
+def _real_key(envelope: Envelope) -> Envelope:
+    """The factory's event about student 7 under the key the lookup derives from the ID number."""
+    return Envelope.wrap(readmodel.parse(envelope), source="test",
+                         key=student_key(f.id_number(7, "530103"), SECRET.encode()))
+
+
+HISTORY = [
+    f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1),
+    f.matched(2, name="=1+1"),
+    f.matched(3, school="5301020001", region="530102", household="520102"),
+    f.verified(4, origin="supplementary", categories=POOR, school="5201030001", region="520103"),
+    f.matched(5, categories=POOR), f.verified(5), f.unfunded_reason(5),
+    *[_real_key(e) for e in (f.matched(7, name="王小明", school="5301030001", region="530103"),
+                                    f.published(7, final=True), f.paid(7, amount_fen=62_500))],
+]
+
+
+async def _seed(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine)() as s, s.begin():
+            await projections.project(s, HISTORY)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def api(migrate, tmp_path):
+    url = migrate("query")
+    issuer = DevIssuer(tmp_path)
+    asyncio.run(_seed(url))
+    app = create(Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
+                          lookup_per_client=0, lookup_per_student=3))
+    with TestClient(app) as client:
+        yield Api(client, issuer, url, CALLERS)
+
+
+def _keys(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(i["student_key"] for i in response.json()["items"])
+
+
+def test_each_role_sees_its_own_jurisdiction_on_both_dimensions(api):
+    view = "/views/key-groups"
+    assert _keys(api.call("county", "GET", view)) == [f.key(1), f.key(2), f.key(5)]
+    assert _keys(api.call("county", "GET", view, params={"dimension": "household"})) == [
+        f.key(1), f.key(2), f.key(3), f.key(5)]
+    assert _keys(api.call("other_county", "GET", view)) == [f.key(4)]
+    assert _keys(api.call("school", "GET", view)) == [f.key(1), f.key(2), f.key(5)]
+    assert _keys(api.call("city", "GET", view, params={"region": "520103"})) == [f.key(4)]
+    assert api.call("county", "GET", view, params={"region": "530102"}).status_code == 403
+    assert api.call("operator", "GET", view).status_code == 403
+    assert api.call(None, "GET", view).status_code == 401
+
+
+def test_the_named_views(api):
+    assert _keys(api.call("county", "GET", "/views/elsewhere")) == [f.key(3)]
+    assert _keys(api.call("city", "GET", "/views/self-collected")) == [f.key(4)]
+    assert api.call("county", "GET", "/views/unfunded").status_code == 422
+    unfunded = api.call("county", "GET", "/views/unfunded", params={"period": "2026-autumn"}).json()["items"]
+    assert [(i["student_key"], i["reason"]) for i in unfunded] == [(f.key(5), "family_declined")]
+    assert _keys(api.call("county", "GET", "/views/unfunded", params={"period": "2027-spring"})) == [
+        f.key(1), f.key(5)]
+    assert api.call("school", "GET", "/views/elsewhere").status_code == 403
+
+
+def test_filters_paging_and_masks(api):
+    params = {"status": "verified", "category": "registered_poor"}
+    assert _keys(api.call("county", "GET", "/views/key-groups", params=params)) == [f.key(1), f.key(5)]
+    paid = {"programme": "compulsory_living_subsidy_primary", "period": "2026-autumn"}
+    assert _keys(api.call("county", "GET", "/views/key-groups", params=paid)) == [f.key(1)]
+    first = api.call("county", "GET", "/views/key-groups", params={"limit": 2}).json()
+    second = api.call("county", "GET", "/views/key-groups", params={"limit": 2, "after": first["next"]}).json()
+    assert (first["total"], len(first["items"]), len(second["items"]), second["next"]) == (3, 2, 1, None)
+    assert api.call("county", "GET", "/views/key-groups", params={"after": "junk!"}).status_code == 422
+    assert api.call("county", "GET", "/views/key-groups", params={"stage": "college"}).status_code == 422
+    whole = api.call("county", "GET", "/views/key-groups").json()["items"][0]["id_number"]
+    masked = api.call("province", "GET", "/views/key-groups").json()["items"][0]["id_number"]
+    assert (len(whole), "*" in whole, masked[:4] + "**********" + masked[-4:]) == (18, False, masked)
+
+
+def test_drill_down_from_province_to_school(api):
+    province = api.call("province", "GET", "/views/key-groups/summary").json()
+    assert (province["level"], [g["code"] for g in province["groups"]]) == ("city", ["5201"])
+    city = api.call("city", "GET", "/views/key-groups/summary").json()
+    assert [(g["code"], g["students"], g["verified"], g["paid"]) for g in city["groups"]] == [
+        ("520102", 3, 2, 1), ("520103", 1, 1, 0)]
+    county = api.call("city", "GET", "/views/key-groups/summary", params={"region": "520102"}).json()
+    assert (county["level"], county["totals"]["pending"]) == ("school", 1)
+
+
+def test_exports_are_masked_formula_safe_and_audited(api):
+    response = api.call("province", "GET", "/views/key-groups/export", params={"format": "csv"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["姓名", "身份证号", "学校代码"] and len(rows) == 5
+    assert "'=1+1" in [r[0] for r in rows] and all("*" in r[1] for r in rows[1:])
+    assert "建档立卡" in {r[6] for r in rows}
+    book = load_workbook(io.BytesIO(api.call("county", "GET", "/views/key-groups/export",
+                                             params={"format": "xlsx"}).content))
+    sheet = book.active
+    cells = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert len(cells) == 3 and "=1+1" in [c[0] for c in cells] and all("*" not in c[1] for c in cells)
+    assert api.count(tables.audit_log) == 2
+
+
+def test_timeline_within_jurisdiction(api):
+    mine = api.call("county", "GET", f"/students/{f.key(1)}/timeline").json()
+    assert [e["type"] for e in mine["events"]] == ["student-matched", "verified", "published", "paid"]
+    assert mine["aid"][0]["status"] == "paid"
+    assert api.call("other_county", "GET", f"/students/{f.key(1)}/timeline").status_code == 404
+    assert api.call("school", "GET", f"/students/{f.key(3)}/timeline").status_code == 404
+
+
+LOOKUP = {"name": "王小明", "id_number": f.id_number(7, "530103"), "school_code": "5301030001"}
+
+
+def test_the_personal_lookup_needs_all_three_and_masks(api):
+    found = api.call(None, "POST", "/public/lookup", json=LOOKUP)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert (body["name"], body["id_number"]) == ("王*明", LOOKUP["id_number"][:4] + "*" * 10 + LOOKUP["id_number"][-4:])
+    assert [(a["amount_yuan"], a["status"], a["status_label"]) for a in body["aid"]] == [("625.00", "paid", "已发放")]
+    assert LOOKUP["id_number"] not in found.text
+    unknown = api.call(None, "POST", "/public/lookup", json={**LOOKUP, "id_number": f.id_number(8, "530103")})
+    wrong_name = api.call(None, "POST", "/public/lookup", json={**LOOKUP, "name": "王小"})
+    wrong_school = api.call(None, "POST", "/public/lookup", json={**LOOKUP, "school_code": "5301030002"})
+    assert unknown.status_code == wrong_name.status_code == wrong_school.status_code == 404
+    assert unknown.json() == wrong_name.json() == wrong_school.json()
+    assert api.call(None, "POST", "/public/lookup", json={"name": "王小明"}).status_code == 422
+
+
+def test_one_id_number_is_tried_a_few_times_only(api):
+    for _ in range(3):
+        assert api.call(None, "POST", "/public/lookup", json={**LOOKUP, "name": "猜名字"}).status_code == 404
+    refused = api.call(None, "POST", "/public/lookup", json=LOOKUP)  # even the right name, now
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    other = api.call(None, "POST", "/public/lookup", json={**LOOKUP, "id_number": f.id_number(8, "530103")})
+    assert other.status_code == 404  # another ID number is not limited by the first
+
+
+def test_one_client_is_limited_across_id_numbers(migrate, tmp_path):
+    issuer = DevIssuer(tmp_path)
+    app = create(Settings(database_url=migrate("query"), pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
+                          lookup_per_client=2))
+    with TestClient(app) as client:
+        codes = [client.post("/public/lookup", json={**LOOKUP, "id_number": f.id_number(i, "530103")}).status_code
+                 for i in range(1, 4)]
+    assert codes == [404, 404, 429]
