@@ -1,124 +1,28 @@
-"""How events change query's read models: pure folds over plain rows, no database.
-
-A student row follows the student's latest match and the bureau-approved verification; an aid
-record follows one student on one aid list (published → final → paid; a failed payment waits
-for its re-payment); every event adds one timeline entry. Each fold is idempotent in effect:
-an older match revision or a backward move of an aid record leaves the row as it is, so a
-replay from the beginning arrives at the same rows.
-"""
+"""query's own view of the event streams: the timeline line each event adds, on top of the shared
+per-student fold (``aid_contracts.lifecycle``)."""
 
 from __future__ import annotations
 
-from aid_contracts import (
-    Envelope,
+from aid_contracts import lifecycle
+from aid_contracts.envelope import Envelope
+from aid_contracts.events import (
     Paid,
-    PaymentFailed,
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
     UnfundedReasonReported,
     Verified,
 )
-from aid_contracts.events import Category, CategoryEntry, StudentFacts, VerificationStatus
+from aid_contracts.lifecycle import AID_TYPES, REASON_TYPES, STUDENT_TYPES, TYPES, Row, parse
 
-Row = dict
-STUDENT_TYPES = frozenset({StudentMatched.EVENT_TYPE, StudentMatchWithdrawn.EVENT_TYPE, Verified.EVENT_TYPE})
-AID_TYPES = frozenset({Published.EVENT_TYPE, Paid.EVENT_TYPE, PaymentFailed.EVENT_TYPE})
-REASON_TYPES = frozenset({UnfundedReasonReported.EVENT_TYPE})
-TYPES = STUDENT_TYPES | AID_TYPES | REASON_TYPES
-AID_RANK = {"published": 1, "final": 2, "payment_failed": 3, "paid": 4}  # 公示中, 公示结束, 发放失败, 已发放
-VALID = (VerificationStatus.VERIFIED_UNCHANGED.value, VerificationStatus.VERIFIED_UPDATED.value)
-MODELS = {m.EVENT_TYPE: m for m in (StudentMatched, StudentMatchWithdrawn, Verified, Published, Paid, PaymentFailed,
-                                     UnfundedReasonReported)}
-
-
-def _facts(student: StudentFacts) -> Row:
-    return {"name": student.name, "id_number": student.id_number, "school_code": student.school_code,
-            "stage": student.stage.value, "enrolment_region": student.enrolment_region,
-            "household_region": student.household_region}
-
-
-def _categories(entries: list[CategoryEntry]) -> Row:
-    poor = [e.poverty_status.value for e in entries if e.category is Category.REGISTERED_POOR and e.poverty_status]
-    return {"categories": sorted({e.category.value for e in entries}),
-            "departments": sorted({e.department for e in entries}),
-            "poverty_status": poor[0] if poor else None}
-
-
-def _later(row: Row | None, at):
-    return max(row["updated_at"], at) if row is not None else at
-
-
-def on_student(row: Row | None, key: str, event, at) -> Row | None:
-    """The student row after one event of ``STUDENT_TYPES`` (None: there is still no row).
-
-    Matches and withdrawals come in order (one topic, one partition per student), but a
-    verification travels on another topic and may be read before the match it answers (a
-    consumer catching up, a rebuild): the row remembers which match revision its verification
-    answered (``verified_revision``), so the outcome does not depend on that order."""
-    if isinstance(event, StudentMatched):
-        if row is not None and row["match_revision"] >= event.revision:
-            return row
-        findings = {**_categories(event.categories), "name_mismatch": event.name_mismatch,
-                    "match_revision": event.revision, "matched": True, "updated_at": _later(row, at)}
-        if row is not None and row["verified_revision"] >= event.revision:  # already answered: keep the answer
-            return {**row, **findings}
-        return {**(row or {"origin": "matched", "verified_by": None, "approved_by": None, "verified_at": None,
-                           "verified_revision": 0}),
-                "student_key": key, **_facts(event.student), **findings, "status": "matched"}
-    if isinstance(event, StudentMatchWithdrawn):
-        if row is None or row["match_revision"] >= event.revision:
-            return row
-        return {**row, "matched": False, "status": "withdrawn", "match_revision": event.revision,
-                "updated_at": _later(row, at)}
-    return _on_verified(row, key, event, at)
-
-
-def _on_verified(row: Row | None, key: str, event: Verified, at) -> Row | None:
-    """A school's answer approved by its bureau; a supplementary record (补录) may create the row.
-
-    One school's "not here" for a student another school holds, and the answer to a match that
-    has since changed or been withdrawn, leave the row as it is."""
-    answer = {"verified_by": event.verified_by, "approved_by": event.approved_by,
-              "verified_at": event.approved_at or event.verified_at, "verified_revision": event.match_revision}
-    if row is not None:
-        other_school = event.status is VerificationStatus.INVALID and event.student.school_code != row["school_code"]
-        if other_school or event.match_revision < row["verified_revision"]:
-            return row
-        if event.origin == "matched" and event.match_revision < row["match_revision"]:
-            return {**row, **answer, "updated_at": _later(row, at)}  # kept; the status follows the newer match
-    base = row or {"student_key": key, "match_revision": 0, "matched": False, "origin": event.origin,
-                   "name_mismatch": False, **_categories(event.categories)}
-    # the departments' findings stay those of the match; a supplementary record has only the school's
-    categories = _categories(event.categories) if event.categories and base["origin"] != "matched" else {}
-    return {**base, **_facts(event.student), **categories, "status": event.status.value, **answer,
-            "updated_at": _later(row, at)}
-
-
-def on_aid(row: Row | None, key: str, event) -> Row:
-    """The aid record of (list, student) after one event of ``AID_TYPES``; its status only moves forward."""
-    if isinstance(event, Published):
-        status, values = ("final" if event.final else "published"), {"published_at": event.published_at}
-    elif isinstance(event, Paid):
-        status, values = "paid", {"paid_on": event.paid_on, "failure_code": None}
-    else:
-        status, values = "payment_failed", {"failure_code": event.bank_code}
-    base = row or {"list_id": event.list_id, "student_key": key, "status": status, "published_at": None,
-                   "paid_on": None, "failure_code": None}
-    terms = {"programme_code": event.programme_code, "programme_name": event.programme_name,
-             "period": event.period, "amount_fen": event.amount_fen}
-    if row is not None and AID_RANK[row["status"]] >= AID_RANK[status]:
-        return {**row, **({"published_at": values["published_at"]} if not row["published_at"]
-                          and "published_at" in values else {})}
-    return {**base, **terms, **values, "status": status,
-            "published_at": base["published_at"] or values.get("published_at")}
+__all__ = ["AID_TYPES", "REASON_TYPES", "STUDENT_TYPES", "TYPES", "fold", "parse", "timeline_entry"]
 
 
 def timeline_entry(env: Envelope, event) -> Row:
     """One line of the student's timeline (no ID number, no card: names and codes only)."""
     summary: Row
     if isinstance(event, StudentMatched):
-        summary = {"categories": _categories(event.categories)["categories"],
+        summary = {"categories": lifecycle.categories_of(event.categories)["categories"],
                    "departments": sorted({c.department for c in event.categories}),
                    "school_code": event.student.school_code, "revision": event.revision, "change": event.change,
                    "name_mismatch": event.name_mismatch}
@@ -145,46 +49,11 @@ def timeline_entry(env: Envelope, event) -> Row:
             "summary": summary}
 
 
-def parse(env: Envelope):
-    """The event model inside an envelope (raises pydantic.ValidationError when malformed)."""
-    return env.parse(MODELS[env.type])
-
-
-def on_reason(row: Row | None, key: str, event: UnfundedReasonReported) -> Row:
-    """The latest reason a school reported for a student and period."""
-    if row is not None and row["reported_at"] >= event.reported_at:
-        return row
-    return {"student_key": key, "period": event.period, "reason": event.reason, "reported_at": event.reported_at}
-
 
 def fold(envelopes: list[Envelope], students: dict[str, Row], aid: dict[tuple[str, str], Row],
          reasons: dict[tuple[str, str], Row]) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str]], list[Row]]:
-    """Apply events in order to the rows they touch (changed in place); returns the keys of the
-    changed students, aid records and reasons, and the timeline entries to add."""
-    changed_students: set[str] = set()
-    changed_aid: set[tuple[str, str]] = set()
-    changed_reasons: set[tuple[str, str]] = set()
-    entries = []
-    for env in envelopes:
-        event, key = parse(env), env.partitionkey
-        if env.type in REASON_TYPES:
-            pair = (key, event.period)
-            after = on_reason(reasons.get(pair), key, event)
-            if after is not reasons.get(pair):
-                reasons[pair] = after
-                changed_reasons.add(pair)
-        elif env.type in STUDENT_TYPES:
-            before = students.get(key)
-            after = on_student(before, key, event, env.time)
-            if after is not before and after is not None:
-                students[key] = after
-                changed_students.add(key)
-        else:
-            pair = (event.list_id, key)
-            before = aid.get(pair)
-            after = on_aid(before, key, event)
-            if after != before:
-                aid[pair] = after
-                changed_aid.add(pair)
-        entries.append(timeline_entry(env, event))
-    return changed_students, changed_aid, changed_reasons, entries
+    """The shared fold, plus the timeline entries of the events."""
+    entries: list[Row] = []
+    changed = lifecycle.fold(envelopes, students, aid, reasons,
+                             each=lambda env, event: entries.append(timeline_entry(env, event)))
+    return (*changed, entries)
