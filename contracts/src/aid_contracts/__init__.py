@@ -13,6 +13,7 @@ from aid_contracts.events import (
     UnfundedReasonReported,
     Verified,
 )
+from aid_contracts import lifecycle
 from aid_contracts.keys import normalise_id_number, student_key
 from aid_contracts.topics import Topic
 
@@ -28,6 +29,7 @@ __all__ = [
     "StudentMatched",
     "Topic",
     "UnfundedReasonReported",
+    "lifecycle",
     "Verified",
     "normalise_id_number",
     "student_key",

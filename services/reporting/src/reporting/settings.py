@@ -6,3 +6,4 @@ class Settings(ServiceSettings):
 
     service_name: str = "reporting"
     http_port: int = 8106
+    consumer_batch_size: int = 2000  # a burst is counted in bulks of this many events

@@ -1,26 +1,75 @@
-"""reporting's state: one progress row per student, aggregated on request.
+"""reporting's state: each student's progress (no names, no ID numbers), their aid records and
+unfunded reasons, and the live aggregates kept from them in the same transactions.
 
-Live changelog-backed aggregates (faust tables) replace the on-request GROUP BY at
-province scale in the reporting issue.
+The aggregates are counters (``value``) per bucket; a batch of events adds its deltas with one
+upsert per table, so a report reads a few thousand rows, never the students.
 """
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
-progress = Table(
-    "student_progress", metadata,
+
+def _code(name: str, length: int, **kw) -> Column:
+    return Column(name, String(length, collation="C"), nullable=False, **kw)
+
+
+students = Table(
+    "students", metadata,
     Column("student_key", String(64), primary_key=True),
-    Column("enrolment_region", String(6), nullable=False, index=True),
-    Column("household_region", String(6), nullable=False, index=True),
-    Column("stage", String(20), nullable=False),
-    Column("match_revision", Integer, nullable=False),
-    Column("matched", Boolean, nullable=False),
-    Column("verification", String(30), nullable=False),
-    Column("published", Boolean, nullable=False),
-    Column("paid_count", Integer, nullable=False),
-    Column("paid_fen", BigInteger, nullable=False),
+    _code("school_code", 20), Column("stage", String(20), nullable=False),
+    _code("enrolment_region", 6), _code("household_region", 6),
+    Column("categories", ARRAY(Text), nullable=False), Column("departments", ARRAY(Text), nullable=False),
+    Column("poverty_status", String(20)), Column("name_mismatch", Boolean, nullable=False),
+    Column("origin", String(20), nullable=False),
+    Column("match_revision", Integer, nullable=False), Column("verified_revision", Integer, nullable=False),
+    Column("matched", Boolean, nullable=False), Column("status", String(30), nullable=False),
+    Column("verified_by", String(100)), Column("approved_by", String(100)),
+    Column("verified_at", DateTime(timezone=True)), Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+aid_records = Table(
+    "aid_records", metadata,
+    Column("list_id", String(40), primary_key=True),
+    Column("student_key", String(64), primary_key=True, index=True),
+    Column("programme_code", String(60), nullable=False), Column("programme_name", String(100), nullable=False),
+    Column("period", String(20), nullable=False), Column("amount_fen", Integer, nullable=False),
+    Column("status", String(20), nullable=False), Column("published_at", DateTime(timezone=True)),
+    Column("paid_on", Date), Column("failure_code", String(20)),
+)
+
+unfunded_reasons = Table(
+    "unfunded_reasons", metadata,
+    Column("student_key", String(64), primary_key=True), Column("period", String(20), primary_key=True),
+    Column("reason", String(40), nullable=False), Column("reported_at", DateTime(timezone=True), nullable=False),
+)
+
+programmes = Table(  # programme code → the name it was last published under
+    "programmes", metadata,
+    Column("programme_code", String(60), primary_key=True), Column("programme_name", String(100), nullable=False),
+)
+
+
+def _counts(name: str, *keys: Column) -> Table:
+    return Table(name, metadata, Column("dimension", String(10), primary_key=True),
+                 Column("region", String(6, collation="C"), primary_key=True), *keys,
+                 Column("value", BigInteger, nullable=False))
+
+
+progress_counts = _counts("progress_counts", Column("school_code", String(20, collation="C"), primary_key=True),
+                          Column("category", String(30), primary_key=True), Column("stage", String(20), primary_key=True),
+                          Column("metric", String(30), primary_key=True))
+funding_counts = _counts("funding_counts", Column("school_code", String(20, collation="C"), primary_key=True),
+                         Column("programme_code", String(60), primary_key=True),
+                         Column("period", String(20), primary_key=True), Column("metric", String(30), primary_key=True))
+unfunded_counts = _counts("unfunded_counts", Column("school_code", String(20, collation="C"), primary_key=True),
+                          Column("period", String(20), primary_key=True), Column("reason", String(40), primary_key=True))
+daily_counts = _counts("daily_counts", Column("day", Date, primary_key=True),
+                       Column("metric", String(30), primary_key=True))
+
+COUNTS = {"progress": progress_counts, "funding": funding_counts, "unfunded": unfunded_counts, "daily": daily_counts}
+STATE = (students, aid_records, unfunded_reasons, programmes)

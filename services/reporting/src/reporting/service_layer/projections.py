@@ -1,45 +1,52 @@
-"""Per-student progress from events; idempotent through the inbox and version checks."""
+"""Keeping the live aggregates from a batch of events, exactly: the touched students' state is
+read (locked), what they add to every bucket is computed before and after folding the events
+(``aid_contracts.lifecycle``), and only the difference is added to the counters — in the same
+transaction as the state and the inbox, so a crash or a redelivery never counts twice."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from collections import Counter, defaultdict
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_contracts import Envelope, Paid, Published, StudentMatched, StudentMatchWithdrawn, Verified
+from aid_chassis.projection import add_counts, rows_by_key, upsert
+from aid_contracts import Envelope, lifecycle
 from reporting.adapters import tables
+from reporting.domain.counts import contributions, delta
 
-p = tables.progress
-
-
-async def on_matched(session: AsyncSession, env: Envelope) -> None:
-    event: StudentMatched = env.parse(StudentMatched)
-    s = event.student
-    facts = {"enrolment_region": s.enrolment_region, "household_region": s.household_region,
-             "stage": s.stage.value, "match_revision": event.revision, "matched": True}
-    stmt = pg_insert(p).values(student_key=env.partitionkey, verification="pending", published=False,
-                               paid_count=0, paid_fen=0, **facts)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=facts,
-                                                     where=p.c.match_revision < event.revision))
+TYPES = lifecycle.TYPES
 
 
-async def on_withdrawn(session: AsyncSession, env: Envelope) -> None:
-    event: StudentMatchWithdrawn = env.parse(StudentMatchWithdrawn)
-    await session.execute(update(p).where(p.c.student_key == env.partitionkey, p.c.match_revision < event.revision)
-                          .values(matched=False, match_revision=event.revision))
+def _state(keys: set[str], students: dict, aid: dict, reasons: dict) -> Counter:
+    by_student_aid, by_student_reasons = defaultdict(list), defaultdict(list)
+    for (_, key), row in aid.items():
+        if key in keys:
+            by_student_aid[key].append(row)
+    for (key, _), row in reasons.items():
+        if key in keys:
+            by_student_reasons[key].append(row)
+    total: Counter = Counter()
+    for key in keys:
+        total.update(contributions(students.get(key), by_student_aid[key], by_student_reasons[key]))
+    return total
 
 
-async def on_verified(session: AsyncSession, env: Envelope) -> None:
-    event: Verified = env.parse(Verified)
-    await session.execute(update(p).where(p.c.student_key == env.partitionkey).values(verification=event.status.value))
-
-
-async def on_published(session: AsyncSession, env: Envelope) -> None:
-    env.parse(Published)
-    await session.execute(update(p).where(p.c.student_key == env.partitionkey).values(published=True))
-
-
-async def on_paid(session: AsyncSession, env: Envelope) -> None:
-    event: Paid = env.parse(Paid)
-    await session.execute(update(p).where(p.c.student_key == env.partitionkey).values(
-        paid_count=p.c.paid_count + 1, paid_fen=p.c.paid_fen + event.amount_fen))
+async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """The bulk handler of reporting's consumer: every event of ``TYPES`` in a batch, in order."""
+    keys = {env.partitionkey for env in envelopes}
+    students = await rows_by_key(session, tables.students, keys, lambda r: r["student_key"])
+    aid = await rows_by_key(session, tables.aid_records, keys, lambda r: (r["list_id"], r["student_key"]))
+    reasons = await rows_by_key(session, tables.unfunded_reasons, keys, lambda r: (r["student_key"], r["period"]))
+    before_rows = (dict(students), dict(aid), dict(reasons))
+    changed_students, changed_aid, changed_reasons = lifecycle.fold(envelopes, students, aid, reasons)
+    touched = changed_students | {k for _, k in changed_aid} | {k for k, _ in changed_reasons}
+    change = delta(_state(touched, *before_rows), _state(touched, students, aid, reasons))
+    await upsert(session, tables.students, [students[k] for k in sorted(changed_students)])
+    await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)])
+    await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
+    await upsert(session, tables.programmes, list({aid[k]["programme_code"]: aid[k] for k in changed_aid}.values()))
+    by_family: dict[str, dict[tuple, int]] = defaultdict(dict)
+    for (family, *key), value in change.items():
+        by_family[family][tuple(key)] = value
+    for family, deltas in by_family.items():
+        await add_counts(session, tables.COUNTS[family], deltas)

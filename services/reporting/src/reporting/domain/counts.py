@@ -1,0 +1,81 @@
+"""What one student adds to the live aggregates (资助工作进度): a pure function of the student's
+state, so a change is applied as (what they add now) − (what they added before).
+
+Buckets, on both dimensions (学籍所在地 enrolment, 户籍所在地 household) and per school:
+- progress: per category (and ``*`` for every student once) and stage — students, matched,
+  pending (待核对), each verification status, withdrawn, supplemented (学校补录), published,
+  paid (students) and paid_fen, payment_failed;
+- funding: per programme and period — listed, final, paid, paid_fen, payment_failed;
+- unfunded: per period and reason — verified registered-poor students not paid in the period
+  whose school reported why;
+- daily: per county and day — verified (by approval date), paid and paid_fen (by payment date).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from aid_contracts.lifecycle import VALID, Row
+
+ALL = "*"  # every student once, whatever their categories
+DIMENSIONS = {"enrolment": "enrolment_region", "household": "household_region"}
+STATUS_METRICS = ("pending", "verified_unchanged", "verified_updated", "invalid", "withdrawn")
+PROGRESS_METRICS = ("students", "matched", *STATUS_METRICS, "supplemented", "published", "paid", "paid_fen",
+                    "payment_failed")
+FUNDING_METRICS = ("listed", "final", "paid", "paid_fen", "payment_failed")
+POOR = "registered_poor"
+CHINA = ZoneInfo("Asia/Shanghai")  # days are counted in Beijing time
+
+
+def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
+    status = "pending" if student["status"] == "matched" else student["status"]
+    paid = [a for a in aid if a["status"] == "paid"]
+    values = {"students": 1, "matched": int(student["matched"]), status: 1,
+              "supplemented": int(student["origin"] == "supplementary"), "published": int(bool(aid)),
+              "paid": int(bool(paid)), "paid_fen": sum(a["amount_fen"] for a in paid),
+              "payment_failed": int(any(a["status"] == "payment_failed" for a in aid))}
+    return {k: v for k, v in values.items() if v}
+
+
+def _funding(record: Row) -> dict[str, int]:
+    status = record["status"]
+    values = {"listed": 1, "final": int(status in ("final", "paid", "payment_failed")),
+              "paid": int(status == "paid"), "paid_fen": record["amount_fen"] if status == "paid" else 0,
+              "payment_failed": int(status == "payment_failed")}
+    return {k: v for k, v in values.items() if v}
+
+
+def contributions(student: Row | None, aid: list[Row], reasons: list[Row]) -> Counter:
+    """Every bucket this student counts in, with what they add to it (nothing before a student row exists)."""
+    out: Counter = Counter()
+    if student is None:
+        return out
+    school, stage = student["school_code"], student["stage"]
+    progress = _progress(student, aid)
+    paid_periods = {a["period"] for a in aid if a["status"] == "paid"}
+    unfunded = [r for r in reasons if POOR in student["categories"] and student["status"] in VALID
+                and r["period"] not in paid_periods]
+    for dimension, column in DIMENSIONS.items():
+        region = student[column]
+        for category in (ALL, *student["categories"]):
+            for metric, value in progress.items():
+                out["progress", dimension, region, school, category, stage, metric] += value
+        for record in aid:
+            for metric, value in _funding(record).items():
+                out["funding", dimension, region, school, record["programme_code"], record["period"], metric] += value
+            if record["status"] == "paid" and record["paid_on"] is not None:
+                out["daily", dimension, region, record["paid_on"], "paid"] += 1
+                out["daily", dimension, region, record["paid_on"], "paid_fen"] += record["amount_fen"]
+        for reason in unfunded:
+            out["unfunded", dimension, region, school, reason["period"], reason["reason"]] += 1
+        if student["status"] in VALID and student["verified_at"] is not None:
+            out["daily", dimension, region, student["verified_at"].astimezone(CHINA).date(), "verified"] += 1
+    return out
+
+
+def delta(before: Counter, after: Counter) -> Counter:
+    """after − before, keeping negative and dropping zero changes."""
+    change = Counter(after)
+    change.subtract(before)
+    return Counter({k: v for k, v in change.items() if v})
