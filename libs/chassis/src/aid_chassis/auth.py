@@ -59,6 +59,31 @@ class Principal:
         return self.role is Role.SCHOOL and self.school_code == school_code
 
 
+class OutsideJurisdiction(PermissionError):
+    """A region the caller may not see."""
+
+
+def region_prefix(code: str) -> str:
+    """A region code as the prefix of its counties: 520000 → 52, 520100 → 5201, 520102 → 520102."""
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def narrowed_prefix(who: Principal, region: str | None) -> str:
+    """A bureau's jurisdiction narrowed to ``region`` (a city or county in it); raises
+    OutsideJurisdiction for a region outside it or a caller that is no bureau."""
+    home = who.region_prefix
+    if not home:
+        raise OutsideJurisdiction("无权按地区查询 (only a bureau has a jurisdiction by region)")
+    wanted = region_prefix(region) if region else home
+    if wanted.startswith(home):
+        return wanted
+    if home.startswith(wanted):
+        return home
+    raise OutsideJurisdiction(f"地区 {region} 不在您的管辖范围 (region {region} is outside your jurisdiction)")
+
+
 class TokenVerifier:
     """Validates signature, issuer, audience and expiry."""
 

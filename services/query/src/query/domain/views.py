@@ -13,7 +13,7 @@ import base64
 from dataclasses import dataclass
 from typing import Literal
 
-from aid_chassis.auth import Principal, Role
+from aid_chassis.auth import OutsideJurisdiction, Principal, Role, narrowed_prefix
 from aid_chassis.masking import mask_id_number
 from aid_contracts import labels
 
@@ -29,10 +29,6 @@ STATUSES = (*labels.STUDENT_STATUS, "verified")  # "verified": either verified s
 VALID = ("verified_unchanged", "verified_updated")
 SEES_ID_NUMBERS = (Role.SCHOOL, Role.COUNTY_BUREAU)  # the offices that verify and pay see whole ID numbers
 NEXT_LEVEL = {2: 4, 4: 6}  # province → city → county; a county's next level is its schools
-
-
-class OutsideJurisdiction(PermissionError):
-    """A region or view the caller may not see."""
 
 
 @dataclass(frozen=True)
@@ -53,24 +49,7 @@ def scope_for(who: Principal, view: str, dimension: Dimension, region: str | Non
         if view == "elsewhere":
             raise OutsideJurisdiction("学校不能查询本地户籍外地就读学生 (a school has no household jurisdiction)")
         return Scope(dimension, school_code=who.school_code or "-")
-    home = who.region_prefix or ""
-    if not home:
-        raise OutsideJurisdiction("无权查询学生名单 (your role may not see student lists)")
-    if not region:
-        return Scope(dimension, prefix=home, home=home)
-    wanted = region_prefix(region)
-    if wanted.startswith(home):
-        return Scope(dimension, prefix=wanted, home=home)
-    if home.startswith(wanted):
-        return Scope(dimension, prefix=home, home=home)
-    raise OutsideJurisdiction(f"地区 {region} 不在您的管辖范围 (region {region} is outside your jurisdiction)")
-
-
-def region_prefix(code: str) -> str:
-    """A region code as the prefix of its counties: 520000 → 52, 520100 → 5201, 520102 → 520102."""
-    while len(code) > 2 and code.endswith("00"):
-        code = code[:-2]
-    return code
+    return Scope(dimension, prefix=narrowed_prefix(who, region), home=who.region_prefix or "")
 
 
 def encode_cursor(school_code: str, student_key: str) -> str:

@@ -1,0 +1,88 @@
+"""The reports bureaus read, shaped from the counters: rows one level down (city, county or
+school), the words of their columns, and completion (完成率)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aid_contracts import labels
+from reporting.domain.counts import FUNDING_METRICS, PROGRESS_METRICS
+
+LEVELS = {2: ("city", 4), 4: ("county", 6)}  # a prefix's length → the level below it and its code length
+TITLES = {"progress": "资助工作进度 (progress by jurisdiction)", "funding": "资助资金发放 (funding by programme and period)",
+          "unfunded": "建档立卡未资助原因 (why registered-poor students were not funded)"}
+PROGRESS_WORDS = {"code": "地区/学校", "students": "学生数", "matched": "比对在册", "pending": "待核对",
+                  "verified_unchanged": "已核对未更新", "verified_updated": "已核对已更新", "invalid": "无效",
+                  "withdrawn": "比对已撤销", "supplemented": "学校补录", "published": "已公示", "paid": "已发放人数",
+                  "paid_yuan": "发放金额(元)", "payment_failed": "发放失败", "completion": "核对完成率(%)"}
+FUNDING_WORDS = {"programme_code": "项目代码", "programme_name": "资助项目", "period": "期次", "listed": "公示人数",
+                 "final": "公示结束", "paid": "已发放人数", "paid_yuan": "发放金额(元)", "payment_failed": "发放失败"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """Where a report groups: by the first ``digits`` of the region code, or by school."""
+
+    name: str
+    digits: int | None  # None: by school
+
+
+def level_below(prefix: str, school_code: str | None) -> Level:
+    if school_code or len(prefix) >= 6:
+        return Level("school", None)
+    name, digits = LEVELS.get(len(prefix), ("province", 2))
+    return Level(name, digits)
+
+
+def yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}"
+
+
+def progress_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
+    """One row per region or school: every metric, the amount in yuan and completion in %."""
+    rows = []
+    for code, metrics in sorted(pivot.items()):
+        row = {"code": code, **{m: int(metrics.get(m, 0)) for m in PROGRESS_METRICS}}
+        row["paid_yuan"] = yuan(row.pop("paid_fen"))
+        row["completion"] = completion(row)
+        rows.append(row)
+    return rows
+
+
+def completion(row: dict) -> float:
+    """Answered (verified or invalid) of the students to answer (withdrawn ones are not), in %."""
+    answered = row["verified_unchanged"] + row["verified_updated"] + row["invalid"]
+    due = row["students"] - row["withdrawn"]
+    return round(100 * answered / due, 1) if due else 0.0
+
+
+def totals(rows: list[dict]) -> dict:
+    numbers = {k: sum(r[k] for r in rows) for k in PROGRESS_METRICS if k != "paid_fen"}
+    paid = sum(round(float(r["paid_yuan"]) * 100) for r in rows)
+    total = {"code": "合计", **numbers, "paid_yuan": yuan(paid)}
+    total["completion"] = completion(total)
+    return total
+
+
+def funding_rows(pivot: dict[tuple[str, str], dict[str, int]], names: dict[str, str]) -> list[dict]:
+    rows = []
+    for (programme, period), metrics in sorted(pivot.items()):
+        row = {"programme_code": programme, "programme_name": names.get(programme, programme), "period": period,
+               **{m: int(metrics.get(m, 0)) for m in FUNDING_METRICS}}
+        row["paid_yuan"] = yuan(row.pop("paid_fen"))
+        rows.append(row)
+    return rows
+
+
+def unfunded_words() -> dict[str, str]:
+    return {"code": "地区/学校", **{code: labels.UNFUNDED_REASON[code] for code in labels.UNFUNDED_REASON},
+            "total": "合计"}
+
+
+def unfunded_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
+    rows = []
+    for code, reasons in sorted(pivot.items()):
+        row = {"code": code, **{r: int(reasons.get(r, 0)) for r in labels.UNFUNDED_REASON}}
+        row["total"] = sum(row[r] for r in labels.UNFUNDED_REASON)
+        rows.append(row)
+    return rows

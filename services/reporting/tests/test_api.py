@@ -1,0 +1,100 @@
+"""reporting's HTTP API on a real PostgreSQL: each report by role and dimension, in every format."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from aid_chassis.dev_issuer import DevIssuer
+from aid_contracts.events import Category, VerificationStatus as V
+from reporting.entrypoints.api import create
+from reporting.service_layer import projections
+from reporting.settings import Settings
+from tests import factories as f
+from tests.api_client import Api
+
+CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
+           "county": {"role": "county_bureau", "region": "520102"},
+           "other_county": {"role": "county_bureau", "region": "520103"},
+           "province": {"role": "province_bureau", "region": "520000"},
+           "operator": {"role": "operator"}}
+POOR = (Category.REGISTERED_POOR,)
+HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1, amount_fen=62_500),
+           f.matched(2, categories=POOR), f.verified(2), f.unfunded_reason(2),
+           f.matched(3), f.verified(3, status=V.INVALID),
+           f.matched(4, school="5201030001", region="520103", household="520102")]
+
+
+async def _seed(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine)() as s, s.begin():
+            await projections.project(s, HISTORY)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def api(migrate, tmp_path):
+    url = migrate("reporting")
+    issuer = DevIssuer(tmp_path)
+    asyncio.run(_seed(url))
+    app = create(Settings(database_url=url, pseudonym_key="api-test-secret-0123456789",
+                          jwt_public_key_file=issuer.public_path))
+    with TestClient(app) as client:
+        yield Api(client, issuer, url, CALLERS)
+
+
+def _json(response) -> dict:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_progress_by_jurisdiction_on_both_dimensions(api):
+    county = _json(api.call("county", "GET", "/reports/progress"))
+    assert county["level"] == "school"
+    assert [(x["code"], x["students"], x["verified_unchanged"], x["invalid"], x["paid"], x["paid_yuan"],
+             x["completion"]) for x in county["rows"]] == [("5201020001", 3, 2, 1, 1, "625.00", 100.0)]
+    household = _json(api.call("county", "GET", "/reports/progress", params={"dimension": "household"}))
+    assert sorted(x["code"] for x in household["rows"]) == ["5201020001", "5201030001"]
+    province = _json(api.call("province", "GET", "/reports/progress"))
+    assert (province["level"], [x["code"] for x in province["rows"]]) == ("city", ["5201"])
+    assert province["totals"]["students"] == 4 and province["totals"]["pending"] == 1
+    poor = _json(api.call("province", "GET", "/reports/progress", params={"category": "registered_poor"}))
+    assert poor["totals"]["students"] == 2
+    assert _json(api.call("school", "GET", "/reports/progress"))["totals"]["students"] == 3
+    assert api.call("county", "GET", "/reports/progress", params={"region": "520103"}).status_code == 403
+    assert api.call("operator", "GET", "/reports/progress").status_code == 403
+    assert api.call(None, "GET", "/reports/progress").status_code == 401
+
+
+def test_funding_and_unfunded_reasons(api):
+    funding = _json(api.call("county", "GET", "/reports/funding"))["rows"]
+    assert [(x["programme_name"], x["period"], x["listed"], x["paid"], x["paid_yuan"]) for x in funding] == [
+        ("生活补助", "2026-autumn", 1, 1, "625.00")]
+    unfunded = _json(api.call("county", "GET", "/reports/unfunded", params={"period": "2026-autumn"}))["rows"]
+    assert [(x["code"], x["family_declined"], x["total"]) for x in unfunded] == [("5201020001", 1, 1)]
+    assert api.call("county", "GET", "/reports/unfunded").status_code == 422
+
+
+def test_every_format(api):
+    rows = list(csv.reader(io.StringIO(api.call("county", "GET", "/reports/progress",
+                                                params={"format": "csv"}).content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["地区/学校", "学生数", "比对在册"] and rows[-1][0] == "合计"
+    book = load_workbook(io.BytesIO(api.call("county", "GET", "/reports/funding", params={"format": "xlsx"}).content))
+    assert [c.value for c in next(book.active.iter_rows(min_row=1, max_row=1))][:3] == ["项目代码", "资助项目", "期次"]
+    page = api.call("province", "GET", "/reports/progress", params={"format": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.count("<svg") == 2 and "<script" not in page.text and "核对完成率" in page.text
+    assert "http://" not in page.text.split("<svg", 1)[0]  # nothing fetched from elsewhere
+
+
+def test_the_short_progress_form(api):
+    body = _json(api.call("province", "GET", "/progress"))
+    assert body["totals"] == {"matched": 4, "verified": 2, "invalid": 1, "published": 1, "paid": 1, "paid_fen": 62_500}
