@@ -286,11 +286,11 @@ def matches_candidates(fmt: Annotated[str, typer.Option("--format", help="csv")]
     _download(_platform(state_dir), "/matches/candidates.csv", output)
 
 
-REBUILDABLE = ("query",)
+REBUILDABLE = ("query", "reporting")
 
 
 @app.command()
-def rebuild(service: Annotated[str, typer.Argument(help="the service whose read models to rebuild: query")],
+def rebuild(service: Annotated[str, typer.Argument(help="the service whose read models to rebuild: query or reporting")],
             state_dir: StateDir = None) -> None:
     """Rebuild a service's read models from the topics: stop its worker, replay every event, restart it."""
     if service not in REBUILDABLE:

@@ -10,6 +10,8 @@ meanwhile are left to the worker.
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from collections.abc import Callable
 
@@ -18,7 +20,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from aiokafka.structs import OffsetAndMetadata
 
+from sqlalchemy import delete, func, select, text
+
+from aid_chassis import db
 from aid_chassis.consumer import EventConsumer
+from aid_chassis.worker import event_consumer
 
 Progress = Callable[[int, int], None]  # (events replayed, events to replay)
 
@@ -102,3 +108,45 @@ async def _commit(bootstrap: str, group: str, ends: dict[TopicPartition, int]) -
         await committer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
     finally:
         await committer.stop()
+
+
+async def rebuild(settings, sessions, chassis_tables, read_models, *, topics: list[str], bulk, bulk_types,
+                  progress: Progress | None = None) -> dict:
+    """Empty a service's read models and its inbox (dead-letter marks kept, so a poison event is
+    not dead-lettered twice), then replay every topic into them; the rows each table holds after."""
+    await ensure_idle(settings.kafka_bootstrap_servers, settings.service_name)
+    inbox = chassis_tables.inbox.c
+    async with sessions() as s, s.begin():
+        await s.execute(text(f"TRUNCATE {', '.join(t.name for t in read_models)}"))
+        await s.execute(delete(chassis_tables.inbox).where(inbox.consumer == settings.service_name,
+                                                           ~inbox.event_id.startswith("dlq:")))
+    consumer = event_consumer(settings, sessions, chassis_tables, topics=topics, handlers={}, bulk=bulk,
+                              bulk_types=bulk_types)
+    report = await replay(consumer, settings.kafka_bootstrap_servers, topics,
+                          batch_size=settings.consumer_batch_size, progress=progress)
+    async with sessions() as s:
+        counts = {t.name: await s.scalar(select(func.count()).select_from(t)) for t in read_models}
+    return {**report, **counts}
+
+
+def rebuild_command(settings, run_rebuild) -> int:
+    """``python -m <service> rebuild``: progress on stderr, the JSON report on stdout; 3 when the
+    worker still runs. ``run_rebuild(settings, sessions, progress)`` does the work."""
+    def progress(done: int, total: int) -> None:
+        print(f"\rreplayed {done}/{total} events", end="", file=sys.stderr, flush=True)
+
+    async def run() -> dict:
+        engine = db.make_engine(settings)
+        try:
+            return await run_rebuild(settings, db.make_sessions(engine), progress)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except GroupBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    print(file=sys.stderr)
+    print(json.dumps(report))
+    return 0
