@@ -1,4 +1,7 @@
-"""``query rebuild`` on the real broker and database: the rebuilt read models equal the live ones."""
+"""``query rebuild`` on the real broker and database: the rebuilt read models equal the live ones.
+
+The events go to topics of this test's own (the platform's topics feed the end-to-end tests'
+services, which must not see these made-up students)."""
 
 from __future__ import annotations
 
@@ -26,12 +29,16 @@ HISTORY = [f.matched(11), f.verified(11), f.published(11, final=False), f.publis
            f.unfunded_reason(13), f.payment_failed(14)]
 
 
+RUN = uuid.uuid4().hex[:8]
+MINE = {topic: f"test-{RUN}.{topic}" for topic in TOPICS}
+
+
 async def _publish(bootstrap: str) -> None:
-    await ensure_topics(bootstrap, topics=TOPICS)
+    await ensure_topics(bootstrap, partitions=3, topics=list(MINE.values()))
     producer = await make_producer(bootstrap, client_id="rebuild-test")
     try:
         for env in HISTORY:
-            await producer.send_and_wait(EVENT_TYPES[env.type].TOPIC.value, key=env.partitionkey.encode(),
+            await producer.send_and_wait(MINE[EVENT_TYPES[env.type].TOPIC.value], key=env.partitionkey.encode(),
                                          value=env.value(), headers=env.headers())
     finally:
         await producer.stop()
@@ -47,7 +54,7 @@ async def _caught_up(bootstrap: str, group: str) -> bool:
             committed = await admin.list_consumer_group_offsets(group)
         except GroupCoordinatorNotAvailableError:  # a fresh broker elects the coordinator first
             return False
-        ends = await probe.end_offsets(await replay.partitions(bootstrap, TOPICS))
+        ends = await probe.end_offsets(await replay.partitions(bootstrap, list(MINE.values())))
         return all(committed.get(tp) is not None and committed[tp].offset >= end for tp, end in ends.items() if end)
     finally:
         await probe.stop()
@@ -70,7 +77,7 @@ async def test_a_rebuild_arrives_at_the_live_state_and_refuses_while_the_worker_
     sessions = async_sessionmaker(engine_for(settings.database_url), expire_on_commit=False)
     await _publish(settings.kafka_bootstrap_servers)
     stop = asyncio.Event()
-    loops = [asyncio.create_task(loop(stop)) for loop in build_loops(settings, sessions)]
+    loops = [asyncio.create_task(loop(stop)) for loop in build_loops(settings, sessions, list(MINE.values()))]
     try:
         for _ in range(150):
             if await _caught_up(settings.kafka_bootstrap_servers, settings.service_name):
@@ -79,14 +86,15 @@ async def test_a_rebuild_arrives_at_the_live_state_and_refuses_while_the_worker_
         else:
             pytest.fail("the live consumer did not catch up")
         with pytest.raises(replay.GroupBusy):
-            await rebuild.rebuild(settings, sessions)
+            await rebuild.rebuild(settings, sessions, topics=list(MINE.values()))
     finally:
         stop.set()
         await asyncio.gather(*loops)
     live = await _state(sessions)
     assert {f.key(11), f.key(12)} <= {row[0] for row in live["students"]}
     seen = []
-    report = await rebuild.rebuild(settings, sessions, progress=lambda done, total: seen.append((done, total)))
+    report = await rebuild.rebuild(settings, sessions, progress=lambda done, total: seen.append((done, total)),
+                                   topics=list(MINE.values()))
     assert await _state(sessions) == live
     assert report["events"] >= len(HISTORY) and seen[-1][0] == report["events"]
     assert await _caught_up(settings.kafka_bootstrap_servers, settings.service_name)

@@ -9,6 +9,6 @@ TOPICS = [Topic.STUDENT_MATCHED.value, Topic.VERIFIED.value, Topic.PUBLISHED.val
           Topic.UNFUNDED_REASONS.value]
 
 
-def build_loops(settings, sessions):
-    return consumer_and_relay(settings, sessions, tables.chassis, topics=TOPICS, handlers={},
+def build_loops(settings, sessions, topics: list[str] = TOPICS):
+    return consumer_and_relay(settings, sessions, tables.chassis, topics=topics, handlers={},
                               bulk=projections.project, bulk_types=projections.TYPES)

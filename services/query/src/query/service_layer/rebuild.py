@@ -14,9 +14,9 @@ from query.entrypoints.worker import TOPICS
 from query.service_layer import projections
 
 
-async def rebuild(settings, sessions, progress=None) -> dict:
+async def rebuild(settings, sessions, progress=None, topics: list[str] = TOPICS) -> dict:
     """Empty the read models and replay every topic into them; the counts of what was rebuilt."""
-    return await replay.rebuild(settings, sessions, tables.chassis, tables.READ_MODELS, topics=TOPICS,
+    return await replay.rebuild(settings, sessions, tables.chassis, tables.READ_MODELS, topics=topics,
                                 bulk=projections.project, bulk_types=projections.TYPES, progress=progress)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pygal.style import DefaultStyle
 
 from aid_chassis import exports
+
+# pygal adds a sys.meta_path finder for its map plug-ins that lacks find_spec (the import system
+# and pytest's importer expect it); no map is used here, so it is taken out again.
+sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))

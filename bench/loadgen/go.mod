@@ -1,0 +1,3 @@
+module aidplatform/bench/loadgen
+
+go 1.21

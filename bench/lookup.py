@@ -1,0 +1,181 @@
+"""Benchmark: the public personal lookup (个人查询) under load (issue 6: ≥ 3,000 requests/s, p99 ≤ 20 ms).
+
+On a PostgreSQL it starts itself (loopback, temporary state directory), query's read models hold
+``BENCH_LOOKUP_STUDENTS`` students (default 1,500,000; two thirds with a paid aid record). The
+query API runs as in a deployment (its own processes, ``QUERY_API_WORKERS``); the load
+generator (``bench/loadgen``, Go, built here) keeps 32 connections busy from the same machine
+with lookups that are 90% right, 5% a wrong name and 5% an unknown ID number. Rate limits are
+off for the run (one client address would otherwise be limited at once).
+
+- ``api``          requests/s and latency percentiles through the HTTP API
+- ``floor``        the same query with the bare driver (psycopg, prepared, 8 connections), no
+                   framework, in the same run: queries/s and p99
+- ``timing``       median latency of found / wrong-name / unknown-ID lookups, run apart: the
+                   anti-enumeration bound (the answers must not be told apart by time)
+
+Writes ``bench/results/lookup.json``; ``make bench`` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+from aid_chassis import bulk
+from aid_chassis.dev_issuer import DevIssuer
+from aid_contracts.keys import check_digit, student_keys
+from aid_local import infra
+from aid_local.platform import SERVICES, Platform
+from aid_local.supervisor import Supervisor
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+RESULTS = Path(__file__).resolve().parent / "results" / "lookup.json"
+LOADGEN = Path(__file__).resolve().parent / "loadgen"
+QUERY = next(s for s in SERVICES if s.name == "query")
+LOOKUP_SQL = ("SELECT s.name, s.id_number, s.school_code, a.programme_name, a.period, a.amount_fen, a.status, "
+              "a.paid_on FROM students s LEFT JOIN aid_records a ON a.student_key = s.student_key "
+              "WHERE s.student_key = %s ORDER BY a.published_at")
+
+
+def _province(n: int, secret: bytes) -> pl.DataFrame:
+    """``n`` students with valid ID numbers over 30 counties and 300 schools."""
+    ids, schools, regions = [], [], []
+    first = date(2008, 1, 1)
+    for i in range(n):
+        county, rest = f"52{1 + i % 6:02d}{1 + (i // 6) % 5:02d}", i // 30  # unique: (county, rest)
+        body = f"{county}{(first + timedelta(days=rest // 1000)):%Y%m%d}{rest % 1000:03d}"
+        ids.append(body + check_digit(body))
+        schools.append(f"{county}{rest % 10:04d}")
+        regions.append(county)
+    frame = pl.DataFrame({"student_key": student_keys(ids, secret), "id_number": ids, "school_code": schools,
+                          "enrolment_region": regions})
+    return frame.unique("student_key", keep="first")
+
+
+async def _fill(url: str, frame: pl.DataFrame) -> None:
+    students = frame.with_columns(
+        name=pl.lit("张小明"), stage=pl.lit("primary"), household_region=pl.col("enrolment_region"),
+        categories=pl.lit("{registered_poor}"), departments=pl.lit("{poverty_office}"),
+        name_mismatch=pl.lit("f"), origin=pl.lit("matched"), match_revision=pl.lit(1), verified_revision=pl.lit(1),
+        matched=pl.lit("t"), status=pl.lit("verified_unchanged"), updated_at=pl.lit("2026-11-02 09:00:00+00"))
+    paid = frame.filter(pl.int_range(pl.len()) % 3 != 0).select(
+        "student_key", list_id=pl.lit("L2026A"), programme_code=pl.lit("compulsory_living_subsidy_primary"),
+        programme_name=pl.lit("义务教育家庭经济困难学生生活补助"), period=pl.lit("2026-autumn"),
+        amount_fen=pl.lit(62_500), status=pl.lit("paid"), published_at=pl.lit("2026-10-01 09:00:00+00"),
+        paid_on=pl.lit("2026-11-02"))
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine)() as s, s.begin():
+            await bulk.copy_in(s, "students", students)
+            await bulk.copy_in(s, "aid_records", paid)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("COMMIT")
+            await conn.exec_driver_sql("VACUUM ANALYZE students")
+            await conn.exec_driver_sql("VACUUM ANALYZE aid_records")
+    finally:
+        await engine.dispose()
+
+
+def _bodies(frame: pl.DataFrame, path: Path, *, kind: str = "mix", count: int = 20_000) -> Path:
+    rng = random.Random(kind)
+    rows = frame.sample(count, seed=7, with_replacement=True).rows(named=True)
+    lines = []
+    for i, row in enumerate(rows):
+        body = {"name": "张小明", "id_number": row["id_number"], "school_code": row["school_code"]}
+        roll = rng.random() if kind == "mix" else {"found": 0.0, "wrong_name": 0.92, "unknown": 0.97}[kind]
+        if 0.90 <= roll < 0.95:
+            body["name"] = "张小"
+        elif roll >= 0.95:
+            body["id_number"] = body["id_number"][:6] + "19000101" + f"{i % 1000:03d}" + "X"
+        lines.append(json.dumps(body, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _loadgen(binary: Path, url: str, bodies: Path, seconds: int, connections: int = 32) -> dict:
+    done = subprocess.run([str(binary), "-url", url, "-bodies", str(bodies), "-c", str(connections),
+                           "-d", f"{seconds}s", "-warmup", "2s"], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+async def _floor(dsn: str, keys: list[str], seconds: float = 10, connections: int = 8) -> dict:
+    """The lookup's query alone, with the bare driver: prepared, ``connections`` at once."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        async with await psycopg.AsyncConnection.connect(dsn, prepare_threshold=0) as conn:
+            i = offset
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                await (await conn.execute(LOOKUP_SQL, (keys[i % len(keys)],))).fetchall()
+                latencies.append((time.perf_counter() - t0) * 1000)
+                i += connections
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {"queries": len(latencies), "qps": round(len(latencies) / elapsed),
+            "p99_ms": round(latencies[int(0.99 * len(latencies)) - 1], 2)}
+
+
+async def main() -> dict:
+    n = int(os.environ.get("BENCH_LOOKUP_STUDENTS", "1500000"))
+    seconds = int(os.environ.get("BENCH_LOOKUP_SECONDS", "15"))
+    results: dict = {"students": n}
+    with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
+        platform = Platform(state_dir=Path(state), http_base=24200, kafka_port=24292, postgres_port=24232)
+        platform.extra_env.update({"QUERY_LOOKUP_PER_CLIENT": "0", "QUERY_LOOKUP_PER_STUDENT": "0",
+                                   "AID_LOG_LEVEL": "WARNING"})
+        binary = Path(state) / "loadgen"
+        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADGEN, check=True,
+                       env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+        server = infra.postgres(platform)
+        await asyncio.to_thread(server.start)
+        supervisor = Supervisor(platform)
+        try:
+            await asyncio.to_thread(infra.create_databases, platform)
+            DevIssuer(platform.keys_dir)
+            supervisor.migrate([QUERY])
+            frame = _province(n, platform.pseudonym_key().encode())
+            t0 = time.perf_counter()
+            await _fill(platform.database_url(QUERY), frame)
+            results["fill_seconds"] = round(time.perf_counter() - t0, 1)
+            supervisor.start(QUERY, "api")
+            supervisor.wait_ready([QUERY], timeout=60)
+            url = f"{platform.url(QUERY)}/public/lookup"
+            results["api"] = _loadgen(binary, url, _bodies(frame, Path(state) / "mix.jsonl"), seconds)
+            results["timing"] = {kind: _loadgen(binary, url, _bodies(frame, Path(state) / f"{kind}.jsonl", kind=kind),
+                                                5)["p50_ms"] for kind in ("found", "wrong_name", "unknown")}
+            supervisor.stop(QUERY, "api")
+            dsn = platform.database_url(QUERY).replace("postgresql+psycopg://", "postgresql://")
+            results["floor"] = await _floor(dsn, frame["student_key"].sample(20_000, seed=3).to_list())
+        finally:
+            supervisor.stop(QUERY, "api")
+            await asyncio.to_thread(server.stop)
+    api = results["api"]
+    results["ratio_to_floor"] = round(api["rps"] / results["floor"]["qps"], 2)
+    spread = statistics.pstdev(results["timing"].values())
+    results["timing"]["spread_ms"] = round(spread, 3)
+    results["targets"] = {"rps": 3000, "p99_ms": 20}
+    results["met"] = {"rps": api["rps"] >= 3000, "p99_ms": api["p99_ms"] <= 20}
+    return results
+
+
+if __name__ == "__main__":
+    found = asyncio.run(main())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(found, indent=2, ensure_ascii=False))

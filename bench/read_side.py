@@ -1,0 +1,187 @@
+"""Benchmark: query and reporting catching up after a burst of ``student-matched`` events (issue 6).
+
+On real servers it starts itself (Kafka with 6 partitions per topic, PostgreSQL, on loopback, in
+a temporary state directory), with query's and reporting's workers running as their own
+processes, as in a deployment: ``BENCH_EVENTS`` (default 150,000) matches of distinct students
+(300 schools, 30 counties, one to three categories each) are produced at full speed, and the
+benchmark samples both consumer groups' lag every 0.25 s until both reach the end.
+
+- ``<group>.catch_up``  seconds from the last event acknowledged by the broker to the group's
+                        committed offsets at the end (issue 6's bar: 10 s)
+- ``floor.read``        a bare aiokafka consumer reading the same events, no database, same run
+- ``lag``               the sampled lag of both groups over time (seconds since the burst began)
+
+Writes ``bench/results/read_side.json``; ``make bench`` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from aid_chassis import replay
+from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.kafka import make_producer
+from aid_chassis.partitioner import partitions
+from aid_contracts import Envelope, StudentMatched, student_key
+from aid_contracts.events import Category, CategoryEntry, Stage, StudentFacts
+from aid_contracts.keys import check_digit
+from aid_contracts.topics import Topic
+from aid_local import infra
+from aid_local.platform import SERVICES, Platform
+from aid_local.supervisor import Supervisor
+
+RESULTS = Path(__file__).resolve().parent / "results" / "read_side.json"
+GROUPS = ("query", "reporting")
+TOPIC = Topic.STUDENT_MATCHED.value
+COUNTIES = [f"52{city:02d}{county:02d}" for city in range(1, 7) for county in range(1, 6)]
+CATEGORIES = list(Category)
+
+
+def _events(n: int, secret: bytes) -> list[Envelope]:
+    """``n`` matches of distinct students with valid ID numbers, spread over schools and categories."""
+    rng = random.Random(6)
+    now = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        county = COUNTIES[i % len(COUNTIES)]
+        body = f"{county}2012{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+        id_number = body + check_digit(body)
+        facts = StudentFacts(id_number=id_number, name="学生", school_code=f"{county}{i % 10:04d}",
+                             stage=Stage.PRIMARY, enrolment_region=county,
+                             household_region=COUNTIES[(i * 7) % len(COUNTIES)])
+        cats = rng.sample(CATEGORIES, rng.randint(1, 3))
+        event = StudentMatched(match_id=f"M{i}", revision=1, student=facts, name_mismatch=False, batch_id="BENCH",
+                               matched_at=now, categories=[CategoryEntry(category=c, department="civil_affairs")
+                                                           for c in cats])
+        out.append(Envelope.wrap(event, source="bench", key=student_key(id_number, secret)))
+    return out
+
+
+async def _produce(bootstrap: str, events: list[Envelope]) -> float:
+    """Send every event (keyed and partitioned as the outbox relay does); the time of the last ack."""
+    producer = await make_producer(bootstrap, client_id="bench-burst")
+    try:
+        parts = partitions([e.partitionkey.encode() for e in events], 6)
+        futures = [await producer.send(TOPIC, key=e.partitionkey.encode(), value=e.value(), headers=e.headers(),
+                                       partition=p) for e, p in zip(events, parts, strict=True)]
+        await asyncio.gather(*futures)
+        return time.perf_counter()
+    finally:
+        await producer.stop()
+
+
+async def _lags(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, every: list) -> dict[str, int]:
+    """Each group's lag on the burst's topic, a partition it has not committed yet counting whole."""
+    ends = await probe.end_offsets(every)
+    out = {}
+    for group in GROUPS:
+        committed = await admin.list_consumer_group_offsets(group)
+        out[group] = sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+    return out
+
+
+async def _wait_joined(bootstrap: str) -> None:
+    """Until both workers are members of their groups (the burst must not start before)."""
+    for _ in range(240):
+        if all([await _joined(bootstrap, g) for g in GROUPS]):
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the workers did not join their consumer groups")
+
+
+async def _joined(bootstrap: str, group: str) -> bool:
+    try:
+        await replay.ensure_idle(bootstrap, group, attempts=1)
+    except replay.GroupBusy:
+        return True
+    except KafkaError:  # no coordinator yet
+        return False
+    return False
+
+
+async def _floor(bootstrap: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        t0, seen = time.perf_counter(), 0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            seen += sum(len(records) for records in batch.values())
+        return round(time.perf_counter() - t0, 3)
+    finally:
+        await consumer.stop()
+
+
+async def run(platform: Platform, n: int, results: dict) -> None:
+    supervisor = Supervisor(platform)
+    workers = [s for s in SERVICES if s.name in GROUPS]
+    DevIssuer(platform.keys_dir)
+    supervisor.migrate(workers)
+    events = _events(n, platform.pseudonym_key().encode())
+    for service in workers:
+        supervisor.start(service, "worker")
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap_servers)
+    probe = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap_servers)
+    await admin.start()
+    await probe.start()
+    try:
+        every = await replay.partitions(platform.bootstrap_servers, [TOPIC])
+        await _wait_joined(platform.bootstrap_servers)
+        start = time.perf_counter()
+        producing = asyncio.create_task(_produce(platform.bootstrap_servers, events))
+        series, done = [], {}
+        while len(done) < len(GROUPS):
+            await asyncio.sleep(0.25)
+            lags = await _lags(admin, probe, every)
+            series.append([round(time.perf_counter() - start, 2), *(lags[g] for g in GROUPS)])
+            if producing.done():
+                for g in GROUPS:
+                    if g not in done and lags[g] == 0:
+                        done[g] = time.perf_counter()
+            if time.perf_counter() - start > 600:
+                raise RuntimeError(f"no catch-up within 10 minutes: {lags}")
+        last = producing.result()
+        results["produce"] = round(last - start, 3)
+        for g in GROUPS:
+            results[f"{g}.catch_up"] = round(max(done[g] - last, 0.0), 3)
+        results["lag"] = {"columns": ["seconds", *GROUPS], "samples": series}
+    finally:
+        await probe.stop()
+        await admin.close()
+        for service in workers:
+            supervisor.stop(service, "worker")
+    results["floor.read"] = await _floor(platform.bootstrap_servers, n)
+
+
+async def main() -> dict:
+    n = int(os.environ.get("BENCH_EVENTS", "150000"))
+    results: dict = {"events": n}
+    with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
+        platform = Platform(state_dir=Path(state), http_base=24100, kafka_port=24092, postgres_port=24432)
+        await asyncio.to_thread(infra.start, platform, partitions=6)
+        try:
+            await run(platform, n, results)
+        finally:
+            await asyncio.to_thread(infra.stop, platform)
+    results["targets"] = {f"{g}.catch_up": 10 for g in GROUPS}
+    results["met"] = {k: results[k] <= v for k, v in results["targets"].items()}
+    return results
+
+
+if __name__ == "__main__":
+    found = asyncio.run(main())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    print(json.dumps({k: v for k, v in found.items() if k != "lag"}, indent=2, ensure_ascii=False))
