@@ -9,6 +9,8 @@ benchmark samples both consumer groups' lag every 0.25 s until both reach the en
 - ``<group>.catch_up``  seconds from the last event acknowledged by the broker to the group's
                         committed offsets at the end (issue 6's bar: 10 s)
 - ``floor.read``        a bare aiokafka consumer reading the same events, no database, same run
+- ``faust``             a faust-streaming agent on the same broker: events/s with nothing to do,
+                        and with one changelog-backed table write per event (bench/faust_floor.py)
 - ``lag``               the sampled lag of both groups over time (seconds since the burst began)
 
 Writes ``bench/results/read_side.json``; ``make bench`` runs it.
@@ -29,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+import faust_floor
 from aid_chassis import replay
 from aid_chassis.dev_issuer import DevIssuer
 from aid_chassis.kafka import make_producer
@@ -163,6 +166,7 @@ async def run(platform: Platform, n: int, results: dict) -> None:
         for service in workers:
             supervisor.stop(service, "worker")
     results["floor.read"] = await _floor(platform.bootstrap_servers, n)
+    results["faust"] = await faust_floor.measure(platform.bootstrap_servers)
 
 
 async def main() -> dict:
