@@ -3,7 +3,7 @@
 On a PostgreSQL it starts itself (loopback, temporary state directory), query's read models hold
 ``BENCH_LOOKUP_STUDENTS`` students (default 1,500,000; two thirds with a paid aid record). The
 query API runs as in a deployment (its own processes, ``QUERY_API_WORKERS``); the load
-generator (``bench/loadgen``, Go, built here) keeps 32 connections busy from the same machine
+generator (``bench/loadgen``, Go, built here) keeps 24 connections busy from the same machine
 with lookups that are 90% right, 5% a wrong name and 5% an unknown ID number. Rate limits are
 off for the run (one client address would otherwise be limited at once).
 
@@ -29,6 +29,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import polars as pl
 import psycopg
 
@@ -43,6 +44,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 RESULTS = Path(__file__).resolve().parent / "results" / "lookup.json"
 LOADGEN = Path(__file__).resolve().parent / "loadgen"
 QUERY = next(s for s in SERVICES if s.name == "query")
+CONNECTIONS = int(os.environ.get("BENCH_LOOKUP_CONNECTIONS", "24"))
 LOOKUP_SQL = ("SELECT s.name, s.id_number, s.school_code, a.programme_name, a.period, a.amount_fen, a.status, "
               "a.paid_on FROM students s LEFT JOIN aid_records a ON a.student_key = s.student_key "
               "WHERE s.student_key = %s ORDER BY a.published_at")
@@ -80,7 +82,7 @@ async def _fill(url: str, frame: pl.DataFrame) -> None:
             await bulk.copy_in(s, "students", students)
             await bulk.copy_in(s, "aid_records", paid)
         async with engine.connect() as conn:
-            await conn.exec_driver_sql("COMMIT")
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("VACUUM ANALYZE students")
             await conn.exec_driver_sql("VACUUM ANALYZE aid_records")
     finally:
@@ -103,7 +105,19 @@ def _bodies(frame: pl.DataFrame, path: Path, *, kind: str = "mix", count: int = 
     return path
 
 
-def _loadgen(binary: Path, url: str, bodies: Path, seconds: int, connections: int = 32) -> dict:
+async def _ready(base: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(120):
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError("the query API did not become ready")
+
+
+def _loadgen(binary: Path, url: str, bodies: Path, seconds: int, connections: int = CONNECTIONS) -> dict:
     done = subprocess.run([str(binary), "-url", url, "-bodies", str(bodies), "-c", str(connections),
                            "-d", f"{seconds}s", "-warmup", "2s"], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
@@ -138,6 +152,7 @@ async def main() -> dict:
     with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
         platform = Platform(state_dir=Path(state), http_base=24200, kafka_port=24292, postgres_port=24232)
         platform.extra_env.update({"QUERY_LOOKUP_PER_CLIENT": "0", "QUERY_LOOKUP_PER_STUDENT": "0",
+                                   "QUERY_API_WORKERS": os.environ.get("QUERY_API_WORKERS", "2"),
                                    "AID_LOG_LEVEL": "WARNING"})
         binary = Path(state) / "loadgen"
         subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADGEN, check=True,
@@ -151,16 +166,16 @@ async def main() -> dict:
             supervisor.migrate([QUERY])
             frame = _province(n, platform.pseudonym_key().encode())
             t0 = time.perf_counter()
-            await _fill(platform.database_url(QUERY), frame)
+            await _fill(platform.database_url(QUERY).replace("postgresql://", "postgresql+psycopg://", 1), frame)
             results["fill_seconds"] = round(time.perf_counter() - t0, 1)
             supervisor.start(QUERY, "api")
-            supervisor.wait_ready([QUERY], timeout=60)
+            await _ready(platform.url(QUERY))
             url = f"{platform.url(QUERY)}/public/lookup"
             results["api"] = _loadgen(binary, url, _bodies(frame, Path(state) / "mix.jsonl"), seconds)
             results["timing"] = {kind: _loadgen(binary, url, _bodies(frame, Path(state) / f"{kind}.jsonl", kind=kind),
                                                 5)["p50_ms"] for kind in ("found", "wrong_name", "unknown")}
             supervisor.stop(QUERY, "api")
-            dsn = platform.database_url(QUERY).replace("postgresql+psycopg://", "postgresql://")
+            dsn = platform.database_url(QUERY)
             results["floor"] = await _floor(dsn, frame["student_key"].sample(20_000, seed=3).to_list())
         finally:
             supervisor.stop(QUERY, "api")

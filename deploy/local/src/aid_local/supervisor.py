@@ -66,9 +66,9 @@ class Supervisor:
         pid = self.pid(service, role)
         if pid is None:
             return
-        os.kill(pid, signal.SIGTERM)
+        _signal_group(pid, signal.SIGTERM)
         if not _wait_gone(pid, timeout):
-            os.kill(pid, signal.SIGKILL)
+            _signal_group(pid, signal.SIGKILL)
             _wait_gone(pid, 5)
         self._pid_file(service, role).unlink(missing_ok=True)
 
@@ -76,7 +76,7 @@ class Supervisor:
         """SIGKILL, as a crash would: no clean shutdown."""
         pid = self.pid(service, role)
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
+            _signal_group(pid, signal.SIGKILL)
             _wait_gone(pid, 10)
 
     def migrate(self, services: Iterable[Service] = SERVICES) -> None:
@@ -142,6 +142,17 @@ class Supervisor:
                     self.start(service, role)
                     restarted.append(f"{service.name}-{role}")
         return restarted
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the process and every process it started (each service runs in its own session, so
+    an API with several uvicorn workers stops whole, and a crash takes its workers with it)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:  # not a group leader we own: the process alone
+        os.kill(pid, sig)
 
 
 def _port_in_use(port: int) -> bool:

@@ -17,8 +17,11 @@ from aid_chassis.settings import ServiceSettings
 
 
 def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter],
-               outbox_table: Table, description: str = "") -> FastAPI:
-    """A service's HTTP app; every route of ``routers`` must declare an access policy."""
+               outbox_table: Table, description: str = "", driver_pool: bool = False) -> FastAPI:
+    """A service's HTTP app; every route of ``routers`` must declare an access policy.
+
+    ``driver_pool`` adds ``app.state.pool``, a psycopg connection pool for hot read paths that
+    cannot afford the ORM session (the public lookup)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -27,7 +30,13 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
         app.state.sessions = db.make_sessions(engine)
         app.state.token_verifier = TokenVerifier.from_file(
             settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        pool = db.make_driver_pool(settings) if driver_pool else None
+        if pool is not None:
+            await pool.open()
+            app.state.pool = pool
         yield
+        if pool is not None:
+            await pool.close()
         await engine.dispose()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
@@ -40,18 +49,33 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
     return app
 
 
+class TraceIdHeader:
+    """Pure ASGI middleware: the request's trace id in an ``X-Trace-Id`` response header (cheaper
+    than ``BaseHTTPMiddleware``, which runs every request through an extra task and stream)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_trace_id(message) -> None:
+            if message["type"] == "http.response.start":
+                ctx = trace.get_current_span().get_span_context()
+                if ctx.is_valid:
+                    message["headers"] = [*message.get("headers", []), (b"x-trace-id", f"{ctx.trace_id:032x}".encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace_id)
+
+
 def _instrument(app: FastAPI) -> None:
     """Server spans for every request, and the trace id in an ``X-Trace-Id`` response header."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    @app.middleware("http")
-    async def trace_id_header(request: Request, call_next):
-        response = await call_next(request)
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid:
-            response.headers["X-Trace-Id"] = f"{ctx.trace_id:032x}"
-        return response
-
+    app.add_middleware(TraceIdHeader)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
 

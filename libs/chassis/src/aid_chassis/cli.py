@@ -27,7 +27,7 @@ def service_main(package: str, settings_cls: type[ServiceSettings], app_factory:
     if args[0] in extra:
         return extra[args[0]][1](settings)
     if args[0] == "api":
-        serve_api(settings, app_factory)
+        serve_api(settings, app_factory, package)
     elif args[0] == "worker":
         run_worker(settings, lambda sessions: build_loops(settings, sessions))
     else:

@@ -22,6 +22,15 @@ def make_engine(settings: ServiceSettings) -> AsyncEngine:
     return engine
 
 
+def make_driver_pool(settings: ServiceSettings):
+    """A psycopg pool on the service's database (opened by the caller), statements prepared on reuse."""
+    from psycopg_pool import AsyncConnectionPool
+
+    conninfo = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return AsyncConnectionPool(conninfo, min_size=2, max_size=max(settings.db_pool_size, 16), open=False,
+                               kwargs={"prepare_threshold": 0, "autocommit": True})
+
+
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

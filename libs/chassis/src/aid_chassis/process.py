@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -16,18 +18,37 @@ from aid_chassis.telemetry import configure_telemetry
 
 log = logging.getLogger(__name__)
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+PACKAGE_VARIABLE = "AID_SERVICE_PACKAGE"
 
 
-def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object]) -> None:
+def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object],
+              package: str | None = None) -> None:
+    """Serve the API; with ``api_workers`` > 1, that many processes share the port (each builds
+    its app with ``app_from_env``, so ``package`` names the service)."""
     import uvicorn
 
     configure_logging(settings.log_level)
+    if settings.api_workers > 1 and package:
+        os.environ[PACKAGE_VARIABLE] = package
+        uvicorn.run("aid_chassis.process:app_from_env", factory=True, workers=settings.api_workers,
+                    host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+        return
     provider = configure_telemetry(settings, "api")
     try:
         uvicorn.run(app_factory(settings), host=settings.http_host, port=settings.http_port,
                     log_config=None, access_log=False)
     finally:
         provider.shutdown()
+
+
+def app_from_env():
+    """One API worker process's app: the service named by ``AID_SERVICE_PACKAGE``, its settings
+    from the environment, its logging and tracing set up in this process."""
+    package = os.environ[PACKAGE_VARIABLE]
+    settings = importlib.import_module(f"{package}.settings").Settings()
+    configure_logging(settings.log_level)
+    configure_telemetry(settings, "api")
+    return importlib.import_module(f"{package}.entrypoints.api").create(settings)
 
 
 def run_worker(settings: ServiceSettings,

@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_size: int = 5
+    api_workers: int = Field(default=1, description="API processes sharing the port (uvicorn workers)")
     worker_metrics_port: int | None = Field(default=None, description="the worker's /metrics port on 127.0.0.1")
 
     kafka_bootstrap_servers: str = _shared("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")

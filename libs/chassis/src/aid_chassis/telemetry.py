@@ -6,12 +6,12 @@ process under ``AID_TRACE_DIR`` when that is set (``aidctl trace <id>`` reads th
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -29,8 +29,8 @@ class JsonLinesSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = "".join(json.dumps(span_record(s), ensure_ascii=False) + "\n" for s in spans)
-        with self._lock, self._path.open("a", encoding="utf-8") as fh:
+        lines = b"".join(orjson.dumps(span_record(s)) + b"\n" for s in spans)
+        with self._lock, self._path.open("ab") as fh:
             fh.write(lines)
         return SpanExportResult.SUCCESS
 
@@ -61,7 +61,8 @@ def configure_telemetry(settings: ServiceSettings, role: str) -> TracerProvider:
     resource = Resource.create({"service.name": settings.service_name, "service.instance.id": f"{role}-{os.getpid()}"})
     provider = TracerProvider(resource=resource)
     if settings.trace_dir:
-        path = settings.trace_dir / f"{settings.service_name}-{role}.jsonl"
+        own = f"-{os.getpid()}" if role == "api" and settings.api_workers > 1 else ""  # one file per process
+        path = settings.trace_dir / f"{settings.service_name}-{role}{own}.jsonl"
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(path), schedule_delay_millis=500))
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

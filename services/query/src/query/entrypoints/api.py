@@ -36,6 +36,6 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
 
 def create(settings: Settings):
     app = create_app(settings, title="query 资助查询", outbox_table=tables.chassis.outbox,
-                     routers=[view_routes.router, router, lookup_routes.router])
+                     routers=[view_routes.router, router, lookup_routes.router], driver_pool=True)
     app.state.lookup_limits = lookup_routes.limiters(settings)
-    return app
+    return lookup_routes.LookupFront(app)
