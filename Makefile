@@ -57,3 +57,5 @@ clean: ## Remove the virtual environment and local state
 bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.json, summary in docs/benchmarks.md
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/payments.py
+	$(BIN)/python bench/read_side.py
+	$(BIN)/python bench/lookup.py
