@@ -152,7 +152,7 @@ async def main() -> dict:
     with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
         platform = Platform(state_dir=Path(state), http_base=24200, kafka_port=24292, postgres_port=24232)
         platform.extra_env.update({"QUERY_LOOKUP_PER_CLIENT": "0", "QUERY_LOOKUP_PER_STUDENT": "0",
-                                   "QUERY_API_WORKERS": os.environ.get("QUERY_API_WORKERS", "2"),
+                                   "QUERY_API_WORKERS": os.environ.get("QUERY_API_WORKERS", "1"),
                                    "AID_LOG_LEVEL": "WARNING"})
         binary = Path(state) / "loadgen"
         subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADGEN, check=True,

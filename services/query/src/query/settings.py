@@ -11,4 +11,3 @@ class Settings(ServiceSettings):
     lookup_per_student: int = 10  # lookups of one ID number per window, whatever the name tried
     lookup_window_seconds: float = 600
     lookup_trace_ratio: float = 0.05  # share of public lookups traced (see entrypoints/lookup_routes.py)
-    api_workers: int = 2  # the public lookup is the busiest endpoint: one process per core
