@@ -72,12 +72,23 @@ def _events(n: int, secret: bytes) -> list[Envelope]:
 
 
 async def _produce(bootstrap: str, events: list[Envelope]) -> float:
-    """Send every event (keyed and partitioned as the outbox relay does); the time of the last ack."""
+    """Send every event, keyed and partitioned as the outbox relay does, in whole record batches
+    (the burst arrives as fast as the broker takes it); the time of the last acknowledgement."""
+    parts = partitions([e.partitionkey.encode() for e in events], 6)
+    records = [(e.partitionkey.encode(), e.value(), e.headers()) for e in events]
     producer = await make_producer(bootstrap, client_id="bench-burst")
     try:
-        parts = partitions([e.partitionkey.encode() for e in events], 6)
-        futures = [await producer.send(TOPIC, key=e.partitionkey.encode(), value=e.value(), headers=e.headers(),
-                                       partition=p) for e, p in zip(events, parts, strict=True)]
+        futures = []
+        for partition in range(6):
+            batch = producer.create_batch()
+            for (key, value, headers), p in zip(records, parts, strict=True):
+                if p != partition:
+                    continue
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, TOPIC, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            futures.append(await producer.send_batch(batch, TOPIC, partition=partition))
         await asyncio.gather(*futures)
         return time.perf_counter()
     finally:
