@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
 
@@ -39,3 +39,15 @@ class Api:
             finally:
                 await engine.dispose()
         return asyncio.run(run())
+
+
+def seed(url: str, project, envelopes) -> None:
+    """Apply events to a service's database with its bulk projection (before its API starts)."""
+    async def run() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with async_sessionmaker(engine)() as session, session.begin():
+                await project(session, list(envelopes))
+        finally:
+            await engine.dispose()
+    asyncio.run(run())

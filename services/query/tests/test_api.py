@@ -3,14 +3,12 @@ drill-down, exports (masked, formula-safe, audited), timelines and the public pe
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
 from aid_contracts import Envelope, student_key
@@ -21,7 +19,7 @@ from query.entrypoints.api import create
 from query.service_layer import projections
 from query.settings import Settings
 from tests import factories as f
-from tests.api_client import Api
+from tests.api_client import Api, seed
 
 SECRET = "api-test-secret-0123456789"
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
@@ -50,20 +48,11 @@ HISTORY = [
 ]
 
 
-async def _seed(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine)() as s, s.begin():
-            await projections.project(s, HISTORY)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def api(migrate, tmp_path):
     url = migrate("query")
     issuer = DevIssuer(tmp_path)
-    asyncio.run(_seed(url))
+    seed(url, projections.project, HISTORY)
     app = create(Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
                           lookup_per_client=0, lookup_per_student=3))
     with TestClient(app) as client:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
 from aid_contracts.events import Category, VerificationStatus as V
@@ -17,7 +15,7 @@ from reporting.entrypoints.api import create
 from reporting.service_layer import projections
 from reporting.settings import Settings
 from tests import factories as f
-from tests.api_client import Api
+from tests.api_client import Api, seed
 
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
            "county": {"role": "county_bureau", "region": "520102"},
@@ -31,20 +29,11 @@ HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=Tr
            f.matched(4, school="5201030001", region="520103", household="520102")]
 
 
-async def _seed(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine)() as s, s.begin():
-            await projections.project(s, HISTORY)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def api(migrate, tmp_path):
     url = migrate("reporting")
     issuer = DevIssuer(tmp_path)
-    asyncio.run(_seed(url))
+    seed(url, projections.project, HISTORY)
     app = create(Settings(database_url=url, pseudonym_key="api-test-secret-0123456789",
                           jwt_public_key_file=issuer.public_path))
     with TestClient(app) as client:
