@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from psycopg.types.json import Jsonb
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis.db import driver
 
 
 async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], key_of: Callable[[dict], object],
@@ -21,22 +24,41 @@ async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], 
 
 async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping]) -> None:
     """Insert or replace whole rows (keys that are not columns of ``table`` are left out)."""
+    await _merge(session, table, rows, replace=True)
+
+
+async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping]) -> None:
+    """Insert the rows whose primary key is not there yet (the others are left as they are)."""
+    await _merge(session, table, rows, replace=False)
+
+
+async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *, replace: bool,
+                 add: str | None = None) -> None:
+    """``COPY`` the rows into a temporary twin of ``table``, then one ``INSERT … SELECT … ON
+    CONFLICT``: a statement per batch, not one per row (psycopg's executemany sends one each).
+    ``add`` names a column whose new value is added to the stored one instead of replacing it."""
     names = [c.name for c in table.columns]
-    values = [{n: row.get(n) for n in names} for row in rows]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSONB)}
+    values = [[Jsonb(row.get(n)) if n in json_columns else row.get(n) for n in names] for row in rows]
     if not values:
         return
-    stmt = pg_insert(table)
+    twin, columns = f"merge_{table.name}", ", ".join(f'"{n}"' for n in names)
     keys = [c.name for c in table.primary_key.columns]
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}), values)
+    await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {twin} (LIKE {table.name}) ON COMMIT DROP"))
+    connection = await driver(session)
+    async with connection.cursor() as cursor, cursor.copy(f"COPY {twin} ({columns}) FROM STDIN") as copy:
+        for row in values:
+            await copy.write_row(row)
+    updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
+                        for n in names if n not in keys)
+    action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
+    await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {twin} "  # noqa: S608
+                               f"ON CONFLICT ({', '.join(keys)}) {action}"))
+    await session.execute(text(f"TRUNCATE {twin}"))
 
 
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:
     """Add ``deltas`` (primary key → change) to the ``value`` column of a counter table."""
-    if not deltas:
-        return
     keys = [c.name for c in table.primary_key.columns]
-    values = [{**dict(zip(keys, key, strict=True)), "value": change} for key, change in sorted(deltas.items())]
-    stmt = pg_insert(table)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=keys, set_={"value": table.c.value + stmt.excluded.value}), values)
+    rows = [{**dict(zip(keys, key, strict=True)), "value": change} for key, change in sorted(deltas.items())]
+    await _merge(session, table, rows, replace=True, add="value")

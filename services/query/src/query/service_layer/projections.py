@@ -8,10 +8,9 @@ statements, not a few hundred thousand.
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis.projection import rows_by_key, upsert
+from aid_chassis.projection import insert_new, rows_by_key, upsert
 from aid_contracts import Envelope
 from query.adapters import tables
 from query.domain import readmodel
@@ -35,5 +34,4 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
     await upsert(session, tables.students, [students[k] for k in sorted(changed_students)])
     await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)])
     await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
-    if entries:
-        await session.execute(pg_insert(tables.timeline).on_conflict_do_nothing(), entries)
+    await insert_new(session, tables.timeline, entries)
