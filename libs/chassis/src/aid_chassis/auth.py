@@ -84,6 +84,29 @@ def narrowed_prefix(who: Principal, region: str | None) -> str:
     raise OutsideJurisdiction(f"地区 {region} 不在您的管辖范围 (region {region} is outside your jurisdiction)")
 
 
+def jurisdiction(who: Principal, region: str | None = None) -> tuple[str, str | None]:
+    """(region prefix, school code) a caller may see: a school its own school, a bureau its region
+    narrowed to ``region``; raises OutsideJurisdiction for any other caller or region."""
+    if who.role is Role.SCHOOL:
+        return "", who.school_code or "-"
+    return narrowed_prefix(who, region), None
+
+
+@dataclass(frozen=True)
+class Level:
+    """Where a drill-down groups one level below a jurisdiction: by the first ``digits`` of the
+    region code (city 4, county 6), or by school (``digits`` None)."""
+
+    name: str
+    digits: int | None
+
+
+def level_below(prefix: str, school_code: str | None = None) -> Level:
+    if school_code or len(prefix) >= 6:
+        return Level("school", None)
+    return {2: Level("city", 4), 4: Level("county", 6)}.get(len(prefix), Level("province", 2))
+
+
 class TokenVerifier:
     """Validates signature, issuer, audience and expiry."""
 

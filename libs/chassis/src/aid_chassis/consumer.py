@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -128,8 +129,8 @@ class EventConsumer:
                         "messaging.batch.message_count": len(records)},
         ) as span:
             outcomes = await self._bulk_outcomes(session, records)
-            for outcome in set(outcomes.values()):
-                span.set_attribute(f"aid.{outcome}", sum(1 for o in outcomes.values() if o == outcome))
+            for outcome, count in Counter(outcomes.values()).items():
+                span.set_attribute(f"aid.{outcome}", count)
         for record in records:
             metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcomes[id(record)]).inc()
 

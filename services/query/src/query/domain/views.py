@@ -13,7 +13,7 @@ import base64
 from dataclasses import dataclass
 from typing import Literal
 
-from aid_chassis.auth import OutsideJurisdiction, Principal, Role, narrowed_prefix
+from aid_chassis.auth import OutsideJurisdiction, Principal, Role, jurisdiction
 from aid_chassis.masking import mask_id_number
 from aid_contracts import labels
 
@@ -26,9 +26,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "unfunded": ("建档立卡未资助学生", "verified registered-poor students not paid in the period, with reasons"),
 }
 STATUSES = (*labels.STUDENT_STATUS, "verified")  # "verified": either verified status
-VALID = ("verified_unchanged", "verified_updated")
 SEES_ID_NUMBERS = (Role.SCHOOL, Role.COUNTY_BUREAU)  # the offices that verify and pay see whole ID numbers
-NEXT_LEVEL = {2: 4, 4: 6}  # province → city → county; a county's next level is its schools
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,16 @@ def scope_for(who: Principal, view: str, dimension: Dimension, region: str | Non
     """The caller's jurisdiction, narrowed to ``region`` when it lies inside it."""
     if view == "elsewhere":
         dimension = "household"
-    if who.role is Role.SCHOOL:
-        if view == "elsewhere":
-            raise OutsideJurisdiction("学校不能查询本地户籍外地就读学生 (a school has no household jurisdiction)")
-        return Scope(dimension, school_code=who.school_code or "-")
-    return Scope(dimension, prefix=narrowed_prefix(who, region), home=who.region_prefix or "")
+    if view == "elsewhere" and who.role is Role.SCHOOL:
+        raise OutsideJurisdiction("学校不能查询本地户籍外地就读学生 (a school has no household jurisdiction)")
+    prefix, school_code = jurisdiction(who, region)
+    return Scope(dimension, prefix=prefix, school_code=school_code, home=who.region_prefix or "")
+
+
+def check_filters(view: str, period: str | None) -> None:
+    """The unfunded view is about one period; ValueError without it."""
+    if view == "unfunded" and not period:
+        raise ValueError("未资助学生须指定期次 period (the unfunded view needs a period, e.g. 2026-autumn)")
 
 
 def encode_cursor(school_code: str, student_key: str) -> str:

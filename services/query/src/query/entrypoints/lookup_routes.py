@@ -19,7 +19,7 @@ import hmac
 import random
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 
@@ -90,11 +90,11 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
 @router.post(PATH, summary="Personal lookup: name + ID number + school (个人资助查询)",
              dependencies=[Depends(public)],
              responses={404: {"description": NOT_FOUND}, 429: {"description": TOO_MANY}})
-async def lookup(body: Lookup, request: Request) -> JSONResponse:
+async def lookup(body: Lookup, request: Request) -> Response:
     """All three must match; a wrong name and an unknown ID get the same answer."""
     status, payload, headers = await answer(request.app.state, body.model_dump(),
                                             request.client.host if request.client else "-")
-    return JSONResponse(orjson.loads(orjson.dumps(payload)), status_code=status, headers=headers)
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
 class LookupFront:
@@ -102,10 +102,6 @@ class LookupFront:
 
     def __init__(self, app) -> None:
         self.app = app
-
-    @property
-    def state(self):
-        return self.app.state
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":

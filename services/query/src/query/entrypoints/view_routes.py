@@ -43,8 +43,10 @@ def asked(view: v.ViewName, who: Principal = Depends(READERS),
           period: Annotated[str | None, Query(pattern=PERIOD, description="e.g. 2026-autumn or 2026-11")] = None,
           ) -> Asked:
     """The view, the caller's jurisdiction narrowed by the filters, checked."""
-    if view == "unfunded" and not period:
-        raise HTTPException(422, "未资助学生须指定期次 period (the unfunded view needs a period, e.g. 2026-autumn)")
+    try:
+        v.check_filters(view, period)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     try:
         scope = v.scope_for(who, view, dimension, region)
     except v.OutsideJurisdiction as exc:

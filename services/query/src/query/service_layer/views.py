@@ -9,7 +9,9 @@ from sqlalchemy import and_, exists, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from query.adapters import tables
-from query.domain.views import NEXT_LEVEL, VALID, Scope
+from aid_chassis.auth import level_below
+from aid_contracts.lifecycle import VALID
+from query.domain.views import Scope
 
 S, A, R = tables.students.c, tables.aid_records.c, tables.unfunded_reasons.c
 POOR = "registered_poor"
@@ -85,11 +87,8 @@ async def page(session: AsyncSession, view: str, scope: Scope, f: Filters, *, li
 
 async def summary(session: AsyncSession, view: str, scope: Scope, f: Filters) -> tuple[str, list[dict]]:
     """Counts one level down (cities, counties or schools) for drill-down; the level's name."""
-    if scope.school_code or len(scope.prefix) >= 6:
-        level, group = "school", S.school_code
-    else:
-        digits = NEXT_LEVEL.get(len(scope.prefix), 2)
-        level, group = {2: "province", 4: "city", 6: "county"}[digits], func.substr(_region(scope), 1, digits)
+    level = level_below(scope.prefix, scope.school_code)
+    group = S.school_code if level.digits is None else func.substr(_region(scope), 1, level.digits)
     stmt = select(
         group.label("code"), func.count().label("students"),
         func.count().filter(S.status == "matched").label("pending"),
@@ -98,7 +97,7 @@ async def summary(session: AsyncSession, view: str, scope: Scope, f: Filters) ->
         func.count().filter(S.status == "withdrawn").label("withdrawn"),
         func.count().filter(_paid(f.period)).label("paid"),
     ).where(*_where(view, scope, f)).group_by(group).order_by(group)
-    return level, [dict(r._mapping) for r in await session.execute(stmt)]
+    return level.name, [dict(r._mapping) for r in await session.execute(stmt)]
 
 
 async def every_row(session: AsyncSession, view: str, scope: Scope, f: Filters) -> AsyncIterator:

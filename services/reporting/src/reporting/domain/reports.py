@@ -3,12 +3,9 @@ school), the words of their columns, and completion (完成率)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aid_contracts import labels
 from reporting.domain.counts import FUNDING_METRICS, PROGRESS_METRICS
 
-LEVELS = {2: ("city", 4), 4: ("county", 6)}  # a prefix's length → the level below it and its code length
 TITLES = {"progress": "资助工作进度 (progress by jurisdiction)", "funding": "资助资金发放 (funding by programme and period)",
           "unfunded": "建档立卡未资助原因 (why registered-poor students were not funded)"}
 PROGRESS_WORDS = {"code": "地区/学校", "students": "学生数", "matched": "比对在册", "pending": "待核对",
@@ -17,21 +14,6 @@ PROGRESS_WORDS = {"code": "地区/学校", "students": "学生数", "matched": "
                   "paid_yuan": "发放金额(元)", "payment_failed": "发放失败", "completion": "核对完成率(%)"}
 FUNDING_WORDS = {"programme_code": "项目代码", "programme_name": "资助项目", "period": "期次", "listed": "公示人数",
                  "final": "公示结束", "paid": "已发放人数", "paid_yuan": "发放金额(元)", "payment_failed": "发放失败"}
-
-
-@dataclass(frozen=True)
-class Level:
-    """Where a report groups: by the first ``digits`` of the region code, or by school."""
-
-    name: str
-    digits: int | None  # None: by school
-
-
-def level_below(prefix: str, school_code: str | None) -> Level:
-    if school_code or len(prefix) >= 6:
-        return Level("school", None)
-    name, digits = LEVELS.get(len(prefix), ("province", 2))
-    return Level(name, digits)
 
 
 def yuan(fen: int) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from aid_chassis.app import create_app, session
-from aid_chassis.auth import BUREAUS, OutsideJurisdiction, Principal, Role, allow, narrowed_prefix
+from aid_chassis.auth import BUREAUS, OutsideJurisdiction, Principal, Role, allow, jurisdiction
 from aid_contracts import labels
 from reporting.adapters import tables
 from reporting.domain import reports as r
@@ -31,12 +31,11 @@ def scope(who: Principal = Depends(READERS), dimension: Dimension = "enrolment",
           region: Annotated[str | None, Query(pattern=REGION, description="narrow to a city or county")] = None
           ) -> sql.Scope:
     """The caller's jurisdiction on a dimension: a bureau's region (narrowed), or a school."""
-    if who.role is Role.SCHOOL:
-        return sql.Scope(dimension, school_code=who.school_code or "-")
     try:
-        return sql.Scope(dimension, prefix=narrowed_prefix(who, region))
+        prefix, school_code = jurisdiction(who, region)
     except OutsideJurisdiction as exc:
         raise HTTPException(403, str(exc)) from None
+    return sql.Scope(dimension, prefix=prefix, school_code=school_code)
 
 
 def _meta(where: sql.Scope, **more) -> dict:

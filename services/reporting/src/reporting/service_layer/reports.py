@@ -10,8 +10,8 @@ from itertools import accumulate
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.auth import Level, level_below
 from reporting.adapters import tables
-from reporting.domain.reports import Level, level_below
 
 
 @dataclass(frozen=True)
