@@ -62,3 +62,20 @@ def test_student_key_refuses_an_empty_secret():
 def test_matched_requires_a_category():
     with pytest.raises(ValueError):
         StudentMatched.model_validate({"categories": []})
+
+
+def test_a_bad_time_or_a_header_that_is_not_text_is_a_precise_error():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    headers = [(k, b"yesterday" if k == "ce_time" else v) for k, v in env.headers()]
+    with pytest.raises(EnvelopeError, match="ce_time"):
+        Envelope.from_kafka(headers, env.value())
+    with pytest.raises(EnvelopeError, match="UTF-8"):
+        Envelope.from_kafka([*env.headers(), ("ce_source", b"\xff")], env.value())
+
+
+def test_the_time_is_read_with_its_zone_and_an_empty_attribute_counts_as_missing():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    back = Envelope.from_kafka(env.headers(), env.value())
+    assert back.time == env.time and back.time.tzinfo is not None
+    with pytest.raises(EnvelopeError, match="source"):
+        Envelope.from_kafka([(k, b"" if k == "ce_source" else v) for k, v in env.headers()], env.value())

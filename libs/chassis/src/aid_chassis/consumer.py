@@ -22,6 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
@@ -119,8 +120,8 @@ class EventConsumer:
 
     async def _apply_bulk(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
         """One span for the batch: a child of the first record's trace, linked to the others'."""
-        contexts = [propagate.extract(_headers(r)) for r in records]
-        links = [trace.Link(sc) for ctx in contexts[1:MAX_LINKS + 1]
+        contexts = [propagate.extract(_headers(r)) for r in records[:MAX_LINKS + 1]]
+        links = [trace.Link(sc) for ctx in contexts[1:]
                  if (sc := trace.get_current_span(ctx).get_span_context()).is_valid]
         with tracer.start_as_current_span(
             f"{records[0].topic if records else 'aid'} process", context=contexts[0] if contexts else None,
@@ -131,8 +132,8 @@ class EventConsumer:
             outcomes = await self._bulk_outcomes(session, records)
             for outcome, count in Counter(outcomes.values()).items():
                 span.set_attribute(f"aid.{outcome}", count)
-        for record in records:
-            metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcomes[id(record)]).inc()
+        for (topic, outcome), count in Counter((r.topic, outcomes[id(r)]) for r in records).items():
+            metrics.EVENTS_HANDLED.labels(self._service, topic, outcome).inc(count)
 
     async def _bulk_outcomes(self, session: AsyncSession, records: list[ConsumerRecord]) -> dict[int, str]:
         outcomes: dict[int, str] = {}
@@ -184,9 +185,10 @@ class EventConsumer:
         inbox = self._tables.inbox
         rows = await session.execute(text(
             f"INSERT INTO {inbox.name} (consumer, event_id, topic) "  # noqa: S608 - a table name, not input
-            "SELECT :consumer, unnest(CAST(:ids AS varchar[])), unnest(CAST(:topics AS varchar[])) "
-            "ON CONFLICT DO NOTHING RETURNING event_id"),
-            {"consumer": self.group_id, "ids": list(wanted), "topics": [r.topic for r, _ in wanted.values()]})
+            "SELECT :consumer, e ->> 0, e ->> 1 FROM json_array_elements(CAST(:events AS json)) AS e "
+            "ON CONFLICT DO NOTHING RETURNING event_id"),  # one JSON text: no per-element dumping in Python
+            {"consumer": self.group_id,
+             "events": orjson.dumps([(event_id, r.topic) for event_id, (r, _) in wanted.items()]).decode()})
         return set(rows.scalars())
 
     async def _apply_record(self, session: AsyncSession, record: ConsumerRecord) -> None:

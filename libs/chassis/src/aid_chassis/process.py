@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -19,6 +20,18 @@ from aid_chassis.telemetry import configure_telemetry
 log = logging.getLogger(__name__)
 Loop = Callable[[asyncio.Event], Awaitable[None]]
 PACKAGE_VARIABLE = "AID_SERVICE_PACKAGE"
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Fewer cyclic collections for a worker that makes and drops thousands of objects a batch.
+
+    The objects of start-up (modules, classes, settings) are frozen out of the collector, and the
+    young generation holds 10,000 allocations before it is scanned instead of 700: the default
+    made the collector a quarter of a projection's CPU (measured in ``bench/read_side.py``).
+    Batches hold few reference cycles, so memory does not grow for it."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object],
@@ -60,6 +73,7 @@ def run_worker(settings: ServiceSettings,
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
+    tune_gc()
     try:
         asyncio.run(_worker(settings, build_loops))
     finally:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, select, text
+from sqlalchemy import ARRAY, Table, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +16,16 @@ from aid_chassis.db import driver
 
 async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], key_of: Callable[[dict], object],
                       *, column: str = "student_key") -> dict:
-    """The rows whose ``column`` is one of ``keys``, locked for this transaction, by ``key_of(row)``."""
+    """The rows whose ``column`` is one of ``keys``, locked for this transaction, by ``key_of(row)``.
+
+    The keys travel as one JSON array (a parameter psycopg passes as it is, where a list of
+    thousands of strings is dumped element by element in Python)."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    stmt = select(table).where(table.c[column].in_(wanted)).with_for_update()
-    return {key_of(row): row for row in (dict(r._mapping) for r in await session.execute(stmt))}
+    stmt = (select(table).where(table.c[column].in_(select(func.json_array_elements_text(
+        bindparam("keys", wanted, type_=JSON_TEXT))))).with_for_update())
+    return {key_of(row): row for row in map(dict, (await session.execute(stmt)).mappings())}
 
 
 async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping]) -> None:
@@ -38,8 +44,8 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     CONFLICT``: a statement per batch, not one per row (psycopg's executemany sends one each).
     ``add`` names a column whose new value is added to the stored one instead of replacing it."""
     names = [c.name for c in table.columns]
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSONB)}
-    values = [[Jsonb(row.get(n)) if n in json_columns else row.get(n) for n in names] for row in rows]
+    converters = _converters(table)
+    values = [[convert(row.get(n)) if convert else row.get(n) for n, convert in converters] for row in rows]
     if not values:
         return
     twin, columns = f"merge_{table.name}", ", ".join(f'"{n}"' for n in names)
@@ -55,6 +61,26 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {twin} "  # noqa: S608
                                f"ON CONFLICT ({', '.join(keys)}) {action}"))
     await session.execute(text(f"TRUNCATE {twin}"))
+
+
+def _converters(table: Table) -> list[tuple[str, Callable | None]]:
+    """Per column, how a value is prepared for ``COPY``: JSON through orjson, arrays as literals."""
+    def kind(column):
+        if isinstance(column.type, JSONB):
+            return _jsonb
+        return _array if isinstance(column.type, ARRAY) else None
+    return [(c.name, kind(c)) for c in table.columns]
+
+
+def _jsonb(value):
+    return None if value is None else Jsonb(value, dumps=orjson.dumps)
+
+
+def _array(values):
+    """A PostgreSQL array literal of strings (psycopg's list dumper is pure Python, element by element)."""
+    if values is None:
+        return None
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:
