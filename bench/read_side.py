@@ -57,8 +57,8 @@ def _events(n: int, secret: bytes) -> list[Envelope]:
     now = datetime.now(UTC)
     out = []
     for i in range(n):
-        county = COUNTIES[i % len(COUNTIES)]
-        body = f"{county}2012{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+        county, j = COUNTIES[i % len(COUNTIES)], i // len(COUNTIES)  # distinct (county, birth date, sequence)
+        body = f"{county}2012{1 + j // 28_000 % 12:02d}{1 + j // 1000 % 28:02d}{j % 1000:03d}"
         id_number = body + check_digit(body)
         facts = StudentFacts(id_number=id_number, name="学生", school_code=f"{county}{i % 10:04d}",
                              stage=Stage.PRIMARY, enrolment_region=county,

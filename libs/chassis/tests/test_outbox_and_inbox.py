@@ -23,7 +23,7 @@ from aid_contracts.topics import Topic
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 metadata = MetaData()
-chassis = ChassisTables(metadata)
+chassis = ChassisTables(metadata, offsets=True)
 effects = Table("effects", metadata, Column("batch_id", String(40), primary_key=True),
                 Column("times", Integer, nullable=False))
 
@@ -191,3 +191,30 @@ async def test_redelivery_after_a_crash_before_the_offset_commit_changes_nothing
     async with sessions() as s:
         times = [t for (t,) in await s.execute(select(effects.c.times))]
     assert sorted(times) == [1] * 10
+
+
+async def test_a_bulk_consumer_skips_by_offset_what_it_applied_and_takes_the_rest(sessions, topic, kafka_bootstrap):
+    events = [_event(f"o{i}") for i in range(10)]
+    await _produce(kafka_bootstrap, topic, [(b"one-key", e.headers(), e.value()) for e in events])  # one partition
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id="overlap", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        records = []
+        while len(records) < 10:
+            for recs in (await consumer.getmany(timeout_ms=1000)).values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    tp = next(iter({(r.topic, r.partition) for r in records}))
+    runner = _consumer(sessions, kafka_bootstrap, topic, "bulk")
+    BULK_SIZES.clear()
+    await runner.apply_batch({tp: records[:6]})
+    await runner.apply_batch({tp: records[3:]})  # a rebalance hands over from offset 3: 3–5 were applied
+    assert BULK_SIZES == [6, 4]
+    async with sessions() as s:
+        assert await s.scalar(select(chassis.offsets.c.next_offset)) == records[-1].offset + 1
+        assert sorted(t for (t,) in await s.execute(select(effects.c.times))) == [1] * 10
+    with pytest.raises(ValueError, match="offsets=True"):
+        EventConsumer(sessions, ChassisTables(MetaData()), bootstrap_servers=kafka_bootstrap, group_id="g",
+                      topics=[topic], handlers={}, service="test", bulk=_count_each, bulk_types=frozenset())

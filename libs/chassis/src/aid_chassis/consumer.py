@@ -8,11 +8,16 @@ dead-letter topic through the outbox, in the same transaction; the partition kee
 flowing. Offsets are committed only after the database commit. A transient failure
 (database or network down) rewinds the batch and retries it.
 
-A projection that keeps up with bursts takes the batch whole (``BulkHandler``): the batch's
-inbox rows go in with one statement, the handler gets every first delivery at once (in
-partition order) under one savepoint, and the batch is one span linked to the records' traces.
-If the handler fails on something no retry fixes, the batch is applied again one record at a
-time so that only the poison record is dead-lettered.
+A projection that keeps up with bursts takes the batch whole (``BulkHandler``): instead of an
+inbox row per event, the group's offsets are kept in the service's database (``offsets.py``,
+one row per partition, locked and moved in the batch's transaction), so a redelivered batch is
+recognised by its offsets; the handler gets every new event at once (in partition order, an
+event repeated within the batch once) under one savepoint, and the batch is one span linked to
+the records' traces. An event *published* twice (a relay that crashed between publishing and
+marking) arrives at a new offset, so a bulk handler must be a fold that absorbs a repeated event
+(revisions, ranks, event ids as keys) — as read models rebuilt by replay must be anyway. If the
+handler fails on something no retry fixes, the batch is applied again one record at a time so
+that only the poison record is dead-lettered.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
@@ -32,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import metrics, outbox
+from aid_chassis import metrics, offsets, outbox
 from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
@@ -80,6 +84,8 @@ class EventConsumer:
         self._batch_size = batch_size
         self._bulk = bulk
         self._bulk_types = bulk_types
+        if bulk is not None and tables.offsets is None:
+            raise ValueError("a bulk consumer keeps its offsets: declare ChassisTables(metadata, offsets=True)")
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
@@ -138,7 +144,15 @@ class EventConsumer:
     async def _bulk_outcomes(self, session: AsyncSession, records: list[ConsumerRecord]) -> dict[int, str]:
         outcomes: dict[int, str] = {}
         wanted: dict[str, tuple[ConsumerRecord, Envelope]] = {}
+        table = self._tables.offsets
+        start = await offsets.claim(session, table, self.group_id, {(r.topic, r.partition) for r in records})
+        ends: dict[offsets.Partition, int] = {}
         for record in records:
+            tp = (record.topic, record.partition)
+            ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+            if record.offset < start[tp]:
+                outcomes[id(record)] = "duplicate"  # applied before a crash kept Kafka's offset behind
+                continue
             try:
                 envelope = Envelope.from_kafka(record.headers, record.value)
             except (EnvelopeError, ValidationError) as exc:
@@ -151,45 +165,34 @@ class EventConsumer:
                 outcomes[id(record)] = "duplicate"
             else:
                 wanted[envelope.id] = (record, envelope)
-        fresh = await self._first_deliveries(session, wanted)
-        for event_id, (record, _) in wanted.items():
-            outcomes[id(record)] = "applied" if event_id in fresh else "duplicate"
-        pairs = [pair for event_id, pair in wanted.items() if event_id in fresh]
-        if not pairs:
-            return outcomes
+                outcomes[id(record)] = "applied"
+        await offsets.advance(session, table, self.group_id, ends)
+        if wanted:
+            await self._bulk_apply(session, list(wanted.values()), outcomes)
+        return outcomes
+
+    async def _bulk_apply(self, session: AsyncSession, pairs: list[tuple[ConsumerRecord, Envelope]],
+                          outcomes: dict[int, str]) -> None:
+        """The handler on every event at once; if that fails for good, one at a time (poison → dead letters)."""
         try:
             async with session.begin_nested():
                 await self._bulk(session, [envelope for _, envelope in pairs])  # type: ignore[misc]
+            return
         except TRANSIENT:
             raise
         except Exception:  # noqa: BLE001 - find the poison record: one at a time
             log.warning("a bulk of %d events failed; applying them one at a time", len(pairs))
-            for record, envelope in pairs:
-                try:
-                    async with session.begin_nested():
-                        await self._bulk(session, [envelope])  # type: ignore[misc]
-                except TRANSIENT:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a poison message
-                    log.warning("event %s of type %s dead-lettered: %s", envelope.id, envelope.type,
-                                describe_error(exc))
-                    await self._dead_letter(session, record, exc)
-                    outcomes[id(record)] = "dead_lettered"
-        return outcomes
-
-    async def _first_deliveries(self, session: AsyncSession, wanted: dict[str, tuple[ConsumerRecord, Envelope]]
-                                ) -> set[str]:
-        """Inbox rows for many events in one statement; the ids not seen before."""
-        if not wanted:
-            return set()
-        inbox = self._tables.inbox
-        rows = await session.execute(text(
-            f"INSERT INTO {inbox.name} (consumer, event_id, topic) "  # noqa: S608 - a table name, not input
-            "SELECT :consumer, e ->> 0, e ->> 1 FROM json_array_elements(CAST(:events AS json)) AS e "
-            "ON CONFLICT DO NOTHING RETURNING event_id"),  # one JSON text: no per-element dumping in Python
-            {"consumer": self.group_id,
-             "events": orjson.dumps([(event_id, r.topic) for event_id, (r, _) in wanted.items()]).decode()})
-        return set(rows.scalars())
+        for record, envelope in pairs:
+            try:
+                async with session.begin_nested():
+                    await self._bulk(session, [envelope])  # type: ignore[misc]
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a poison message
+                log.warning("event %s of type %s dead-lettered: %s", envelope.id, envelope.type,
+                            describe_error(exc))
+                await self._dead_letter(session, record, exc)
+                outcomes[id(record)] = "dead_lettered"
 
     async def _apply_record(self, session: AsyncSession, record: ConsumerRecord) -> None:
         parent = propagate.extract(_headers(record))

@@ -89,3 +89,19 @@ def drop_outbox_and_inbox() -> None:
 
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def create_consumer_offsets() -> None:
+    """The consumer offsets of a service whose consumer applies whole batches (see ``tables.py``)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "consumer_offsets",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "topic", "partition"),
+    )

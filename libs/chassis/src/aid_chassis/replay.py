@@ -112,14 +112,17 @@ async def _commit(bootstrap: str, group: str, ends: dict[TopicPartition, int]) -
 
 async def rebuild(settings, sessions, chassis_tables, read_models, *, topics: list[str], bulk, bulk_types,
                   progress: Progress | None = None) -> dict:
-    """Empty a service's read models and its inbox (dead-letter marks kept, so a poison event is
-    not dead-lettered twice), then replay every topic into them; the rows each table holds after."""
+    """Empty a service's read models, its inbox (dead-letter marks kept, so a poison event is
+    not dead-lettered twice) and its consumer offsets, then replay every topic into them; the rows each table holds after."""
     await ensure_idle(settings.kafka_bootstrap_servers, settings.service_name)
     inbox = chassis_tables.inbox.c
     async with sessions() as s, s.begin():
         await s.execute(text(f"TRUNCATE {', '.join(t.name for t in read_models)}"))
         await s.execute(delete(chassis_tables.inbox).where(inbox.consumer == settings.service_name,
                                                            ~inbox.event_id.startswith("dlq:")))
+        if chassis_tables.offsets is not None:
+            await s.execute(delete(chassis_tables.offsets).where(
+                chassis_tables.offsets.c.consumer == settings.service_name))
     consumer = event_consumer(settings, sessions, chassis_tables, topics=topics, handlers={}, bulk=bulk,
                               bulk_types=bulk_types)
     report = await replay(consumer, settings.kafka_bootstrap_servers, topics,

@@ -1,4 +1,5 @@
-"""The chassis's own tables, added to each service's metadata: the outbox and the inbox."""
+"""The chassis's own tables, added to each service's metadata: the outbox, the inbox and, for services
+whose consumer applies whole batches, the consumer offsets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -43,9 +45,27 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-class ChassisTables:
-    """The outbox and inbox of one service's metadata."""
+def consumer_offsets_table(metadata: MetaData) -> Table:
+    """Per consumer group and partition, the next offset a bulk consumer has not applied yet.
 
-    def __init__(self, metadata: MetaData) -> None:
+    Written in the transaction that applies a batch, so a batch redelivered after a crash (the
+    database committed, Kafka's offset commit did not happen) is recognised by its offsets: one
+    row per partition instead of an inbox row per event."""
+    return Table(
+        "consumer_offsets",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("topic", String(200), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("next_offset", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class ChassisTables:
+    """The outbox and inbox of one service's metadata, and its consumer offsets when ``offsets``."""
+
+    def __init__(self, metadata: MetaData, *, offsets: bool = False) -> None:
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
+        self.offsets = consumer_offsets_table(metadata) if offsets else None

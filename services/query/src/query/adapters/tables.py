@@ -12,7 +12,7 @@ from aid_chassis.audit import audit_log_table
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
-chassis = ChassisTables(metadata)
+chassis = ChassisTables(metadata, offsets=True)
 audit_log = audit_log_table(metadata, "query_audit_log")
 
 
@@ -63,8 +63,8 @@ aid_records = Table(
 
 timeline = Table(
     "timeline", metadata,
+    Column("student_key", String(64), primary_key=True),  # a student's lines are one index range
     Column("event_id", String(64), primary_key=True),
-    Column("student_key", String(64), nullable=False, index=True),
     Column("event_type", String(40), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("summary", JSONB, nullable=False),

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
-chassis = ChassisTables(metadata)
+chassis = ChassisTables(metadata, offsets=True)
 
 
 def _code(name: str, length: int, **kw) -> Column:

@@ -46,9 +46,10 @@ def _funding(record: Row) -> dict[str, int]:
     return {k: v for k, v in values.items() if v}
 
 
-def contributions(student: Row | None, aid: list[Row], reasons: list[Row]) -> Counter:
-    """Every bucket this student counts in, with what they add to it (nothing before a student row exists)."""
-    out: Counter = Counter()
+def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: Counter | None = None) -> Counter:
+    """Every bucket this student counts in, with what they add to it (nothing before a student row exists),
+    added to ``out`` when given (a batch sums thousands of students into one counter)."""
+    out = Counter() if out is None else out
     if student is None:
         return out
     school, stage = student["school_code"], student["stage"]

@@ -27,7 +27,7 @@ def _state(keys: set[str], students: dict, aid: dict, reasons: dict) -> Counter:
             by_student_reasons[key].append(row)
     total: Counter = Counter()
     for key in keys:
-        total.update(contributions(students.get(key), by_student_aid[key], by_student_reasons[key]))
+        contributions(students.get(key), by_student_aid[key], by_student_reasons[key], total)
     return total
 
 
