@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from aid_contracts import Envelope, ListImported, StudentMatched, student_key
 from aid_contracts.envelope import EnvelopeError, trace_headers
@@ -36,10 +37,26 @@ def test_missing_headers_are_a_precise_error():
         Envelope.from_kafka([("ce_type", b"paid")], b"{}")
 
 
-def test_non_json_value_is_rejected():
+def test_a_value_that_is_no_json_object_is_rejected_when_read_or_when_parsed():
     env = Envelope.wrap(_imported(), source="x", key="b1")
+    for value in (b"\xff", b"[1]", b"", None):
+        with pytest.raises(EnvelopeError, match="JSON object"):
+            Envelope.from_kafka(env.headers(), value)
+    broken = Envelope.from_kafka(env.headers(), b'{"batch_id": ')  # looks like an object: checked on use
     with pytest.raises(EnvelopeError, match="not JSON"):
-        Envelope.from_kafka(env.headers(), b"\xff")
+        broken.data
+    with pytest.raises(ValidationError, match="json_invalid|Invalid JSON"):
+        broken.parse(ListImported)
+
+
+def test_an_envelope_read_from_kafka_is_immutable_and_keeps_the_bytes_it_came_in():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    back = Envelope.from_kafka(env.headers(), env.value())
+    assert back.value() == env.value() and back.data == env.data and back.subject == "b1"
+    with pytest.raises(AttributeError):
+        back.type = "paid"
+    with pytest.raises(ValueError, match="either"):
+        Envelope(source="x", type="t", dataschema="s", partitionkey="k")
 
 
 def test_trace_headers_are_extracted():
@@ -79,3 +96,11 @@ def test_the_time_is_read_with_its_zone_and_an_empty_attribute_counts_as_missing
     assert back.time == env.time and back.time.tzinfo is not None
     with pytest.raises(EnvelopeError, match="source"):
         Envelope.from_kafka([(k, b"" if k == "ce_source" else v) for k, v in env.headers()], env.value())
+
+
+def test_replace_makes_a_changed_copy():
+    env = Envelope.from_kafka(Envelope.wrap(_imported(), source="x", key="b1").headers(),
+                              Envelope.wrap(_imported(), source="x", key="b1").value())
+    other = env.replace(source="identity-matching")
+    assert other.source == "identity-matching" and other.id == env.id and other.data == env.data
+    assert env.source == "x" and other != env

@@ -64,7 +64,7 @@ async def test_batch_is_imported_once_closed_and_complete_in_any_order(sessions)
 
 
 async def test_own_list_imported_events_are_not_closes(sessions):
-    own = _close(1).model_copy(update={"source": "identity-matching"})
+    own = _close(1).replace(source="identity-matching")
     await _apply(sessions, feeds.on_list_imported, own)
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(tables.feed_batches)) == 0

@@ -31,7 +31,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,8 +71,9 @@ class EventConsumer:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,
                  bootstrap_servers: str, group_id: str, topics: list[str],
                  handlers: dict[str, Handler], service: str, batch_size: int = 200,
-                 bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset()) -> None:
-        """``handlers`` apply one event each; ``bulk`` applies every event of ``bulk_types`` in a batch."""
+                 bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset(), lanes: int = 1) -> None:
+        """``handlers`` apply one event each; ``bulk`` applies every event of ``bulk_types`` in a batch;
+        ``lanes`` transactions at once, each for the partitions of one number modulo ``lanes``."""
         self._sessions = sessions
         self._tables = tables
         self._bootstrap = bootstrap_servers
@@ -84,12 +84,14 @@ class EventConsumer:
         self._batch_size = batch_size
         self._bulk = bulk
         self._bulk_types = bulk_types
+        self.lanes = max(lanes, 1)
         if bulk is not None and tables.offsets is None:
             raise ValueError("a bulk consumer keeps its offsets: declare ChassisTables(metadata, offsets=True)")
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
         await start_with_retry(consumer, self.group_id)
+        self._check_lanes(consumer)
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
@@ -114,8 +116,33 @@ class EventConsumer:
             # A rebalance took the partitions away; their new owner re-reads and the inbox absorbs it.
             log.warning("offset commit failed after a rebalance; the batch will be redelivered and skipped")
 
+    def _check_lanes(self, consumer: AIOKafkaConsumer) -> None:
+        """Lanes keep a student's events in one transaction only while every topic has as many
+        partitions (the key then picks the same partition number on each); otherwise one lane."""
+        counts = {len(consumer.partitions_for_topic(t) or ()) for t in self._topics}
+        if self.lanes > 1 and len(counts) > 1:
+            log.warning("topics %s differ in partition counts %s: applying batches in one lane", self._topics, counts)
+            self.lanes = 1
+
     async def apply_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Apply a batch in one transaction (public for tests of crash windows)."""
+        """Apply a batch: one transaction per lane, the lanes at once (public for tests of crash windows).
+
+        While one lane waits for the database, the other's events are read and folded. A student's
+        events are all in partitions of one number, so two lanes never touch the same student; the
+        rows they share (counters) are written in key order, so they wait for each other, never deadlock."""
+        if self.lanes == 1:
+            await self._apply_transaction(batch)
+            return
+        lanes: dict[int, dict[TopicPartition, list[ConsumerRecord]]] = {}
+        for tp, records in batch.items():
+            lanes.setdefault(tp.partition % self.lanes, {})[tp] = records
+        results = await asyncio.gather(*(self._apply_transaction(part) for part in lanes.values()),
+                                       return_exceptions=True)
+        for result in results:  # every lane has finished: the caller may rewind safely
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _apply_transaction(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         async with self._sessions() as session, session.begin():
             if self._bulk is not None:
                 await self._apply_bulk(session, [r for records in batch.values() for r in records])

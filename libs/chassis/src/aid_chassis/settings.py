@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = _shared("AID_LOG_LEVEL", default="INFO")
 
     consumer_batch_size: int = 200
+    consumer_lanes: int = Field(default=1, description="transactions a consumer applies at once (by partition)")
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.2
 

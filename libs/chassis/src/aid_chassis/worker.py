@@ -36,7 +36,7 @@ def event_consumer(settings: ServiceSettings, sessions: async_sessionmaker[Async
     return EventConsumer(
         sessions, tables, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.service_name,
         topics=topics, handlers=handlers, service=settings.service_name, batch_size=settings.consumer_batch_size,
-        bulk=bulk, bulk_types=bulk_types)
+        bulk=bulk, bulk_types=bulk_types, lanes=settings.consumer_lanes)
 
 
 def periodic(sessions: async_sessionmaker[AsyncSession], job: Callable[[AsyncSession], Awaitable[object]], *,

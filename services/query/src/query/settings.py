@@ -6,6 +6,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "query"
     http_port: int = 8105
+    consumer_lanes: int = 2  # two transactions at once: one folds while the other waits for PostgreSQL
     consumer_batch_size: int = 2000  # a burst is projected in bulks of this many events
     lookup_per_client: int = 30  # personal lookups per client address per window (0: no limit)
     lookup_per_student: int = 10  # lookups of one ID number per window, whatever the name tried

@@ -44,9 +44,10 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
     await upsert(session, tables.students, [students[k] for k in sorted(changed_students)])
     await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)])
     await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
-    await upsert(session, tables.programmes, list({aid[k]["programme_code"]: aid[k] for k in changed_aid}.values()))
+    programmes = {aid[k]["programme_code"]: aid[k] for k in changed_aid}
+    await upsert(session, tables.programmes, [programmes[code] for code in sorted(programmes)])  # lanes: key order
     by_family: dict[str, dict[tuple, int]] = defaultdict(dict)
     for (family, *key), value in change.items():
         by_family[family][tuple(key)] = value
-    for family, deltas in by_family.items():
-        await add_counts(session, tables.COUNTS[family], deltas)
+    for family in sorted(by_family):  # tables and rows in one order for every lane (no deadlocks)
+        await add_counts(session, tables.COUNTS[family], by_family[family])
