@@ -12,6 +12,7 @@ benchmark samples both consumer groups' lag every 0.25 s until both reach the en
 - ``faust``             a faust-streaming agent on the same broker: events/s with nothing to do,
                         and with one changelog-backed table write per event (bench/faust_floor.py)
 - ``lag``               the sampled lag of both groups over time (seconds since the burst began)
+- ``cpu_seconds``       CPU used from the burst's start until both caught up, per process kind
 
 Writes ``bench/results/read_side.json``; ``make bench`` runs it.
 """
@@ -138,6 +139,23 @@ async def _floor(bootstrap: str, n: int) -> float:
         await consumer.stop()
 
 
+def _cpu() -> dict[str, float]:
+    """CPU seconds used so far by the workers, PostgreSQL, the Kafka broker and this benchmark."""
+    out: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        name = next((g for g in GROUPS if f"-m {g} worker" in command), None) or (
+            "postgres" if command.startswith("postgres") else "kafka" if "kafka" in command and "java" in command
+            else "benchmark" if entry.name == str(os.getpid()) else None)
+        if name:
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 async def run(platform: Platform, n: int, results: dict) -> None:
     supervisor = Supervisor(platform)
     workers = [s for s in SERVICES if s.name in GROUPS]
@@ -153,7 +171,7 @@ async def run(platform: Platform, n: int, results: dict) -> None:
     try:
         every = await replay.partitions(platform.bootstrap_servers, [TOPIC])
         await _wait_joined(platform.bootstrap_servers)
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), _cpu()
         producing = asyncio.create_task(_produce(platform.bootstrap_servers, events))
         series, done = [], {}
         while len(done) < len(GROUPS):
@@ -166,6 +184,8 @@ async def run(platform: Platform, n: int, results: dict) -> None:
                         done[g] = time.perf_counter()
             if time.perf_counter() - start > 600:
                 raise RuntimeError(f"no catch-up within 10 minutes: {lags}")
+        cpu_after = _cpu()
+        results["cpu_seconds"] = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())}
         last = producing.result()
         results["produce"] = round(last - start, 3)
         for g in GROUPS:

@@ -44,11 +44,11 @@ def _facts(student: StudentFacts) -> Row:
 
 
 def categories_of(entries: list[CategoryEntry]) -> Row:
-    """The categories, departments and poverty status of a student's findings."""
-    poor = [e.poverty_status.value for e in entries if e.category is Category.REGISTERED_POOR and e.poverty_status]
-    return {"categories": sorted({e.category.value for e in entries}),
+    """The categories, departments and poverty status of a student's findings (plain strings)."""
+    poor = [e.poverty_status for e in entries if e.category is Category.REGISTERED_POOR and e.poverty_status]
+    return {"categories": [str(c) for c in sorted({e.category for e in entries})],  # StrEnum: str() is the value
             "departments": sorted({e.department for e in entries}),
-            "poverty_status": poor[0] if poor else None}
+            "poverty_status": str(poor[0]) if poor else None}
 
 
 def _later(row: Row | None, at):
