@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aid_contracts.keys import check_digit
-from identity_matching.domain import regions
+from aid_contracts import regions
 from identity_matching.domain.id_numbers import InvalidIdNumber, to_18, validate
 
 GOOD = "11010519491231002X"

@@ -105,12 +105,13 @@ def test_filters_paging_and_masks(api):
 
 def test_drill_down_from_province_to_school(api):
     province = api.call("province", "GET", "/views/key-groups/summary").json()
-    assert (province["level"], [g["code"] for g in province["groups"]]) == ("city", ["5201"])
+    assert (province["level"], [(g["code"], g["name"]) for g in province["groups"]]) == ("city", [("5201", "贵阳市")])
     city = api.call("city", "GET", "/views/key-groups/summary").json()
-    assert [(g["code"], g["students"], g["verified"], g["paid"]) for g in city["groups"]] == [
-        ("520102", 3, 2, 1), ("520103", 1, 1, 0)]
+    assert [(g["code"], g["name"], g["students"], g["verified"], g["paid"]) for g in city["groups"]] == [
+        ("520102", "南明区", 3, 2, 1), ("520103", "云岩区", 1, 1, 0)]
     county = api.call("city", "GET", "/views/key-groups/summary", params={"region": "520102"}).json()
     assert (county["level"], county["totals"]["pending"]) == ("school", 1)
+    assert all(g["name"] is None for g in county["groups"])  # schools: codes only (the roster has no names)
 
 
 def test_exports_are_masked_formula_safe_and_audited(api):

@@ -75,12 +75,15 @@ def test_funding_and_unfunded_reasons(api):
 def test_every_format(api):
     rows = list(csv.reader(io.StringIO(api.call("county", "GET", "/reports/progress",
                                                 params={"format": "csv"}).content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["地区/学校", "学生数", "比对在册"] and rows[-1][0] == "合计"
+    assert rows[0][:3] == ["地区/学校", "名称", "学生数"] and rows[-1][0] == "合计"
     book = load_workbook(io.BytesIO(api.call("county", "GET", "/reports/funding", params={"format": "xlsx"}).content))
     assert [c.value for c in next(book.active.iter_rows(min_row=1, max_row=1))][:3] == ["项目代码", "资助项目", "期次"]
     page = api.call("province", "GET", "/reports/progress", params={"format": "html"})
     assert page.headers["content-type"].startswith("text/html")
     assert page.text.count("<svg") == 2 and "<script" not in page.text and "核对完成率" in page.text
+    assert "贵阳市" in page.text  # the province's rows are cities, named (GB/T 2260)
+    cities = _json(api.call("province", "GET", "/reports/progress"))["rows"]
+    assert [(x["code"], x["name"]) for x in cities] == [("5201", "贵阳市")]
     assert "http://" not in page.text.split("<svg", 1)[0]  # nothing fetched from elsewhere
 
 

@@ -15,8 +15,9 @@ from functools import cache
 
 import polars as pl
 
+from aid_contracts import regions
 from aid_contracts.events import Category, PovertyStatus, Stage
-from identity_matching.domain import records, regions
+from identity_matching.domain import records
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from aid_contracts.keys import check_digit, normalise_id_number
-from identity_matching.domain import regions
+from aid_contracts import regions
 
 MESSAGES = {
     "empty_id": "身份证号为空 (the ID number is empty)",

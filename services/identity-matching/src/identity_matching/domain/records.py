@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from aid_contracts.events import Category, PovertyStatus, Stage
-from identity_matching.domain import regions
+from aid_contracts import regions
 from identity_matching.domain.id_numbers import MESSAGES as ID_MESSAGES
 from identity_matching.domain.id_numbers import InvalidIdNumber, validate
 

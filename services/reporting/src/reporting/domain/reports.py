@@ -3,12 +3,12 @@ school), the words of their columns, and completion (完成率)."""
 
 from __future__ import annotations
 
-from aid_contracts import labels
+from aid_contracts import labels, regions
 from reporting.domain.counts import FUNDING_METRICS, PROGRESS_METRICS
 
 TITLES = {"progress": "资助工作进度 (progress by jurisdiction)", "funding": "资助资金发放 (funding by programme and period)",
           "unfunded": "建档立卡未资助原因 (why registered-poor students were not funded)"}
-PROGRESS_WORDS = {"code": "地区/学校", "students": "学生数", "matched": "比对在册", "pending": "待核对",
+PROGRESS_WORDS = {"code": "地区/学校", "name": "名称", "students": "学生数", "matched": "比对在册", "pending": "待核对",
                   "verified_unchanged": "已核对未更新", "verified_updated": "已核对已更新", "invalid": "无效",
                   "withdrawn": "比对已撤销", "supplemented": "学校补录", "published": "已公示", "paid": "已发放人数",
                   "paid_yuan": "发放金额(元)", "payment_failed": "发放失败", "completion": "核对完成率(%)"}
@@ -22,9 +22,9 @@ def yuan(fen: int) -> str:
 
 def progress_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
     """One row per region or school: every metric, the amount in yuan and completion in %."""
-    rows = []
+    rows, names = [], regions.names(list(pivot))
     for code, metrics in sorted(pivot.items()):
-        row = {"code": code, **{m: int(metrics.get(m, 0)) for m in PROGRESS_METRICS}}
+        row = {"code": code, "name": names.get(code, ""), **{m: int(metrics.get(m, 0)) for m in PROGRESS_METRICS}}
         row["paid_yuan"] = yuan(row.pop("paid_fen"))
         row["completion"] = completion(row)
         rows.append(row)
@@ -41,7 +41,7 @@ def completion(row: dict) -> float:
 def totals(rows: list[dict]) -> dict:
     numbers = {k: sum(r[k] for r in rows) for k in PROGRESS_METRICS if k != "paid_fen"}
     paid = sum(round(float(r["paid_yuan"]) * 100) for r in rows)
-    total = {"code": "合计", **numbers, "paid_yuan": yuan(paid)}
+    total = {"code": "合计", "name": "", **numbers, "paid_yuan": yuan(paid)}
     total["completion"] = completion(total)
     return total
 
@@ -57,14 +57,14 @@ def funding_rows(pivot: dict[tuple[str, str], dict[str, int]], names: dict[str, 
 
 
 def unfunded_words() -> dict[str, str]:
-    return {"code": "地区/学校", **{code: labels.UNFUNDED_REASON[code] for code in labels.UNFUNDED_REASON},
+    return {"code": "地区/学校", "name": "名称", **{code: labels.UNFUNDED_REASON[code] for code in labels.UNFUNDED_REASON},
             "total": "合计"}
 
 
 def unfunded_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
-    rows = []
+    rows, names = [], regions.names(list(pivot))
     for code, reasons in sorted(pivot.items()):
-        row = {"code": code, **{r: int(reasons.get(r, 0)) for r in labels.UNFUNDED_REASON}}
+        row = {"code": code, "name": names.get(code, ""), **{r: int(reasons.get(r, 0)) for r in labels.UNFUNDED_REASON}}
         row["total"] = sum(row[r] for r in labels.UNFUNDED_REASON)
         rows.append(row)
     return rows

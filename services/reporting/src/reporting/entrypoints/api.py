@@ -48,7 +48,7 @@ async def progress_report(where: sql.Scope = Depends(scope), db=Depends(session)
                           category: Category = "*", stage: Stage | None = None) -> Response:
     rows = r.progress_rows(await sql.progress(db, where, category=category, stage=stage))
     trend = await sql.trend(db, where)
-    charts = [bar_chart("核对完成率 (%)", [x["code"] for x in rows], {"完成率": [x["completion"] for x in rows]}),
+    charts = [bar_chart("核对完成率 (%)", [x["name"] or x["code"] for x in rows], {"完成率": [x["completion"] for x in rows]}),
               line_chart("累计核对与发放人数", trend["days"], {"已核对": trend["verified"], "已发放": trend["paid"]})]
     total = r.totals(rows)
     return await respond(format, name="progress", title=r.TITLES["progress"], words=r.PROGRESS_WORDS,
