@@ -14,6 +14,8 @@ stage next to its floor in the same run:
                  comparison round, with the seconds of each stage (read, validate, store, compare…)
 - publish        the outbox relay publishing every event
 - reimport_1pct  re-importing the largest list with 1% of its rows changed
+- peak_rss_mb    the benchmark process's peak memory: the pipeline with the files' bytes (the
+                 province is generated in a child process); ``rss_mb`` the peak of each stage
 
 Writes ``bench/results/matching.json``; ``make bench`` prints it.
 """
@@ -21,13 +23,14 @@ Writes ``bench/results/matching.json``; ``make bench`` prints it.
 from __future__ import annotations
 
 import asyncio
-import gc
 import io
+import multiprocessing
 import json
 import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,13 +50,38 @@ RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
 BY = imports.Importer(actor="bench", secret=b"benchmark-pseudonym-secret", policy=EligibilityPolicy(year=2026))
 
 
+class _Rss:
+    """The process's resident memory sampled every 20 ms in a thread; ``peak`` since the last reset."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            with open("/proc/self/statm") as statm:
+                self.peak = max(self.peak, int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+            time.sleep(0.02)
+
+    def take(self) -> int:
+        """The peak in MB since the last call."""
+        peak, self.peak = self.peak, 0
+        return round(peak / 2**20)
+
+
+RSS = _Rss()
+
+
 def _timed(results: dict, name: str):
+    """Time a stage; its peak resident memory goes to ``rss_mb``."""
     class Timer:
         def __enter__(self):
+            RSS.take()
             self.t0 = time.perf_counter()
 
         def __exit__(self, *exc):
             results[name] = round(time.perf_counter() - self.t0, 3)
+            results.setdefault("rss_mb", {})[name] = RSS.take()
 
     return Timer()
 
@@ -80,16 +108,15 @@ async def _floors(files: dict[str, bytes], bootstrap: str, events: int, results:
     await producer.stop()
 
 
-async def _pipeline(sessions, province, files: dict[str, bytes], bootstrap: str, results: dict) -> int:
+async def _pipeline(sessions, departments: list[str], files: dict[str, bytes], bootstrap: str, results: dict) -> int:
     async with sessions() as s, s.begin():
         with _timed(results, "import.roster"):
             report = await imports.import_roster(s, content=files["roster"], file_name="roster.csv", by=BY)
     results["stages.roster"] = report.seconds
-    uploads = [(department, files[department], f"{department}.csv") for department in province.lists]
+    uploads = [(department, files[department], f"{department}.csv") for department in departments]
     with _timed(results, "import.lists"):  # one comparison round for the four departments' lists
         async with sessions() as s, s.begin():
-            report = await imports.import_department_lists(s, uploads=uploads, departments=list(province.lists),
-                                                           by=BY)
+            report = await imports.import_department_lists(s, uploads=uploads, departments=departments, by=BY)
     results["stages.lists"] = report.seconds
     relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench", batch_size=10_000)
     relay._producer = await make_producer(bootstrap, client_id="bench-relay")
@@ -101,28 +128,55 @@ async def _pipeline(sessions, province, files: dict[str, bytes], bootstrap: str,
     return sent
 
 
-async def _reimport(sessions, province, results: dict) -> None:
-    department = max(province.lists, key=lambda d: len(province.lists[d]))
-    rows = province.lists[department]
-    step = max(len(rows) // max(len(rows) // 100, 1), 1)
-    for row in rows[::step]:
-        row[1] = row[1] + "某"  # a changed name: 1% of the rows
+async def _reimport(sessions, files: dict[str, bytes], meta: dict, results: dict) -> None:
+    department = meta["largest"]
     with _timed(results, "reimport_1pct"):
         async with sessions() as s, s.begin():
             report = await imports.import_department_list(
-                s, department=department, departments=list(province.lists), content=province.list_csv(department),
+                s, department=department, departments=meta["departments"], content=files["reimport"],
                 file_name="l.csv", by=BY)
     results["stages.reimport_1pct"] = report.seconds
     results["reimport_1pct_changed"] = report.matched_changed
 
 
-async def run(students: int, list_share: float) -> dict:
-    results: dict = {"students": students}
+def _generate(students: int, list_share: float, folder: str) -> None:
+    """Write the province's files (and the largest list with 1% of its names changed) to ``folder``.
+
+    Run in a child process, so the benchmark's peak memory is the pipeline's (with the files'
+    bytes), not the generator's millions of Python objects."""
     shape = demo_data.ListShape(on_a_list=list_share, on_two_lists=0.1, outsiders=0.5)
     province = demo_data.generate(students, seed=11, schools_per_county=max(40, students // 5000), shape=shape)
-    files = {"roster": province.roster_csv(), **{d: province.list_csv(d) for d in province.lists}}
-    gc.freeze()  # the generated province is millions of objects: keep the collector from rescanning them
-    results["department_records"] = sum(len(rows) for rows in province.lists.values())
+    out = Path(folder)
+    (out / "roster").write_bytes(province.roster_csv())
+    for department in province.lists:
+        (out / department).write_bytes(province.list_csv(department))
+    largest = max(province.lists, key=lambda d: len(province.lists[d]))
+    rows = province.lists[largest]
+    step = max(len(rows) // max(len(rows) // 100, 1), 1)
+    for row in rows[::step]:
+        row[1] = row[1] + "某"  # a changed name: 1% of the rows
+    (out / "reimport").write_bytes(province.list_csv(largest))
+    (out / "meta.json").write_text(json.dumps({
+        "departments": list(province.lists), "largest": largest,
+        "department_records": sum(len(r) for r in province.lists.values())}))
+
+
+def _province_files(students: int, list_share: float, folder: str) -> tuple[dict[str, bytes], dict]:
+    child = multiprocessing.get_context("spawn").Process(target=_generate, args=(students, list_share, folder))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"generating the province failed (exit code {child.exitcode})")
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    names = ["roster", *meta["departments"], "reimport"]
+    return {name: (Path(folder) / name).read_bytes() for name in names}, meta
+
+
+async def run(students: int, list_share: float) -> dict:
+    results: dict = {"students": students}
+    with tempfile.TemporaryDirectory(prefix="aid-bench-files-") as folder:
+        files, meta = _province_files(students, list_share, folder)
+    results["department_records"] = meta["department_records"]
     with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
         platform = Platform(state_dir=Path(state), kafka_port=24092, postgres_port=24432)
         try:
@@ -131,9 +185,11 @@ async def run(students: int, list_share: float) -> dict:
             await asyncio.to_thread(upgrade, "identity_matching:migrations", url)
             engine = create_async_engine(url, pool_size=4)
             sessions = async_sessionmaker(engine, expire_on_commit=False)
-            results["events"] = await _pipeline(sessions, province, files, platform.bootstrap_servers, results)
-            await _floors(files, platform.bootstrap_servers, results["events"], results)
-            await _reimport(sessions, province, results)
+            results["events"] = await _pipeline(sessions, meta["departments"], files, platform.bootstrap_servers,
+                                                results)
+            await _floors({k: v for k, v in files.items() if k != "reimport"}, platform.bootstrap_servers,
+                          results["events"], results)
+            await _reimport(sessions, files, meta, results)
             await engine.dispose()
         finally:
             await asyncio.to_thread(infra.stop, platform)

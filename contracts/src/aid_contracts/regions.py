@@ -41,6 +41,12 @@ def _named(entry: str) -> tuple[Span, str]:
     return (int(match.group(1) or 0), int(match.group(2) or 9999)), entry[match.end():]
 
 
+@cache
+def spans() -> dict[str, tuple[Span, ...]]:
+    """Six-digit code → the spans of years it was in use (for checks done on whole columns)."""
+    return {code: tuple(span for span, _ in entries) for code, entries in _table().items()}
+
+
 def is_known(code: str) -> bool:
     """A code that is or was a region of GB/T 2260."""
     return code in _table()

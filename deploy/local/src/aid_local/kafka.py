@@ -131,7 +131,7 @@ class KafkaBroker:
     def _format_once(self, java: str, classpath: str, config: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = _cluster_id()
         done = subprocess.run([java, "-cp", classpath, STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(config)],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
@@ -199,3 +199,12 @@ def _answers(port: int) -> bool:
             return len(body) >= 6 and body[:4] == b"\x00\x00\x00\x01" and body[4:6] == b"\x00\x00"
     except OSError:
         return False
+
+
+def _cluster_id() -> str:
+    """A random cluster id as Kafka makes one (``Uuid.randomUuid``): base64url of 16 random bytes,
+    never starting with "-" (the storage tool would read it as an option: one id in 64 did)."""
+    while True:
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not made.startswith("-"):
+            return made

@@ -45,8 +45,7 @@ def _python_space() -> str:
 @cache
 def _region_years(last_year: int) -> pl.Series:
     """``code + year`` for every year (1900..last_year) a region code was in use."""
-    table = regions._table()  # noqa: SLF001 - the same table the reference reads
-    pairs = {f"{code}{year}" for code, spans in table.items() for start, end in spans
+    pairs = {f"{code}{year}" for code, spans in regions.spans().items() for start, end in spans
              for year in range(max(start, 1900), min(end, last_year) + 1)}
     return pl.Series(sorted(pairs), dtype=pl.String)
 
