@@ -252,10 +252,12 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 
 async def _coverage_by_department(session: AsyncSession, departments: list[str]) -> dict[str, tuple[int, int]]:
     """Per department, of the people on its list: how many are enrolled, how many have a match in force."""
-    rows = await session.execute(text(
-        "SELECT d.department, "
-        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM roster_students r WHERE r.student_key = d.student_key)), "
-        "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM matches m WHERE m.student_key = d.student_key AND m.active)) "
-        "FROM (SELECT DISTINCT department, student_key FROM department_records WHERE department = ANY(:departments)) d "
+    rows = await session.execute(text(  # joins, not a correlated probe per person (hash joins for big lists)
+        "WITH d AS (SELECT DISTINCT department, student_key FROM department_records "
+        "           WHERE department = ANY(:departments)), "
+        "r AS (SELECT DISTINCT student_key FROM roster_students), "
+        "m AS (SELECT DISTINCT student_key FROM matches WHERE active) "
+        "SELECT d.department, count(r.student_key), count(m.student_key) FROM d "
+        "LEFT JOIN r ON r.student_key = d.student_key LEFT JOIN m ON m.student_key = d.student_key "
         "GROUP BY d.department"), {"departments": departments})
     return {department: (enrolled, matched) for department, enrolled, matched in rows}

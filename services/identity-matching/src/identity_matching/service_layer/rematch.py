@@ -137,10 +137,17 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     await driver.execute("DROP TABLE _changed")
 
 
+QUEUE_SLICE = 50_000  # events encoded and packed at a time (a province's round at once took 1.8 GB more)
+
+
 async def _queue(session: AsyncSession, found: pl.DataFrame, batch_id: str) -> None:
-    if found.is_empty():
-        return
+    """Queue the round's events in order, a slice at a time."""
     at = datetime.now(UTC).isoformat()
+    for start in range(0, found.height, QUEUE_SLICE):
+        await _queue_slice(session, found.slice(start, QUEUE_SLICE), batch_id, at)
+
+
+async def _queue_slice(session: AsyncSession, found: pl.DataFrame, batch_id: str, at: str) -> None:
     data = bulk_match.event_data(found, batch_id=batch_id, at=at, reason=WITHDRAWN_REASON)
     active = pl.col("active")
     events = found.select(
