@@ -7,7 +7,7 @@ class Settings(ServiceSettings):
     service_name: str = "query"
     http_port: int = 8105
     consumer_lanes: int = 2  # two transactions at once: one folds while the other waits for PostgreSQL
-    consumer_batch_size: int = 4000  # a burst is projected in bulks of this many events (two lanes of ~2,000)
+    consumer_batch_size: int = 8000  # a burst is projected in bulks of this many events (two lanes of ~4,000)
     lookup_per_client: int = 30  # personal lookups per client address per window (0: no limit)
     lookup_per_student: int = 10  # lookups of one ID number per window, whatever the name tried
     lookup_window_seconds: float = 600

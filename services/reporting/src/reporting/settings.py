@@ -7,4 +7,4 @@ class Settings(ServiceSettings):
     service_name: str = "reporting"
     http_port: int = 8106
     consumer_lanes: int = 2  # two transactions at once: one folds while the other waits for PostgreSQL
-    consumer_batch_size: int = 4000  # a burst is counted in bulks of this many events (two lanes of ~2,000)
+    consumer_batch_size: int = 8000  # a burst is counted in bulks of this many events (two lanes of ~4,000)
