@@ -132,7 +132,7 @@ class Envelope:
         if not value or value.lstrip()[:1] != b"{":
             raise EnvelopeError("event data must be a JSON object")
         attrs["time"] = _time(attrs.get("time"))
-        return cls(**attrs, raw=bytes(value))
+        return cls(**attrs, raw=value if isinstance(value, bytes) else bytes(value))
 
     def parse(self, model: type[BaseModel]) -> BaseModel:
         """Validate the data against an event model (raises pydantic.ValidationError)."""

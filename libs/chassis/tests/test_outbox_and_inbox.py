@@ -218,3 +218,33 @@ async def test_a_bulk_consumer_skips_by_offset_what_it_applied_and_takes_the_res
     with pytest.raises(ValueError, match="offsets=True"):
         EventConsumer(sessions, ChassisTables(MetaData()), bootstrap_servers=kafka_bootstrap, group_id="g",
                       topics=[topic], handlers={}, service="test", bulk=_count_each, bulk_types=frozenset())
+
+
+async def test_two_lanes_apply_the_partitions_of_a_batch_each_in_its_own_transaction(sessions, topic,
+                                                                                     kafka_bootstrap):
+    events = [_event(f"lane{i}") for i in range(30)]  # keyed by batch id: spread over the 3 partitions
+    await _produce(kafka_bootstrap, topic, [(e.partitionkey.encode(), e.headers(), e.value()) for e in events])
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id="lanes", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batch: dict = {}
+        while sum(len(v) for v in batch.values()) < 30:
+            for tp, recs in (await consumer.getmany(timeout_ms=1000)).items():
+                batch.setdefault(tp, []).extend(recs)
+    finally:
+        await consumer.stop()
+    runner = EventConsumer(sessions, chassis, bootstrap_servers=kafka_bootstrap, group_id="lanes", topics=[topic],
+                           handlers={}, service="test", bulk=_count_each, bulk_types=frozenset({"list-imported"}),
+                           lanes=2)
+    BULK_SIZES.clear()
+    await runner.apply_batch(batch)
+    assert len(batch) == 3 and len(BULK_SIZES) == 2 and sum(BULK_SIZES) == 30  # partitions 0+2 and 1
+    await runner.apply_batch(batch)  # redelivered: every lane skips what it applied
+    assert sum(BULK_SIZES) == 30
+    async with sessions() as s:
+        assert sorted(t for (t,) in await s.execute(select(effects.c.times))) == [1] * 30
+        stored = dict((await s.execute(select(chassis.offsets.c.partition, chassis.offsets.c.next_offset))).all())
+    assert stored == {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
+    runner.fit_lanes({topic: 3, "other": 6})  # a student's events could sit in two lanes: one lane
+    assert runner.lanes == 1

@@ -91,7 +91,7 @@ class EventConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
         await start_with_retry(consumer, self.group_id)
-        self._check_lanes(consumer)
+        self.fit_lanes({t: len(consumer.partitions_for_topic(t) or ()) for t in self._topics})
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
@@ -116,12 +116,11 @@ class EventConsumer:
             # A rebalance took the partitions away; their new owner re-reads and the inbox absorbs it.
             log.warning("offset commit failed after a rebalance; the batch will be redelivered and skipped")
 
-    def _check_lanes(self, consumer: AIOKafkaConsumer) -> None:
+    def fit_lanes(self, partition_counts: dict[str, int]) -> None:
         """Lanes keep a student's events in one transaction only while every topic has as many
         partitions (the key then picks the same partition number on each); otherwise one lane."""
-        counts = {len(consumer.partitions_for_topic(t) or ()) for t in self._topics}
-        if self.lanes > 1 and len(counts) > 1:
-            log.warning("topics %s differ in partition counts %s: applying batches in one lane", self._topics, counts)
+        if self.lanes > 1 and len(set(partition_counts.values())) > 1:
+            log.warning("topics differ in partition counts %s: applying batches in one lane", partition_counts)
             self.lanes = 1
 
     async def apply_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:

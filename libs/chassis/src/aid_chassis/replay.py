@@ -71,6 +71,7 @@ async def replay(consumer: EventConsumer, bootstrap: str, topics: list[str], *, 
     """Apply every event of ``topics`` (up to their current ends) with ``consumer``; commit the ends."""
     await ensure_idle(bootstrap, consumer.group_id)
     every = await partitions(bootstrap, topics)
+    consumer.fit_lanes({topic: sum(tp.topic == topic for tp in every) for topic in topics})
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id=f"{consumer.group_id}-replay",
                               enable_auto_commit=False, isolation_level="read_committed")
     await reader.start()
