@@ -167,7 +167,7 @@ class _Stored:
     batch: _Batch
     values: pl.DataFrame  # the department's list as now stored
     changed: pl.Series
-    frame: pl.DataFrame
+    rejected: pl.DataFrame  # the file's refused rows as read (for typo review candidates)
 
 
 async def _store_list(session: AsyncSession, department: str, frame: pl.DataFrame, file_name: str, by: Importer,
@@ -183,13 +183,20 @@ async def _store_list(session: AsyncSession, department: str, frame: pl.DataFram
     with clock.stage("store"):
         changed = await snapshots.replace(session, tables.department_records, values,
                                           scope={"department": department})
-    return _Stored(batch, values, changed, frame)
+    refused = pl.Series([r.row for r in valid.rejections], dtype=frame.schema["row"])
+    return _Stored(batch, values, changed, frame.filter(pl.col("row").is_in(refused.implode())))
 
 
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
                  clock: Stopwatch) -> RoundReport:
+    """Store the lists, then compare once. Consumes ``frames``: once stored, the files' rows are
+    let go (a province's four lists as read are a few hundred MB the comparison does not need)."""
     await serialise(session)
-    stored = [await _store_list(session, d, frame, name, by, clock) for d, frame, name in frames]
+    stored = []
+    while frames:
+        department, frame, name = frames.pop(0)
+        stored.append(await _store_list(session, department, frame, name, by, clock))
+        del frame
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
@@ -201,7 +208,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     for item in stored:
         with clock.stage("review_candidates"):
             suggested = await candidates.suggest(
-                session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.frame,
+                session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.rejected,
                 rejections=item.batch.rejections, secret=by.secret)
         enrolled, matched = coverage.get(item.batch.department, (0, 0))
         reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
