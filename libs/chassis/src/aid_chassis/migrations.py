@@ -91,10 +91,14 @@ def drop_outbox_and_inbox() -> None:
     op.drop_table("inbox")
 
 
-def create_consumer_offsets() -> None:
-    """The consumer offsets of a service whose consumer applies whole batches (see ``tables.py``)."""
+def create_consumer_offsets(consumer: str) -> None:
+    """The consumer offsets of a service whose consumer applies whole batches (see ``tables.py``);
+    the group's inbox rows are no longer read and go (its dead-letter marks stay)."""
     import sqlalchemy as sa
     from alembic import op
+
+    op.execute(sa.text("DELETE FROM inbox WHERE consumer = :consumer AND event_id NOT LIKE 'dlq:%'")
+               .bindparams(consumer=consumer))
 
     op.create_table(
         "consumer_offsets",

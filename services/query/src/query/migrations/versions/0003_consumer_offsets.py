@@ -18,8 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_consumer_offsets()
-    op.execute("DELETE FROM inbox WHERE consumer = 'query' AND event_id NOT LIKE 'dlq:%'")
+    create_consumer_offsets("query")
     op.drop_index("ix_timeline_student_key", table_name="timeline")
     op.drop_constraint("timeline_pkey", "timeline", type_="primary")
     op.create_primary_key("timeline_pkey", "timeline", ["student_key", "event_id"])

@@ -17,8 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_consumer_offsets()
-    op.execute("DELETE FROM inbox WHERE consumer = 'reporting' AND event_id NOT LIKE 'dlq:%'")
+    create_consumer_offsets("reporting")
 
 
 def downgrade() -> None:
