@@ -248,3 +248,43 @@ async def test_two_lanes_apply_the_partitions_of_a_batch_each_in_its_own_transac
     assert stored == {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
     runner.fit_lanes({topic: 3, "other": 6})  # a student's events could sit in two lanes: one lane
     assert runner.lanes == 1
+
+
+async def _fetch(kafka_bootstrap: str, topic: str, count: int) -> dict:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id=f"fetch-{uuid.uuid4().hex[:6]}", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batch: dict = {}
+        while sum(len(v) for v in batch.values()) < count:
+            for tp, recs in (await consumer.getmany(timeout_ms=1000)).items():
+                batch.setdefault(tp, []).extend(recs)
+        return batch
+    finally:
+        await consumer.stop()
+
+
+async def test_invalid_data_is_dead_lettered_before_the_bulk_and_a_failing_lane_runs_again_alone(
+        sessions, topic, kafka_bootstrap, caplog):
+    events = [_event(f"ok{i}") for i in range(12)]
+    broken, invalid, poison = _event("broken"), _event("invalid"), _event("poison")
+    items = [(e.partitionkey.encode(), e.headers(), e.value()) for e in events]
+    items += [(b"broken", broken.headers(), b'{"batch_id": '),  # looks like an object, is not JSON
+              (b"invalid", invalid.headers(), b'{"batch_id": "invalid", "read": -1}'),  # not a ListImported
+              (b"poison", poison.headers(), poison.value())]  # valid, but its handler fails
+    await _produce(kafka_bootstrap, topic, items)
+    batch = await _fetch(kafka_bootstrap, topic, len(items))
+    runner = EventConsumer(sessions, chassis, bootstrap_servers=kafka_bootstrap, group_id="alone", topics=[topic],
+                           handlers={}, service="test", bulk=_count_each, bulk_types=frozenset({"list-imported"}),
+                           lanes=2)
+    with caplog.at_level("WARNING", logger="aid_chassis.consumer"):
+        await runner.apply_batch(batch)
+    assert len([r for r in caplog.records if "applying them one at a time" in r.getMessage()]) == 1  # alone
+    async with sessions() as s:
+        times = dict((await s.execute(select(effects.c.batch_id, effects.c.times))).all())
+        dead = (await s.execute(select(chassis.outbox))).all()
+    assert times == {f"ok{i}": 1 for i in range(12)}  # the lane that failed was rolled back, then applied once
+    errors = sorted(d.headers["dlq_error"] for d in dead)
+    assert len(errors) == 3 and errors[0].startswith("ValidationError: : Invalid JSON")
+    assert errors[1].startswith("ValidationError: list_kind: Field required")
+    assert errors[2] == "ValueError: this event breaks the handler"

@@ -16,7 +16,7 @@ rows = Table("rows", metadata, Column("student_key", String(64), primary_key=Tru
              Column("doc", JSONB), Column("note", Text))
 counts = Table("counts", metadata, Column("region", String(6), primary_key=True),
                Column("category", String(30), primary_key=True), Column("value", BigInteger, nullable=False))
-AWKWARD = ['say "hi"', "back\\slash", "{braces,comma}", "NULL", "", "行\t二\n三"]
+AWKWARD = ['say "hi"', "back\\slash", "{braces,comma}", "NULL", "", "行\t二\n三", None]
 
 
 @pytest.fixture

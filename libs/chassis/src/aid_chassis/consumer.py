@@ -40,6 +40,7 @@ from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
 from aid_contracts.envelope import EnvelopeError
+from aid_contracts.events import EVENT_TYPES
 from aid_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ TRANSIENT = (OperationalError, InterfaceError, OSError, ConnectionError)
 
 class PoisonMessage(Exception):
     """A record no retry will fix; it goes to the dead-letter topic."""
+
+
+class _AloneOneByOne(Exception):
+    """A lane's bulk failed for good while another lane ran: apply the lane again by itself."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -84,7 +89,8 @@ class EventConsumer:
         self._batch_size = batch_size
         self._bulk = bulk
         self._bulk_types = bulk_types
-        self.lanes = max(lanes, 1)
+        self.lanes = max(lanes, 1) if bulk is not None else 1  # lanes write shared rows in key order: bulk only
+        self._together = False  # lanes are running at once (see apply_batch)
         if bulk is not None and tables.offsets is None:
             raise ValueError("a bulk consumer keeps its offsets: declare ChassisTables(metadata, offsets=True)")
 
@@ -113,7 +119,8 @@ class EventConsumer:
         try:
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         except CommitFailedError:
-            # A rebalance took the partitions away; their new owner re-reads and the inbox absorbs it.
+            # A rebalance took the partitions away; their new owner re-reads and the inbox or the
+            # stored offsets absorb it.
             log.warning("offset commit failed after a rebalance; the batch will be redelivered and skipped")
 
     def fit_lanes(self, partition_counts: dict[str, int]) -> None:
@@ -128,18 +135,27 @@ class EventConsumer:
 
         While one lane waits for the database, the other's events are read and folded. A student's
         events are all in partitions of one number, so two lanes never touch the same student; the
-        rows they share (counters) are written in key order, so they wait for each other, never deadlock."""
+        rows they share (counters) are written in key order, so they wait for each other, never deadlock.
+        A lane whose bulk fails for good is rolled back and applied again alone, one event at a time
+        (those locks come in event order, which only a lane running alone may take)."""
         if self.lanes == 1:
             await self._apply_transaction(batch)
             return
         lanes: dict[int, dict[TopicPartition, list[ConsumerRecord]]] = {}
         for tp, records in batch.items():
             lanes.setdefault(tp.partition % self.lanes, {})[tp] = records
-        results = await asyncio.gather(*(self._apply_transaction(part) for part in lanes.values()),
-                                       return_exceptions=True)
+        self._together = True
+        try:
+            results = await asyncio.gather(*(self._apply_transaction(part) for part in lanes.values()),
+                                           return_exceptions=True)
+        finally:
+            self._together = False
         for result in results:  # every lane has finished: the caller may rewind safely
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException) and not isinstance(result, _AloneOneByOne):
                 raise result
+        for part, result in zip(lanes.values(), results, strict=True):
+            if isinstance(result, _AloneOneByOne):
+                await self._apply_transaction(part)
 
     async def _apply_transaction(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         async with self._sessions() as session, session.begin():
@@ -189,6 +205,9 @@ class EventConsumer:
                 outcomes[id(record)] = "ignored"
             elif envelope.id in wanted:
                 outcomes[id(record)] = "duplicate"
+            elif (error := _invalid(envelope)) is not None:  # one dead letter, not a failed bulk
+                await self._dead_letter(session, record, error)
+                outcomes[id(record)] = "dead_lettered"
             else:
                 wanted[envelope.id] = (record, envelope)
                 outcomes[id(record)] = "applied"
@@ -207,6 +226,8 @@ class EventConsumer:
         except TRANSIENT:
             raise
         except Exception:  # noqa: BLE001 - find the poison record: one at a time
+            if self._together:
+                raise _AloneOneByOne from None  # rolls the lane back; apply_batch runs it again alone
             log.warning("a bulk of %d events failed; applying them one at a time", len(pairs))
         for record, envelope in pairs:
             try:
@@ -289,6 +310,18 @@ class EventConsumer:
             event_id=dlq_id,
             headers=headers, value=record.value or b"",
         )
+
+
+def _invalid(envelope: Envelope) -> Exception | None:
+    """Why a contract event's data does not validate (its model is kept for the handler), or None."""
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        return None
+    try:
+        envelope.parse(model)
+    except (ValidationError, EnvelopeError) as exc:
+        return exc
+    return None
 
 
 def _headers(record: ConsumerRecord) -> dict[str, str]:

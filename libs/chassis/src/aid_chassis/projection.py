@@ -16,7 +16,7 @@ from aid_chassis.db import driver
 
 async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], key_of: Callable[[dict], object],
                       *, column: str = "student_key") -> dict:
-    """The rows whose ``column`` is one of ``keys``, locked for this transaction, by ``key_of(row)``.
+    """The rows whose text ``column`` is one of ``keys``, locked for this transaction, by ``key_of(row)``.
 
     The keys travel as one JSON array (a parameter psycopg passes as it is, where a list of
     thousands of strings is dumped element by element in Python)."""
@@ -80,7 +80,8 @@ def _array(values):
     """A PostgreSQL array literal of strings (psycopg's list dumper is pure Python, element by element)."""
     if values is None:
         return None
-    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return "{" + ",".join("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
 
 
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:

@@ -1,7 +1,7 @@
 """Keeping the live aggregates from a batch of events, exactly: the touched students' state is
 read (locked), what they add to every bucket is computed before and after folding the events
 (``aid_contracts.lifecycle``), and only the difference is added to the counters — in the same
-transaction as the state and the inbox, so a crash or a redelivery never counts twice."""
+transaction as the state and the consumer offsets, so a crash or a redelivery never counts twice."""
 
 from __future__ import annotations
 
