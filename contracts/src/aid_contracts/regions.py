@@ -62,21 +62,22 @@ def codes() -> list[str]:
     return sorted(_table())
 
 
+_GROUPS = ("市辖区", "县", "省直辖县级行政单位", "自治区直辖县级行政单位")  # city-level codes with no city
+
+
 def name(code: str, year: int | None = None) -> str | None:
     """The name of a province (2 digits or ``XX0000``), city (4 or ``XXXX00``) or county (6 digits)
     in ``year`` (default: its latest name); None for a code the table does not know. A city-level
     code with no name of its own (a municipality's 市辖区 or 县) is named with its province's."""
-    entries = _table().get(code.ljust(6, "0")) if code.isdigit() and len(code) in (2, 4, 6) else None
+    full = code.ljust(6, "0")
+    entries = _table().get(full) if code.isdigit() and len(code) in (2, 4, 6) else None
     if not entries:
         return None
     named = [n for (start, end), n in entries if year is not None and start <= year <= end]
     found = named[-1] if named else max(entries, key=lambda entry: entry[0][1])[1]
-    if code.ljust(6, "0").endswith("00") and not code.ljust(6, "0").endswith("0000") and found in _GROUPS:
+    if found in _GROUPS and full.endswith("00") and not full.endswith("0000"):
         return f"{name(code[:2], year)}{found}"
     return found
-
-
-_GROUPS = ("市辖区", "县", "省直辖县级行政单位", "自治区直辖县级行政单位")  # no city of their own
 
 
 def names(codes_: list[str]) -> dict[str, str]:

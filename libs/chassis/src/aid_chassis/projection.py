@@ -65,11 +65,8 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
 
 def _converters(table: Table) -> list[tuple[str, Callable | None]]:
     """Per column, how a value is prepared for ``COPY``: JSON through orjson, arrays as literals."""
-    def kind(column):
-        if isinstance(column.type, JSONB):
-            return _jsonb
-        return _array if isinstance(column.type, ARRAY) else None
-    return [(c.name, kind(c)) for c in table.columns]
+    return [(c.name, _jsonb if isinstance(c.type, JSONB) else _array if isinstance(c.type, ARRAY) else None)
+            for c in table.columns]
 
 
 def _jsonb(value):

@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from aid_chassis import audit, exports
 from aid_chassis.app import session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
-from aid_contracts import labels, regions
+from aid_contracts import labels
 from query.adapters import tables
 from query.domain import views as v
 from query.service_layer import views as sql
@@ -76,9 +76,6 @@ async def view_page(a: Asked = Depends(asked), who: Principal = Depends(READERS)
 @router.get("/{view}/summary", summary="Counts one level down, for drill-down (省 → 市 → 县 → 学校)")
 async def view_summary(a: Asked = Depends(asked), db=Depends(session)) -> dict:
     level, groups = await sql.summary(db, a.view, a.scope, a.filters)
-    names = regions.names([g["code"] for g in groups])  # 贵阳市, 观山湖区 … (schools have codes only)
-    groups = [{"code": g["code"], "name": names.get(g["code"]), **{k: x for k, x in g.items() if k != "code"}}
-              for g in groups]
     totals = {k: sum(g[k] for g in groups) for k in ("students", "pending", "verified", "invalid", "withdrawn",
                                                       "paid")}
     return {"view": a.view, "dimension": a.scope.dimension, "level": level, "groups": groups, "totals": totals}

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from query.adapters import tables
 from aid_chassis.auth import level_below
+from aid_contracts import regions
 from aid_contracts.lifecycle import VALID
 from query.domain.views import Scope
 
@@ -97,7 +98,9 @@ async def summary(session: AsyncSession, view: str, scope: Scope, f: Filters) ->
         func.count().filter(S.status == "withdrawn").label("withdrawn"),
         func.count().filter(_paid(f.period)).label("paid"),
     ).where(*_where(view, scope, f)).group_by(group).order_by(group)
-    return level.name, [dict(r._mapping) for r in await session.execute(stmt)]
+    rows = [dict(r._mapping) for r in await session.execute(stmt)]
+    names = regions.names([row["code"] for row in rows])  # 贵阳市, 观山湖区 … (schools have codes only)
+    return level.name, [{"code": row["code"], "name": names.get(row["code"]), **row} for row in rows]
 
 
 async def every_row(session: AsyncSession, view: str, scope: Scope, f: Filters) -> AsyncIterator:
