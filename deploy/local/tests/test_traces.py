@@ -1,4 +1,6 @@
-from aid_local.traces import render
+import json
+
+from aid_local.traces import load_spans, render
 
 
 def _span(span_id, parent, name, service, start, end):
@@ -27,3 +29,16 @@ def test_full_shows_every_span_and_orphans_become_roots():
     assert len(render(SPANS, full=True)) == 5
     orphan = [_span("x", "missing", "late", "query", 5, 6)]
     assert render(orphan)[0].startswith("query")
+
+
+def test_batch_spans_of_other_traces_are_found_through_their_links(tmp_path):
+    ours = [{**SPANS[0], "trace_id": "t1"}, {**SPANS[3], "trace_id": "t1"}]
+    batch = {**_span("q", None, "aid.student-matched.v1 process", "query", 7_000_000, 8_000_000),
+             "trace_id": "t2", "links": ["t1:d"]}
+    sql = {**_span("r", "q", "INSERT", "query", 7_100_000, 7_200_000), "trace_id": "t2"}
+    unrelated = {**_span("z", None, "other", "query", 0, 1), "trace_id": "t3", "links": ["t9:x"]}
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(s) for s in [*ours, batch, sql, unrelated]) + "\n")
+    spans = load_spans(tmp_path, "t1")
+    assert {s["span_id"] for s in spans} == {"a", "d", "q", "r"}
+    lines = render(spans)
+    assert lines[2].startswith("    ↪ query") and lines[3].startswith("      query") and "INSERT" in lines[3]

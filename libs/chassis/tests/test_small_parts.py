@@ -45,3 +45,20 @@ def test_error_description_never_carries_input_values():
     text = describe_error(info.value)
     assert "id_number" in text
     assert "11010120100101123X" not in text
+
+
+def test_a_batch_links_one_record_of_each_trace():
+    from aiokafka.structs import ConsumerRecord
+
+    from aid_chassis.consumer import MAX_LINKS, _one_per_trace
+
+    def record(offset, trace):
+        parent = f"00-{trace:032x}-{offset + 1:016x}-01".encode() if trace is not None else None
+        headers = (("event_type", b"x"),) + ((("traceparent", parent),) if parent else ())
+        return ConsumerRecord("t", 0, offset, 0, 0, None, b"{}", None, 0, 0, headers)
+
+    import_burst = [record(i, 7) for i in range(1, 5001)]
+    mixed = [record(0, 1), *import_burst, record(5001, None), record(5002, 2), record(5003, 7)]
+    assert [r.offset for r in _one_per_trace(mixed)] == [0, 1, 5001, 5002]
+    many = [record(i, i + 1) for i in range(MAX_LINKS * 2)]
+    assert len(_one_per_trace(many)) == MAX_LINKS + 1

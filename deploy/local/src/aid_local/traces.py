@@ -14,11 +14,32 @@ from pathlib import Path
 
 
 def load_spans(trace_dir: Path, trace_id: str) -> list[dict]:
-    spans = []
+    """The trace's spans, plus the batch spans of other traces that link to it (with their children).
+
+    A batch consumer's span is a child of one event's trace and links to the others; such a
+    span is shown under the span it links to, marked with ``linked_to``.
+    """
+    every: list[dict] = []
     for path in sorted(trace_dir.glob("*.jsonl")):
         with path.open(encoding="utf-8") as fh:
-            spans += [s for s in map(json.loads, fh) if s["trace_id"] == trace_id]
-    return spans
+            every += map(json.loads, fh)
+    spans = [s for s in every if s["trace_id"] == trace_id]
+    prefix = f"{trace_id}:"
+    linked = {}
+    for span in every:
+        target = next((link for link in span.get("links", ()) if link.startswith(prefix)), None)
+        if span["trace_id"] != trace_id and target:
+            linked[span["span_id"]] = {**span, "linked_to": target[len(prefix):]}
+    children: dict[str, list[dict]] = defaultdict(list)
+    for span in every:
+        if span["parent_id"]:
+            children[span["parent_id"]].append(span)
+    todo = list(linked)
+    while todo:  # the linked spans' descendants in their own trace
+        for child in children.pop(todo.pop(), ()):
+            linked.setdefault(child["span_id"], child)
+            todo.append(child["span_id"])
+    return spans + list(linked.values())
 
 
 def render(spans: list[dict], *, full: bool = False) -> list[str]:
@@ -28,7 +49,8 @@ def render(spans: list[dict], *, full: bool = False) -> list[str]:
     ids = {s["span_id"] for s in spans}
     children: dict[str | None, list[dict]] = defaultdict(list)
     for span in spans:
-        children[span["parent_id"] if span["parent_id"] in ids else None].append(span)
+        parent = span.get("linked_to") or span["parent_id"]
+        children[parent if parent in ids else None].append(span)
     t0 = min(s["start_ns"] for s in spans)
     lines: list[str] = []
 
@@ -53,4 +75,5 @@ def _line(run: list[dict], depth: int, t0: int) -> str:
     took = sum(s["end_ns"] - s["start_ns"] for s in run) / 1e6
     times = f" ×{len(run)}" if len(run) > 1 else ""
     name = f"{first['name']}{times}"
-    return f"{'  ' * depth}{str(first['service']):<18} {name:<50} +{start:9.1f} ms {took:9.1f} ms"
+    mark = "↪ " if first.get("linked_to") else ""  # reached by a span link, not as a child
+    return f"{'  ' * depth}{mark}{str(first['service']):<18} {name:<50} +{start:9.1f} ms {took:9.1f} ms"

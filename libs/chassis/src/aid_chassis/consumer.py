@@ -166,8 +166,8 @@ class EventConsumer:
                     await self._apply_record(session, record)
 
     async def _apply_bulk(self, session: AsyncSession, records: list[ConsumerRecord]) -> None:
-        """One span for the batch: a child of the first record's trace, linked to the others'."""
-        contexts = [propagate.extract(_headers(r)) for r in records[:MAX_LINKS + 1]]
+        """One span for the batch: a child of the first record's trace, linked to each other trace in it."""
+        contexts = [propagate.extract(_headers(r)) for r in _one_per_trace(records)]
         links = [trace.Link(sc) for ctx in contexts[1:]
                  if (sc := trace.get_current_span(ctx).get_span_context()).is_valid]
         with tracer.start_as_current_span(
@@ -306,6 +306,23 @@ class EventConsumer:
             event_id=dlq_id,
             headers=headers, value=record.value or b"",
         )
+
+
+def _one_per_trace(records: list[ConsumerRecord]) -> list[ConsumerRecord]:
+    """The first record of each distinct trace (by its ``traceparent``), at most ``MAX_LINKS + 1``.
+
+    An import's thousands of events share one trace, so a batch links every trace it serves
+    without extracting a context per record.
+    """
+    seen: dict[bytes | None, ConsumerRecord] = {}
+    for record in records:
+        parent = next((v for k, v in record.headers or () if k == "traceparent"), None)
+        trace_id = parent[3:35] if parent else None
+        if trace_id not in seen:
+            seen[trace_id] = record
+            if len(seen) > MAX_LINKS:
+                break
+    return list(seen.values())
 
 
 def _headers(record: ConsumerRecord) -> dict[str, str]:
