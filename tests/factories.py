@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from aid_contracts import (
+    CheckProgressed,
+    DeadlineSet,
     Envelope,
     Paid,
     PaymentFailed,
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
+    TaskProgressed,
     UnfundedReasonReported,
     Verified,
 )
@@ -87,3 +90,24 @@ def unfunded_reason(seq: int = 1, *, reason: str = "family_declined", period: st
     event = UnfundedReasonReported(task_id=f"T{seq}", period=period, reason=reason, school_code="5201020001",
                                    reported_by="school-user", reported_at=at)
     return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def task(seq: int = 1, *, sequence: int, status: str = "pending", audit_state: str = "unsubmitted", open_: bool = True,
+         batch: str | None = "B1", school: str = "5201020001", region: str = "520102", household: str | None = None,
+         categories: tuple[Category, ...] = (Category.ORPHAN,), task_id: str | None = None) -> Envelope:
+    event = TaskProgressed(task_id=task_id or f"T{seq}", sequence=sequence, origin="matched", school_code=school,
+                           stage=Stage.PRIMARY, enrolment_region=region, household_region=household or region,
+                           categories=list(categories), batch_id=batch, status=status, audit_state=audit_state,
+                           open=open_, changed_at=NOW)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def deadline(batch: str = "B1", *, due: date, kind: str = "verification", at: datetime = NOW) -> Envelope:
+    return Envelope.wrap(DeadlineSet(kind=kind, batch=batch, due=due, set_at=at), source="test", key=f"{kind}/{batch}")
+
+
+def check(check_id: str = "C1", *, sequence: int, items: int, answers: dict[str, int] | None = None,
+          school: str = "5201020001", county: str = "520102") -> Envelope:
+    event = CheckProgressed(check_id=check_id, title="2026年异常数据核查", school_code=school, county=county, items=items,
+                            answers=answers or {}, sequence=sequence, changed_at=NOW)
+    return Envelope.wrap(event, source="test", key=f"{check_id}/{school}")

@@ -3,6 +3,8 @@
 from aid_contracts.envelope import Envelope
 from aid_contracts.events import (
     EVENT_TYPES,
+    CheckProgressed,
+    DeadlineSet,
     DepartmentRecord,
     ListImported,
     Paid,
@@ -10,6 +12,7 @@ from aid_contracts.events import (
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
+    TaskProgressed,
     UnfundedReasonReported,
     Verified,
 )
@@ -19,6 +22,8 @@ from aid_contracts.topics import Topic
 
 __all__ = [
     "EVENT_TYPES",
+    "CheckProgressed",
+    "DeadlineSet",
     "DepartmentRecord",
     "Envelope",
     "ListImported",
@@ -27,6 +32,7 @@ __all__ = [
     "Published",
     "StudentMatchWithdrawn",
     "StudentMatched",
+    "TaskProgressed",
     "Topic",
     "UnfundedReasonReported",
     "lifecycle",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -257,6 +257,60 @@ class UnfundedReasonReported(Event):
     reported_at: datetime
 
 
+class TaskProgressed(Event):
+    """A verification task's state after any change (核对任务进度), keyed by the student; no personal
+    data. A consumer keeps the state with the largest ``sequence`` per task."""
+
+    EVENT_TYPE = "task-progressed"
+    TOPIC = Topic.TASK_PROGRESS
+
+    task_id: str
+    sequence: int = Field(ge=1, description="the task history entry's id: a larger one is a later state")
+    origin: str = Field(description="matched (比对下发) or supplementary (学校补录)")
+    school_code: str
+    stage: Stage
+    enrolment_region: str = Field(pattern=r"^\d{6}$")
+    household_region: str = Field(pattern=r"^\d{6}$")
+    categories: list[Category]
+    batch_id: str | None = Field(description="the task batch (the match's import batch) its deadline is set for")
+    status: Literal["pending", "verified_unchanged", "verified_updated", "invalid"] = Field(
+        description="pending (待核对) or the school's answer")
+    audit_state: Literal["unsubmitted", "submitted", "approved", "returned"] = Field(
+        description="上报与审核: not submitted, awaiting the bureau's audit, approved or returned")
+    open: bool = Field(description="false once the match is withdrawn or the student left the school")
+    changed_at: datetime
+
+
+class DeadlineSet(Event):
+    """The province's deadline (截止日期) for a task batch, keyed by ``kind/batch``."""
+
+    EVENT_TYPE = "deadline-set"
+    TOPIC = Topic.DEADLINES
+
+    kind: Literal["verification", "unfunded", "abnormal_check"] = Field(
+        description="verification (a match batch), unfunded (a period) or abnormal_check (a check)")
+    batch: str
+    due: date
+    set_at: datetime
+
+
+class CheckProgressed(Event):
+    """One school's part of an abnormal-record check (数据核查) after an upload or an answer,
+    keyed by ``check_id/school_code``. A consumer keeps the state with the largest ``sequence``."""
+
+    EVENT_TYPE = "check-progressed"
+    TOPIC = Topic.CHECK_PROGRESS
+
+    check_id: str
+    title: str
+    school_code: str
+    county: str = Field(pattern=r"^\d{6}$", description="the school's county (学校所在地)")
+    items: int = Field(ge=0, description="records of this check at this school")
+    answers: dict[str, int] = Field(description="answered records per answer code")
+    sequence: int = Field(ge=1, description="the audit-log entry's id: a larger one is a later state")
+    changed_at: datetime
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     DepartmentRecord,
     ListImported,
@@ -267,5 +321,8 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     Paid,
     PaymentFailed,
     UnfundedReasonReported,
+    TaskProgressed,
+    DeadlineSet,
+    CheckProgressed,
 )
 EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

@@ -17,6 +17,7 @@ AID_STATUS = {"published": "公示中", "final": "公示结束", "payment_failed
 UNFUNDED_REASON = {"not_enrolled_anymore": "已不在校", "funded_elsewhere": "已在其他学校/项目资助",
                    "family_declined": "家庭放弃", "not_eligible_stage": "学段无对应资助项目", "other": "其他"}
 DIMENSION = {"enrolment": "学籍所在地", "household": "户籍所在地"}
+CHECK_ANSWER = {"confirmed_correct": "核实无误", "corrected": "已更正", "wrongly_funded": "不应资助，已处理", "other": "其他"}
 
 
 def label(table: dict[str, str], code: str | None) -> str:

@@ -16,6 +16,9 @@ class Topic(StrEnum):
     PUBLISHED = "aid.published.v1"
     PAID = "aid.paid.v1"
     UNFUNDED_REASONS = "aid.unfunded-reasons.v1"
+    TASK_PROGRESS = "aid.task-progress.v1"
+    DEADLINES = "aid.deadlines.v1"
+    CHECK_PROGRESS = "aid.check-progress.v1"
     DEAD_LETTER = "aid.dead-letter.v1"
 
 

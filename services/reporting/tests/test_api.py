@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +27,14 @@ POOR = (Category.REGISTERED_POOR,)
 HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1, amount_fen=62_500),
            f.matched(2, categories=POOR), f.verified(2), f.unfunded_reason(2),
            f.matched(3), f.verified(3, status=V.INVALID),
-           f.matched(4, school="5201030001", region="520103", household="520102")]
+           f.matched(4, school="5201030001", region="520103", household="520102"),
+           f.task(1, sequence=5, status="verified_unchanged", audit_state="approved"),
+           f.task(2, sequence=6, status="verified_unchanged", audit_state="submitted"),
+           f.task(3, sequence=7, status="invalid", audit_state="returned"),
+           f.task(5, sequence=8, batch="B2"), f.deadline("B1", due=date(2026, 11, 20)),
+           f.deadline("B2", due=date(2099, 1, 1)), f.deadline("C1", due=date(2026, 11, 20), kind="abnormal_check"),
+           f.check(sequence=9, items=4, answers={"confirmed_correct": 1, "corrected": 1}),
+           f.check("C2", sequence=10, items=2, school="5201030001", county="520103")]
 
 
 @pytest.fixture
@@ -90,3 +98,28 @@ def test_every_format(api):
 def test_the_short_progress_form(api):
     body = _json(api.call("province", "GET", "/progress"))
     assert body["totals"] == {"matched": 4, "verified": 2, "invalid": 1, "published": 1, "paid": 1, "paid_fen": 62_500}
+
+
+def test_progress_shows_answers_audits_and_overdue_tasks(api):
+    county = _json(api.call("county", "GET", "/reports/progress"))
+    row = county["rows"][0]
+    assert (row["tasks"], row["answered"], row["submitted"], row["approved"], row["returned"]) == (4, 3, 1, 1, 1)
+    assert row["overdue"] == 2  # batch B1's deadline has passed: submitted and returned are unfinished; B2's has not
+    assert county["totals"]["overdue"] == 2
+    header = next(csv.reader(io.StringIO(api.call("county", "GET", "/reports/progress", params={"format": "csv"})
+                                         .content.decode("utf-8-sig"))))
+    assert "逾期未完成" in header and "已上报待审核" in header
+
+
+def test_abnormal_checks_by_jurisdiction(api):
+    province = _json(api.call("province", "GET", "/reports/checks"))
+    assert [(x["code"], x["records"], x["answered"], x["overdue"]) for x in province["rows"]] == [("5201", 6, 2, 2)]
+    county = _json(api.call("county", "GET", "/reports/checks"))["rows"]
+    assert [(x["code"], x["confirmed_correct"], x["corrected"], x["overdue"], x["completion"]) for x in county] == [
+        ("5201020001", 1, 1, 2, 50.0)]
+    assert _json(api.call("province", "GET", "/reports/checks", params={"check_id": "C2"}))["rows"][0]["records"] == 2
+    html = api.call("county", "GET", "/reports/checks", params={"format": "html"}).text
+    assert "异常数据核查汇总" in html and "<svg" in html
+    assert api.call("other_county", "GET", "/reports/checks").json()["rows"] == [
+        {"code": "5201030001", "name": "", "records": 2, "answered": 0, "confirmed_correct": 0, "corrected": 0,
+         "wrongly_funded": 0, "other": 0, "overdue": 0, "completion": 0.0}]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import outbox
 from aid_chassis.auth import Principal, Role
-from aid_contracts import Envelope, StudentMatched, Verified
+from aid_contracts import CheckProgressed, DeadlineSet, Envelope, StudentMatched, TaskProgressed, Verified
 from aid_contracts.events import Category, PovertyStatus, Stage, VerificationStatus as V
 from aid_contracts.keys import student_key
 from tests import factories as f
@@ -47,9 +47,14 @@ async def _tasks(sessions, seq=1) -> list:
         return (await s.execute(select(tables.tasks).where(T.student_key == f.key(seq)).order_by(T.task_id))).all()
 
 
-async def _verified_events(sessions) -> list[Verified]:
+async def _events(sessions, model):
     async with sessions() as s:
-        return [env.parse(Verified) for _, env in await outbox.pending(s, tables.chassis.outbox)]
+        return [env.parse(model) for _, env in await outbox.pending(s, tables.chassis.outbox)
+                if env.type == model.EVENT_TYPE]
+
+
+async def _verified_events(sessions) -> list[Verified]:
+    return await _events(sessions, Verified)
 
 
 def _matched(seq=1, *, revision=1, other_schools=(), **facts) -> Envelope:
@@ -320,3 +325,29 @@ async def test_bureaus_see_both_dimensions_and_students_studying_elsewhere(sessi
     async with sessions() as s:
         keys = set((await s.execute(select(T.student_key).where(read_scope(who, dimension)))).scalars())
     assert keys == {f.key(n) for n in seen}
+
+
+async def test_every_change_of_a_task_tells_reporting_its_new_state_in_order(sessions):
+    task_id = await _answered_and_submitted(sessions, Answer(V.VERIFIED_UNCHANGED))
+    await _run(sessions, review.decide, COUNTY, [(task_id, "return", "补充材料")])
+    await _run(sessions, distribution.on_match_withdrawn, f.withdrawn(1))
+    states = await _events(sessions, TaskProgressed)
+    assert [(e.status, e.audit_state, e.open) for e in states] == [
+        ("pending", "unsubmitted", True), ("verified_unchanged", "unsubmitted", True),
+        ("verified_unchanged", "submitted", True), ("verified_unchanged", "returned", True),
+        ("verified_unchanged", "returned", False)]
+    assert [e.sequence for e in states] == sorted({e.sequence for e in states})  # strictly increasing
+    assert {(e.task_id, e.school_code, e.batch_id, tuple(e.categories)) for e in states} == {
+        (task_id, SCHOOL_A, "B1", ("orphan",))}
+
+
+async def test_deadlines_and_check_answers_are_published(sessions):
+    await _run(sessions, followups.set_deadline, PROVINCE, "verification", "B1", date(2026, 6, 30))
+    report = await _run(sessions, checks.upload, CITY, "2026 第一次核查", CHECK_CSV.encode("gb18030"))
+    await _run(sessions, checks.answer, A, report["check_id"], 2, "wrongly_funded", None)
+    [deadline] = await _events(sessions, DeadlineSet)
+    assert (deadline.kind, deadline.batch, deadline.due) == ("verification", "B1", date(2026, 6, 30))
+    progress = await _events(sessions, CheckProgressed)
+    assert [(e.school_code, e.county, e.items, e.answers) for e in progress] == [
+        (SCHOOL_A, "520102", 1, {}), (SCHOOL_B, "520103", 1, {}), (SCHOOL_A, "520102", 1, {"wrongly_funded": 1})]
+    assert progress[2].sequence > progress[0].sequence

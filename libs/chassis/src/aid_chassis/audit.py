@@ -37,10 +37,10 @@ def audit_log_table(metadata: MetaData, name: str) -> Table:
 
 
 async def record(session: AsyncSession, table: Table, entity: str, entity_id: str, action: str, actor: str,
-                 detail: dict) -> None:
-    """One audit-log row, in the caller's transaction."""
-    await session.execute(insert(table).values(entity=entity, entity_id=entity_id, action=action, actor=actor,
-                                               detail=detail))
+                 detail: dict) -> int:
+    """One audit-log row, in the caller's transaction; its id (later entries have larger ones)."""
+    return await session.scalar(insert(table).values(entity=entity, entity_id=entity_id, action=action, actor=actor,
+                                                     detail=detail).returning(table.c.id))
 
 
 def create_audit_log(name: str) -> None:

@@ -1,12 +1,13 @@
 """reporting's state: each student's progress (no names, no ID numbers), their aid records and
-unfunded reasons, and the live aggregates kept from them in the same transactions.
+unfunded reasons, each verification task's state, the task batches' deadlines and each school's
+part of the abnormal-record checks, and the live aggregates kept from them in the same transactions.
 
 The aggregates are counters (``value``) per bucket; a batch of events adds its deltas with one
 upsert per table, so a report reads a few thousand rows, never the students.
 """
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from aid_chassis.tables import ChassisTables
 
@@ -54,6 +55,32 @@ programmes = Table(  # programme code → the name it was last published under
 )
 
 
+tasks = Table(  # verification's tasks as ``task-progressed`` last described them
+    "tasks", metadata,
+    Column("task_id", String(40), primary_key=True), Column("student_key", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    _code("school_code", 20), Column("stage", String(20), nullable=False),
+    _code("enrolment_region", 6), _code("household_region", 6),
+    Column("categories", ARRAY(Text), nullable=False), Column("batch_id", String(64), nullable=False),
+    Column("status", String(30), nullable=False), Column("audit_state", String(20), nullable=False),
+    Column("open", Boolean, nullable=False),
+)
+
+deadlines = Table(  # 截止日期 per task batch
+    "deadlines", metadata,
+    Column("kind", String(20), primary_key=True), Column("batch", String(64), primary_key=True),
+    Column("due", Date, nullable=False), Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+check_schools = Table(  # 数据核查: each school's records of a check and its answers so far
+    "check_schools", metadata,
+    Column("check_id", String(40), primary_key=True), Column("school_code", String(20, collation="C"), primary_key=True),
+    Column("title", String(200), nullable=False), _code("county", 6, index=True),
+    Column("items", Integer, nullable=False), Column("answers", JSONB, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+)
+
+
 def _counts(name: str, *keys: Column) -> Table:
     return Table(name, metadata, Column("dimension", String(10), primary_key=True),
                  Column("region", String(6, collation="C"), primary_key=True), *keys,
@@ -71,5 +98,10 @@ unfunded_counts = _counts("unfunded_counts", Column("school_code", String(20, co
 daily_counts = _counts("daily_counts", Column("day", Date, primary_key=True),
                        Column("metric", String(30), primary_key=True))
 
-COUNTS = {"progress": progress_counts, "funding": funding_counts, "unfunded": unfunded_counts, "daily": daily_counts}
-STATE = (students, aid_records, unfunded_reasons, programmes)
+task_counts = _counts("task_counts", Column("school_code", String(20, collation="C"), primary_key=True),
+                      Column("category", String(30), primary_key=True), Column("stage", String(20), primary_key=True),
+                      Column("batch_id", String(64), primary_key=True), Column("metric", String(30), primary_key=True))
+
+COUNTS = {"progress": progress_counts, "funding": funding_counts, "unfunded": unfunded_counts, "daily": daily_counts,
+          "tasks": task_counts}
+STATE = (students, aid_records, unfunded_reasons, programmes, tasks, deadlines, check_schools)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -13,6 +14,7 @@ from aid_chassis.auth import BUREAUS, OutsideJurisdiction, Principal, Role, allo
 from aid_contracts import labels
 from reporting.adapters import tables
 from reporting.domain import reports as r
+from reporting.domain.counts import CHINA
 from reporting.entrypoints.render import bar_chart, line_chart, respond
 from reporting.service_layer import reports as sql
 from reporting.settings import Settings
@@ -46,7 +48,8 @@ def _meta(where: sql.Scope, **more) -> dict:
 @router.get("/reports/progress", summary="Progress by jurisdiction, one level down (资助工作进度)")
 async def progress_report(where: sql.Scope = Depends(scope), db=Depends(session), format: Format = "json",
                           category: Category = "*", stage: Stage | None = None) -> Response:
-    rows = r.progress_rows(await sql.progress(db, where, category=category, stage=stage))
+    tasks = await sql.tasks(db, where, today=_today(), category=category, stage=stage)
+    rows = r.progress_rows(await sql.progress(db, where, category=category, stage=stage), tasks)
     trend = await sql.trend(db, where)
     charts = [bar_chart("核对完成率 (%)", [x["name"] or x["code"] for x in rows], {"完成率": [x["completion"] for x in rows]}),
               line_chart("累计核对与发放人数", trend["days"], {"已核对": trend["verified"], "已发放": trend["paid"]})]
@@ -77,6 +80,21 @@ async def unfunded_report(period: Annotated[str, Query(pattern=PERIOD, descripti
                         {"人数": [sum(row[x] for row in rows) for x in reasons]})]
     return await respond(format, name="unfunded", title=r.TITLES["unfunded"], words=r.unfunded_words(), rows=rows,
                          extra=_meta(where, period=period), charts=charts)
+
+
+@router.get("/reports/checks", summary="Abnormal-record checks by jurisdiction (异常数据核查汇总)")
+async def checks_report(where: sql.Scope = Depends(scope), db=Depends(session), format: Format = "json",
+                        check_id: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """Records, answers and overdue ones by the schools' location (学校所在地), one level down."""
+    rows = r.check_rows(await sql.checks(db, where, today=_today(), check_id=check_id))
+    charts = [bar_chart("核查反馈率 (%)", [x["name"] or x["code"] for x in rows], {"反馈率": [x["completion"] for x in rows]})]
+    return await respond(format, name="checks", title=r.TITLES["checks"], words=r.CHECK_WORDS, rows=rows,
+                         extra=_meta(where, check_id=check_id), charts=charts)
+
+
+def _today() -> date:
+    """Deadlines are days in Beijing time."""
+    return datetime.now(CHINA).date()
 
 
 @router.get("/progress", summary="Progress one level down on one dimension (按学籍/户籍统计进度, the short form)")

@@ -10,11 +10,13 @@ from collections import Counter, defaultdict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.projection import add_counts, rows_by_key, upsert
-from aid_contracts import Envelope, lifecycle
+from aid_contracts import CheckProgressed, DeadlineSet, Envelope, TaskProgressed, lifecycle
 from reporting.adapters import tables
 from reporting.domain.counts import contributions, delta
+from reporting.service_layer import verification_progress as progress
 
-TYPES = lifecycle.TYPES
+PROGRESS = frozenset({TaskProgressed.EVENT_TYPE, DeadlineSet.EVENT_TYPE, CheckProgressed.EVENT_TYPE})
+TYPES = lifecycle.TYPES | PROGRESS
 
 
 def _state(keys: set[str], students: dict, aid: dict, reasons: dict) -> Counter:
@@ -33,6 +35,26 @@ def _state(keys: set[str], students: dict, aid: dict, reasons: dict) -> Counter:
 
 async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """The bulk handler of reporting's consumer: every event of ``TYPES`` in a batch, in order."""
+    kinds: dict[str, list[Envelope]] = defaultdict(list)
+    for env in envelopes:
+        kinds[env.type if env.type in PROGRESS else "lifecycle"].append(env)
+    change = await _students(session, kinds["lifecycle"]) if kinds["lifecycle"] else Counter()
+    if kinds[TaskProgressed.EVENT_TYPE]:
+        change.update(await progress.fold_tasks(session, kinds[TaskProgressed.EVENT_TYPE]))
+    if kinds[DeadlineSet.EVENT_TYPE]:
+        await progress.keep_deadlines(session, kinds[DeadlineSet.EVENT_TYPE])
+    if kinds[CheckProgressed.EVENT_TYPE]:
+        await progress.keep_checks(session, kinds[CheckProgressed.EVENT_TYPE])
+    by_family: dict[str, dict[tuple, int]] = defaultdict(dict)
+    for (family, *key), value in change.items():
+        if value:
+            by_family[family][tuple(key)] = value
+    for family in sorted(by_family):  # tables and rows in one order for every lane (no deadlocks)
+        await add_counts(session, tables.COUNTS[family], by_family[family])
+
+
+async def _students(session: AsyncSession, envelopes: list[Envelope]) -> Counter:
+    """Fold the students' lifecycle events; the change they make to the student counters."""
     keys = {env.partitionkey for env in envelopes}
     students = await rows_by_key(session, tables.students, keys, lambda r: r["student_key"])
     aid = await rows_by_key(session, tables.aid_records, keys, lambda r: (r["list_id"], r["student_key"]))
@@ -46,8 +68,4 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
     await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
     programmes = {aid[k]["programme_code"]: aid[k] for k in changed_aid}
     await upsert(session, tables.programmes, [programmes[code] for code in sorted(programmes)])  # lanes: key order
-    by_family: dict[str, dict[tuple, int]] = defaultdict(dict)
-    for (family, *key), value in change.items():
-        by_family[family][tuple(key)] = value
-    for family in sorted(by_family):  # tables and rows in one order for every lane (no deadlocks)
-        await add_counts(session, tables.COUNTS[family], by_family[family])
+    return change

@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import accumulate
 
+from datetime import date
+
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,3 +96,46 @@ async def trend(session: AsyncSession, scope: Scope) -> dict[str, list]:
     return {"days": [d.isoformat() for d in days],
             "verified": list(accumulate(by_day[d]["verified"] for d in days)),
             "paid": list(accumulate(by_day[d]["paid"] for d in days))}
+
+
+async def tasks(session: AsyncSession, scope: Scope, *, today: date, category: str = "*", stage: str | None = None
+                ) -> dict[str, dict[str, int]]:
+    """region or school → task metric → count (open tasks, summed over batches), with ``overdue``:
+    the unfinished tasks of batches whose verification deadline is before ``today``."""
+    t, d = tables.task_counts, tables.deadlines
+    group = _group(t, scope).label("code")
+    where = [*_where(t, scope), t.c.category == category, *([t.c.stage == stage] if stage else [])]
+    stmt = select(group, t.c.metric, func.sum(t.c.value)).where(*where).group_by(group, t.c.metric)
+    pivot: dict[str, dict[str, int]] = defaultdict(dict)
+    for code, metric, value in await session.execute(stmt):
+        pivot[code][metric] = int(value)
+    late = select(d.c.batch).where(d.c.kind == "verification", d.c.due < today)
+    stmt = (select(group, func.sum(t.c.value)).where(*where, t.c.metric == "unfinished", t.c.batch_id.in_(late))
+            .group_by(group))
+    for code, value in await session.execute(stmt):
+        pivot[code]["overdue"] = int(value)
+    return pivot
+
+
+async def checks(session: AsyncSession, scope: Scope, *, today: date, check_id: str | None = None
+                 ) -> dict[str, dict[str, int]]:
+    """region or school → records, answered, each answer's count and overdue (unanswered records of
+    checks whose deadline is before ``today``), over the abnormal-record checks (or one)."""
+    c, d = tables.check_schools, tables.deadlines
+    level = scope.level
+    group = c.c.school_code if level.digits is None else func.substr(c.c.county, 1, level.digits)
+    where = [*([c.c.school_code == scope.school_code] if scope.school_code else []),
+             *([c.c.county.startswith(scope.prefix, autoescape=True)] if scope.prefix and not scope.school_code else []),
+             *([c.c.check_id == check_id] if check_id else [])]
+    late = select(d.c.batch).where(d.c.kind == "abnormal_check", d.c.due < today)
+    stmt = select(group.label("code"), c.c["items"], c.c.answers, c.c.check_id.in_(late)).where(*where)
+    pivot: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for code, items, answers, overdue in await session.execute(stmt):
+        answered = sum(answers.values())
+        row = pivot[code]
+        row["records"] += items
+        row["answered"] += answered
+        row["overdue"] += (items - answered) if overdue else 0
+        for answer, n in answers.items():
+            row[answer] += n
+    return pivot

@@ -12,11 +12,12 @@ from aid_chassis.auth import Principal
 from aid_chassis.masking import mask_id_number
 from aid_chassis.uploads import read_csv
 from aid_chassis.audit import new_id
+from aid_contracts import CheckProgressed
 from verification.adapters import tables
 from verification.domain.followups import CHECK_ANSWERS, check_coded
 from verification.domain.tasks import VerificationRefused
 from verification.service_layer.followups import deadline
-from verification.service_layer.store import log, now
+from verification.service_layer.store import emit, log, now
 
 A = tables.abnormal_items.c
 HEADERS = {"身份证号": "id_number", "姓名": "name", "学校代码": "school_code", "学校所在地": "county",
@@ -56,13 +57,28 @@ async def upload(session: AsyncSession, who: Principal, title: str, content: byt
                                                                 region_prefix=who.region_prefix, items=len(accepted),
                                                                 uploaded_by=who.subject))
     await session.execute(insert(tables.abnormal_items), accepted)
-    await log(session, "abnormal_check", check_id, "uploaded", who.subject, {"items": len(accepted)})
-    schools = len({a["school_code"] for a in accepted})
+    sequence = await log(session, "abnormal_check", check_id, "uploaded", who.subject, {"items": len(accepted)})
+    schools = sorted({a["school_code"] for a in accepted})
+    for school in schools:
+        await _progressed(session, check_id, title, school, sequence)
     return {"check_id": check_id, "read": len(rows), "accepted": len(accepted), "rejected": len(rejected),
-            "schools": schools, "rejections": rejected}
+            "schools": len(schools), "rejections": rejected}
+
+
+async def _progressed(session: AsyncSession, check_id: str, title: str, school: str, sequence: int) -> None:
+    """``check-progressed``: this school's records of the check and its answers so far, for reporting."""
+    rows = (await session.execute(select(A.county, A.answer, func.count()).where(
+        A.check_id == check_id, A.school_code == school).group_by(A.county, A.answer))).all()
+    answers = {code: n for _, code, n in rows if code}
+    event = CheckProgressed(check_id=check_id, title=title, school_code=school, county=min(c for c, _, _ in rows),
+                            items=sum(n for _, _, n in rows), answers=answers, sequence=sequence, changed_at=now())
+    await emit(session, event, f"{check_id}/{school}")
 
 
 async def answer(session: AsyncSession, who: Principal, check_id: str, row: int, code: str, text: str | None) -> dict:
+    """A school's answer to one record; the check is locked so each school's counts are emitted in order."""
+    title = await session.scalar(select(tables.abnormal_checks.c.title).where(
+        tables.abnormal_checks.c.check_id == check_id).with_for_update())
     item = (await session.execute(select(tables.abnormal_items).where(
         A.check_id == check_id, A.row == row, A.school_code == (who.school_code or "")).with_for_update())).first()
     if item is None:
@@ -70,8 +86,9 @@ async def answer(session: AsyncSession, who: Principal, check_id: str, row: int,
     check_coded(code, text, CHECK_ANSWERS, "answer")
     await session.execute(tables.abnormal_items.update().where(A.check_id == check_id, A.row == row).values(
         answer=code, answer_text=text, answered_by=who.subject, answered_at=now()))
-    await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who.subject,
-              {"answer": code, "previous": item.answer})
+    sequence = await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who.subject,
+                         {"answer": code, "previous": item.answer})
+    await _progressed(session, check_id, title, item.school_code, sequence)
     return {"check_id": check_id, "row": row, "answer": code}
 
 

@@ -64,8 +64,9 @@ async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, schoo
         await history(session, task_id, "created", SYSTEM, {"match_revision": event.revision})
         return
     changes = match_changes(task.student, task.categories, values["student"], values["categories"])
-    if task.open and not changes:
+    if task.open and not changes:  # what the school sees is the same; the batch or review flags may move
         await set_task(session, task.task_id, **values)
+        await history(session, task.task_id, "rematched", SYSTEM, {"match_revision": event.revision})
         return
     await set_task(session, task.task_id, **values, changes=changes, status=PENDING, invalid_reason=None,
                    invalid_text=None, corrections={}, open=True, closed_reason=None, audit_state=UNSUBMITTED,

@@ -9,15 +9,13 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
 from aid_chassis.auth import Principal
-from aid_contracts import Envelope, Paid, UnfundedReasonReported
+from aid_contracts import DeadlineSet, Envelope, Paid, UnfundedReasonReported
 from verification.adapters import tables
 from verification.domain.audit import APPROVED
 from verification.domain.followups import UNFUNDED_REASONS, check_coded
 from verification.domain.tasks import PENDING, VERIFIED
-from verification.service_layer.review import SOURCE
-from verification.service_layer.store import T, log, now, read_scope, school_scope
+from verification.service_layer.store import T, emit, log, now, read_scope, school_scope
 
 P, U, D = tables.payments.c, tables.unfunded_reports.c, tables.deadlines.c
 POOR = [{"category": "registered_poor"}]
@@ -57,8 +55,7 @@ async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, p
     await log(session, "unfunded_report", f"{task_id}/{period}", "reported", who.subject, {"reason": reason})
     event = UnfundedReasonReported(task_id=task_id, period=period, reason=reason, school_code=task.school_code,
                                    reported_by=who.subject, reported_at=values["reported_at"])
-    await outbox.add(session, tables.chassis.outbox, event.TOPIC, Envelope.wrap(event, source=SOURCE,
-                                                                                key=task.student_key))
+    await emit(session, event, task.student_key)
     return {"task_id": task_id, "period": period, "reason": reason}
 
 
@@ -83,6 +80,7 @@ async def set_deadline(session: AsyncSession, who: Principal, kind: str, batch: 
     await session.execute(pg_insert(tables.deadlines).values(kind=kind, batch=batch, **values)
                           .on_conflict_do_update(index_elements=["kind", "batch"], set_=values))
     await log(session, "deadline", f"{kind}/{batch}", "set", who.subject, {"due": due.isoformat()})
+    await emit(session, DeadlineSet(kind=kind, batch=batch, due=due, set_at=now()), f"{kind}/{batch}")
     return {"kind": kind, "batch": batch, "due": due.isoformat()}
 
 

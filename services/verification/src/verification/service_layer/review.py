@@ -5,17 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
 from aid_chassis.auth import Principal
-from aid_contracts import Envelope, Verified
+from aid_contracts import Verified
 from aid_contracts.events import StudentFacts, VerificationStatus
 from verification.adapters import tables
 from verification.domain.audit import (APPROVED, RETURNED, SUBMITTED, UNSUBMITTED, audits, check_decision,
                                        check_submittable)
 from verification.domain.tasks import VerificationRefused, corrected
-from verification.service_layer.store import T, each, history, now, school_task, school_scope, set_task
-
-SOURCE = "verification"
+from verification.service_layer.store import T, each, emit, history, now, school_task, school_scope, set_task
 
 
 async def submit(session: AsyncSession, who: Principal, task_ids: list[str] | None) -> dict:
@@ -66,5 +63,4 @@ async def emit_verified(session: AsyncSession, task, *, approved_by: str, approv
                      invalid_text=task.invalid_text, student=StudentFacts(**facts), categories=task.categories,
                      verified_by=task.verified_by, verified_at=task.verified_at, origin=task.origin,
                      corrections=task.corrections or {}, approved_by=approved_by, approved_at=approved_at)
-    await outbox.add(session, tables.chassis.outbox, event.TOPIC,
-                     Envelope.wrap(event, source=SOURCE, key=task.student_key))
+    await emit(session, event, task.student_key)

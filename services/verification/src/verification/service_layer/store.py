@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import audit
+from aid_chassis import audit, outbox
 from aid_chassis.auth import Principal, Role
+from aid_contracts import Envelope, TaskProgressed
+from aid_contracts.events import Event
 from verification.adapters import tables
 from verification.domain.tasks import VerificationRefused
 
 T = tables.tasks.c
 SYSTEM = "system"
+SOURCE = "verification"
 
 
 def now() -> datetime:
@@ -22,13 +25,28 @@ def now() -> datetime:
 
 
 async def history(session: AsyncSession, task_id: str, action: str, actor: str, detail: dict) -> None:
-    """Who did what to a task, when (records are never deleted; every change is kept)."""
-    await session.execute(insert(tables.task_history).values(task_id=task_id, action=action, actor=actor, detail=detail))
+    """Who did what to a task, when (records are never deleted; every change is kept), and the task's
+    new state for reporting (``task-progressed``, its sequence the history entry's id). Called after
+    the task's row is written, in the same transaction."""
+    sequence = await session.scalar(insert(tables.task_history).values(
+        task_id=task_id, action=action, actor=actor, detail=detail).returning(tables.task_history.c.id))
+    task = (await session.execute(select(tables.tasks).where(T.task_id == task_id))).one()
+    event = TaskProgressed(
+        task_id=task_id, sequence=sequence, origin=task.origin, school_code=task.school_code, stage=task.stage,
+        enrolment_region=task.enrolment_region, household_region=task.household_region,
+        categories=sorted({c["category"] for c in task.categories}), batch_id=task.batch_id, status=task.status,
+        audit_state=task.audit_state, open=task.open, changed_at=task.updated_at)
+    await emit(session, event, task.student_key)
 
 
-async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
-    """The audit trail of this service's writes (who, what, when)."""
-    await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
+async def emit(session: AsyncSession, event: Event, key: str) -> None:
+    """Publish ``event`` keyed by ``key`` through the outbox, with this transaction."""
+    await outbox.add(session, tables.chassis.outbox, event.TOPIC, Envelope.wrap(event, source=SOURCE, key=key))
+
+
+async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> int:
+    """The audit trail of this service's writes (who, what, when); the entry's id."""
+    return await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
 
 
 async def set_task(session: AsyncSession, task_id: str, **values) -> None:
