@@ -3,6 +3,7 @@
 from aid_contracts.envelope import Envelope
 from aid_contracts.events import (
     EVENT_TYPES,
+    AuditRecorded,
     CheckProgressed,
     DeadlineSet,
     DepartmentRecord,
@@ -22,6 +23,7 @@ from aid_contracts.topics import Topic
 
 __all__ = [
     "EVENT_TYPES",
+    "AuditRecorded",
     "CheckProgressed",
     "DeadlineSet",
     "DepartmentRecord",

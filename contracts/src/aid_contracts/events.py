@@ -311,6 +311,28 @@ class CheckProgressed(Event):
     changed_at: datetime
 
 
+class AuditRecorded(Event):
+    """One entry of a service's hash-chained audit log (审计日志), keyed by the service so its
+    entries keep their order. No personal data: targets are ids or pseudonymous student keys."""
+
+    EVENT_TYPE = "audit-recorded"
+    TOPIC = Topic.AUDIT
+
+    service: str
+    entry_id: int = Field(ge=1, description="the entry's id in the service's log")
+    entity: str = Field(description="what kind of record, e.g. task, aid_list, batch")
+    entity_id: str = Field(description="which record (the target)")
+    action: str
+    actor: str = Field(description="the account (subject) that acted, or system")
+    role: str | None = None
+    institution: str | None = Field(default=None, description="the actor's school code, region code or department")
+    detail: dict = Field(description="what changed (no personal data)")
+    at: datetime
+    trace_id: str | None = None
+    prev_hash: str = Field(description="the hash of the entry before it in the service's log")
+    hash: str = Field(description="SHA-256 of prev_hash and this entry's fields")
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     DepartmentRecord,
     ListImported,
@@ -324,5 +346,6 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     TaskProgressed,
     DeadlineSet,
     CheckProgressed,
+    AuditRecorded,
 )
 EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

@@ -19,6 +19,7 @@ class Topic(StrEnum):
     TASK_PROGRESS = "aid.task-progress.v1"
     DEADLINES = "aid.deadlines.v1"
     CHECK_PROGRESS = "aid.check-progress.v1"
+    AUDIT = "aid.audit.v1"
     DEAD_LETTER = "aid.dead-letter.v1"
 
 

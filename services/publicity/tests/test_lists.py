@@ -43,8 +43,8 @@ async def _apply(sessions, *pairs):
 
 async def _published(sessions) -> list[tuple[str, bool]]:
     async with sessions() as s:
-        rows = (await s.execute(select(tables.chassis.outbox.c.key, tables.chassis.outbox.c.value)
-                                .order_by(tables.chassis.outbox.c.id))).all()
+        o = tables.chassis.outbox.c
+        rows = (await s.execute(select(o.key, o.value).where(o.topic == "aid.published.v1").order_by(o.id))).all()
     return [(key, orjson.loads(value)["final"]) for key, value in rows]
 
 

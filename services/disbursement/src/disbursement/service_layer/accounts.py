@@ -69,7 +69,7 @@ async def register(session: AsyncSession, who: Principal, card: Card, *, secret:
     ready = await session.execute(update(tables.payment_states).where(
         S.payment_id.in_(select(P.payment_id).where(P.student_key == key)),
         S.status.in_(("awaiting_card", "failed"))).values(status="ready"))
-    await log(session, "bank_account", key, "registered", who.subject, {"bank": card.bank, "last4": number[-4:]})
+    await log(session, "bank_account", key, "registered", who, {"bank": card.bank, "last4": number[-4:]})
     return {"student_key": key, "bank": card.bank, "card": f"**** {number[-4:]}", "payments_ready": ready.rowcount}
 
 

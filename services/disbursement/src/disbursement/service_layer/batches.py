@@ -61,7 +61,7 @@ async def create_batch(session: AsyncSession, who: Principal, *, list_id: str | 
     await session.execute(insert(tables.batches).values(batch_id=batch_id, region_prefix=who.region_prefix,
                                                         status="created", count=count, total_fen=total,
                                                         created_by=who.subject))
-    await log(session, "batch", batch_id, "created", who.subject, {"count": count, "total_fen": total})
+    await log(session, "batch", batch_id, "created", who, {"count": count, "total_fen": total})
     return {"batch_id": batch_id, "count": count, "total_fen": total, "total_yuan": yuan(total)}
 
 
@@ -84,7 +84,7 @@ async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cip
     if batch.status == "created":
         await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(
             status="exported", exported_at=datetime.now(UTC)))
-    await log(session, "batch", batch_id, "exported", who.subject, {"count": lines.height})
+    await log(session, "batch", batch_id, "exported", who, {"count": lines.height})
     return batch, lines
 
 
@@ -156,7 +156,7 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
                                                                imported_by=who.subject))
     if paid:
         await session.execute(insert(tables.notice_jobs).values(import_sha256=digest, batch_id=batch.batch_id))
-    await log(session, "batch", batch.batch_id, "return_imported", who.subject, report)
+    await log(session, "batch", batch.batch_id, "return_imported", who, {k: v for k, v in report.items() if k != "lines"})
     return report
 
 
@@ -190,7 +190,7 @@ async def _stop(session: AsyncSession, who: Principal, batch_id: str, problems: 
     """Stop the batch for a person to look at; no payment changes. The caller commits and refuses."""
     await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(status="stopped",
                                                                                       problems=problems))
-    await log(session, "batch", batch_id, "stopped", who.subject, {"problems": problems[:50]})
+    await log(session, "batch", batch_id, "stopped", who, {"problems": problems[:50]})
     return {"batch_id": batch_id, "status": "stopped", "stopped": True, "problems": problems,
             "message": f"对账不符，批次已停止，共 {len(problems)} 处问题，付款未作任何变更 "
                        f"(reconciliation failed: {len(problems)} problems; the batch is stopped, no payment changed)"}
@@ -201,5 +201,5 @@ async def resume(session: AsyncSession, who: Principal, batch_id: str, note: str
     if batch.status != "stopped":
         raise BatchRefused("not_stopped", f"批次状态为 {batch.status}，无需恢复 (the batch is {batch.status})")
     await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(status="exported"))
-    await log(session, "batch", batch_id, "resumed", who.subject, {"note": note, "problems": batch.problems})
+    await log(session, "batch", batch_id, "resumed", who, {"note": note, "problems": batch.problems})
     return {"batch_id": batch_id, "status": "exported"}

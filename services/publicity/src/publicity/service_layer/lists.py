@@ -52,7 +52,7 @@ async def create_list(session: AsyncSession, who: Principal, *, programme_code: 
     await session.execute(insert(tables.list_entries), [
         {"list_id": list_id, "student_key": r.student_key, "entry_no": n, "amount_fen": amount, "student": r.student}
         for n, (r, amount) in enumerate(rows, start=1)])
-    await log(session, "aid_list", list_id, "created", who.subject, {"students": len(rows)})
+    await log(session, "aid_list", list_id, "created", who, {"students": len(rows)})
     return {"list_id": list_id, "students": len(rows), "status": DRAFT,
             "amount_fen_total": sum(amount for _, amount in rows)}
 
@@ -73,7 +73,7 @@ async def remove_entry(session: AsyncSession, who: Principal, list_id: str, entr
         E.list_id == list_id, E.entry_no == entry_no, E.state == IN).values(state=REMOVED, state_reason=text))
     if not result.rowcount:
         raise LookupError(f"名单中没有第 {entry_no} 号学生 (no entry {entry_no} on the list)")
-    await log(session, "aid_list", list_id, "entry_removed", who.subject, {"entry_no": entry_no, "reason": text})
+    await log(session, "aid_list", list_id, "entry_removed", who, {"entry_no": entry_no, "reason": text})
     return {"list_id": list_id, "entry_no": entry_no, "state": REMOVED}
 
 
@@ -105,7 +105,7 @@ async def submit(session: AsyncSession, who: Principal, list_id: str) -> dict:
         raise ListRefused("名单中没有符合条件的学生 (no eligible student left on the list)", "no_students")
     await session.execute(update(tables.aid_lists).where(A.list_id == list_id).values(
         status=SUBMITTED, submitted_at=datetime.now(UTC), audit_reason=None))
-    await log(session, "aid_list", list_id, "submitted", who.subject, {"flagged": len(flagged)})
+    await log(session, "aid_list", list_id, "submitted", who, {"flagged": len(flagged)})
     return {"list_id": list_id, "status": SUBMITTED, "students": await _count_in(session, list_id), "flagged": flagged}
 
 
@@ -127,7 +127,7 @@ async def return_list(session: AsyncSession, who: Principal, list_id: str, reaso
     text = check_reason(reason, "退回")
     await session.execute(update(tables.aid_lists).where(A.list_id == list_id).values(status=DRAFT, audit_reason=text))
     await tell_school(session, aid_list.school_code, list_id, "list_returned", f"资助名单被退回：{text}")
-    await log(session, "aid_list", list_id, "returned", who.subject, {"reason": text})
+    await log(session, "aid_list", list_id, "returned", who, {"reason": text})
     return {"list_id": list_id, "status": DRAFT, "audit_reason": text}
 
 
@@ -141,7 +141,7 @@ async def approve(session: AsyncSession, who: Principal, list_id: str, *, calend
     await session.execute(update(tables.aid_lists).where(A.list_id == list_id).values(
         status=PUBLISHED, approved_by=who.subject, published_at=now, notice_ends_at=ends))
     count = await _emit(session, list_id, final=False)
-    await log(session, "aid_list", list_id, "approved", who.subject, {"notice_ends_at": ends.isoformat()})
+    await log(session, "aid_list", list_id, "approved", who, {"notice_ends_at": ends.isoformat()})
     return {"list_id": list_id, "status": PUBLISHED, "notice_ends_at": ends.isoformat(), "students": count}
 
 

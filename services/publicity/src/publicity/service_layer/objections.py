@@ -72,5 +72,5 @@ async def decide(session: AsyncSession, who: Principal, objection_id: str, decis
     await session.execute(update(tables.objections).where(O.objection_id == objection_id).values(
         state="upheld" if decision == "uphold" else "dismissed", decided_by=who.subject,
         decided_at=datetime.now(UTC), decision_reason=text))
-    await log(session, "objection", objection_id, decision, who.subject, {"reason": text})
+    await log(session, "objection", objection_id, decision, who, {"reason": text})
     return {"objection_id": objection_id, "state": "upheld" if decision == "uphold" else "dismissed"}

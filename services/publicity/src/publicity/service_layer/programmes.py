@@ -34,5 +34,5 @@ async def add_version(session: AsyncSession, who: Principal, rules: Rules, today
     await session.execute(insert(tables.programme_versions).values(
         code=rules.code, version=version, effective_key=Period.parse(rules.effective_from).key,
         rules=rules_json(rules), created_by=who.subject))
-    await log(session, "programme", rules.code, "versioned", who.subject, {"version": version, **rules_json(rules)})
+    await log(session, "programme", rules.code, "versioned", who, {"version": version, **rules_json(rules)})
     return Rules(**{**rules.__dict__, "version": version})

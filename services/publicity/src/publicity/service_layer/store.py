@@ -12,9 +12,7 @@ from publicity.domain.programmes import ListRefused, Period, Rules, rules_of, ve
 V = tables.programme_versions.c
 
 
-async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> None:
-    """The audit trail of this service's writes (who, what, when)."""
-    await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
+log = audit.logger(tables.audit_log, tables.chassis.outbox, "publicity")  # the chained audit trail of people's writes
 
 
 async def tell_school(session: AsyncSession, school_code: str, list_id: str, kind: str, message: str) -> None:

@@ -88,10 +88,10 @@ async def view_export(request: Request, a: Asked = Depends(asked), who: Principa
     if format == "xlsx" and rows > exports.XLSX_MAX_ROWS:
         raise HTTPException(422, f"共 {rows} 行，超过 Excel 单表上限，请导出 CSV ({rows} rows: more than one sheet "
                                  "holds; export CSV)")
-    await audit.record(db, tables.audit_log, "view", a.view, "export", who.subject, {
+    await audit.record(db, tables.audit_log, "view", a.view, "export", who, {
         "format": format, "rows": rows, "dimension": a.scope.dimension, "region": a.scope.prefix,
         "school_code": a.scope.school_code, "id_numbers": "whole" if v.sees_id_numbers(who) else "masked",
-        **a.filters.describe()})
+        **a.filters.describe()}, outbox_table=tables.chassis.outbox, service="query")
     await db.commit()
     name = f"{a.view}-{date.today().isoformat()}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -30,7 +30,7 @@ async def answer(session: AsyncSession, who: Principal, task_id: str, given: Ans
     await set_task(session, task_id, status=given.status.value, invalid_reason=given.invalid_reason,
                    invalid_text=given.invalid_text, corrections=changed, verified_by=who.subject,
                    verified_at=now(), audit_state=UNSUBMITTED, audit_reason=None, changes={})
-    await history(session, task_id, "answered", who.subject, {
+    await history(session, task_id, "answered", who, {
         "status": given.status.value, "invalid_reason": given.invalid_reason, "corrected": sorted(changed),
         "previous_status": task.status, "previous_audit_state": task.audit_state})
     return {"task_id": task_id, "status": given.status.value, "corrected": sorted(changed)}

@@ -57,7 +57,7 @@ async def upload(session: AsyncSession, who: Principal, title: str, content: byt
                                                                 region_prefix=who.region_prefix, items=len(accepted),
                                                                 uploaded_by=who.subject))
     await session.execute(insert(tables.abnormal_items), accepted)
-    sequence = await log(session, "abnormal_check", check_id, "uploaded", who.subject, {"items": len(accepted)})
+    sequence = await log(session, "abnormal_check", check_id, "uploaded", who, {"items": len(accepted)})
     schools = sorted({a["school_code"] for a in accepted})
     for school in schools:
         await _progressed(session, check_id, title, school, sequence)
@@ -86,7 +86,7 @@ async def answer(session: AsyncSession, who: Principal, check_id: str, row: int,
     check_coded(code, text, CHECK_ANSWERS, "answer")
     await session.execute(tables.abnormal_items.update().where(A.check_id == check_id, A.row == row).values(
         answer=code, answer_text=text, answered_by=who.subject, answered_at=now()))
-    sequence = await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who.subject,
+    sequence = await log(session, "abnormal_item", f"{check_id}/{row}", "answered", who,
                          {"answer": code, "previous": item.answer})
     await _progressed(session, check_id, title, item.school_code, sequence)
     return {"check_id": check_id, "row": row, "answer": code}

@@ -52,7 +52,7 @@ async def report_unfunded(session: AsyncSession, who: Principal, task_id: str, p
     values = {"reason": reason, "text": text, "reported_by": who.subject, "reported_at": now()}
     await session.execute(pg_insert(tables.unfunded_reports).values(task_id=task_id, period=period, **values)
                           .on_conflict_do_update(index_elements=["task_id", "period"], set_=values))
-    await log(session, "unfunded_report", f"{task_id}/{period}", "reported", who.subject, {"reason": reason})
+    await log(session, "unfunded_report", f"{task_id}/{period}", "reported", who, {"reason": reason})
     event = UnfundedReasonReported(task_id=task_id, period=period, reason=reason, school_code=task.school_code,
                                    reported_by=who.subject, reported_at=values["reported_at"])
     await emit(session, event, task.student_key)
@@ -79,7 +79,7 @@ async def set_deadline(session: AsyncSession, who: Principal, kind: str, batch: 
     values = {"due": due, "set_by": who.subject}
     await session.execute(pg_insert(tables.deadlines).values(kind=kind, batch=batch, **values)
                           .on_conflict_do_update(index_elements=["kind", "batch"], set_=values))
-    await log(session, "deadline", f"{kind}/{batch}", "set", who.subject, {"due": due.isoformat()})
+    await log(session, "deadline", f"{kind}/{batch}", "set", who, {"due": due.isoformat()})
     await emit(session, DeadlineSet(kind=kind, batch=batch, due=due, set_at=now()), f"{kind}/{batch}")
     return {"kind": kind, "batch": batch, "due": due.isoformat()}
 

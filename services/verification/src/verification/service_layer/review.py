@@ -26,7 +26,7 @@ async def submit(session: AsyncSession, who: Principal, task_ids: list[str] | No
         task = await school_task(session, who, task_id)
         check_submittable(status=task.status, audit_state=task.audit_state, open_=task.open)
         await set_task(session, task_id, audit_state=SUBMITTED, submitted_at=now())
-        await history(session, task_id, "submitted", who.subject, {"status": task.status})
+        await history(session, task_id, "submitted", who, {"status": task.status})
         return {"audit_state": SUBMITTED}
 
     return await each(session, task_ids, one, lambda task_id: {"task_id": task_id})
@@ -43,7 +43,7 @@ async def decide(session: AsyncSession, who: Principal, decisions: list[tuple[st
         state = APPROVED if decision == "approve" else RETURNED
         at = now()
         await set_task(session, task_id, audit_state=state, audit_reason=reason, audited_by=who.subject, audited_at=at)
-        await history(session, task_id, "approved" if state == APPROVED else "returned", who.subject, {"reason": reason})
+        await history(session, task_id, "approved" if state == APPROVED else "returned", who, {"reason": reason})
         if state == APPROVED:
             await emit_verified(session, task, approved_by=who.subject, approved_at=at)
         return {"audit_state": state}

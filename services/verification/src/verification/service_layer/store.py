@@ -24,12 +24,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def history(session: AsyncSession, task_id: str, action: str, actor: str, detail: dict) -> None:
-    """Who did what to a task, when (records are never deleted; every change is kept), and the task's
-    new state for reporting (``task-progressed``, its sequence the history entry's id). Called after
-    the task's row is written, in the same transaction."""
+log = audit.logger(tables.audit_log, tables.chassis.outbox, "verification")  # the chained audit trail of people's writes
+
+
+async def history(session: AsyncSession, task_id: str, action: str, who: Principal | str, detail: dict) -> None:
+    """Who did what to a task, when (records are never deleted; every change is kept), a person's
+    action also in the chained audit trail, and the task's new state for reporting
+    (``task-progressed``, its sequence the history entry's id). Called after the task's row is
+    written, in the same transaction."""
+    actor = who if isinstance(who, str) else who.subject
     sequence = await session.scalar(insert(tables.task_history).values(
         task_id=task_id, action=action, actor=actor, detail=detail).returning(tables.task_history.c.id))
+    if not isinstance(who, str):
+        await log(session, "task", task_id, action, who, detail)
     task = (await session.execute(select(tables.tasks).where(T.task_id == task_id))).one()
     event = TaskProgressed(
         task_id=task_id, sequence=sequence, origin=task.origin, school_code=task.school_code, stage=task.stage,
@@ -44,9 +51,6 @@ async def emit(session: AsyncSession, event: Event, key: str) -> None:
     await outbox.add(session, tables.chassis.outbox, event.TOPIC, Envelope.wrap(event, source=SOURCE, key=key))
 
 
-async def log(session: AsyncSession, entity: str, entity_id: str, action: str, actor: str, detail: dict) -> int:
-    """The audit trail of this service's writes (who, what, when); the entry's id."""
-    return await audit.record(session, tables.audit_log, entity, entity_id, action, actor, detail)
 
 
 async def set_task(session: AsyncSession, task_id: str, **values) -> None:

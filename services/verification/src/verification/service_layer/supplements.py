@@ -45,7 +45,7 @@ async def supplement(session: AsyncSession, who: Principal, given: Supplement, p
         household_region=s.household_region, student=student, categories=[category], status="verified_unchanged",
         open=True, verified_by=who.subject, verified_at=now(),
         supplement={"reason": s.reason, "proof_id": proof_id, "sha256": sha256}))
-    await history(session, task_id, "supplemented", who.subject, {"category": s.category.value, "proof_sha256": sha256})
+    await history(session, task_id, "supplemented", who, {"category": s.category.value, "proof_sha256": sha256})
     await refresh_repeated(session, key)
     return {"task_id": task_id, "proof_sha256": sha256}
 
@@ -77,7 +77,7 @@ async def resolve_repeated(session: AsyncSession, who: Principal, key: str, keep
             await set_task(session, task.task_id, status="invalid", invalid_reason="duplicate",
                            invalid_text=f"重复学生核查保留 {keep_task_id}", corrections={}, verified_by=who.subject,
                            verified_at=now(), audit_state=APPROVED, audited_by=who.subject, audited_at=now())
-            await history(session, task.task_id, "duplicate_resolved", who.subject, {"kept": keep_task_id})
+            await history(session, task.task_id, "duplicate_resolved", who, {"kept": keep_task_id})
     await session.execute(tables.repeated_checks.update().where(tables.repeated_checks.c.student_key == key).values(
         state="resolved", kept_task_id=keep_task_id, resolved_by=who.subject, resolved_at=now()))
     return {"student_key": key, "kept_task_id": keep_task_id, "invalidated": len(open_tasks) - 1}
