@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from aid_contracts import (
+    AuditRecorded,
     CheckProgressed,
     DeadlineSet,
     Envelope,
@@ -111,3 +112,11 @@ def check(check_id: str = "C1", *, sequence: int, items: int, answers: dict[str,
     event = CheckProgressed(check_id=check_id, title="2026年异常数据核查", school_code=school, county=county, items=items,
                             answers=answers or {}, sequence=sequence, changed_at=NOW)
     return Envelope.wrap(event, source="test", key=f"{check_id}/{school}")
+
+
+def audit(entry_id: int, *, actor: str, role: str | None, institution: str | None, action: str = "answered",
+          entity: str = "task", entity_id: str = "T1", service: str = "verification", at: datetime = NOW) -> Envelope:
+    event = AuditRecorded(service=service, entry_id=entry_id, entity=entity, entity_id=entity_id, action=action,
+                          actor=actor, role=role, institution=institution, detail={"status": "invalid"}, at=at,
+                          trace_id=None, prev_hash="0" * 64, hash=f"{entry_id:064x}")
+    return Envelope.wrap(event, source=service, key=service)

@@ -34,7 +34,13 @@ HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=Tr
            f.task(5, sequence=8, batch="B2"), f.deadline("B1", due=date(2026, 11, 20)),
            f.deadline("B2", due=date(2099, 1, 1)), f.deadline("C1", due=date(2026, 11, 20), kind="abnormal_check"),
            f.check(sequence=9, items=4, answers={"confirmed_correct": 1, "corrected": 1}),
-           f.check("C2", sequence=10, items=2, school="5201030001", county="520103")]
+           f.check("C2", sequence=10, items=2, school="5201030001", county="520103"),
+           f.audit(1, actor="clerk-a", role="school", institution="5201020001"),
+           f.audit(2, actor="official-102", role="county_bureau", institution="520102", action="approved"),
+           f.audit(3, actor="clerk-b", role="school", institution="5201030001", entity_id="T9"),
+           f.audit(1, actor="official-52", role="province_bureau", institution="520000", service="publicity",
+                   entity="aid_list", entity_id="L1", action="approved", at=f.NOW.replace(day=5)),
+           f.audit(4, actor="system", role=None, institution=None, action="closed")]
 
 
 @pytest.fixture
@@ -123,3 +129,21 @@ def test_abnormal_checks_by_jurisdiction(api):
     assert api.call("other_county", "GET", "/reports/checks").json()["rows"] == [
         {"code": "5201030001", "name": "", "records": 2, "answered": 0, "confirmed_correct": 0, "corrected": 0,
          "wrongly_funded": 0, "other": 0, "overdue": 0, "completion": 0.0}]
+
+
+def test_audit_trail_search_in_the_callers_jurisdiction(api):
+    county = _json(api.call("county", "GET", "/audit"))
+    assert [(r["service"], r["entry_id"]) for r in county["rows"]] == [("verification", 2), ("verification", 1)]
+    province = _json(api.call("province", "GET", "/audit"))
+    assert province["total"] == 5 and province["rows"][0]["entity_id"] == "L1"  # newest first
+    narrowed = _json(api.call("province", "GET", "/audit", params={"action": "approved", "service": "verification"}))
+    assert [r["actor"] for r in narrowed["rows"]] == ["official-102"]
+    assert _json(api.call("province", "GET", "/audit", params={"target": "T9"}))["rows"][0]["actor"] == "clerk-b"
+    days = _json(api.call("province", "GET", "/audit", params={"since": "2026-11-03", "until": "2026-11-05"}))
+    assert [r["entity_id"] for r in days["rows"]] == ["L1"]
+    assert _json(api.call("province", "GET", "/audit", params={"limit": 2, "offset": 1}))["rows"][0]["actor"] == "system"
+    rows = list(csv.reader(io.StringIO(api.call("county", "GET", "/audit", params={"format": "csv"})
+                                       .content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["时间", "系统", "操作人"] and len(rows) == 3 and "status=invalid" in rows[1]
+    assert api.call("school", "GET", "/audit").status_code == 403
+    assert api.call("county", "GET", "/audit", params={"since": "2026-11-05", "until": "2026-11-01"}).status_code == 422

@@ -312,6 +312,38 @@ def rebuild(service: Annotated[str, typer.Argument(help="the service whose read 
     typer.echo(done.stdout.strip())
 
 
+audit_app = typer.Typer(help="The services' hash-chained audit logs (审计日志).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+AUDITED = ("verification", "publicity", "disbursement", "query")
+
+
+@audit_app.command("verify")
+def audit_verify(services: Annotated[list[str] | None, typer.Argument(help=f"default: {' '.join(AUDITED)}")] = None,
+                 state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Walk each service's audit chain; exit 1 when an entry was changed or removed."""
+    platform, reports = _platform(state_dir), []
+    for name in services or AUDITED:
+        if name not in AUDITED:
+            raise typer.BadParameter(f"{name} keeps no audit log (one of: {', '.join(AUDITED)})")
+        target = next(s for s in SERVICES if s.name == name)
+        done = subprocess.run([sys.executable, "-m", target.package, "audit-verify"], env=platform.service_env(target),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode not in (0, 1) or not lines:
+            typer.echo(f"{name}: the check could not run (exit {done.returncode})", err=True)
+            raise typer.Exit(2)
+        reports.append({"service": name, **json.loads(lines[-1])})
+    if as_json:
+        typer.echo(json.dumps(reports, ensure_ascii=False))
+    for report in [] if as_json else reports:
+        verdict = "完整 (intact)" if not report["problems"] else f"{len(report['problems'])} 处异常 (problems)"
+        typer.echo(f"{report['service']:<14} {report['entries']:>8} entries  {verdict}")
+        for problem in report["problems"]:
+            typer.echo(f"  - {problem['message']}")
+    if any(r["problems"] for r in reports):
+        raise typer.Exit(1)
+
+
 def _download(platform: Platform, path: str, output: Path | None) -> None:
     with (output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)) as out:
         try:

@@ -11,10 +11,11 @@ consumer's rows, so the lock is not on a bulk path. Each entry is also published
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from opentelemetry import trace
@@ -128,6 +129,26 @@ async def verify(session: AsyncSession, table: Table) -> dict:
                              "message": f"第 {row['id']} 条记录被改动 (entry {row['id']} was changed)"})
         prev_hash = row["hash"]
     return {"table": table.name, "entries": entries, "head": prev_hash, "problems": problems}
+
+
+def verify_command(table: Table) -> tuple[str, Callable]:
+    """``python -m <service> audit-verify``: the chain's report as JSON; exit 1 when it is broken."""
+    def run(settings) -> int:
+        from aid_chassis import db
+
+        async def check() -> dict:
+            engine = db.make_engine(settings)
+            try:
+                async with db.make_sessions(engine)() as session:
+                    return await verify(session, table)
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(check())
+        print(json.dumps(report, ensure_ascii=False))
+        return 1 if report["problems"] else 0
+
+    return "check the audit log's hash chain (a changed or removed entry)", run
 
 
 def create_audit_log(name: str) -> None:

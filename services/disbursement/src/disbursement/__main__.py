@@ -1,6 +1,9 @@
+from aid_chassis.audit import verify_command
 from aid_chassis.cli import service_main
+from disbursement.adapters import tables
 from disbursement.entrypoints.api import create
 from disbursement.entrypoints.worker import build_loops
 from disbursement.settings import Settings
 
-raise SystemExit(service_main("disbursement", Settings, create, build_loops))
+raise SystemExit(service_main("disbursement", Settings, create, build_loops, commands={
+    "audit-verify": verify_command(tables.audit_log)}))

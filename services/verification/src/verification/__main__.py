@@ -1,6 +1,9 @@
+from aid_chassis.audit import verify_command
 from aid_chassis.cli import service_main
+from verification.adapters import tables
 from verification.entrypoints.api import create
 from verification.entrypoints.worker import build_loops
 from verification.settings import Settings
 
-raise SystemExit(service_main("verification", Settings, create, build_loops))
+raise SystemExit(service_main("verification", Settings, create, build_loops, commands={
+    "audit-verify": verify_command(tables.audit_log)}))

@@ -81,6 +81,18 @@ check_schools = Table(  # 数据核查: each school's records of a check and its
 )
 
 
+audit_trail = Table(  # every service's audit entries (审计日志), for bureaus' search
+    "audit_trail", metadata,
+    Column("service", String(30), primary_key=True), Column("entry_id", BigInteger, primary_key=True),
+    Column("entity", String(40), nullable=False), Column("entity_id", String(100), nullable=False, index=True),
+    Column("action", String(40), nullable=False), Column("actor", String(100), nullable=False, index=True),
+    Column("role", String(30)), Column("institution", String(40)),
+    Column("region", String(12, collation="C"), nullable=False, index=True),  # whose jurisdiction sees it
+    Column("at", DateTime(timezone=True), nullable=False, index=True), Column("trace_id", String(32)),
+    Column("detail", JSONB, nullable=False), Column("hash", String(64), nullable=False),
+)
+
+
 def _counts(name: str, *keys: Column) -> Table:
     return Table(name, metadata, Column("dimension", String(10), primary_key=True),
                  Column("region", String(6, collation="C"), primary_key=True), *keys,
@@ -104,4 +116,4 @@ task_counts = _counts("task_counts", Column("school_code", String(20, collation=
 
 COUNTS = {"progress": progress_counts, "funding": funding_counts, "unfunded": unfunded_counts, "daily": daily_counts,
           "tasks": task_counts}
-STATE = (students, aid_records, unfunded_reasons, programmes, tasks, deadlines, check_schools)
+STATE = (students, aid_records, unfunded_reasons, programmes, tasks, deadlines, check_schools, audit_trail)

@@ -15,6 +15,7 @@ from aid_contracts import labels
 from reporting.adapters import tables
 from reporting.domain import reports as r
 from reporting.domain.counts import CHINA
+from reporting.entrypoints import audit_routes
 from reporting.entrypoints.render import bar_chart, line_chart, respond
 from reporting.service_layer import reports as sql
 from reporting.settings import Settings
@@ -114,4 +115,5 @@ def _short(metrics: dict[str, int], key: str) -> int:
 
 
 def create(settings: Settings):
-    return create_app(settings, title="reporting 统计报表", routers=[router], outbox_table=tables.chassis.outbox)
+    return create_app(settings, title="reporting 统计报表", routers=[router, audit_routes.router],
+                      outbox_table=tables.chassis.outbox)
