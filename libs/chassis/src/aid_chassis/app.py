@@ -28,8 +28,8 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
         engine = db.make_engine(settings)
         app.state.engine = engine
         app.state.sessions = db.make_sessions(engine)
-        app.state.token_verifier = TokenVerifier.from_file(
-            settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
+        await app.state.token_verifier.refresh()  # the provider's keys, when it publishes a JWKS
         pool = db.make_driver_pool(settings) if driver_pool else None
         if pool is not None:
             await pool.open()

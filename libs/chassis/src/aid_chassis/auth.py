@@ -7,6 +7,8 @@ Tokens are RS256 JWTs with the role and jurisdiction claims below.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -107,21 +109,58 @@ def level_below(prefix: str, school_code: str | None = None) -> Level:
     return {2: Level("city", 4), 4: Level("county", 6)}.get(len(prefix), Level("province", 2))
 
 
-class TokenVerifier:
-    """Validates signature, issuer, audience and expiry."""
+class UnknownSigningKey(LookupError):
+    """A token signed with a key id the verifier does not hold (yet: the provider may have rotated)."""
 
-    def __init__(self, public_key_pem: bytes, *, issuer: str, audience: str) -> None:
+
+class TokenVerifier:
+    """Validates signature, issuer, audience and expiry. The keys are one PEM public key (the dev
+    issuer's) or the OIDC provider's JWKS, fetched at start and again when a token names a key id
+    not seen yet (key rotation) — at most once per ``refetch_after`` seconds, so tokens with made-up
+    key ids cannot make the service hammer the provider."""
+
+    def __init__(self, public_key_pem: bytes | None = None, *, issuer: str, audience: str,
+                 jwks_url: str | None = None, refetch_after: float = 10.0, clock=time.monotonic) -> None:
+        if (public_key_pem is None) == (jwks_url is None):
+            raise ValueError("give either a public key or a JWKS URL")
         self._key = public_key_pem
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=False) if jwks_url else None
+        self._keys: dict[str | None, object] = {}
+        self._fetched_at = float("-inf")
         self._issuer = issuer
         self._audience = audience
+        self._refetch_after, self._clock = refetch_after, clock
 
     @classmethod
     def from_file(cls, path: Path, *, issuer: str, audience: str) -> TokenVerifier:
         return cls(path.read_bytes(), issuer=issuer, audience=audience)
 
+    @classmethod
+    def from_settings(cls, settings) -> TokenVerifier:
+        if settings.jwks_url:
+            return cls(issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url)
+        return cls.from_file(settings.jwt_public_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+    async def refresh(self) -> bool:
+        """Fetch the JWKS again (off the event loop) unless fetched just now; whether it did."""
+        if self._jwks is None or self._clock() - self._fetched_at < self._refetch_after:
+            return False
+        self._fetched_at = self._clock()
+        keys = await asyncio.to_thread(self._jwks.get_jwk_set, True)
+        self._keys = {k.key_id: k.key for k in keys.keys if k.public_key_use in (None, "sig")}
+        return True
+
+    def _signing_key(self, token: str):
+        if self._key is not None:
+            return self._key
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid not in self._keys:
+            raise UnknownSigningKey(kid)
+        return self._keys[kid]
+
     def verify(self, token: str) -> Principal:
         claims = jwt.decode(
-            token, self._key, algorithms=["RS256"], issuer=self._issuer, audience=self._audience,
+            token, self._signing_key(token), algorithms=["RS256"], issuer=self._issuer, audience=self._audience,
             options={"require": ["exp", "iss", "aud", "sub", "role"]},
         )
         return Principal(
@@ -131,13 +170,18 @@ class TokenVerifier:
         )
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise HTTPException(401, "请登录 (sign-in required)", headers={"WWW-Authenticate": "Bearer"})
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
-    except (jwt.InvalidTokenError, ValueError):
+        try:
+            return verifier.verify(credentials.credentials)
+        except UnknownSigningKey:
+            if not await verifier.refresh():
+                raise
+            return verifier.verify(credentials.credentials)
+    except (jwt.InvalidTokenError, jwt.PyJWKClientError, UnknownSigningKey, ValueError):
         raise HTTPException(401, "登录凭证无效或已过期 (invalid or expired token)",
                             headers={"WWW-Authenticate": "Bearer"}) from None
 
@@ -147,7 +191,7 @@ def allow(*roles: Role):
 
     async def dependency(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        principal = _principal(request, credentials)
+        principal = await _principal(request, credentials)
         if principal.role not in roles:
             raise HTTPException(403, "无权访问 (your role may not do this)")
         return principal

@@ -6,6 +6,8 @@ Its key pair lives in the state directory; services trust its public key through
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +27,13 @@ class DevIssuer:
         if not self.private_path.exists():
             self._generate(key_dir)
         self._private = self.private_path.read_bytes()
+        self._public = serialization.load_pem_public_key(self.public_path.read_bytes())
+        self.kid = hashlib.sha256(self.public_path.read_bytes()).hexdigest()[:16]
+
+    def jwks(self) -> dict:
+        """The public key as a JSON Web Key Set, as an OIDC provider publishes its keys."""
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._public))
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
 
     def _generate(self, key_dir: Path) -> None:
         key_dir.mkdir(parents=True, exist_ok=True)
@@ -42,4 +51,4 @@ class DevIssuer:
         claims = {"iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "sub": subject, "role": role,
                   "iat": now, "exp": now + ttl_seconds, "jti": str(uuid.uuid4())}
         claims.update({k: v for k, v in jurisdiction.items() if v})
-        return jwt.encode(claims, self._private, algorithm="RS256")
+        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})

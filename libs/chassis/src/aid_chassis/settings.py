@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "secret", "password", ""}
@@ -32,7 +32,8 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = _shared("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     pseudonym_key: SecretStr = _shared("AID_PSEUDONYM_KEY")
-    jwt_public_key_file: Path = _shared("AID_JWT_PUBLIC_KEY_FILE")
+    jwt_public_key_file: Path | None = _shared("AID_JWT_PUBLIC_KEY_FILE", default=None)
+    jwks_url: str | None = _shared("AID_JWKS_URL", default=None)  # the OIDC provider's keys, e.g. Keycloak's certs
     jwt_issuer: str = _shared("AID_JWT_ISSUER", default="aid-dev-issuer")
     jwt_audience: str = _shared("AID_JWT_AUDIENCE", default="aid-platform")
     trace_dir: Path | None = _shared("AID_TRACE_DIR", default=None)
@@ -60,6 +61,13 @@ class ServiceSettings(BaseSettings):
         if secret.lower() in _PLACEHOLDERS or len(secret) < 16:
             raise ValueError("AID_PSEUDONYM_KEY must be a real secret of at least 16 characters")
         return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ServiceSettings:
+        if (self.jwt_public_key_file is None) == (self.jwks_url is None):
+            raise ValueError("set exactly one of AID_JWKS_URL (the OIDC provider's keys) and AID_JWT_PUBLIC_KEY_FILE "
+                             "(the local dev issuer's key)")
+        return self
 
     @property
     def pseudonym_secret(self) -> bytes:
