@@ -9,7 +9,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from aid_chassis.auth import api_routes
 from aid_chassis.dev_issuer import DevIssuer
+
+# The callers of every service's authorization matrix: name -> token claims. Schools and counties
+# are in Guiyang (5201); "other_county" is another province's.
+MATRIX_CALLERS = {
+    "school": {"role": "school", "school_code": "5201020001"},
+    "other_school": {"role": "school", "school_code": "5201030001"},
+    "county": {"role": "county_bureau", "region": "520102"},
+    "city": {"role": "city_bureau", "region": "520100"},
+    "province": {"role": "province_bureau", "region": "520000"},
+    "other_county": {"role": "county_bureau", "region": "530102"},
+    "department": {"role": "department", "department": "civil_affairs"},
+    "operator": {"role": "operator"},
+}
 
 
 @dataclass
@@ -51,3 +65,28 @@ def seed(url: str, project, envelopes) -> None:
         finally:
             await engine.dispose()
     asyncio.run(run())
+
+
+def served_routes(app) -> set[tuple[str, str]]:
+    """(method, path template) of every route but health and metrics."""
+    return {(m, r.path) for r in api_routes(app.routes) for m in r.methods
+            if not r.path.startswith(("/healthz", "/readyz", "/metrics"))}
+
+
+def fill(value, ids: dict):
+    """``{name}`` placeholders in a request (strings, nested dicts, lists) filled from ``ids``."""
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(fill(v, ids) for v in value)
+    return value
+
+
+def matrix_row(api: Api, method: str, path: str, request_: dict, expected: dict[str, int]) -> tuple[dict, dict]:
+    """(got, wanted) statuses of one route for every caller and anonymous: callers not in
+    ``expected`` must get 403, anonymous 401."""
+    request_ = fill(request_, api.ids)
+    got = {who: api.call(who, method, path, **request_).status_code for who in (*api.callers, None)}
+    return got, {who: expected.get(who, 403) for who in api.callers} | {None: 401}

@@ -16,13 +16,9 @@ from reporting.entrypoints.api import create
 from reporting.service_layer import projections
 from reporting.settings import Settings
 from tests import factories as f
-from tests.api_client import Api, seed
+from tests.api_client import MATRIX_CALLERS, Api, matrix_row, seed, served_routes
 
-CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
-           "county": {"role": "county_bureau", "region": "520102"},
-           "other_county": {"role": "county_bureau", "region": "520103"},
-           "province": {"role": "province_bureau", "region": "520000"},
-           "operator": {"role": "operator"}}
+CALLERS = MATRIX_CALLERS
 POOR = (Category.REGISTERED_POOR,)
 HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1, amount_fen=62_500),
            f.matched(2, categories=POOR), f.verified(2), f.unfunded_reason(2),
@@ -126,7 +122,7 @@ def test_abnormal_checks_by_jurisdiction(api):
     assert _json(api.call("province", "GET", "/reports/checks", params={"check_id": "C2"}))["rows"][0]["records"] == 2
     html = api.call("county", "GET", "/reports/checks", params={"format": "html"}).text
     assert "异常数据核查汇总" in html and "<svg" in html
-    assert api.call("other_county", "GET", "/reports/checks").json()["rows"] == [
+    assert api.call("city", "GET", "/reports/checks", params={"region": "520103"}).json()["rows"] == [
         {"code": "5201030001", "name": "", "records": 2, "answered": 0, "confirmed_correct": 0, "corrected": 0,
          "wrongly_funded": 0, "other": 0, "overdue": 0, "completion": 0.0}]
 
@@ -147,3 +143,29 @@ def test_audit_trail_search_in_the_callers_jurisdiction(api):
     assert rows[0][:3] == ["时间", "系统", "操作人"] and len(rows) == 3 and "status=invalid" in rows[1]
     assert api.call("school", "GET", "/audit").status_code == 403
     assert api.call("county", "GET", "/audit", params={"since": "2026-11-05", "until": "2026-11-01"}).status_code == 422
+
+
+READERS = ("school", "other_school", "county", "city", "province", "other_county")
+BUREAUS = ("county", "city", "province", "other_county")
+# Every route on both dimensions: (method, path, expected status per caller); others get 403.
+MATRIX = [
+    *[(f"/reports/{name}{query}", dict.fromkeys(READERS, 200))
+      for name, query in (("progress", ""), ("funding", ""), ("unfunded", "?period=2026-autumn"), ("checks", ""))],
+    *[(f"/reports/{name}?dimension=household{query}", dict.fromkeys(READERS, 200))
+      for name, query in (("progress", ""), ("funding", ""), ("unfunded", "&period=2026-autumn"), ("checks", ""))],
+    ("/reports/progress?region=520103", {"school": 200, "other_school": 200, "city": 200, "province": 200}),
+    ("/reports/funding?region=5201", {"school": 200, "other_school": 200, "county": 200, "city": 200, "province": 200}),
+    ("/progress", dict.fromkeys((*BUREAUS, "operator"), 200)),
+    ("/progress?dimension=household", dict.fromkeys((*BUREAUS, "operator"), 200)),
+    ("/audit", dict.fromkeys(BUREAUS, 200)),
+]
+
+
+def test_every_route_is_in_the_authorization_matrix(api):
+    assert served_routes(api.client.app) == {("GET", path.split("?")[0]) for path, _ in MATRIX}
+
+
+@pytest.mark.parametrize(("path", "expected"), MATRIX, ids=[path for path, _ in MATRIX])
+def test_authorization_matrix(api, path, expected):
+    got, wanted = matrix_row(api, "GET", path, {}, expected)
+    assert got == wanted

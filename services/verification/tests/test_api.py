@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from aid_chassis.auth import Principal, Role, api_routes
+from aid_chassis.auth import Principal, Role
 from aid_chassis.dev_issuer import DevIssuer
 from aid_contracts import Envelope, StudentMatched
 from aid_contracts.events import Category, PovertyStatus, Stage
 from aid_contracts.keys import student_key
 from tests import factories as f
-from tests.api_client import Api
+from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
 from tests.images import jpeg, png
 from verification.adapters import tables
 from verification.domain.proofs import MAX_PROOF_BYTES
@@ -29,16 +29,7 @@ from verification.settings import Settings
 
 SECRET = "api-test-secret-0123456789"
 SCHOOL_A, SCHOOL_B = "5201020001", "5201030001"
-WHO = {  # the callers of the matrix: name -> token claims
-    "school": {"role": "school", "school_code": SCHOOL_A},
-    "other_school": {"role": "school", "school_code": SCHOOL_B},
-    "county": {"role": "county_bureau", "region": "520102"},
-    "city": {"role": "city_bureau", "region": "520100"},
-    "province": {"role": "province_bureau", "region": "520000"},
-    "other_county": {"role": "county_bureau", "region": "530102"},
-    "department": {"role": "department", "department": "civil_affairs"},
-    "operator": {"role": "operator"},
-}
+WHO = MATRIX_CALLERS
 
 
 async def _seed(url: str) -> dict:
@@ -120,27 +111,13 @@ def _template(path: str) -> str:
 
 
 def test_every_route_is_in_the_authorization_matrix(api):
-    served = {(m, r.path) for r in api_routes(api.client.app.routes) for m in r.methods
-              if not r.path.startswith(("/healthz", "/readyz", "/metrics"))}
-    assert served == {(m, _template(p)) for m, p, _, _ in MATRIX}
-
-
-def _fill(value, ids: dict):
-    if isinstance(value, str):
-        return value.format(**ids)
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_fill(v, ids) for v in value)
-    return value
+    assert served_routes(api.client.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}
 
 
 @pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
 def test_authorization_matrix(api, method, path, request_, expected):
-    request_ = _fill(request_, api.ids)
-    got = {who: api.call(who, method, path, **request_).status_code for who in (*WHO, None)}
-    want = {who: expected.get(who, 403) for who in WHO} | {None: 401}
-    assert got == want
+    got, wanted = matrix_row(api, method, path, request_, expected)
+    assert got == wanted
 
 
 def _visible(api, who, path) -> int:
