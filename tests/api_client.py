@@ -84,9 +84,9 @@ def fill(value, ids: dict):
     return value
 
 
-def matrix_row(api: Api, method: str, path: str, request_: dict, expected: dict[str, int]) -> tuple[dict, dict]:
-    """(got, wanted) statuses of one route for every caller and anonymous: callers not in
-    ``expected`` must get 403, anonymous 401."""
+def matrix_row(api: Api, method: str, path: str, request_: dict, expected: dict) -> tuple[dict, dict]:
+    """(got, wanted) statuses of one route for every caller and anonymous (key None): callers not
+    in ``expected`` must get 403, anonymous 401 (unless ``expected`` says otherwise)."""
     request_ = fill(request_, api.ids)
     got = {who: api.call(who, method, path, **request_).status_code for who in (*api.callers, None)}
-    return got, {who: expected.get(who, 403) for who in api.callers} | {None: 401}
+    return got, {who: expected.get(who, 403) for who in api.callers} | {None: expected.get(None, 401)}

@@ -19,7 +19,7 @@ from query.entrypoints.api import create
 from query.service_layer import projections
 from query.settings import Settings
 from tests import factories as f
-from tests.api_client import Api, seed
+from tests.api_client import MATRIX_CALLERS, Api, matrix_row, seed, served_routes
 
 SECRET = "api-test-secret-0123456789"
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
@@ -172,3 +172,49 @@ def test_one_client_is_limited_across_id_numbers(migrate, tmp_path):
         codes = [client.post("/public/lookup", json={**LOOKUP, "id_number": f.id_number(i, "530103")}).status_code
                  for i in range(1, 4)]
     assert codes == [404, 404, 429]
+
+
+READERS = ("school", "other_school", "county", "city", "province", "other_county")
+BUREAU_CALLERS = ("county", "city", "province", "other_county")
+ALL = (*MATRIX_CALLERS, None)
+WIDER = {"school": 200, "other_school": 200, "city": 200, "province": 200}  # narrowed to 520103
+# Every route on both dimensions: (method, path, request, expected status per caller); others get 403.
+MATRIX = [
+    ("GET", "/views", {}, dict.fromkeys(READERS, 200)),
+    *[("GET", f"/views/{view}{suffix}?dimension={dimension}{period}", {}, dict.fromkeys(READERS, 200))
+      for view, period in (("key-groups", ""), ("self-collected", ""), ("unfunded", "&period=2026-autumn"))
+      for suffix in ("", "/summary", "/export") for dimension in ("enrolment", "household")],
+    *[("GET", f"/views/elsewhere{suffix}", {}, dict.fromkeys(BUREAU_CALLERS, 200)) for suffix in ("", "/summary", "/export")],
+    ("GET", "/views/key-groups?region=520103", {}, WIDER),
+    ("GET", "/views/key-groups/export?region=520103&dimension=household", {}, WIDER),
+    ("GET", "/students/{key}/timeline", {}, {"school": 200, "other_school": 404, "county": 200, "city": 200,
+                                            "province": 200, "other_county": 404}),
+    ("POST", "/public/lookup", {"json": {"name": "王小明", "id_number": f.id_number(7, "530103"),
+                                         "school_code": "5301030001"}}, dict.fromkeys(ALL, 200)),
+]
+
+
+@pytest.fixture
+def matrix(api, tmp_path):
+    """The API with the matrix's callers and no lookup limits (every caller looks the same student up)."""
+    app = create(Settings(database_url=api.url, pseudonym_key=SECRET, jwt_public_key_file=api.issuer.public_path,
+                          lookup_per_client=0, lookup_per_student=0))
+    with TestClient(app) as client:
+        yield Api(client, api.issuer, api.url, MATRIX_CALLERS, {"key": f.key(1)})
+
+
+def _template(path: str) -> str:
+    path = path.split("?")[0]
+    for view in ("key-groups", "self-collected", "unfunded", "elsewhere"):
+        path = path.replace(f"/views/{view}", "/views/{view}")
+    return path
+
+
+def test_every_route_is_in_the_authorization_matrix(matrix):
+    assert served_routes(matrix.client.app.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}  # inside LookupFront
+
+
+@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_authorization_matrix(matrix, method, path, request_, expected):
+    got, wanted = matrix_row(matrix, method, path, request_, expected)
+    assert got == wanted
