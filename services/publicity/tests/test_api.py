@@ -15,7 +15,7 @@ from publicity.entrypoints.api import create
 from publicity.service_layer import candidates
 from publicity.settings import Settings
 from tests import factories as f
-from tests.api_client import Api
+from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
 
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
            "other_school": {"role": "school", "school_code": "5201030001"},
@@ -104,3 +104,67 @@ def test_only_the_province_changes_programmes_and_only_for_later_periods(api):
     past = api.call("province", "PUT", f"/programmes/{PROGRAMME}", json={**body, "effective_from": "2020-autumn"})
     assert (past.status_code, past.json()["detail"]["code"]) == (422, "not_later")
     assert len(api.call(None, "GET", f"/programmes/{PROGRAMME}/versions").json()) == 2
+
+
+@pytest.fixture
+def matrix(api):
+    """A published list of school A with an open objection, and a draft list of school A, seen
+    by the matrix's callers."""
+    published = _published_list(api)
+    assert api.call(None, "POST", f"/notices/{published}/objections", json=OBJECTION).status_code == 201
+    draft = api.call("school", "POST", "/lists", json={"programme_code": PROGRAMME, "period": "2027-spring"})
+    assert draft.status_code == 201, draft.text
+    objection = api.call("county", "GET", f"/lists/{published}/objections").json()["items"][0]["objection_id"]
+    return Api(api.client, api.issuer, api.url, MATRIX_CALLERS,
+               {"published": published, "draft": draft.json()["list_id"], "objection": objection})
+
+
+READERS = ("school", "other_school", "county", "city", "province", "other_county")
+BUREAUS = ("county", "city", "province", "other_county")
+SCHOOLS = ("school", "other_school")
+ANYONE = (*MATRIX_CALLERS, None)
+MINE = {"school": 200, "other_school": 404, "county": 200, "city": 200, "province": 200, "other_county": 404}
+PROGRAMME_BODY = {"name": "生活补助（小学）", "stage": "primary", "monthly": False, "amount_fen": 62_500,
+                  "categories": ["orphan"], "effective_from": "2020-autumn"}
+# Every route: (method, path, request, expected status per caller); others get 403, anonymous 401.
+# A changing request is one the rules refuse (409 wrong state, 422) so each caller finds the same state.
+MATRIX = [
+    ("GET", "/programmes", {}, dict.fromkeys(ANYONE, 200)),
+    ("GET", f"/programmes/{PROGRAMME}/versions", {}, dict.fromkeys(ANYONE, 200)),
+    ("PUT", f"/programmes/{PROGRAMME}", {"json": PROGRAMME_BODY}, {"province": 422}),  # not a later period
+    ("GET", f"/lists/proposal?programme_code={PROGRAMME}", {}, dict.fromkeys(SCHOOLS, 200)),
+    ("POST", "/lists", {"json": {"programme_code": "no_such_programme", "period": "2026-autumn"}},
+     dict.fromkeys(SCHOOLS, 422)),  # no such programme
+    ("GET", "/lists", {}, dict.fromkeys(READERS, 200)),
+    ("GET", "/lists/{draft}", {}, MINE),
+    ("GET", "/lists/{published}", {}, MINE),
+    ("POST", "/lists/{published}/entries/1/remove", {"json": {"reason": "转学"}}, {"school": 409, "other_school": 404}),
+    ("POST", "/lists/{published}/submit", {}, {"school": 409, "other_school": 404}),
+    ("POST", "/lists/{draft}/approve", {}, {"county": 409, "city": 409, "province": 409, "other_county": 404}),
+    ("POST", "/lists/{draft}/return", {"json": {"reason": "材料不全"}},
+     {"county": 409, "city": 409, "province": 409, "other_county": 404}),
+    ("GET", "/notices/{published}", {}, dict.fromkeys(ANYONE, 200)),
+    ("GET", "/notices/{draft}", {}, dict.fromkeys(ANYONE, 404)),  # not public before the audit
+    ("POST", "/notices/{published}/objections", {"json": {**OBJECTION, "contact_phone": "abc"}},
+     dict.fromkeys(ANYONE, 422)),
+    ("GET", "/lists/{published}/objections", {}, {"county": 200, "city": 200, "province": 200, "other_county": 404}),
+    ("POST", "/objections/{objection}/decide", {"json": {"decision": "dismiss", "reason": ""}},
+     {"county": 422, "city": 422, "province": 422, "other_county": 404}),
+    ("GET", "/messages", {}, dict.fromkeys(SCHOOLS, 200)),
+]
+
+
+def _template(path: str) -> str:
+    path = path.split("?")[0].replace(PROGRAMME, "{code}").replace("{draft}", "{list_id}")
+    return path.replace("{published}", "{list_id}").replace("/entries/1/", "/entries/{entry_no}/") \
+        .replace("{objection}", "{objection_id}")
+
+
+def test_every_route_is_in_the_authorization_matrix(matrix):
+    assert served_routes(matrix.client.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}
+
+
+@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_authorization_matrix(matrix, method, path, request_, expected):
+    got, wanted = matrix_row(matrix, method, path, request_, expected)
+    assert got == wanted
