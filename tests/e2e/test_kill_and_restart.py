@@ -51,11 +51,11 @@ def test_crashes_during_the_flow_lose_and_duplicate_nothing(running, province, r
     school, expected = _second_school(province, result.school_code)
     county, stage = province.schools[school]
 
-    flow.register_cards(c, province, school)
     running.kill(SVC["verification"], "worker")  # its outbox fills while the relay is dead
     verified = flow.verify_school(c, school, county, expected)
     _crash_and_restart(running, "query", "worker")
     running.start(SVC["verification"], "worker")
+    flow.register_cards(c, province, school)
     _crash_and_restart(running, "publicity", "worker", down_for=0.2)
     list_id = flow.publish_list(c, school, county, stage, "2027-spring", verified)
     _crash_and_restart(running, "disbursement", "worker", down_for=0.5)

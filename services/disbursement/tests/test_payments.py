@@ -51,7 +51,20 @@ async def _events(sessions) -> list[str]:
     return [env.type for env in await _queued(sessions)]
 
 
+async def _approved(sessions, *seqs: int, school: str = "5201020001", region: str = "520102") -> None:
+    """The bureau approved these students at ``school``: it may register their cards."""
+    from aid_contracts import Envelope, Verified
+    from aid_contracts.keys import student_key
+
+    async with sessions() as s, s.begin():
+        for seq in seqs:
+            event = f.verified(seq, school=school, region=region).parse(Verified)
+            await accounts.on_verified(s, Envelope.wrap(event, source="test", key=student_key(f.id_number(seq, region),
+                                                                                              SECRET)))
+
+
 async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: str | None = "13800138000"):
+    await _approved(sessions, seq)
     return await _run(sessions, accounts.register, SCHOOL, accounts.Card(f.id_number(seq), "ICBC", number, phone),
                       secret=SECRET, cipher=CIPHER)
 
@@ -152,13 +165,19 @@ async def test_unknown_batch_and_malformed_line_change_nothing(sessions):
 
 
 async def test_card_import_reports_each_row(sessions):
+    await _approved(sessions, 1, 2, 3)
+    await _approved(sessions, 6, school="5201030001", region="520103")
     content = ("身份证号,开户银行,银行卡号,手机号\n"
                f"{f.id_number(1)},ICBC,6222020200112233445,13800138000\n"
                f"{f.id_number(2)},XYZ,6222020200112233445,\n"
-               f"{f.id_number(3)},ICBC,123,\n").encode()
+               f"{f.id_number(3)},ICBC,123,\n"
+               f"{f.id_number(6, '520103')},ICBC,6222020200112233445,\n"  # another county's school's student
+               f"{f.id_number(7)},ICBC,6222020200112233445,\n").encode()  # approved nowhere yet
     result = await _run(sessions, accounts.import_cards, SCHOOL, content, secret=SECRET, cipher=CIPHER)
-    assert (result["read"], result["accepted"]) == (3, 1)
-    assert [(r["row"], r["code"]) for r in result["rejections"]] == [(3, "unknown_bank"), (4, "bad_card")]
+    assert (result["read"], result["accepted"]) == (5, 1)
+    assert [(r["row"], r["code"]) for r in result["rejections"]] == [
+        (3, "unknown_bank"), (4, "bad_card"), (5, "not_your_student"), (6, "not_your_student")]
+    assert await _count(sessions, tables.accounts) == 1
     with pytest.raises(CardRefused):
         await _card(sessions, 5, phone="12345")
 

@@ -124,13 +124,20 @@ def publish_list(c: Clients, school_code: str, county: str, stage: str, period: 
 
 
 def register_cards(c: Clients, province: DemoProvince, school_code: str) -> dict:
-    """The school imports its students' bank cards (登记银行卡) in one CSV."""
+    """The school imports its approved students' bank cards (登记银行卡) in one CSV, once
+    disbursement has heard of the approvals (a card is registered only by the student's school)."""
+    ids = matched_ids(province)
     rows = [[s.id_number, "ICBC", bank.card_for(s.id_number), "13800" + s.id_number[-6:-1] + "0"]
-            for s in province.students if s.school_code == school_code]
+            for s in province.students if s.school_code == school_code and s.id_number in ids]
     out = io.StringIO()
     csv.writer(out).writerows([["身份证号", "开户银行", "银行卡号", "手机号"], *rows])
-    return c.call("POST", "disbursement", "/accounts/import", headers=c.token("school", school_code=school_code),
-                  files={"file": ("cards.csv", out.getvalue().encode(), "text/csv")}).json()
+
+    def imported() -> dict | None:
+        report = c.call("POST", "disbursement", "/accounts/import", headers=c.token("school", school_code=school_code),
+                        files={"file": ("cards.csv", out.getvalue().encode(), "text/csv")}).json()
+        return report if report["accepted"] == len(rows) else None  # a card registered again is the same card
+
+    return wait_for(f"disbursement to accept the {len(rows)} cards of school {school_code}", imported, every=1)
 
 
 def pay_list(c: Clients, county: str, list_id: str, expected: int, *, fail: int = 0) -> dict:

@@ -51,6 +51,14 @@ accounts = Table(  # 银行卡 registered by the school or imported in bulk
     timestamp("updated_at", nullable=False),
 )
 
+student_schools = Table(  # whose student: the school and county that may register a student's card
+    "student_schools", metadata,
+    Column("student_key", String(64), primary_key=True),
+    Column("school_code", String(20), nullable=False),
+    Column("enrolment_region", String(6), nullable=False),
+    timestamp("updated_at", nullable=False),
+)
+
 batches = Table(  # 代发批次
     "payment_batches", metadata,
     Column("batch_id", String(40), primary_key=True),

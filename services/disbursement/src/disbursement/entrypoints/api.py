@@ -27,7 +27,8 @@ CONFLICTS = frozenset({"batch_stopped", "not_stopped"})
 
 
 def refusals():
-    return http_refusals((CardRefused, FileRefused, batches.BatchRefused, UploadRefused), conflicts=CONFLICTS)
+    return http_refusals((CardRefused, FileRefused, batches.BatchRefused, UploadRefused), conflicts=CONFLICTS,
+                         statuses={"not_your_student": 404})
 
 
 class CardBody(BaseModel):

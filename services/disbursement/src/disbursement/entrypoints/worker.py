@@ -1,10 +1,11 @@
-"""disbursement's worker: payments from final lists, the outbox relay, payment notices."""
+"""disbursement's worker: payments from final lists (and whose students they are, from approvals
+and lists), the outbox relay, payment notices."""
 
 from functools import partial
 from pathlib import Path
 
 from aid_chassis.worker import consumer_and_relay, periodic
-from aid_contracts import Published
+from aid_contracts import Published, Verified
 from aid_contracts.topics import Topic
 from disbursement.adapters import tables
 from disbursement.service_layer import accounts, notify
@@ -19,8 +20,9 @@ def channel(settings):
 
 
 def build_loops(settings, sessions):
-    loops = consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.PUBLISHED.value],
-                               handlers={Published.EVENT_TYPE: accounts.on_published})
+    loops = consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.VERIFIED.value, Topic.PUBLISHED.value],
+                               handlers={Verified.EVENT_TYPE: accounts.on_verified,
+                                         Published.EVENT_TYPE: accounts.on_published})
     notifier = periodic(sessions, partial(notify.deliver_due, channel=channel(settings), cipher=settings.cipher(),
                                           max_attempts=settings.notify_max_attempts),
                         every=settings.notify_every_seconds, name="delivering payment notices")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
 from aid_chassis.uploads import read_csv
-from aid_contracts import Envelope, Published
+from aid_contracts import Envelope, Published, Verified
+from aid_contracts.lifecycle import VALID
 from aid_contracts.keys import student_key
 from aid_chassis.audit import new_id
 from disbursement.adapters import tables
@@ -21,13 +22,28 @@ A = tables.accounts.c
 _PHONE_DIGITS = 11
 
 
+async def _enrolled_at(session: AsyncSession, key: str, facts) -> None:
+    """Remember the school and county that answer for a student (their cards are theirs to register)."""
+    values = {"school_code": facts.school_code, "enrolment_region": facts.enrolment_region, "updated_at": func.now()}
+    await session.execute(pg_insert(tables.student_schools).values(student_key=key, **values)
+                          .on_conflict_do_update(index_elements=["student_key"], set_=values))
+
+
+async def on_verified(session: AsyncSession, envelope: Envelope) -> None:
+    """A student approved as valid at a school: that school (and its county) may register their card."""
+    event: Verified = envelope.parse(Verified)
+    if event.status.value in VALID:
+        await _enrolled_at(session, envelope.partitionkey, event.student)
+
+
 async def on_published(session: AsyncSession, envelope: Envelope) -> None:
     """A final list entry becomes one payment; ready at once if the student has a card. The
     unique keys stop a second payment for the same list, or the same programme and period."""
     event: Published = envelope.parse(Published)
+    key = envelope.partitionkey
+    await _enrolled_at(session, key, event.student)
     if not event.final:
         return
-    key = envelope.partitionkey
     has_card = await session.scalar(select(A.student_key).where(A.student_key == key)) is not None
     created = await session.scalar(pg_insert(tables.payments).values(
         payment_id=new_id("P"), list_id=event.list_id, student_key=key, programme_code=event.programme_code,
@@ -61,6 +77,7 @@ async def register(session: AsyncSession, who: Principal, card: Card, *, secret:
     number = check_card(card.bank, card.card_number)
     phone = _checked_phone(card.phone)
     key = student_key(card.id_number, secret)
+    await _check_answers_for(session, who, key)
     values = {"bank": card.bank, "card_cipher": cipher.encrypt(number, key), "card_last4": number[-4:],
               "phone_cipher": cipher.encrypt(phone, key) if phone else None, "registered_by": who.subject,
               "school_code": who.school_code}
@@ -71,6 +88,16 @@ async def register(session: AsyncSession, who: Principal, card: Card, *, secret:
         S.status.in_(("awaiting_card", "failed"))).values(status="ready"))
     await log(session, "bank_account", key, "registered", who, {"bank": card.bank, "last4": number[-4:]})
     return {"student_key": key, "bank": card.bank, "card": f"**** {number[-4:]}", "payments_ready": ready.rowcount}
+
+
+async def _check_answers_for(session: AsyncSession, who: Principal, key: str) -> None:
+    """Only the student's own school, or a county bureau over it, registers or replaces their card
+    (anyone else could divert the payment)."""
+    found = (await session.execute(select(tables.student_schools).where(
+        tables.student_schools.c.student_key == key))).first()
+    if found is None or not (who.is_school(found.school_code) or who.covers_region(found.enrolment_region)):
+        raise CardRefused("not_your_student", "该学生不是本校（本县）已审核通过的学生，不能登记银行卡 (the student is not "
+                                              "one your school or county has verified: you cannot register their card)")
 
 
 HEADERS = {"身份证号": "id_number", "开户银行": "bank", "银行卡号": "card_number", "手机号": "phone"}
