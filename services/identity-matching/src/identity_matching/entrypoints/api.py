@@ -19,10 +19,13 @@ from identity_matching.service_layer import candidates, imports
 from identity_matching.settings import Settings
 
 router = APIRouter(prefix="/imports", tags=["imports 名单导入"])
-ROSTER_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
+# Imports, rejected rows (raw values to correct) and ID-number exports are business data: the
+# province and the departments; operators see only what carries no personal data (counts, feeds).
+ROSTER_ROLES = allow(Role.PROVINCE_BUREAU)
 LIST_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU)
-ROUND_ROLES = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
-READ_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
+ROUND_ROLES = allow(Role.PROVINCE_BUREAU)
+READ_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU)
+STATUS_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
 
 
 def _importer(request: Request, who: Principal) -> imports.Importer:
@@ -113,7 +116,7 @@ async def import_report(batch_id: str, db=Depends(session), who: Principal = Dep
 
 
 @router.get("", summary="Department lists in force: people by category and county (部门名单统计)")
-async def department_statistics(db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+async def department_statistics(db=Depends(session), who: Principal = Depends(STATUS_ROLES)) -> dict:
     d = tables.department_records.c
     stmt = select(d.department, d.category, d.household_region, func.count()).group_by(
         d.department, d.category, d.household_region).order_by(d.department, d.category, d.household_region)
@@ -128,7 +131,7 @@ async def department_statistics(db=Depends(session), who: Principal = Depends(RE
 
 
 @router.get("/feeds/{feed_batch_id}", summary="A batch pushed on Kafka: waiting, closed, or imported")
-async def feed_status(feed_batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+async def feed_status(feed_batch_id: str, db=Depends(session), who: Principal = Depends(STATUS_ROLES)) -> dict:
     b, r = tables.feed_batches.c, tables.feed_records.c
     batch = (await db.execute(select(tables.feed_batches).where(b.batch_id == feed_batch_id))).first()
     if batch is None or (who.role is Role.DEPARTMENT and batch.department != who.department):
@@ -143,7 +146,7 @@ matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
 
 
 @matches_router.get("/export.csv", summary="Every match in force, with full ID numbers (比对结果导出)")
-async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU, Role.OPERATOR))):
+async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU))):
     m = tables.matches.c
     rows = await db.stream(select(m.canonical).where(m.active).order_by(m.student_key)
                            .execution_options(yield_per=2000))
@@ -157,7 +160,7 @@ async def export_matches(db=Depends(session), who: Principal = Depends(allow(Rol
                              headers={"Content-Disposition": 'attachment; filename="matches.csv"'})
 
 
-REVIEWERS = allow(Role.PROVINCE_BUREAU, Role.OPERATOR)
+REVIEWERS = allow(Role.PROVINCE_BUREAU)  # accepting a typo'd ID number is a business decision
 CANDIDATE_COLUMNS = ("department", "row", "raw_id_number", "candidate_id_number", "score", "reason")
 
 
