@@ -45,8 +45,39 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
     for router in routers:
         app.include_router(router)
     assert_every_route_has_policy(app)
+    _document_refusals(app)
     _instrument(app)
     return app
+
+
+REFUSAL = {  # what a refused request gets: a code and a message a clerk can act on (or a plain text)
+    "title": "Refusal", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"anyOf": [
+        {"type": "string"},
+        {"type": "object", "required": ["code", "message"],
+         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+    ]}},
+}
+
+
+def _document_refusals(app: FastAPI) -> None:
+    """OpenAPI: a 422 is FastAPI's validation error or one of the service's refusals (a rule the
+    request breaks: ``{"detail": {"code", "message"}}``), so clients and schemathesis know both."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Refusal"] = REFUSAL
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                content = operation.get("responses", {}).get("422", {}).get("content", {}).get("application/json")
+                if content is not None:
+                    content["schema"] = {"anyOf": [content["schema"], {"$ref": "#/components/schemas/Refusal"}]}
+        return schema
+
+    app.openapi = openapi
 
 
 class TraceIdHeader:

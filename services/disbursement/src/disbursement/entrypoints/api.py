@@ -14,6 +14,7 @@ from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.errors import refusals as http_refusals
 from aid_chassis.uploads import UploadRefused
 from aid_chassis.masking import mask_id_number, mask_name
+from aid_chassis.params import INT4_MAX
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
 from disbursement.domain.cards import CardRefused
@@ -40,7 +41,7 @@ class CardBody(BaseModel):
 
 class BatchBody(BaseModel):
     list_id: str | None = None
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, le=INT4_MAX)
 
 
 class Note(BaseModel):
@@ -53,7 +54,7 @@ def _settings(request: Request) -> Settings:
 
 @router.get("/payments", summary="Payments in my jurisdiction (发放记录)")
 async def list_payments(list_id: str | None = None, status: str | None = None,
-                        limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0), db=Depends(session),
+                        limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT4_MAX), db=Depends(session),
                         who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
     p, s = tables.payments.c, tables.payment_states.c
     stmt = select(tables.payments, *(c for c in tables.payment_states.c if c.name != "payment_id")).join(

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal, Role, allow
+from aid_chassis.params import RowNumber
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
@@ -181,7 +182,7 @@ async def list_candidates(status: str = "pending", db=Depends(session), who: Pri
 
 
 @matches_router.post("/candidates/{candidate_id}/{decision}", summary="Accept or reject a review candidate")
-async def decide_candidate(candidate_id: int, decision: Literal["accept", "reject"], request: Request,
+async def decide_candidate(candidate_id: RowNumber, decision: Literal["accept", "reject"], request: Request,
                            db=Depends(session), who: Principal = Depends(REVIEWERS)) -> dict:
     settings: Settings = request.app.state.settings
     try:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal, Role, public
 from aid_chassis.masking import mask_id_number
+from aid_chassis.params import RowNumber
 from aid_contracts.events import Category, Stage
 from publicity.adapters import tables
 from publicity.domain.programmes import Period, Rules, rules_json
@@ -123,7 +124,7 @@ async def get_list(list_id: str, db=Depends(session), who: Principal = Depends(S
 
 
 @router.post("/lists/{list_id}/entries/{entry_no}/remove", summary="Take a student off my draft list, with a reason")
-async def remove_entry(list_id: str, entry_no: int, body: Reason, db=Depends(session),
+async def remove_entry(list_id: str, entry_no: RowNumber, body: Reason, db=Depends(session),
                        who: Principal = Depends(SCHOOLS)) -> dict:
     with refusals():
         async with db.begin():

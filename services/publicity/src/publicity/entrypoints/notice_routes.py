@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from aid_chassis.app import session
 from aid_chassis.auth import Principal, public
 from aid_chassis.masking import mask_id_number, mask_name
+from aid_chassis.params import INT4_MAX
 from publicity.adapters import tables
 from publicity.entrypoints.common import AUDITORS, SCHOOLS, refusals
 from publicity.service_layer import objections
@@ -23,7 +24,7 @@ bureau = APIRouter(tags=["异议处理 objections"])
 
 
 class Objection(BaseModel):
-    entry_no: int | None = Field(None, ge=1, description="公示名单上的序号; omit for the list as a whole")
+    entry_no: int | None = Field(None, ge=1, le=INT4_MAX, description="公示名单上的序号; omit for the list as a whole")
     contact_name: str = Field(max_length=50)
     contact_phone: str = Field(max_length=20)
     text: str = Field(max_length=1000)

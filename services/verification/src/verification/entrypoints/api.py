@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import Principal
+from aid_chassis.params import INT4_MAX
 from aid_contracts.events import VerificationStatus
 from aid_contracts.keys import student_key
 from verification.adapters import tables
@@ -53,7 +54,7 @@ async def list_tasks(request: Request, status: Status | None = None, audit_state
                      open_only: bool = True,
                      dimension: Literal["both", "enrolment", "household", "household_elsewhere"] = Query(
                          "both", description="bureaus: 学籍所在地, 户籍所在地, both, or 本地户籍外地就读"),
-                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT4_MAX),
                      db=Depends(session), who: Principal = Depends(READERS)) -> dict:
     stmt = select(tables.tasks).where(read_scope(who, dimension))
     for column, value in ((T.status, status), (T.audit_state, audit_state)):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from aid_chassis.app import session
 from aid_chassis.auth import Principal
+from aid_chassis.params import RowNumber
 from verification.entrypoints.common import AUDITORS, PROVINCE, SCHOOLS, SCHOOLS_AND_AUDITORS, masked, refusals
 from verification.service_layer import checks, followups
 
@@ -68,7 +69,7 @@ class CheckAnswer(BaseModel):
 
 
 @checks_router.post("/{check_id}/items/{row}/answer", summary="Answer one abnormal record (核查处理)")
-async def answer(check_id: str, row: int, body: CheckAnswer, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
+async def answer(check_id: str, row: RowNumber, body: CheckAnswer, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
     with refusals():
         async with db.begin():
             return await checks.answer(db, who, check_id, row, body.answer, body.text)
