@@ -26,7 +26,8 @@ VIEWS: dict[str, tuple[str, str]] = {
     "unfunded": ("建档立卡未资助学生", "verified registered-poor students not paid in the period, with reasons"),
 }
 STATUSES = (*labels.STUDENT_STATUS, "verified")  # "verified": either verified status
-SEES_ID_NUMBERS = (Role.SCHOOL, Role.COUNTY_BUREAU)  # the offices that verify and pay see whole ID numbers
+# The offices that verify and pay may export or reveal whole ID numbers (both audited); every page shows them masked.
+SEES_ID_NUMBERS = (Role.SCHOOL, Role.COUNTY_BUREAU)
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,9 @@ def sees_id_numbers(who: Principal) -> bool:
     return who.role in SEES_ID_NUMBERS
 
 
-def item(row, who: Principal) -> dict:
-    """One student as a view shows them (JSON): ID number masked unless the role needs it."""
-    return {"student_key": row.student_key, "name": row.name,
-            "id_number": row.id_number if sees_id_numbers(who) else mask_id_number(row.id_number),
+def item(row) -> dict:
+    """One student as a view shows them (JSON): the ID number masked (a reveal is its own, audited request)."""
+    return {"student_key": row.student_key, "name": row.name, "id_number": mask_id_number(row.id_number),
             "school_code": row.school_code, "stage": row.stage, "enrolment_region": row.enrolment_region,
             "household_region": row.household_region, "categories": list(row.categories),
             "poverty_status": row.poverty_status, "status": row.status, "origin": row.origin,
@@ -87,9 +87,11 @@ EXPORT_HEADER = ["姓名", "身份证号", "学校代码", "学段", "学籍所�
 
 
 def export_row(row, who: Principal) -> list[str]:
-    """One student as an export line, in the words of EXPORT_HEADER."""
-    shown = item(row, who)
-    return [shown["name"], shown["id_number"], row.school_code, labels.label(labels.STAGE, row.stage),
+    """One student as an export line, in the words of EXPORT_HEADER: the whole ID number for the
+    offices that verify and pay (the export is audited), masked for the rest."""
+    shown = item(row)
+    id_number = row.id_number if sees_id_numbers(who) else shown["id_number"]
+    return [shown["name"], id_number, row.school_code, labels.label(labels.STAGE, row.stage),
             row.enrolment_region, row.household_region, labels.labels(labels.CATEGORY, row.categories),
             labels.label(labels.POVERTY_STATUS, row.poverty_status), labels.label(labels.STUDENT_STATUS, row.status),
             labels.label(labels.ORIGIN, row.origin), "是" if row.name_mismatch else "",

@@ -3,35 +3,58 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from aid_chassis import audit
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.masking import mask_id_number
 from query.adapters import tables
-from query.domain.views import sees_id_numbers
 from query.entrypoints import lookup_routes, view_routes
 from query.settings import Settings
 
 router = APIRouter(tags=["查询 query"])
 
 
-@router.get("/students/{key}/timeline", summary="A student's timeline: matched → verified → published → paid")
-async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow(*BUREAUS, Role.SCHOOL))) -> dict:
+async def _student_in_reach(db, who: Principal, key: str, *, household: bool = True):
+    """The student, if the caller's school or jurisdiction holds them (by enrolment, or household
+    too when ``household``); else 404."""
     student = (await db.execute(select(tables.students).where(tables.students.c.student_key == key))).first()
     if student is None or not (who.is_school(student.school_code) or who.covers_region(student.enrolment_region)
-                               or who.covers_region(student.household_region)):
+                               or (household and who.covers_region(student.household_region))):
         raise HTTPException(404, "没有这个学生 (no such student in your jurisdiction)")
+    return student
+
+
+@router.get("/students/{key}/timeline", summary="A student's timeline: matched → verified → published → paid")
+async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow(*BUREAUS, Role.SCHOOL))) -> dict:
+    student = await _student_in_reach(db, who, key)
     t = tables.timeline.c
     events = await db.execute(select(tables.timeline).where(t.student_key == key).order_by(t.occurred_at, t.event_id))
     a = tables.aid_records.c
     aid = await db.execute(select(tables.aid_records).where(a.student_key == key).order_by(a.published_at))
-    return {"student_key": key, "name": student.name,
-            "id_number": student.id_number if sees_id_numbers(who) else mask_id_number(student.id_number),
+    return {"student_key": key, "name": student.name, "id_number": mask_id_number(student.id_number),
             "school_code": student.school_code, "status": student.status, "categories": list(student.categories),
             "events": [{"type": e.event_type, "at": e.occurred_at, **e.summary} for e in events],
             "aid": [{"list_id": r.list_id, "programme": r.programme_name, "period": r.period,
                      "amount_fen": r.amount_fen, "status": r.status, "paid_on": r.paid_on} for r in aid]}
+
+
+class RevealReason(BaseModel):
+    reason: str = Field(min_length=2, max_length=200, description="why the whole ID number is needed (查看原因)")
+
+
+@router.post("/students/{key}/reveal", summary="The whole ID number, for a stated reason (查看完整身份证号, audited)")
+async def reveal(key: str, body: RevealReason, db=Depends(session),
+                 who: Principal = Depends(allow(Role.SCHOOL, Role.COUNTY_BUREAU))) -> dict:
+    """The school or county that verifies and pays (by enrolment) sees the whole number; who, why
+    and when go to the chained audit log first."""
+    student = await _student_in_reach(db, who, key, household=False)
+    await audit.record(db, tables.audit_log, "student", key, "reveal_id_number", who, {"reason": body.reason.strip()},
+                       outbox_table=tables.chassis.outbox, service="query")
+    await db.commit()
+    return {"student_key": key, "id_number": student.id_number}
 
 
 def create(settings: Settings):
