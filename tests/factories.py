@@ -10,6 +10,7 @@ from aid_contracts import (
     CheckProgressed,
     DeadlineSet,
     Envelope,
+    InstitutionChanged,
     Paid,
     PaymentFailed,
     Published,
@@ -120,3 +121,10 @@ def audit(entry_id: int, *, actor: str, role: str | None, institution: str | Non
                           actor=actor, role=role, institution=institution, detail={"status": "invalid"}, at=at,
                           trace_id=None, prev_hash="0" * 64, hash=f"{entry_id:064x}")
     return Envelope.wrap(event, source=service, key=service)
+
+
+def institution(code: str = "5201020001", *, name: str, stage: Stage = Stage.PRIMARY, county: str = "520102",
+                active: bool = True, at: datetime = NOW) -> Envelope:
+    event = InstitutionChanged(code=code, stage=stage, name=name, county=county, source="roster", active=active,
+                               changed_at=at)
+    return Envelope.wrap(event, source="identity-matching", key=code)

@@ -42,7 +42,8 @@ def test_every_services_audit_entries_reach_the_search(running, result):
 def test_audit_verify_finds_a_changed_entry(running, result):
     code, output = _verify(running)
     reports = json.loads(output)
-    assert code == 0 and {r["service"] for r in reports} == {"verification", "publicity", "disbursement", "query"}
+    assert code == 0 and {r["service"] for r in reports} == {"identity-matching", "verification", "publicity",
+                                                            "disbursement", "query"}
     assert all(r["problems"] == [] for r in reports) and sum(r["entries"] for r in reports) > 0
     url = running.platform.database_url(SVC["verification"]).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:

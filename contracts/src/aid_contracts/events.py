@@ -333,6 +333,23 @@ class AuditRecorded(Event):
     hash: str = Field(description="SHA-256 of prev_hash and this entry's fields")
 
 
+class InstitutionChanged(Event):
+    """A school (机构) as it now is — found on the roster, added by its county bureau, renamed or
+    removed — keyed by its code. One code may be two institutions, one per stage (a primary
+    school with an attached preschool, FAQ Q16)."""
+
+    EVENT_TYPE = "institution-changed"
+    TOPIC = Topic.INSTITUTIONS
+
+    code: str
+    stage: Stage
+    name: str = Field(description="the school's name ('' when only the roster's code is known)")
+    county: str = Field(pattern=r"^\d{6}$")
+    source: Literal["roster", "added"] = Field(description="from the enrolment roster, or added by the county bureau")
+    active: bool = Field(description="false once removed (only a school without students may be)")
+    changed_at: datetime
+
+
 EVENT_MODELS: tuple[type[Event], ...] = (
     DepartmentRecord,
     ListImported,
@@ -347,5 +364,6 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     DeadlineSet,
     CheckProgressed,
     AuditRecorded,
+    InstitutionChanged,
 )
 EVENT_TYPES: dict[str, type[Event]] = {m.EVENT_TYPE: m for m in EVENT_MODELS}

@@ -20,6 +20,7 @@ class Topic(StrEnum):
     DEADLINES = "aid.deadlines.v1"
     CHECK_PROGRESS = "aid.check-progress.v1"
     AUDIT = "aid.audit.v1"
+    INSTITUTIONS = "aid.institutions.v1"
     DEAD_LETTER = "aid.dead-letter.v1"
 
 

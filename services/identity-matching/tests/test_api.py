@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
+from identity_matching.adapters import tables
 from identity_matching.entrypoints.api import create
 from identity_matching.service_layer import imports
 from identity_matching.settings import Settings
@@ -70,13 +71,17 @@ MATRIX = [
     ("GET", "/matches/candidates.csv", {}, {"province": 200}),
     ("GET", "/matches/candidates", {}, {"province": 200}),
     ("POST", "/matches/candidates/999999/accept", {}, {"province": 404}),
+    ("GET", "/institutions", {}, dict.fromkeys(("county", "city", "province", "other_county"), 200)),
+    ("POST", "/institutions", {"json": {"name": " ", "stage": "preschool"}}, {"county": 422, "other_county": 422}),
+    ("PUT", "/institutions/5201020001/primary", {"json": {"name": "南明区第一小学"}}, {"county": 200, "other_county": 404}),
+    ("DELETE", "/institutions/5201020001/primary", {}, {"county": 409, "other_county": 404}),  # it has students
 ]
 
 
 def _template(path: str) -> str:
     return (path.replace("{own}", "{batch_id}").replace("{other}", "{batch_id}").replace("civil_affairs", "{department}")
             .replace("poverty_office", "{department}").replace("F-none", "{feed_batch_id}")
-            .replace("999999/accept", "{candidate_id}/{decision}"))
+            .replace("999999/accept", "{candidate_id}/{decision}").replace("5201020001/primary", "{code}/{stage}"))
 
 
 def test_every_route_is_in_the_authorization_matrix(api):
@@ -93,3 +98,22 @@ def test_a_department_sees_only_its_own_lists_counts(api):
     body = api.call("department", "GET", "/imports").json()
     assert set(body["departments"]) == {"civil_affairs"}
     assert set(api.call("province", "GET", "/imports").json()["departments"]) == {"civil_affairs", "poverty_office"}
+
+
+def test_a_county_adds_names_and_removes_its_schools(api):
+    listed = api.call("county", "GET", "/institutions").json()["items"]
+    assert [(i["code"], i["stage"], i["source"], i["students"]) for i in listed] == [("5201020001", "primary", "roster", 3)]
+    first = api.call("county", "POST", "/institutions", json={"name": "南明区阳光幼儿园", "stage": "preschool"})
+    second = api.call("county", "POST", "/institutions", json={"name": "南明区第二幼儿园", "stage": "preschool"})
+    assert (first.status_code, first.json()["code"], second.json()["code"]) == (201, "520102000001", "520102000002")
+    assert api.call("city", "POST", "/institutions", json={"name": "x", "stage": "preschool"}).status_code == 403
+    gone = api.call("county", "DELETE", "/institutions/520102000001/preschool").json()
+    assert (gone["active"], gone["students"]) == (False, 0)
+    assert [i["code"] for i in api.call("county", "GET", "/institutions").json()["items"]] == ["520102000002",
+                                                                                               "5201020001"]
+    kept = api.call("county", "DELETE", "/institutions/5201020001/primary")
+    assert (kept.status_code, kept.json()["detail"]["code"]) == (409, "has_students")
+    assert api.call("other_county", "GET", "/institutions").json()["total"] == 0
+    o, a = tables.chassis.outbox.c, tables.audit_log.c
+    assert api.count(tables.chassis.outbox, o.topic == "aid.institutions.v1") == 4  # roster's, two added, one removed
+    assert api.count(tables.audit_log, a.entity == "institution") == 3

@@ -36,7 +36,8 @@ HISTORY = [f.matched(1, categories=POOR), f.verified(1), f.published(1, final=Tr
            f.audit(3, actor="clerk-b", role="school", institution="5201030001", entity_id="T9"),
            f.audit(1, actor="official-52", role="province_bureau", institution="520000", service="publicity",
                    entity="aid_list", entity_id="L1", action="approved", at=f.NOW.replace(day=5)),
-           f.audit(4, actor="system", role=None, institution=None, action="closed")]
+           f.audit(4, actor="system", role=None, institution=None, action="closed"),
+           f.institution(name="南明区第一小学", at=f.NOW.replace(day=3)), f.institution(name="旧名", at=f.NOW)]
 
 
 @pytest.fixture
@@ -169,3 +170,10 @@ def test_every_route_is_in_the_authorization_matrix(api):
 def test_authorization_matrix(api, path, expected):
     got, wanted = matrix_row(api, "GET", path, {}, expected)
     assert got == wanted
+
+
+def test_schools_are_named_as_their_county_named_them(api):
+    rows = _json(api.call("county", "GET", "/reports/progress"))["rows"]
+    assert [(x["code"], x["name"]) for x in rows] == [("5201020001", "南明区第一小学")]  # the later name, though sent first
+    checks = _json(api.call("city", "GET", "/reports/checks", params={"region": "520103"}))["rows"]
+    assert checks[0]["name"] == ""  # a school nobody named yet

@@ -314,7 +314,7 @@ def rebuild(service: Annotated[str, typer.Argument(help="the service whose read 
 
 audit_app = typer.Typer(help="The services' hash-chained audit logs (审计日志).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-AUDITED = ("verification", "publicity", "disbursement", "query")
+AUDITED = ("identity-matching", "verification", "publicity", "disbursement", "query")
 
 
 @audit_app.command("verify")

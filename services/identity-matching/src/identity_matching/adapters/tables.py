@@ -4,6 +4,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Identity, Integer, Met
                         Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis.audit import audit_log_table
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
@@ -100,3 +101,17 @@ id_corrections = Table(
     Column("raw_id_number", String(60), primary_key=True),
     Column("id_number", String(18), nullable=False),
 )
+
+institutions = Table(  # 机构: schools by stage, from the roster or added by their county bureau (FAQ Q5, Q16, Q21)
+    "institutions", metadata,
+    Column("code", String(20), primary_key=True),
+    Column("stage", String(20), primary_key=True),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("county", String(6), nullable=False, index=True),
+    Column("source", String(10), nullable=False),  # roster | added
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("changed_by", String(100), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+audit_log = audit_log_table(metadata, "identity_matching_audit_log")

@@ -16,6 +16,7 @@ from aid_chassis.params import RowNumber
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
+from identity_matching.entrypoints import institution_routes
 from identity_matching.service_layer import candidates, imports
 from identity_matching.settings import Settings
 
@@ -196,5 +197,5 @@ async def decide_candidate(candidate_id: RowNumber, decision: Literal["accept", 
 
 
 def create(settings: Settings):
-    return create_app(settings, title="identity-matching 大数据比对", routers=[router, matches_router],
-                      outbox_table=tables.chassis.outbox)
+    return create_app(settings, title="identity-matching 大数据比对",
+                      routers=[router, matches_router, institution_routes.router], outbox_table=tables.chassis.outbox)

@@ -20,7 +20,7 @@ from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import candidates, snapshots
+from identity_matching.service_layer import candidates, institutions, snapshots
 from identity_matching.service_layer.rematch import SOURCE, Stopwatch, rematch, serialise
 
 
@@ -111,6 +111,7 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
         values = _keyed(valid.accepted, by.secret, batch.batch_id)
     with clock.stage("store"):
         changed = await snapshots.replace(session, tables.roster_students, values)
+        await institutions.from_roster(session, values)
     return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
 
 

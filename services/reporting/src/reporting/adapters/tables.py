@@ -81,6 +81,13 @@ check_schools = Table(  # 数据核查: each school's records of a check and its
 )
 
 
+schools = Table(  # 机构: school names as identity-matching publishes them (one row per code and stage)
+    "schools", metadata,
+    Column("code", String(20, collation="C"), primary_key=True), Column("stage", String(20), primary_key=True),
+    Column("name", String(100), nullable=False), Column("active", Boolean, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 audit_trail = Table(  # every service's audit entries (审计日志), for bureaus' search
     "audit_trail", metadata,
     Column("service", String(30), primary_key=True), Column("entry_id", BigInteger, primary_key=True),
@@ -116,4 +123,4 @@ task_counts = _counts("task_counts", Column("school_code", String(20, collation=
 
 COUNTS = {"progress": progress_counts, "funding": funding_counts, "unfunded": unfunded_counts, "daily": daily_counts,
           "tasks": task_counts}
-STATE = (students, aid_records, unfunded_reasons, programmes, tasks, deadlines, check_schools, audit_trail)
+STATE = (students, aid_records, unfunded_reasons, programmes, tasks, deadlines, check_schools, audit_trail, schools)

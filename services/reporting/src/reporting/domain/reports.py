@@ -26,11 +26,17 @@ def yuan(fen: int) -> str:
     return f"{fen / 100:.2f}"
 
 
-def progress_rows(pivot: dict[str, dict[str, int]], tasks: dict[str, dict[str, int]] | None = None) -> list[dict]:
+def _names(codes, schools: dict[str, str] | None) -> dict[str, str]:
+    """Regions by their GB/T 2260 names, schools by the names their county gave them (机构)."""
+    return regions.names(list(codes)) | (schools or {})
+
+
+def progress_rows(pivot: dict[str, dict[str, int]], tasks: dict[str, dict[str, int]] | None = None,
+                  schools: dict[str, str] | None = None) -> list[dict]:
     """One row per region or school: every metric, the amount in yuan, completion in %, and the
     verification tasks' answers, audits and overdue ones."""
     tasks = tasks or {}
-    rows, names = [], regions.names(list(pivot | tasks))
+    rows, names = [], _names(pivot | tasks, schools)
     for code in sorted(pivot.keys() | tasks.keys()):
         metrics, work = pivot.get(code, {}), tasks.get(code, {})
         row = {"code": code, "name": names.get(code, ""), **{m: int(metrics.get(m, 0)) for m in PROGRESS_METRICS}}
@@ -72,8 +78,8 @@ def unfunded_words() -> dict[str, str]:
             "total": "合计"}
 
 
-def unfunded_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
-    rows, names = [], regions.names(list(pivot))
+def unfunded_rows(pivot: dict[str, dict[str, int]], schools: dict[str, str] | None = None) -> list[dict]:
+    rows, names = [], _names(pivot, schools)
     for code, reasons in sorted(pivot.items()):
         row = {"code": code, "name": names.get(code, ""), **{r: int(reasons.get(r, 0)) for r in labels.UNFUNDED_REASON}}
         row["total"] = sum(row[r] for r in labels.UNFUNDED_REASON)
@@ -81,9 +87,9 @@ def unfunded_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
     return rows
 
 
-def check_rows(pivot: dict[str, dict[str, int]]) -> list[dict]:
+def check_rows(pivot: dict[str, dict[str, int]], schools: dict[str, str] | None = None) -> list[dict]:
     """One row per region or school: records, answered, each answer, overdue and answered in %."""
-    rows, names = [], regions.names(list(pivot))
+    rows, names = [], _names(pivot, schools)
     for code, counts in sorted(pivot.items()):
         row = {"code": code, "name": names.get(code, ""), "records": counts["records"], "answered": counts["answered"],
                **{a: int(counts.get(a, 0)) for a in labels.CHECK_ANSWER}, "overdue": counts["overdue"]}

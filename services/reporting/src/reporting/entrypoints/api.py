@@ -50,7 +50,8 @@ def _meta(where: sql.Scope, **more) -> dict:
 async def progress_report(where: sql.Scope = Depends(scope), db=Depends(session), format: Format = "json",
                           category: Category = "*", stage: Stage | None = None) -> Response:
     tasks = await sql.tasks(db, where, today=_today(), category=category, stage=stage)
-    rows = r.progress_rows(await sql.progress(db, where, category=category, stage=stage), tasks)
+    pivot = await sql.progress(db, where, category=category, stage=stage)
+    rows = r.progress_rows(pivot, tasks, await sql.school_names(db, pivot.keys() | tasks.keys()))
     trend = await sql.trend(db, where)
     charts = [bar_chart("核对完成率 (%)", [x["name"] or x["code"] for x in rows], {"完成率": [x["completion"] for x in rows]}),
               line_chart("累计核对与发放人数", trend["days"], {"已核对": trend["verified"], "已发放": trend["paid"]})]
@@ -75,7 +76,8 @@ async def funding_report(where: sql.Scope = Depends(scope), db=Depends(session),
 @router.get("/reports/unfunded", summary="Why registered-poor students were not funded (未资助原因)")
 async def unfunded_report(period: Annotated[str, Query(pattern=PERIOD, description="e.g. 2026-autumn")],
                           where: sql.Scope = Depends(scope), db=Depends(session), format: Format = "json") -> Response:
-    rows = r.unfunded_rows(await sql.unfunded(db, where, period=period))
+    pivot = await sql.unfunded(db, where, period=period)
+    rows = r.unfunded_rows(pivot, await sql.school_names(db, pivot))
     reasons = list(labels.UNFUNDED_REASON)
     charts = [bar_chart("未资助原因", [labels.UNFUNDED_REASON[x] for x in reasons],
                         {"人数": [sum(row[x] for row in rows) for x in reasons]})]
@@ -87,7 +89,8 @@ async def unfunded_report(period: Annotated[str, Query(pattern=PERIOD, descripti
 async def checks_report(where: sql.Scope = Depends(scope), db=Depends(session), format: Format = "json",
                         check_id: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """Records, answers and overdue ones by the schools' location (学校所在地), one level down."""
-    rows = r.check_rows(await sql.checks(db, where, today=_today(), check_id=check_id))
+    pivot = await sql.checks(db, where, today=_today(), check_id=check_id)
+    rows = r.check_rows(pivot, await sql.school_names(db, pivot))
     charts = [bar_chart("核查反馈率 (%)", [x["name"] or x["code"] for x in rows], {"反馈率": [x["completion"] for x in rows]})]
     return await respond(format, name="checks", title=r.TITLES["checks"], words=r.CHECK_WORDS, rows=rows,
                          extra=_meta(where, check_id=check_id), charts=charts)

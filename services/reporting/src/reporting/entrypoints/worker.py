@@ -7,7 +7,7 @@ from reporting.service_layer import projections
 
 TOPICS = [Topic.STUDENT_MATCHED.value, Topic.VERIFIED.value, Topic.PUBLISHED.value, Topic.PAID.value,
           Topic.UNFUNDED_REASONS.value, Topic.TASK_PROGRESS.value, Topic.DEADLINES.value, Topic.CHECK_PROGRESS.value,
-          Topic.AUDIT.value]
+          Topic.AUDIT.value, Topic.INSTITUTIONS.value]
 
 
 def build_loops(settings, sessions):

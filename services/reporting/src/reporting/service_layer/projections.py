@@ -10,14 +10,15 @@ from collections import Counter, defaultdict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.projection import add_counts, rows_by_key, upsert
-from aid_contracts import AuditRecorded, CheckProgressed, DeadlineSet, Envelope, TaskProgressed, lifecycle
+from aid_contracts import (AuditRecorded, CheckProgressed, DeadlineSet, Envelope, InstitutionChanged, TaskProgressed,
+                           lifecycle)
 from reporting.adapters import tables
 from reporting.domain.counts import contributions, delta
 from reporting.service_layer import audit_trail
 from reporting.service_layer import verification_progress as progress
 
 PROGRESS = frozenset({TaskProgressed.EVENT_TYPE, DeadlineSet.EVENT_TYPE, CheckProgressed.EVENT_TYPE,
-                      AuditRecorded.EVENT_TYPE})
+                      AuditRecorded.EVENT_TYPE, InstitutionChanged.EVENT_TYPE})
 TYPES = lifecycle.TYPES | PROGRESS
 
 
@@ -49,6 +50,8 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
         await progress.keep_checks(session, kinds[CheckProgressed.EVENT_TYPE])
     if kinds[AuditRecorded.EVENT_TYPE]:
         await audit_trail.keep(session, kinds[AuditRecorded.EVENT_TYPE])
+    if kinds[InstitutionChanged.EVENT_TYPE]:
+        await progress.keep_schools(session, kinds[InstitutionChanged.EVENT_TYPE])
     by_family: dict[str, dict[tuple, int]] = defaultdict(dict)
     for (family, *key), value in change.items():
         if value:

@@ -139,3 +139,11 @@ async def checks(session: AsyncSession, scope: Scope, *, today: date, check_id: 
         for answer, n in answers.items():
             row[answer] += n
     return pivot
+
+
+async def school_names(session: AsyncSession, codes) -> dict[str, str]:
+    """The names of the schools among ``codes`` (one per code; unnamed and region codes left out)."""
+    s = tables.schools.c
+    stmt = (select(s.code, s.name).where(s.code.in_(sorted(set(codes))), s.name != "")
+            .order_by(s.code, s.active, s.changed_at))  # the active, latest name last: it wins
+    return dict((await session.execute(stmt)).all())

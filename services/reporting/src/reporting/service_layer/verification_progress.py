@@ -1,6 +1,6 @@
 """Folding verification's progress into reporting's state, a batch at a time: tasks (with the
-difference they make to the task counters), task batches' deadlines, and each school's part of
-the abnormal-record checks. Each keeps the later state (by sequence or time) of what it holds."""
+difference they make to the task counters), task batches' deadlines, each school's part of
+the abnormal-record checks, and schools' names (from identity-matching). Each keeps the later state (by sequence or time) of what it holds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.projection import rows_by_key, upsert
-from aid_contracts import CheckProgressed, DeadlineSet, Envelope, TaskProgressed
+from aid_contracts import CheckProgressed, DeadlineSet, Envelope, InstitutionChanged, TaskProgressed
 from reporting.adapters import tables
 from reporting.domain.counts import delta
 from reporting.domain.tasks import is_later, task_contributions, task_row
@@ -60,3 +60,18 @@ async def keep_checks(session: AsyncSession, envelopes: list[Envelope]) -> None:
                                                        "answers", "sequence"})}
             changed.add(key)
     await upsert(session, tables.check_schools, [stored[k] for k in sorted(changed)])
+
+
+async def keep_schools(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """Each school's latest name and state (by when it changed)."""
+    events = [env.parse(InstitutionChanged) for env in envelopes]
+    stored = await rows_by_key(session, tables.schools, {e.code for e in events}, lambda r: (r["code"], r["stage"]),
+                               column="code")
+    changed = set()
+    for event in events:
+        key = (event.code, event.stage.value)
+        if key not in stored or event.changed_at >= stored[key]["changed_at"]:
+            stored[key] = {"code": event.code, "stage": event.stage.value, "name": event.name, "active": event.active,
+                           "changed_at": event.changed_at}
+            changed.add(key)
+    await upsert(session, tables.schools, [stored[k] for k in sorted(changed)])
