@@ -117,3 +117,13 @@ def test_a_county_adds_names_and_removes_its_schools(api):
     o, a = tables.chassis.outbox.c, tables.audit_log.c
     assert api.count(tables.chassis.outbox, o.topic == "aid.institutions.v1") == 4  # roster's, two added, one removed
     assert api.count(tables.audit_log, a.entity == "institution") == 3
+
+
+def test_imports_through_the_api_are_in_the_audit_log(api):
+    roster = api.call("province", "POST", "/imports/roster", files={"file": ("r.csv", ROSTER.encode())})
+    listed = api.call("department", "POST", "/imports/lists/civil_affairs", files={"file": ("l.csv", LIST.encode())})
+    assert roster.status_code == listed.status_code == 200
+    a = tables.audit_log.c
+    assert api.count(tables.audit_log, a.entity == "import_batch", a.entity_id == roster.json()["batch_id"],
+                     a.action == "roster_imported", a.role == "province_bureau") == 1
+    assert api.count(tables.audit_log, a.entity_id == listed.json()["batch_id"], a.institution == "civil_affairs") == 1

@@ -12,15 +12,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import audit, outbox
+from aid_chassis import outbox
 from aid_chassis.auth import Principal
 from aid_contracts import Envelope, InstitutionChanged
 from identity_matching.adapters import tables
+from identity_matching.service_layer.trail import log
 
 I, R = tables.institutions.c, tables.roster_students.c
 SOURCE = "identity-matching"
 CHUNK = 5_000  # rows per INSERT (PostgreSQL takes at most 65,535 parameters in one statement)
-log = audit.logger(tables.audit_log, tables.chassis.outbox, SOURCE)
 
 
 class InstitutionRefused(ValueError):
