@@ -56,3 +56,22 @@ def test_audit_verify_finds_a_changed_entry(running, result):
     broken = next(r for r in json.loads(output) if r["service"] == "verification")
     assert code == 1 and [(p["entry"], p["problem"]) for p in broken["problems"]] == [(entry, "changed")]
     assert _verify(running)[0] == 0  # the entry put back as it was: the chain holds again
+
+
+def test_audit_verify_finds_entries_cut_from_the_end(running, result):
+    c = flow.Clients(running.platform)
+    province = c.token("province_bureau", region=result.school_code[:2] + "0000")
+    with psycopg.connect(running.platform.database_url(SVC["verification"]), autocommit=True) as conn:
+        newest = conn.execute("SELECT max(id) FROM verification_audit_log").fetchone()[0]
+        flow.wait_for("reporting to hold the newest verification entry", lambda: any(
+            r["entry_id"] == newest for r in c.call("GET", "reporting", "/audit", headers=province,
+                                                    params={"service": "verification", "limit": 5}).json()["rows"]))
+        conn.execute("CREATE TEMP TABLE cut AS SELECT * FROM verification_audit_log WHERE id = %s", (newest,))
+        conn.execute("DELETE FROM verification_audit_log WHERE id = %s", (newest,))
+        try:
+            code, output = _verify(running)
+        finally:
+            conn.execute("INSERT INTO verification_audit_log SELECT * FROM cut")
+    broken = next(r for r in json.loads(output) if r["service"] == "verification")
+    assert code == 1 and [(p["entry"], p["problem"]) for p in broken["problems"]] == [(newest, "truncated")]
+    assert _verify(running)[0] == 0  # put back: intact again

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aid_chassis.dev_issuer import DevIssuer
-from aid_local import client, demo_data, flow, infra, lag, traces
+from aid_local import client, demo_data, flow, infra, lag, traces, witness
 from aid_local.platform import ROLES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 
@@ -320,7 +320,8 @@ AUDITED = ("identity-matching", "verification", "publicity", "disbursement", "qu
 @audit_app.command("verify")
 def audit_verify(services: Annotated[list[str] | None, typer.Argument(help=f"default: {' '.join(AUDITED)}")] = None,
                  state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Walk each service's audit chain; exit 1 when an entry was changed or removed."""
+    """Walk each service's audit chain, and find in it the newest entry reporting holds of it (so
+    entries cut from the end are found too); exit 1 when an entry was changed or removed."""
     platform, reports = _platform(state_dir), []
     for name in services or AUDITED:
         if name not in AUDITED:
@@ -333,6 +334,7 @@ def audit_verify(services: Annotated[list[str] | None, typer.Argument(help=f"def
             typer.echo(f"{name}: the check could not run (exit {done.returncode})", err=True)
             raise typer.Exit(2)
         reports.append({"service": name, **json.loads(lines[-1])})
+    witness.compare_with_reporting(platform, reports)
     if as_json:
         typer.echo(json.dumps(reports, ensure_ascii=False))
     for report in [] if as_json else reports:
