@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -90,3 +91,20 @@ def matrix_row(api: Api, method: str, path: str, request_: dict, expected: dict)
     request_ = fill(request_, api.ids)
     got = {who: api.call(who, method, path, **request_).status_code for who in (*api.callers, None)}
     return got, {who: expected.get(who, 403) for who in api.callers} | {None: expected.get(None, 401)}
+
+
+def authorization_tests(matrix: list[tuple], template, fixture: str = "api"):
+    """The two tests every service's matrix gets: every served route is in ``matrix`` (by
+    ``template(path)``), and each row's statuses are as expected. ``fixture`` names the Api fixture."""
+    def test_every_route_is_in_the_authorization_matrix(request) -> None:
+        api = request.getfixturevalue(fixture)
+        app = getattr(api.client.app, "app", api.client.app)  # inside an ASGI front (query's lookup)
+        assert served_routes(app) == {(method, template(path)) for method, path, _, _ in matrix}
+
+    @pytest.mark.parametrize(("method", "path", "request_", "expected"), matrix,
+                             ids=[f"{m} {p}" for m, p, _, _ in matrix])
+    def test_authorization_matrix(request, method, path, request_, expected) -> None:
+        got, wanted = matrix_row(request.getfixturevalue(fixture), method, path, request_, expected)
+        assert got == wanted
+
+    return test_every_route_is_in_the_authorization_matrix, test_authorization_matrix

@@ -19,7 +19,7 @@ from disbursement.entrypoints.api import create
 from disbursement.service_layer import accounts, batches
 from disbursement.settings import Settings
 from tests import factories as f
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 
 SECRET = "api-test-secret-0123456789"
 KEY = CardCipher.new_key_text()
@@ -77,14 +77,8 @@ MATRIX = [
 ]
 
 
-def test_every_route_is_in_the_authorization_matrix(api):
-    assert served_routes(api.client.app) == {(m, p.replace("{batch}", "{batch_id}")) for m, p, _, _ in MATRIX}
-
-
-@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_authorization_matrix(api, method, path, request_, expected):
-    got, wanted = matrix_row(api, method, path, request_, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    MATRIX, lambda path: path.replace("{batch}", "{batch_id}"), fixture="api")
 
 
 def test_only_the_students_school_or_county_registers_their_card(api):

@@ -16,7 +16,7 @@ from identity_matching.adapters import tables
 from identity_matching.entrypoints.api import create
 from identity_matching.service_layer import imports
 from identity_matching.settings import Settings
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
@@ -84,14 +84,8 @@ def _template(path: str) -> str:
             .replace("999999/accept", "{candidate_id}/{decision}").replace("5201020001/primary", "{code}/{stage}"))
 
 
-def test_every_route_is_in_the_authorization_matrix(api):
-    assert served_routes(api.client.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}
-
-
-@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_authorization_matrix(api, method, path, request_, expected):
-    got, wanted = matrix_row(api, method, path, request_, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    MATRIX, _template, fixture="api")
 
 
 def test_a_department_sees_only_its_own_lists_counts(api):

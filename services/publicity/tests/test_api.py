@@ -15,7 +15,7 @@ from publicity.entrypoints.api import create
 from publicity.service_layer import candidates
 from publicity.settings import Settings
 from tests import factories as f
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
            "other_school": {"role": "school", "school_code": "5201030001"},
@@ -160,11 +160,5 @@ def _template(path: str) -> str:
         .replace("{objection}", "{objection_id}")
 
 
-def test_every_route_is_in_the_authorization_matrix(matrix):
-    assert served_routes(matrix.client.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}
-
-
-@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_authorization_matrix(matrix, method, path, request_, expected):
-    got, wanted = matrix_row(matrix, method, path, request_, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    MATRIX, _template, fixture="matrix")

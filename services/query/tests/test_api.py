@@ -19,7 +19,7 @@ from query.entrypoints.api import create
 from query.service_layer import projections
 from query.settings import Settings
 from tests import factories as f
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, seed, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests, seed
 
 SECRET = "api-test-secret-0123456789"
 CALLERS = {"school": {"role": "school", "school_code": "5201020001"},
@@ -212,14 +212,8 @@ def _template(path: str) -> str:
     return path
 
 
-def test_every_route_is_in_the_authorization_matrix(matrix):
-    assert served_routes(matrix.client.app.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}  # inside LookupFront
-
-
-@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_authorization_matrix(matrix, method, path, request_, expected):
-    got, wanted = matrix_row(matrix, method, path, request_, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    MATRIX, _template, fixture="matrix")
 
 
 def test_a_whole_id_number_is_revealed_only_with_a_reason_and_audited(api):

@@ -16,7 +16,7 @@ from reporting.entrypoints.api import create
 from reporting.service_layer import projections
 from reporting.settings import Settings
 from tests import factories as f
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, seed, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests, seed
 
 CALLERS = MATRIX_CALLERS
 POOR = (Category.REGISTERED_POOR,)
@@ -162,14 +162,8 @@ MATRIX = [
 ]
 
 
-def test_every_route_is_in_the_authorization_matrix(api):
-    assert served_routes(api.client.app) == {("GET", path.split("?")[0]) for path, _ in MATRIX}
-
-
-@pytest.mark.parametrize(("path", "expected"), MATRIX, ids=[path for path, _ in MATRIX])
-def test_authorization_matrix(api, path, expected):
-    got, wanted = matrix_row(api, "GET", path, {}, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    [("GET", path, {}, expected) for path, expected in MATRIX], lambda path: path.split("?")[0])
 
 
 def test_schools_are_named_as_their_county_named_them(api):

@@ -18,7 +18,7 @@ from aid_contracts import Envelope, StudentMatched
 from aid_contracts.events import Category, PovertyStatus, Stage
 from aid_contracts.keys import student_key
 from tests import factories as f
-from tests.api_client import MATRIX_CALLERS, Api, matrix_row, served_routes
+from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.images import jpeg, png
 from verification.adapters import tables
 from verification.domain.proofs import MAX_PROOF_BYTES
@@ -110,14 +110,8 @@ def _template(path: str) -> str:
         .replace("{key}", "{student_key}").replace("{check}", "{check_id}").replace("/2/", "/{row}/").replace("/verification/B1", "/{kind}/{batch}")
 
 
-def test_every_route_is_in_the_authorization_matrix(api):
-    assert served_routes(api.client.app) == {(m, _template(p)) for m, p, _, _ in MATRIX}
-
-
-@pytest.mark.parametrize(("method", "path", "request_", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_authorization_matrix(api, method, path, request_, expected):
-    got, wanted = matrix_row(api, method, path, request_, expected)
-    assert got == wanted
+test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
+    MATRIX, _template, fixture="api")
 
 
 def _visible(api, who, path) -> int:

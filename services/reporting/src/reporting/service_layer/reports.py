@@ -42,16 +42,23 @@ def _group(table: Table, scope: Scope):
     return table.c.school_code if level.digits is None else func.substr(table.c.region, 1, level.digits)
 
 
-async def progress(session: AsyncSession, scope: Scope, *, category: str = "*", stage: str | None = None
-                   ) -> dict[str, dict[str, int]]:
-    """region or school → metric → count, for one category (``*``: every student once)."""
-    t = tables.progress_counts
-    group = _group(t, scope).label("code")
-    where = [*_where(t, scope), t.c.category == category, *([t.c.stage == stage] if stage else [])]
-    stmt = select(group, t.c.metric, func.sum(t.c.value)).where(*where).group_by(group, t.c.metric)
+async def _by_metric(session: AsyncSession, table: Table, scope: Scope, category: str, stage: str | None):
+    """region or school → metric → count of a counter table with category and stage columns, and the
+    grouping and filter used (for a further query on the same rows)."""
+    group = _group(table, scope).label("code")
+    c = table.c
+    where = [*_where(table, scope), c.category == category, *([c.stage == stage] if stage else [])]
+    stmt = select(group, c.metric, func.sum(c.value)).where(*where).group_by(group, c.metric)
     pivot: dict[str, dict[str, int]] = defaultdict(dict)
     for code, metric, value in await session.execute(stmt):
         pivot[code][metric] = int(value)
+    return pivot, group, where
+
+
+async def progress(session: AsyncSession, scope: Scope, *, category: str = "*", stage: str | None = None
+                   ) -> dict[str, dict[str, int]]:
+    """region or school → metric → count, for one category (``*``: every student once)."""
+    pivot, _, _ = await _by_metric(session, tables.progress_counts, scope, category, stage)
     return pivot
 
 
@@ -103,12 +110,7 @@ async def tasks(session: AsyncSession, scope: Scope, *, today: date, category: s
     """region or school → task metric → count (open tasks, summed over batches), with ``overdue``:
     the unfinished tasks of batches whose verification deadline is before ``today``."""
     t, d = tables.task_counts, tables.deadlines
-    group = _group(t, scope).label("code")
-    where = [*_where(t, scope), t.c.category == category, *([t.c.stage == stage] if stage else [])]
-    stmt = select(group, t.c.metric, func.sum(t.c.value)).where(*where).group_by(group, t.c.metric)
-    pivot: dict[str, dict[str, int]] = defaultdict(dict)
-    for code, metric, value in await session.execute(stmt):
-        pivot[code][metric] = int(value)
+    pivot, group, where = await _by_metric(session, t, scope, category, stage)
     late = select(d.c.batch).where(d.c.kind == "verification", d.c.due < today)
     stmt = (select(group, func.sum(t.c.value)).where(*where, t.c.metric == "unfinished", t.c.batch_id.in_(late))
             .group_by(group))
