@@ -268,7 +268,7 @@ class TaskProgressed(Event):
     sequence: int = Field(ge=1, description="the task history entry's id: a larger one is a later state")
     origin: str = Field(description="matched (比对下发) or supplementary (学校补录)")
     school_code: str
-    stage: Stage
+    stage: Stage | None = Field(description="None for a task whose stage was never recorded")
     enrolment_region: str = Field(pattern=r"^\d{6}$")
     household_region: str = Field(pattern=r"^\d{6}$")
     categories: list[Category]

@@ -21,7 +21,7 @@ TASK_METRICS = ("tasks", "answered", "submitted", "approved", "returned", "unfin
 def task_row(student_key: str, event: TaskProgressed) -> Row:
     """The state reporting keeps of a task (no personal data)."""
     return {"task_id": event.task_id, "student_key": student_key, "sequence": event.sequence,
-            "school_code": event.school_code, "stage": event.stage.value, "enrolment_region": event.enrolment_region,
+            "school_code": event.school_code, "stage": event.stage.value if event.stage else "", "enrolment_region": event.enrolment_region,
             "household_region": event.household_region, "categories": [c.value for c in event.categories],
             "batch_id": event.batch_id or "", "status": event.status, "audit_state": event.audit_state,
             "open": event.open}
