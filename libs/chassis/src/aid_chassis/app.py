@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis import db, metrics, outbox
 from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
 from aid_chassis.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter],
@@ -29,7 +32,10 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
         app.state.engine = engine
         app.state.sessions = db.make_sessions(engine)
         app.state.token_verifier = TokenVerifier.from_settings(settings)
-        await app.state.token_verifier.refresh()  # the provider's keys, when it publishes a JWKS
+        try:
+            await app.state.token_verifier.refresh()  # the provider's keys, when it publishes a JWKS
+        except Exception:  # noqa: BLE001 - the provider may be starting too: keys are fetched on the first token
+            log.warning("the identity provider's keys could not be fetched at start; trying again on the first token")
         pool = db.make_driver_pool(settings) if driver_pool else None
         if pool is not None:
             await pool.open()

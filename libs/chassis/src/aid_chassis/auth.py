@@ -124,7 +124,7 @@ class TokenVerifier:
         if (public_key_pem is None) == (jwks_url is None):
             raise ValueError("give either a public key or a JWKS URL")
         self._key = public_key_pem
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=False) if jwks_url else None
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=False, timeout=5) if jwks_url else None
         self._keys: dict[str | None, object] = {}
         self._fetched_at = float("-inf")
         self._issuer = issuer

@@ -65,6 +65,8 @@ def _checked_name(name: str) -> str:
 async def add_school(session: AsyncSession, who: Principal, *, name: str, stage: str) -> dict:
     """A county bureau's new school: code = the bureau's 8 digits + the next free 4-digit number."""
     county = who.region_prefix or ""
+    if len(county) != 6:
+        raise InstitutionRefused("no_county", "账号未设置所属区县 (the account has no county code)")
     prefix = county + "00"
     name = _checked_name(name)
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("institution-codes:" + prefix))))
