@@ -59,3 +59,4 @@ bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.j
 	$(BIN)/python bench/payments.py
 	$(BIN)/python bench/read_side.py
 	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/field_crypto.py
