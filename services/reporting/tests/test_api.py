@@ -171,3 +171,12 @@ def test_schools_are_named_as_their_county_named_them(api):
     assert [(x["code"], x["name"]) for x in rows] == [("5201020001", "南明区第一小学")]  # the later name, though sent first
     checks = _json(api.call("city", "GET", "/reports/checks", params={"region": "520103"}))["rows"]
     assert checks[0]["name"] == ""  # a school nobody named yet
+
+
+def test_requests_are_counted_by_route_and_status(api):
+    api.call("county", "GET", "/reports/progress")
+    api.call(None, "GET", "/reports/progress")
+    text = api.client.get("/metrics").text
+    assert 'aid_http_requests_total{method="GET",route="/reports/progress",service="reporting",status="200"}' in text
+    assert 'route="/reports/progress",service="reporting",status="401"}' in text
+    assert 'aid_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/reports/progress"' in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -108,10 +109,39 @@ class TraceIdHeader:
         await self.app(scope, receive, send_with_trace_id)
 
 
+class HttpMetrics:
+    """Pure ASGI middleware: requests counted by route template and status, and timed (Prometheus).
+    Health and metrics routes are not counted."""
+
+    def __init__(self, app, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+            await self.app(scope, receive, send)
+            return
+        status = [500]  # what an exception before the response start leaves
+
+        async def send_counting(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_DURATION.labels(self.service, scope["method"], route).observe(time.perf_counter() - start)
+            metrics.HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status[0])).inc()
+
+
 def _instrument(app: FastAPI) -> None:
-    """Server spans for every request, and the trace id in an ``X-Trace-Id`` response header."""
+    """Server spans for every request, its metrics, and the trace id in an ``X-Trace-Id`` response header."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+    app.add_middleware(HttpMetrics, service=app.state.settings.service_name)
     app.add_middleware(TraceIdHeader)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
