@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import db
+from aid_chassis import db, probes
 from aid_chassis.logs import configure_logging
 from aid_chassis.settings import ServiceSettings
 from aid_chassis.telemetry import configure_telemetry
@@ -69,10 +69,6 @@ def run_worker(settings: ServiceSettings,
     """Run the worker's loops (consumers, outbox relay, schedulers); exit if one fails."""
     configure_logging(settings.log_level)
     provider = configure_telemetry(settings, "worker")
-    if settings.worker_metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
     tune_gc()
     try:
         asyncio.run(_worker(settings, build_loops))
@@ -87,6 +83,10 @@ async def _worker(settings: ServiceSettings, build_loops) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(run(stop)) for run in build_loops(db.make_sessions(engine))]
+    server = None
+    if settings.worker_metrics_port:  # /metrics, /healthz, /readyz
+        server = await probes.serve(settings.http_host, settings.worker_metrics_port, engine,
+                                    settings.kafka_bootstrap_servers)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -95,5 +95,7 @@ async def _worker(settings: ServiceSettings, build_loops) -> None:
                 raise SystemExit(1)
     finally:
         stop.set()
+        if server is not None:
+            server.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
