@@ -89,15 +89,32 @@ def status(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--
 
 
 @app.command("lag")
-def lag_command(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Consumer lag per group, topic and partition."""
-    rows = asyncio.run(lag.consumer_lag(_platform(state_dir).bootstrap_servers))
-    if as_json:
-        typer.echo(json.dumps([{**r.__dict__, "lag": r.lag} for r in rows]))
-        return
-    table = Table("group", "topic", "partition", "committed", "end", "lag")
+def lag_command(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+                watch: Annotated[bool, typer.Option("--watch", help="refresh until interrupted")] = False,
+                every: Annotated[float, typer.Option(help="seconds between refreshes", min=0.1)] = 2.0,
+                count: Annotated[int | None, typer.Option(help="stop after this many refreshes", min=1)] = None) -> None:
+    """Consumer lag per group, topic and partition (from the broker's committed offsets)."""
+    bootstrap = _platform(state_dir).bootstrap_servers
+    shown = 0
+    while True:
+        rows = asyncio.run(lag.consumer_lag(bootstrap))
+        if as_json:
+            typer.echo(json.dumps([{**r.__dict__, "lag": r.lag} for r in rows]))
+        else:
+            _print_lag(rows, clear=watch)
+        shown += 1
+        if not watch or (count is not None and shown >= count):
+            return
+        time.sleep(every)
+
+
+def _print_lag(rows, *, clear: bool) -> None:
+    table = Table("group", "topic", "partition", "committed", "end", "lag",
+                  title=f"consumer lag {time.strftime('%H:%M:%S')} (total {sum(r.lag for r in rows)})")
     for r in rows:
         table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
+    if clear:
+        console.clear()
     console.print(table)
 
 
