@@ -90,6 +90,9 @@ def test_workers_export_what_they_handled(running, result):
         applied += sum(float(line.split()[-1]) for line in text.splitlines()
                        if line.startswith("aid_events_handled_total") and 'outcome="applied"' in line)
     assert applied > 0
+    reporting = httpx.get(f"http://127.0.0.1:{running.platform.metrics_port(SVC['reporting'])}/metrics").text
+    assert 'aid_consumer_lag{group="reporting",partition="' in reporting
+    assert "aid_consumer_last_event_age_seconds{" in reporting
 
 
 def test_api_exports_the_outbox_backlog(running, result):

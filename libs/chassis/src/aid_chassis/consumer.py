@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -117,10 +118,21 @@ class EventConsumer:
             return
         try:
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+            self._measure_lag(consumer, batch)
         except CommitFailedError:
             # A rebalance took the partitions away; their new owner re-reads and the inbox or the
             # stored offsets absorb it.
             log.warning("offset commit failed after a rebalance; the batch will be redelivered and skipped")
+
+    def _measure_lag(self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """How far behind each partition of the batch is, and how old its newest event was."""
+        now = time.time()
+        for tp, records in batch.items():
+            end = consumer.highwater(tp)
+            if end is not None:
+                metrics.CONSUMER_LAG.labels(self._service, self.group_id, tp.topic, str(tp.partition)).set(
+                    max(end - records[-1].offset - 1, 0))
+            metrics.CONSUMER_EVENT_AGE.labels(self._service, tp.topic).set(max(now - records[-1].timestamp / 1000, 0))
 
     def fit_lanes(self, partition_counts: dict[str, int]) -> None:
         """Lanes keep a student's events in one transaction only while every topic has as many

@@ -13,3 +13,7 @@ HTTP_REQUESTS = Counter("aid_http_requests_total", "HTTP requests, by route and 
 HTTP_DURATION = Histogram("aid_http_request_duration_seconds", "HTTP request duration, by route",
                           ["service", "method", "route"],
                           buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+CONSUMER_LAG = Gauge("aid_consumer_lag", "Records behind the partition's end after the last batch applied",
+                     ["service", "group", "topic", "partition"])
+CONSUMER_EVENT_AGE = Gauge("aid_consumer_last_event_age_seconds",
+                           "Age of the newest event applied, when it was applied (projection lag)", ["service", "topic"])
