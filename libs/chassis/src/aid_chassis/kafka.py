@@ -73,3 +73,20 @@ async def ensure_topics(bootstrap_servers: str, *, partitions: int = 6, topics: 
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+def main() -> int:
+    """``python -m aid_chassis.kafka [PARTITIONS]``: create the platform's topics on
+    ``KAFKA_BOOTSTRAP_SERVERS`` (a deployment's one-shot step before the services start)."""
+    import os
+    import sys
+
+    partitions = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+    created = asyncio.run(ensure_topics(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                                        partitions=partitions))
+    print(f"created {len(created)} topics: {', '.join(created) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
