@@ -1,11 +1,17 @@
-"""What operators run on the running platform: `aidctl lag --watch` refreshes the lag table."""
+"""What operators run on the running platform: `aidctl lag` shows a burst's lag rise and drain;
+`--watch` refreshes the table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
+from aid_chassis.kafka import make_producer
+from aid_contracts import AuditRecorded, Envelope
+from aid_local import flow
 from aid_local.cli import app
 
 
@@ -21,3 +27,38 @@ def test_lag_watch_refreshes_as_often_as_asked(running, result):
     groups = {row["group"] for row in snapshots[-1]}
     assert {"verification", "query", "reporting"} <= groups
     assert all(row["lag"] == row["end"] - row["committed"] or row["lag"] == 0 for row in snapshots[-1])
+
+
+async def _burst(bootstrap: str, n: int) -> None:
+    """``n`` audit entries of a made-up service, sent at once (only reporting reads the topic)."""
+    producer = await make_producer(bootstrap, client_id="test-burst")
+    try:
+        sends = []
+        for i in range(1, n + 1):
+            event = AuditRecorded(service="burst-test", entry_id=i, entity="probe", entity_id=f"P{i}", action="probed",
+                                  actor="system", detail={}, at=datetime.now(UTC), prev_hash="0" * 64,
+                                  hash=f"{i:064x}")
+            env = Envelope.wrap(event, source="burst-test", key="burst-test")
+            sends.append(await producer.send(event.TOPIC, env.value(), key=env.partitionkey.encode(),
+                                             headers=env.headers()))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
+    plat = running.platform
+    env = {"AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
+           "AID_POSTGRES_PORT": str(plat.postgres_port)}
+
+    def reporting_lag() -> int:
+        out = CliRunner().invoke(app, ["lag", "--json", "--state-dir", str(plat.state_dir)], env=env)
+        assert out.exit_code == 0, out.output
+        return sum(r["lag"] for r in json.loads(out.output) if r["group"] == "reporting" and r["topic"] == "aid.audit.v1")
+
+    flow.wait_for("reporting to be idle on the audit topic", lambda: reporting_lag() == 0, timeout=60)
+    asyncio.run(_burst(plat.bootstrap_servers, 20_000))
+    seen = [reporting_lag()]
+    flow.wait_for("reporting to catch up after the burst", lambda: seen.append(reporting_lag()) or seen[-1] == 0,
+                  timeout=90)
+    assert seen[0] > 0 and seen[-1] == 0
