@@ -27,12 +27,12 @@ def test_every_services_audit_entries_reach_the_search(running, result):
     c = flow.Clients(running.platform)
     province = c.token("province_bureau", region=result.school_code[:2] + "0000")
 
-    def services_seen() -> set[str]:
-        rows = c.call("GET", "reporting", "/audit", headers=province, params={"limit": 500}).json()["rows"]
-        return {r["service"] for r in rows}
+    def seen(service: str) -> bool:
+        return c.call("GET", "reporting", "/audit", headers=province, params={"service": service}).json()["total"] > 0
 
-    flow.wait_for("audit entries of verification, publicity and disbursement",
-                  lambda: {"verification", "publicity", "disbursement"} <= services_seen(), timeout=60)
+    flow.wait_for("audit entries of identity-matching, verification, publicity and disbursement",
+                  lambda: all(seen(s) for s in ("identity-matching", "verification", "publicity", "disbursement")),
+                  timeout=60)
     approved = c.call("GET", "reporting", "/audit", headers=province,
                       params={"service": "verification", "action": "approved"}).json()
     assert approved["total"] >= result.verified and approved["rows"][0]["role"] == "county_bureau"

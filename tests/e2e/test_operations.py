@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -47,18 +51,28 @@ async def _burst(bootstrap: str, n: int) -> None:
 
 
 def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
+    """`aidctl lag --watch --json` runs through a burst of 50,000 events: reporting's lag on the
+    topic is seen above zero, then back at zero."""
     plat = running.platform
-    env = {"AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
+    env = {**os.environ, "AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
            "AID_POSTGRES_PORT": str(plat.postgres_port)}
+    aidctl = Path(sys.executable).parent / "aidctl"
+    watch = subprocess.Popen([str(aidctl), "lag", "--watch", "--every", "0.1", "--json", "--state-dir",
+                              str(plat.state_dir)], env=env, stdout=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    lags: list[int] = []
 
-    def reporting_lag() -> int:
-        out = CliRunner().invoke(app, ["lag", "--json", "--state-dir", str(plat.state_dir)], env=env)
-        assert out.exit_code == 0, out.output
-        return sum(r["lag"] for r in json.loads(out.output) if r["group"] == "reporting" and r["topic"] == "aid.audit.v1")
+    def read_one() -> int:
+        rows = json.loads(watch.stdout.readline())
+        lags.append(sum(r["lag"] for r in rows if r["group"] == "reporting" and r["topic"] == "aid.audit.v1"))
+        return lags[-1]
 
-    flow.wait_for("reporting to be idle on the audit topic", lambda: reporting_lag() == 0, timeout=60)
-    asyncio.run(_burst(plat.bootstrap_servers, 20_000))
-    seen = [reporting_lag()]
-    flow.wait_for("reporting to catch up after the burst", lambda: seen.append(reporting_lag()) or seen[-1] == 0,
-                  timeout=90)
-    assert seen[0] > 0 and seen[-1] == 0
+    try:
+        read_one()
+        asyncio.run(_burst(plat.bootstrap_servers, 50_000))
+        flow.wait_for("reporting's lag to rise", lambda: read_one() > 0, timeout=30, every=0)
+        flow.wait_for("reporting to catch up after the burst", lambda: read_one() == 0, timeout=120, every=0)
+    finally:
+        watch.terminate()
+        watch.wait(timeout=10)
+    assert max(lags) > 0 and lags[-1] == 0
