@@ -108,8 +108,13 @@ def test_a_county_adds_names_and_removes_its_schools(api):
     kept = api.call("county", "DELETE", "/institutions/5201020001/primary")
     assert (kept.status_code, kept.json()["detail"]["code"]) == (409, "has_students")
     assert api.call("other_county", "GET", "/institutions").json()["total"] == 0
+    assert api.call("county", "PUT", "/institutions/520102000001/preschool", json={"name": "x"}).status_code == 404
+    enrolled = ROSTER + f"{id_number(9)},学生9,520102000001,学前,520102,520102\n"  # the removed school enrols again
+    assert api.call("province", "POST", "/imports/roster", files={"file": ("r.csv", enrolled.encode())}).status_code == 200
+    back = {i["code"]: i for i in api.call("county", "GET", "/institutions").json()["items"]}["520102000001"]
+    assert (back["active"], back["name"], back["students"]) == (True, "南明区阳光幼儿园", 1)
     o, a = tables.chassis.outbox.c, tables.audit_log.c
-    assert api.count(tables.chassis.outbox, o.topic == "aid.institutions.v1") == 4  # roster's, two added, one removed
+    assert api.count(tables.chassis.outbox, o.topic == "aid.institutions.v1") == 5  # roster's, 2 added, removed, back
     assert api.count(tables.audit_log, a.entity == "institution") == 3
 
 

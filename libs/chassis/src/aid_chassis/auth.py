@@ -181,7 +181,7 @@ async def _principal(request: Request, credentials: HTTPAuthorizationCredentials
             if not await verifier.refresh():
                 raise
             return verifier.verify(credentials.credentials)
-    except (jwt.InvalidTokenError, jwt.PyJWKClientError, UnknownSigningKey, ValueError):
+    except (jwt.PyJWTError, UnknownSigningKey, ValueError):
         raise HTTPException(401, "登录凭证无效或已过期 (invalid or expired token)",
                             headers={"WWW-Authenticate": "Bearer"}) from None
 

@@ -201,5 +201,5 @@ async def resume(session: AsyncSession, who: Principal, batch_id: str, note: str
     if batch.status != "stopped":
         raise BatchRefused("not_stopped", f"批次状态为 {batch.status}，无需恢复 (the batch is {batch.status})")
     await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(status="exported"))
-    await log(session, "batch", batch_id, "resumed", who, {"note": note, "problems": batch.problems})
+    await log(session, "batch", batch_id, "resumed", who, {"note": note, "problems": (batch.problems or [])[:50]})
     return {"batch_id": batch_id, "status": "exported"}

@@ -42,13 +42,17 @@ async def _publish(session: AsyncSession, rows) -> None:
 
 
 async def from_roster(session: AsyncSession, students: pl.DataFrame) -> int:
-    """The roster's schools not known yet become institutions (known ones are left as they are)."""
+    """The roster's schools not known yet become institutions, and removed ones it enrols again come
+    back (known, active ones are left as they are: their names stay)."""
     schools = (students.select(code="school_code", stage="stage", county="enrolment_region")
                .unique(subset=["code", "stage"], keep="first").sort("code", "stage"))
     added = 0
     for start in range(0, schools.height, CHUNK):
         rows = [{**r, "source": "roster", "changed_by": "system"} for r in schools.slice(start, CHUNK).to_dicts()]
-        stmt = pg_insert(tables.institutions).values(rows).on_conflict_do_nothing().returning(tables.institutions)
+        stmt = pg_insert(tables.institutions).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["code", "stage"], where=~I.active,
+            set_={"active": True, "changed_by": "system", "changed_at": func.now()}).returning(tables.institutions)
         new = (await session.execute(stmt)).mappings().all()
         await _publish(session, new)
         added += len(new)
@@ -85,7 +89,7 @@ async def add_school(session: AsyncSession, who: Principal, *, name: str, stage:
 async def _own(session: AsyncSession, who: Principal, code: str, stage: str):
     row = (await session.execute(select(tables.institutions).where(I.code == code, I.stage == stage)
                                  .with_for_update())).mappings().first()
-    if row is None or not who.covers_region(row["county"]):
+    if row is None or not row["active"] or not who.covers_region(row["county"]):
         raise LookupError(f"辖区内没有这个机构 (no institution {code}/{stage} in your county)")
     return row
 

@@ -73,6 +73,12 @@ def sees_id_numbers(who: Principal) -> bool:
     return who.role in SEES_ID_NUMBERS
 
 
+def exports_whole(who: Principal, dimension: str) -> bool:
+    """Whole ID numbers in an export: for a school (its own students), or a county by enrolment —
+    the offices that verify and pay; never a household-dimension view of students studying elsewhere."""
+    return sees_id_numbers(who) and (who.role is Role.SCHOOL or dimension == "enrolment")
+
+
 def item(row) -> dict:
     """One student as a view shows them (JSON): the ID number masked (a reveal is its own, audited request)."""
     return {"student_key": row.student_key, "name": row.name, "id_number": mask_id_number(row.id_number),
@@ -86,11 +92,11 @@ EXPORT_HEADER = ["姓名", "身份证号", "学校代码", "学段", "学籍所�
                  "核对状态", "来源", "姓名不一致", "未资助原因"]
 
 
-def export_row(row, who: Principal) -> list[str]:
-    """One student as an export line, in the words of EXPORT_HEADER: the whole ID number for the
-    offices that verify and pay (the export is audited), masked for the rest."""
+def export_row(row, whole: bool) -> list[str]:
+    """One student as an export line, in the words of EXPORT_HEADER: the whole ID number when
+    ``whole`` (see ``exports_whole``; the export is audited), masked otherwise."""
     shown = item(row)
-    id_number = row.id_number if sees_id_numbers(who) else shown["id_number"]
+    id_number = row.id_number if whole else shown["id_number"]
     return [shown["name"], id_number, row.school_code, labels.label(labels.STAGE, row.stage),
             row.enrolment_region, row.household_region, labels.labels(labels.CATEGORY, row.categories),
             labels.label(labels.POVERTY_STATUS, row.poverty_status), labels.label(labels.STUDENT_STATUS, row.status),

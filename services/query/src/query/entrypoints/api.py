@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from aid_chassis import audit
@@ -42,7 +42,15 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
 
 
 class RevealReason(BaseModel):
-    reason: str = Field(min_length=2, max_length=200, description="why the whole ID number is needed (查看原因)")
+    reason: str = Field(max_length=200, description="why the whole ID number is needed (查看原因)")
+
+    @field_validator("reason")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 2 or not value.isprintable():
+            raise ValueError("须写明查看原因（至少 2 个可打印字符）(give a reason of at least 2 printable characters)")
+        return value
 
 
 @router.post("/students/{key}/reveal", summary="The whole ID number, for a stated reason (查看完整身份证号, audited)")
@@ -51,7 +59,7 @@ async def reveal(key: str, body: RevealReason, db=Depends(session),
     """The school or county that verifies and pays (by enrolment) sees the whole number; who, why
     and when go to the chained audit log first."""
     student = await _student_in_reach(db, who, key, household=False)
-    await audit.record(db, tables.audit_log, "student", key, "reveal_id_number", who, {"reason": body.reason.strip()},
+    await audit.record(db, tables.audit_log, "student", key, "reveal_id_number", who, {"reason": body.reason},
                        outbox_table=tables.chassis.outbox, service="query")
     await db.commit()
     return {"student_key": key, "id_number": student.id_number}

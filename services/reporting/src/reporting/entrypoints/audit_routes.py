@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from aid_chassis.app import session
 from aid_chassis.auth import BUREAUS, Principal, allow
+from aid_chassis.params import INT4_MAX
 from reporting.entrypoints.render import respond
 from reporting.service_layer import audit_trail as trail
 
@@ -19,6 +20,7 @@ WORDS = {"at": "时间", "service": "系统", "actor": "操作人", "role": "角
          "entity": "对象类型", "entity_id": "对象", "detail": "内容", "trace_id": "追踪号"}
 Text = Annotated[str | None, Query(max_length=100)]
 MAX_EXPORT = 100_000
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 @router.get("/audit", summary="Search every service's audit entries in your jurisdiction (审计日志查询)")
@@ -28,12 +30,15 @@ async def search(who: Principal = Depends(allow(*BUREAUS)), db=Depends(session),
                  entity: Annotated[str | None, Query(max_length=40)] = None,
                  target: Annotated[str | None, Query(max_length=100, description="the record's id")] = None,
                  since: date | None = None, until: date | None = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                 offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
                  format: Literal["json", "csv", "xlsx", "html"] = "json") -> Response:
     """Newest first. ``since``/``until`` are days (Beijing time), both included. CSV and XLSX hold
     every match (up to 100,000), JSON and HTML one page."""
     if since and until and since > until:
         raise HTTPException(422, "开始日期晚于结束日期 (since is after until)")
+    if any(day and not EARLIEST <= day <= LATEST for day in (since, until)):
+        raise HTTPException(422, f"日期须在 {EARLIEST} 与 {LATEST} 之间 (days must lie between {EARLIEST} and {LATEST})")
     wanted = trail.Search(service, actor, action, entity, target, since, until)
     whole = format in ("csv", "xlsx")
     total, rows = await trail.search(db, who, wanted, limit=MAX_EXPORT if whole else limit, offset=0 if whole else offset)

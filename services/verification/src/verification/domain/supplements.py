@@ -6,6 +6,7 @@ the household region may be any province's; the ID number must still be a real o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,7 +45,7 @@ def checked(s: Supplement, *, today: date) -> Supplement:
         raise VerificationRefused("missing_exit_year", "已脱贫须填写脱贫年份 (an out-of-poverty family needs exit_year)")
     region = s.household_region or number[:6]
     for name, value in (("household_region", region), ("enrolment_region", s.enrolment_region or "")):
-        if not (len(value) == 6 and value.isdigit()):
+        if not re.fullmatch(r"[0-9]{6}", value):
             raise VerificationRefused("bad_region", f"{name} 须为 6 位行政区划代码 ({name} must be a 6-digit county code)")
     return Supplement(**{**s.__dict__, "id_number": number, "name": s.name.strip(), "household_region": region})
 
@@ -56,7 +57,7 @@ def check_id_number(raw: str, *, today: date) -> str:
         raise VerificationRefused("empty_id", "身份证号为空 (id_number is empty)")
     if len(number) != 18:
         raise VerificationRefused("bad_length", f"身份证号须为 18 位（现为 {len(number)} 位）(id_number must have 18 characters)")
-    if not (number[:17].isdigit() and (number[17].isdigit() or number[17] == "X")):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise VerificationRefused("bad_characters", "身份证号含非法字符 (id_number has characters other than digits and a final X)")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -7,6 +7,7 @@ fields) or 无效数据 (invalid, with a reason). Nothing here touches a databas
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from aid_contracts.events import Stage, VerificationStatus
@@ -85,7 +86,7 @@ def _check_field(name: str, value: str) -> None:
     if name == "stage" and value not in {s.value for s in Stage}:
         raise VerificationRefused("bad_stage", f"学段 {value!r} 不在代码表中 (stage must be one of: "
                                                f"{', '.join(s.value for s in Stage)})")
-    if name.endswith("_region") and not (len(value) == 6 and value.isdigit()):
+    if name.endswith("_region") and not re.fullmatch(r"[0-9]{6}", value):
         raise VerificationRefused("bad_region", f"{name} 须为 6 位行政区划代码 ({name} must be a 6-digit county code)")
     if name == "name" and (not 0 < len(value.strip()) <= 50 or not value.isprintable()):
         raise VerificationRefused("bad_name", "姓名不能为空、不超过 50 字且不含控制字符 (name must be 1-50 printable characters)")

@@ -3,6 +3,7 @@ abnormal aid records; it is split by school; schools answer each; a summary by c
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import func, insert, select
@@ -30,7 +31,7 @@ def _refusal(row: int, fields: dict[str, str], who: Principal) -> dict | None:
         if not fields.get(name):
             return {"row": row, "field": name, "code": "missing_field", "message": f"{name} 为空 ({name} is empty)"}
     county = fields["county"]
-    if not (len(county) == 6 and county.isdigit()):
+    if not re.fullmatch(r"[0-9]{6}", county):  # ASCII digits only (isdigit takes ² too)
         return {"row": row, "field": "county", "code": "bad_region", "raw": county,
                 "message": "学校所在地须为 6 位行政区划代码 (county must be a 6-digit code)"}
     if not who.covers_region(county):
@@ -69,7 +70,10 @@ async def _progressed(session: AsyncSession, check_id: str, title: str, school: 
     """``check-progressed``: this school's records of the check and its answers so far, for reporting."""
     rows = (await session.execute(select(A.county, A.answer, func.count()).where(
         A.check_id == check_id, A.school_code == school).group_by(A.county, A.answer))).all()
-    answers = {code: n for _, code, n in rows if code}
+    answers: dict[str, int] = {}
+    for _, code, n in rows:
+        if code:
+            answers[code] = answers.get(code, 0) + n  # a school's rows may name more than one county
     event = CheckProgressed(check_id=check_id, title=title, school_code=school, county=min(c for c, _, _ in rows),
                             items=sum(n for _, _, n in rows), answers=answers, sequence=sequence, changed_at=now())
     await emit(session, event, f"{check_id}/{school}")
