@@ -126,3 +126,10 @@ def test_imports_through_the_api_are_in_the_audit_log(api):
     assert api.count(tables.audit_log, a.entity == "import_batch", a.entity_id == roster.json()["batch_id"],
                      a.action == "roster_imported", a.role == "province_bureau") == 1
     assert api.count(tables.audit_log, a.entity_id == listed.json()["batch_id"], a.institution == "civil_affairs") == 1
+
+
+def test_exports_of_id_numbers_are_audited_before_they_are_sent(api):
+    for path in ("/matches/export.csv", "/matches/candidates.csv", "/imports/{own}/rejections.csv"):
+        assert api.call("province", "GET", path).status_code == 200
+    a = tables.audit_log.c
+    assert api.count(tables.audit_log, a.action.in_(["exported", "rejections_exported"]), a.actor == "province") == 3

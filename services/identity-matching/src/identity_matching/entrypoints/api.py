@@ -104,8 +104,13 @@ async def _audited(db, who: Principal, action: str, report: imports.ImportReport
     """Who imported which file, with its counts (no rows: they hold personal data), in the chained log."""
     counts = {k: getattr(report, k) for k in ("read", "accepted", "rejected", "matched_new", "matched_changed",
                                               "withdrawn")}
-    await log(db, "import_batch", report.batch_id, action, who,
-                           {"department": report.department, **counts, **more})
+    await log(db, "import_batch", report.batch_id, action, who, {"department": report.department, **counts, **more})
+
+
+async def _exported(db, who: Principal, entity: str, entity_id: str, action: str, **detail) -> None:
+    """An export holding ID numbers is recorded (and committed) before a byte of it is sent."""
+    await log(db, entity, entity_id, action, who, detail)
+    await db.commit()
 
 
 async def _batch(db, batch_id: str, who: Principal):
@@ -118,6 +123,7 @@ async def _batch(db, batch_id: str, who: Principal):
 @router.get("/{batch_id}/rejections.csv", summary="Rejected rows to correct (退回数据), as CSV")
 async def rejections_csv(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> Response:
     row = await _batch(db, batch_id, who)
+    await _exported(db, who, "import_batch", batch_id, "rejections_exported", rows=len(row.rejections))
     return Response(rejections_to_csv(row.rejections), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="rejected-{batch_id}.csv"'})
 
@@ -163,6 +169,7 @@ matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
 @matches_router.get("/export.csv", summary="Every match in force, with full ID numbers (比对结果导出)")
 async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU))):
     m = tables.matches.c
+    await _exported(db, who, "matches", "in_force", "exported")
     rows = await db.stream(select(m.canonical).where(m.active).order_by(m.student_key)
                            .execution_options(yield_per=2000))
 
@@ -182,6 +189,7 @@ CANDIDATE_COLUMNS = ("department", "row", "raw_id_number", "candidate_id_number"
 @matches_router.get("/candidates.csv", summary="Typo'd ID numbers awaiting review, as CSV (疑似录入错误)")
 async def candidates_csv(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS)) -> Response:
     rc = tables.review_candidates.c
+    await _exported(db, who, "review_candidates", status, "exported")
     rows = await db.execute(select(*[rc[c] for c in CANDIDATE_COLUMNS]).where(rc.status == status)
                             .order_by(rc.department, rc.batch_id, rc.row))
     text = export.header_of(CANDIDATE_COLUMNS) + "".join(export.csv_line(list(map(str, r))) for r in rows)
@@ -201,8 +209,10 @@ async def decide_candidate(candidate_id: RowNumber, decision: Literal["accept", 
     settings: Settings = request.app.state.settings
     try:
         async with db.begin():
-            return await candidates.decide(db, candidate_id, accept=decision == "accept", actor=who.subject,
-                                           secret=settings.pseudonym_secret, policy=settings.policy())
+            result = await candidates.decide(db, candidate_id, accept=decision == "accept", actor=who.subject,
+                                             secret=settings.pseudonym_secret, policy=settings.policy())
+            await log(db, "review_candidate", str(candidate_id), decision, who, {})
+            return result
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except candidates.CandidateRefused as exc:
