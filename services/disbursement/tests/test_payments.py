@@ -51,16 +51,17 @@ async def _events(sessions) -> list[str]:
     return [env.type for env in await _queued(sessions)]
 
 
-async def _approved(sessions, *seqs: int, school: str = "5201020001", region: str = "520102") -> None:
-    """The bureau approved these students at ``school``: it may register their cards."""
+async def _approved(sessions, *seqs: int, school: str = "5201020001", region: str = "520102", at=f.NOW,
+                    id_region: str | None = None) -> None:
+    """The bureau approved these students at ``school`` (at ``at``): it may register their cards."""
     from aid_contracts import Envelope, Verified
     from aid_contracts.keys import student_key
 
     async with sessions() as s, s.begin():
         for seq in seqs:
-            event = f.verified(seq, school=school, region=region).parse(Verified)
-            await accounts.on_verified(s, Envelope.wrap(event, source="test", key=student_key(f.id_number(seq, region),
-                                                                                              SECRET)))
+            event = f.verified(seq, school=school, region=region, at=at).parse(Verified)
+            key = student_key(f.id_number(seq, id_region or region), SECRET)
+            await accounts.on_verified(s, Envelope.wrap(event, source="test", key=key))
 
 
 async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: str | None = "13800138000"):
@@ -237,3 +238,14 @@ async def test_a_crash_mid_reconciliation_then_every_replay_pays_each_student_on
     assert await _events(sessions) == ["paid", "paid"]
     assert await _count(sessions, tables.payments) == 2
     assert await _count(sessions, tables.payment_states, tables.payment_states.c.status == "paid") == 2
+
+
+async def test_an_older_approval_arriving_late_does_not_hand_the_card_back(sessions):
+    from datetime import timedelta
+
+    await _approved(sessions, 1, school="5201030001", region="520103", at=f.NOW + timedelta(days=30),
+                    id_region="520102")  # the student moved to school B
+    await _approved(sessions, 1, at=f.NOW)  # school A's older approval, delivered late
+    with pytest.raises(CardRefused):
+        await _run(sessions, accounts.register, SCHOOL, accounts.Card(f.id_number(1), "ICBC", "6222020200112233445"),
+                   secret=SECRET, cipher=CIPHER)

@@ -57,6 +57,7 @@ student_schools = Table(  # whose student: the school and county that may regist
     Column("school_code", String(20), nullable=False),
     Column("enrolment_region", String(6), nullable=False),
     timestamp("updated_at", nullable=False),
+    timestamp("as_of", nullable=False),  # when the approval or list said so: a later one wins, whatever arrives last
 )
 
 batches = Table(  # 代发批次

@@ -22,18 +22,21 @@ A = tables.accounts.c
 _PHONE_DIGITS = 11
 
 
-async def _enrolled_at(session: AsyncSession, key: str, facts) -> None:
-    """Remember the school and county that answer for a student (their cards are theirs to register)."""
-    values = {"school_code": facts.school_code, "enrolment_region": facts.enrolment_region, "updated_at": func.now()}
-    await session.execute(pg_insert(tables.student_schools).values(student_key=key, **values)
-                          .on_conflict_do_update(index_elements=["student_key"], set_=values))
+async def _enrolled_at(session: AsyncSession, key: str, facts, as_of) -> None:
+    """Remember the school and county that answer for a student (their cards are theirs to register),
+    as of the approval or list that says so: an older one arriving late changes nothing."""
+    values = {"school_code": facts.school_code, "enrolment_region": facts.enrolment_region, "updated_at": func.now(),
+              "as_of": as_of}
+    stmt = pg_insert(tables.student_schools).values(student_key=key, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values,
+                                                     where=tables.student_schools.c.as_of <= stmt.excluded.as_of))
 
 
 async def on_verified(session: AsyncSession, envelope: Envelope) -> None:
     """A student approved as valid at a school: that school (and its county) may register their card."""
     event: Verified = envelope.parse(Verified)
     if event.status.value in VALID:
-        await _enrolled_at(session, envelope.partitionkey, event.student)
+        await _enrolled_at(session, envelope.partitionkey, event.student, event.approved_at or event.verified_at)
 
 
 async def on_published(session: AsyncSession, envelope: Envelope) -> None:
@@ -41,7 +44,7 @@ async def on_published(session: AsyncSession, envelope: Envelope) -> None:
     unique keys stop a second payment for the same list, or the same programme and period."""
     event: Published = envelope.parse(Published)
     key = envelope.partitionkey
-    await _enrolled_at(session, key, event.student)
+    await _enrolled_at(session, key, event.student, event.published_at)
     if not event.final:
         return
     has_card = await session.scalar(select(A.student_key).where(A.student_key == key)) is not None
