@@ -143,7 +143,15 @@ def _instrument(app: FastAPI) -> None:
 
     app.add_middleware(HttpMetrics, service=app.state.settings.service_name)
     app.add_middleware(TraceIdHeader)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", server_request_hook=_url_without_query)
+
+
+def _url_without_query(span, scope: dict) -> None:
+    """Spans keep the URL without its query string: a query may carry an ID number (``?id_number=``)."""
+    if span is None or not span.is_recording():
+        return
+    host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+    span.set_attribute("http.url", f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '')}")
 
 
 def _health_router(settings: ServiceSettings, outbox_table: Table) -> APIRouter:
