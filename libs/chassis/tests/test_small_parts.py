@@ -62,3 +62,17 @@ def test_a_batch_links_one_record_of_each_trace():
     assert [r.offset for r in _one_per_trace(mixed)] == [0, 1, 5001, 5002]
     many = [record(i, i + 1) for i in range(MAX_LINKS * 2)]
     assert len(_one_per_trace(many)) == MAX_LINKS + 1
+
+
+async def test_a_deadlock_victim_is_told_to_retry_not_a_server_error():
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from aid_chassis.app import _concurrent_change
+
+    victim = DBAPIError("UPDATE …", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+    response = await _concurrent_change(None, victim)
+    assert (response.status_code, response.headers["retry-after"]) == (409, "1")
+    other = DBAPIError("SELECT …", {}, psycopg.errors.UndefinedTable("no table"))
+    with pytest.raises(DBAPIError):
+        await _concurrent_change(None, other)

@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 
 from opentelemetry import trace
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import db, metrics, outbox
@@ -52,9 +54,23 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
     for router in routers:
         app.include_router(router)
     assert_every_route_has_policy(app)
+    app.add_exception_handler(DBAPIError, _concurrent_change)
     _document_refusals(app)
     _instrument(app)
     return app
+
+
+RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
+async def _concurrent_change(request: Request, exc: DBAPIError):
+    """Two requests that changed the same records in a different order (one was chosen to give way,
+    e.g. while waiting for the audit log's lock): a 409 the caller may simply repeat, not a 500."""
+    if getattr(exc.orig, "sqlstate", None) not in RETRYABLE:
+        raise exc
+    return JSONResponse({"detail": {"code": "concurrent_change", "message": "其他人正在修改相同记录，请重试 (someone else "
+                                    "changed the same records at the same moment: try again)"}}, status_code=409,
+                        headers={"Retry-After": "1"})
 
 
 REFUSAL = {  # what a refused request gets: a code and a message a clerk can act on (or a plain text)
