@@ -56,7 +56,7 @@ def test_each_service_migrates_first_and_starts_on_health(svc):
         env = service["environment"]
         assert env[f"{svc.prefix}DATABASE_URL"].endswith(f"@postgres:5432/{svc.database}")
         assert env["AID_JWKS_URL"].startswith("http://keycloak:8080/realms/aid/")
-    assert f"CREATE DATABASE $db OWNER $db" in (COMPOSE / "init-databases.sh").read_text()
+    assert "CREATE DATABASE $db OWNER $db" in (COMPOSE / "init-databases.sh").read_text()
     assert svc.database in (COMPOSE / "init-databases.sh").read_text()
 
 

@@ -35,3 +35,14 @@ def test_xlsx_refuses_more_rows_than_a_sheet_holds(monkeypatch):
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 3)
     with pytest.raises(ValueError, match="more rows than one sheet holds"):
         exports.xlsx_bytes(["a"], [[i] for i in range(4)])
+
+
+def test_control_characters_do_not_break_a_workbook():
+    import io
+
+    from openpyxl import load_workbook
+
+    from aid_chassis.exports import xlsx_bytes
+
+    book = load_workbook(io.BytesIO(xlsx_bytes(["说明"], [["退回\x1f原因\x00"]])))
+    assert [c.value for c in next(book.active.iter_rows(min_row=2))] == ["退回\ufffd原因\ufffd"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -64,6 +65,8 @@ def xlsx_bytes(header: list[str], rows: Sequence[Iterable[object]], *, sheet: st
 
 
 def _text(ws, value: object) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value="" if value is None else str(value))
+    """A text cell; control characters a workbook cannot hold (XML forbids them) become U+FFFD."""
+    text = "" if value is None else ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
+    cell = WriteOnlyCell(ws, value=text)
     cell.data_type = "s"
     return cell
