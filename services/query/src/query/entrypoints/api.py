@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from aid_chassis import audit
 from aid_chassis.app import create_app, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.masking import mask_id_number
 from query.adapters import tables
 from query.entrypoints import lookup_routes, view_routes
+from query.service_layer.trail import log
 from query.settings import Settings
 
 router = APIRouter(tags=["查询 query"])
@@ -59,8 +59,7 @@ async def reveal(key: str, body: RevealReason, db=Depends(session),
     """The school or county that verifies and pays (by enrolment) sees the whole number; who, why
     and when go to the chained audit log first."""
     student = await _student_in_reach(db, who, key, household=False)
-    await audit.record(db, tables.audit_log, "student", key, "reveal_id_number", who, {"reason": body.reason},
-                       outbox_table=tables.chassis.outbox, service="query")
+    await log(db, "student", key, "reveal_id_number", who, {"reason": body.reason})
     await db.commit()
     return {"student_key": key, "id_number": student.id_number}
 

@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from aid_chassis import audit, exports
+from aid_chassis import exports
 from aid_chassis.app import session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_contracts import labels
-from query.adapters import tables
 from query.domain import views as v
 from query.service_layer import views as sql
+from query.service_layer.trail import log
 
 router = APIRouter(prefix="/views", tags=["辖区查询 jurisdiction views"])
 READERS = allow(*BUREAUS, Role.SCHOOL)
@@ -89,10 +89,10 @@ async def view_export(request: Request, a: Asked = Depends(asked), who: Principa
         raise HTTPException(422, f"共 {rows} 行，超过 Excel 单表上限，请导出 CSV ({rows} rows: more than one sheet "
                                  "holds; export CSV)")
     whole = v.exports_whole(who, a.scope.dimension)
-    await audit.record(db, tables.audit_log, "view", a.view, "export", who, {
+    await log(db, "view", a.view, "export", who, {
         "format": format, "rows": rows, "dimension": a.scope.dimension, "region": a.scope.prefix,
         "school_code": a.scope.school_code, "id_numbers": "whole" if whole else "masked",
-        **a.filters.describe()}, outbox_table=tables.chassis.outbox, service="query")
+        **a.filters.describe()})
     await db.commit()
     name = f"{a.view}-{date.today().isoformat()}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
