@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.projection import rows_by_key, upsert
@@ -33,45 +34,41 @@ async def fold_tasks(session: AsyncSession, envelopes: list[Envelope]) -> Counte
     return delta(old, new)
 
 
+async def _keep_latest(session: AsyncSession, table: Table, rows: list[dict], *, column: str, key: tuple[str, ...],
+                       order: str, strictly: bool) -> None:
+    """Store each row unless the stored one (found by its ``column``) is later by ``order``; rows
+    that lose to what is stored, or to a later row of the same batch, change nothing."""
+    stored = await rows_by_key(session, table, {r[column] for r in rows}, lambda r: tuple(r[k] for k in key),
+                               column=column)
+    changed = set()
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        old = stored.get(k)
+        if old is None or row[order] > old[order] or (not strictly and row[order] == old[order]):
+            stored[k] = row
+            changed.add(k)
+    await upsert(session, table, [stored[k] for k in sorted(changed)])
+
+
 async def keep_deadlines(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """The latest deadline of each task batch (by when it was set)."""
-    stored = await rows_by_key(session, tables.deadlines, {env.data["batch"] for env in envelopes},
-                               lambda r: (r["kind"], r["batch"]), column="batch")
-    changed = set()
-    for env in envelopes:
-        event = env.parse(DeadlineSet)
-        key = (event.kind, event.batch)
-        if key not in stored or event.set_at >= stored[key]["set_at"]:
-            stored[key] = {"kind": event.kind, "batch": event.batch, "due": event.due, "set_at": event.set_at}
-            changed.add(key)
-    await upsert(session, tables.deadlines, [stored[k] for k in sorted(changed)])
+    rows = [env.parse(DeadlineSet).model_dump(include={"kind", "batch", "due", "set_at"}) for env in envelopes]
+    await _keep_latest(session, tables.deadlines, rows, column="batch", key=("kind", "batch"), order="set_at",
+                       strictly=False)
 
 
 async def keep_checks(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    """Each school's latest records and answers of each abnormal-record check."""
-    events = [env.parse(CheckProgressed) for env in envelopes]
-    stored = await rows_by_key(session, tables.check_schools, {e.check_id for e in events},
-                               lambda r: (r["check_id"], r["school_code"]), column="check_id")
-    changed = set()
-    for event in events:
-        key = (event.check_id, event.school_code)
-        if is_later(stored.get(key), event.sequence):
-            stored[key] = {**event.model_dump(include={"check_id", "school_code", "title", "county", "items",
-                                                       "answers", "sequence"})}
-            changed.add(key)
-    await upsert(session, tables.check_schools, [stored[k] for k in sorted(changed)])
+    """Each school's latest records and answers of each abnormal-record check (by sequence)."""
+    rows = [env.parse(CheckProgressed).model_dump(include={"check_id", "school_code", "title", "county", "items",
+                                                           "answers", "sequence"}) for env in envelopes]
+    await _keep_latest(session, tables.check_schools, rows, column="check_id", key=("check_id", "school_code"),
+                       order="sequence", strictly=True)
 
 
 async def keep_schools(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Each school's latest name and state (by when it changed)."""
     events = [env.parse(InstitutionChanged) for env in envelopes]
-    stored = await rows_by_key(session, tables.schools, {e.code for e in events}, lambda r: (r["code"], r["stage"]),
-                               column="code")
-    changed = set()
-    for event in events:
-        key = (event.code, event.stage.value)
-        if key not in stored or event.changed_at >= stored[key]["changed_at"]:
-            stored[key] = {"code": event.code, "stage": event.stage.value, "name": event.name, "active": event.active,
-                           "changed_at": event.changed_at}
-            changed.add(key)
-    await upsert(session, tables.schools, [stored[k] for k in sorted(changed)])
+    rows = [{"code": e.code, "stage": e.stage.value, "name": e.name, "active": e.active, "changed_at": e.changed_at}
+            for e in events]
+    await _keep_latest(session, tables.schools, rows, column="code", key=("code", "stage"), order="changed_at",
+                       strictly=False)
