@@ -66,19 +66,24 @@ def test_school_cannot_see_another_schools_tasks(running, result, province):
     assert all(t["student"]["school_code"] == other for t in body["items"])
 
 
-def test_one_trace_spans_the_import_and_every_consumer(running, result):
-    assert result.trace_id
+def test_one_trace_spans_the_flow_through_all_six_services(running, result):
+    """The flow's root span (aidctl's) holds every request it made; each service's spans are in
+    its trace or in a batch span linked to it."""
+    six = {s.name for s in SERVICES}
     deadline = time.monotonic() + 15
     while True:
         spans = traces.load_spans(running.platform.trace_dir, result.trace_id)
         services = {s["service"] for s in spans}
-        if {"identity-matching", "verification", "query", "reporting"} <= services or time.monotonic() > deadline:
+        if six <= services or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert {"identity-matching", "verification", "query", "reporting"} <= services
+    assert six <= services, six - services
+    roots = [s for s in spans if s["parent_id"] is None and not s.get("linked_to")]
+    assert [(r["service"], r["name"]) for r in roots] == [("aidctl", "walking skeleton")]
     names = {s["name"] for s in spans}
-    assert "aid.student-matched.v1 publish" in names and "aid.student-matched.v1 process" in names
-    assert traces.render(spans)[0].startswith("identity-matching")
+    for event in ("student-matched", "verified", "published", "paid"):
+        assert f"aid.{event}.v1 publish" in names and f"aid.{event}.v1 process" in names, event
+    assert traces.render(spans)[0].startswith("aidctl")
 
 
 def test_workers_export_what_they_handled(running, result):

@@ -163,9 +163,8 @@ def print_result(platform: Platform, result: flow.FlowResult) -> None:
     console.print("\n[bold]Public lookup (个人查询)[/bold]")
     typer.echo(f"  curl -s -X POST {platform.url(SERVICES[4])}/public/lookup -H 'content-type: application/json' -d '{body}'")
     console.print(json.dumps(result.lookup, ensure_ascii=False, indent=2, default=str))
-    if result.trace_id:
-        console.print("\n[bold]One trace[/bold] of the department import through every consumer:")
-        typer.echo(f"  .venv/bin/aidctl trace {result.trace_id}")
+    console.print("\n[bold]One trace[/bold] of the whole flow, through all six services:")
+    typer.echo(f"  .venv/bin/aidctl trace {result.trace_id}")
 
 
 @app.command()

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.telemetry import JsonLinesSpanExporter
 from aid_contracts import student_key
 from aid_local import bank
 from aid_local.demo_data import DEPARTMENTS, DemoProvince
@@ -40,24 +46,48 @@ class FlowResult:
     list_id: str
     lookup_request: dict[str, str]
     lookup: dict[str, Any]
-    trace_id: str | None
+    trace_id: str
 
 
 class Clients:
-    """HTTP clients of the services, with dev tokens for the roles the flow needs."""
+    """HTTP clients of the services, with dev tokens for the roles the flow needs.
+
+    Every call is a client span of ``aidctl`` (in the platform's trace files) whose context
+    travels in ``traceparent``: calls made inside ``self.span(...)`` share that span's trace.
+    """
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.issuer = DevIssuer(platform.keys_dir)
+        self.tracer = _tracer(platform)
 
     def token(self, role: str, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(subject=f'demo-{role}', role=role, **claims)}"}
 
+    def span(self, name: str) -> trace.Span:
+        """A span the calls made under it belong to (``with c.span("…") as s:``)."""
+        return self.tracer.start_as_current_span(name)
+
     def call(self, method: str, service: str, path: str, *, expect: int = 200, **kwargs) -> httpx.Response:
-        resp = httpx.request(method, self.platform.url(SVC[service]) + path, timeout=120, **kwargs)
+        route = path.split("?", 1)[0]  # no query string in a span: it may carry personal data
+        attributes = {"http.request.method": method, "url.path": route, "peer.service": service}
+        with self.tracer.start_as_current_span(f"{method} {service}", kind=trace.SpanKind.CLIENT,
+                                               attributes=attributes) as span:
+            headers = dict(kwargs.pop("headers", None) or {})
+            propagate.inject(headers)
+            resp = httpx.request(method, self.platform.url(SVC[service]) + path, timeout=120, headers=headers, **kwargs)
+            span.set_attribute("http.response.status_code", resp.status_code)
         if resp.status_code != expect:
             raise FlowError(f"{method} {service}{path} → {resp.status_code}: {resp.text[:500]}")
         return resp
+
+
+def _tracer(platform: Platform) -> trace.Tracer:
+    """A tracer of its own (not the process's global one) writing where the services write."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "aidctl"}))
+    exporter = JsonLinesSpanExporter(platform.trace_dir / f"aidctl-{os.getpid()}.jsonl")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("aid_local.flow")
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 90, every: float = 0.3) -> Any:
@@ -75,19 +105,17 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 90, every: fl
         time.sleep(every)
 
 
-def import_lists(c: Clients, province: DemoProvince) -> tuple[dict[str, dict], str | None]:
+def import_lists(c: Clients, province: DemoProvince) -> dict[str, dict]:
     province_token = c.token("province_bureau", region="520000")
     resp = c.call("POST", "identity-matching", "/imports/roster", headers=province_token,
                   files={"file": ("roster.csv", province.roster_csv(), "text/csv")})
-    reports, trace_id = {"roster": resp.json()}, None
+    reports = {"roster": resp.json()}
     for department in DEPARTMENTS:
         resp = c.call("POST", "identity-matching", f"/imports/lists/{department}",
                       headers=c.token("department", department=department),
                       files={"file": (f"{department}.csv", province.list_csv(department), "text/csv")})
         reports[department] = resp.json()
-        if reports[department]["matched_new"]:
-            trace_id = resp.headers.get("x-trace-id")  # this import's trace reaches every consumer
-    return reports, trace_id
+    return reports
 
 
 def verify_school(c: Clients, school_code: str, county: str, expected: int) -> int:
@@ -163,25 +191,29 @@ def paid_lookup(c: Clients, request: dict[str, str], timeout: float = 120) -> di
     province = c.token("province_bureau", region=request["school_code"][:2] + "0000")
 
     def paid():
-        resp = httpx.get(c.platform.url(SVC["query"]) + f"/students/{key}/timeline", headers=province, timeout=10)
-        return resp.status_code == 200 and any(a["status"] == "paid" for a in resp.json()["aid"])
+        timeline = c.call("GET", "query", f"/students/{key}/timeline", headers=province).json()  # 404 until matched
+        return any(a["status"] == "paid" for a in timeline["aid"])
 
     wait_for("the payment to show in the query read models", paid, timeout=timeout)
     return c.call("POST", "query", "/public/lookup", json=request).json()
 
 
 def run_flow(platform: Platform, province: DemoProvince, *, period: str = "2026-autumn") -> FlowResult:
+    """The whole flow, one trace (its id in the result): every service's spans are in it or linked to it."""
     c = Clients(platform)
-    reports, trace_id = import_lists(c, province)
-    school_code, expected = choose_school(province)
-    county, stage = province.schools[school_code]
-    verified = verify_school(c, school_code, county, expected)
-    register_cards(c, province, school_code)
-    list_id = publish_list(c, school_code, county, stage, period, verified)
-    pay_list(c, county, list_id, verified)
-    student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
-    request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}
-    return FlowResult(reports, school_code, verified, list_id, request, paid_lookup(c, request), trace_id)
+    with c.span("walking skeleton") as root:
+        reports = import_lists(c, province)
+        school_code, expected = choose_school(province)
+        county, stage = province.schools[school_code]
+        verified = verify_school(c, school_code, county, expected)
+        register_cards(c, province, school_code)
+        list_id = publish_list(c, school_code, county, stage, period, verified)
+        pay_list(c, county, list_id, verified)
+        student = next(s for s in province.students if s.id_number in matched_ids(province) and s.school_code == school_code)
+        request = {"name": student.name, "id_number": student.id_number, "school_code": school_code}
+        lookup = paid_lookup(c, request)
+    trace_id = f"{root.get_span_context().trace_id:032x}"
+    return FlowResult(reports, school_code, verified, list_id, request, lookup, trace_id)
 
 
 def matched_ids(province: DemoProvince) -> set[str]:
