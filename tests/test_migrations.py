@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+
 
 PACKAGES = ["identity_matching", "verification", "publicity", "disbursement", "query", "reporting"]
 
@@ -23,3 +26,18 @@ def test_migrations_match_the_models(package, migrate):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_pods_migrating_at_once_take_turns(fresh_database):
+    """Three processes upgrade one empty database at the same moment (pods starting together)."""
+    code = "import sys; from aid_chassis.migrations import upgrade; upgrade('verification:migrations', sys.argv[1])"
+    pods = [subprocess.Popen([sys.executable, "-c", code, fresh_database], stderr=subprocess.PIPE) for _ in range(3)]
+    for pod in pods:
+        _, err = pod.communicate(timeout=120)
+        assert pod.returncode == 0, err.decode()[-2000:]  # none failed on a table another had just created
+    engine = create_engine(fresh_database)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    finally:
+        engine.dispose()

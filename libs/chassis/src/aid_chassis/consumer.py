@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
@@ -70,6 +70,24 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
+class FinishBeforeRevoke(ConsumerRebalanceListener):
+    """A member gives its partitions back only after its batch in flight is applied and committed.
+
+    The group's rebalance waits for every member to revoke, so the next owner of partition n never
+    applies events while the previous one still does (with the range assignor, that keeps one
+    student in one process even while a group grows or shrinks)."""
+
+    def __init__(self, busy: asyncio.Lock) -> None:
+        self._busy = busy
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        async with self._busy:
+            return None
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        return None
+
+
 class EventConsumer:
     """Applies events of some types to a service's database, exactly once in effect."""
 
@@ -95,14 +113,17 @@ class EventConsumer:
             raise ValueError("a bulk consumer keeps its offsets: declare ChassisTables(metadata, offsets=True)")
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = make_consumer(self._bootstrap, group_id=self.group_id, topics=self._topics)
+        consumer = make_consumer(self._bootstrap, group_id=self.group_id)
+        busy = asyncio.Lock()  # held while a batch is applied and committed
+        consumer.subscribe(self._topics, listener=FinishBeforeRevoke(busy))
         await start_with_retry(consumer, self.group_id)
         self.fit_lanes({t: len(consumer.partitions_for_topic(t) or ()) for t in self._topics})
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 if batch:
-                    await self._apply_and_commit(consumer, batch)
+                    async with busy:
+                        await self._apply_and_commit(consumer, batch)
         finally:
             await consumer.stop()
 

@@ -7,6 +7,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from aid_contracts.topics import Topic
@@ -43,10 +44,18 @@ async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
     return producer
 
 
-def make_consumer(bootstrap_servers: str, *, group_id: str, topics: list[str]) -> AIOKafkaConsumer:
-    """A consumer that never commits on its own: offsets follow the database commit."""
+def make_consumer(bootstrap_servers: str, *, group_id: str, topics: list[str] = ()) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets follow the database commit.
+
+    The range assignor gives each member of a group the same partition *numbers* of every topic
+    (all members subscribe to the same topics, and every topic has as many partitions), so one
+    student's events — on partition n of each topic — are all applied by one member: a group may
+    run several processes. Subscribe later (``topics`` empty) to pass a rebalance listener.
+    """
     return AIOKafkaConsumer(
         *topics,
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        rebalance_timeout_ms=120_000,  # a member finishing its batch before revoking (the listener) stays in
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         client_id=group_id,

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 
@@ -53,6 +53,9 @@ async def _online(metadata: MetaData) -> None:
 def _run_sync(connection, metadata: MetaData) -> None:
     context.configure(connection=connection, target_metadata=metadata)
     with context.begin_transaction():
+        # Several pods may start at once, each migrating first: one upgrades, the others wait
+        # for its commit and then find the database at head.
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))"))
         context.run_migrations()
 
 
