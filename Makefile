@@ -7,9 +7,12 @@ BIN := $(VENV)/bin
 PACKAGES := contracts libs/chassis services/identity-matching services/verification services/publicity \
             services/disbursement services/query services/reporting deploy/local
 STAMP := $(VENV)/.installed
+TOOLS := .tools/bin
+KUSTOMIZE_VERSION := v5.7.1
+K8S_NODE := deploy/k8s/validate/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help run test up down status demo schemas check-schemas prereqs clean bench
+.PHONY: help run test up down status demo schemas check-schemas prereqs k8s-tools clean bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,6 +30,20 @@ $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pypr
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
 	touch $(STAMP)
 
+$(TOOLS)/kustomize:
+	@command -v go >/dev/null || { echo "rendering deploy/k8s needs Go 1.22 or newer (kustomize is built from its module)" >&2; exit 1; }
+	GOBIN=$(CURDIR)/$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+$(K8S_NODE): deploy/k8s/validate/package.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "validating deploy/k8s needs Node.js and npm" >&2; exit 1; fi; }
+	cd deploy/k8s/validate && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
+k8s-tools: $(TOOLS)/kustomize $(K8S_NODE) ## kustomize and the Strimzi schemas, to render and validate deploy/k8s
+
 venv: $(STAMP) ## Make the virtual environment (.venv) with every package
 
 run: prereqs $(STAMP) ## Start the platform with a demo province and keep it running (Ctrl-C stops it)
@@ -41,7 +58,7 @@ down: $(STAMP) ## Stop the platform
 status: $(STAMP) ## Processes, health and consumer lag
 	$(BIN)/aidctl status
 
-test: prereqs $(STAMP) ## Unit, integration and end-to-end tests on real Kafka and PostgreSQL
+test: prereqs $(STAMP) k8s-tools ## Unit, integration and end-to-end tests on real Kafka and PostgreSQL
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no test ran: that is a failure" >&2; exit 1; fi; exit $$rc
 
@@ -51,8 +68,8 @@ schemas: $(STAMP) ## Regenerate contracts/schemas and the AsyncAPI document from
 check-schemas: $(STAMP) ## Fail when an event model changed incompatibly with the committed schema
 	$(BIN)/python -m aid_contracts.schemas check
 
-clean: ## Remove the virtual environment and local state
-	rm -rf $(VENV) .state
+clean: ## Remove the virtual environment, local state and tools
+	rm -rf $(VENV) .state .tools deploy/k8s/validate/node_modules
 
 bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.json, summary in docs/benchmarks.md
 	$(BIN)/python bench/matching.py

@@ -20,6 +20,7 @@ from aid_local.platform import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "deploy/compose"
+OBSERVABILITY = ROOT / "deploy/observability"
 SPEC = yaml.safe_load((COMPOSE / "compose.yml").read_text(encoding="utf-8"))
 SERVICES_IN = SPEC["services"]
 ONE_SHOT = {"topics", *(f"{s.name}-migrate" for s in SERVICES)}
@@ -90,11 +91,19 @@ def _exported() -> set[str]:
 
 
 def test_dashboards_and_alerts_use_metrics_the_services_export():
-    dashboard = json.loads((COMPOSE / "grafana/dashboards/aid-platform.json").read_text(encoding="utf-8"))
-    rules = yaml.safe_load((COMPOSE / "prometheus/alerts.yml").read_text(encoding="utf-8"))
+    dashboard = json.loads((OBSERVABILITY / "aid-platform.json").read_text(encoding="utf-8"))
+    rules = yaml.safe_load((OBSERVABILITY / "alerts.yml").read_text(encoding="utf-8"))
     expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     expressions += [r["expr"] for g in rules["groups"] for r in g["rules"]]
     used = {name for e in expressions for name in re.findall(r"\baid_[a-z_]+", e)}
     assert used and used <= _exported(), used - _exported()
     assert {"ConsumerLagGrowing", "DeadLetters", "OutboxNotDraining"} <= {r["alert"] for g in rules["groups"]
                                                                           for r in g["rules"]}
+
+
+def test_the_dockerfile_passes_hadolint():
+    """hadolint's rules (pinned bases, no sudo, exec-form entrypoints, …) on the one service recipe."""
+    hadolint = Path(sys.executable).parent / "hadolint"
+    done = subprocess.run([str(hadolint), "--failure-threshold", "info", str(ROOT / "deploy/docker/service.Dockerfile")],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
