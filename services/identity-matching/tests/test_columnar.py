@@ -30,7 +30,8 @@ ID_VALUES = st.one_of(
     st.just(_id("520102", "20141301", 1)), st.just(_id("520102", "20990101", 1)),  # no such date, future
     st.just(_id("110104", "20150101", 1)), st.just(_id("999999", "20140101", 1)),  # retired in 2010, unknown
     st.just(""), st.just("5201022014010100"), st.just("52010220140101001Y"), st.text(max_size=20))
-NAMES = st.one_of(st.sampled_from(["张三", "李四", " 王五 ", "", "赵" * 51, "钱\u3000", "A\x1f"]), st.text(max_size=4))
+NAMES = st.one_of(st.sampled_from(["张三", "李四", " 王五 ", "", "赵" * 51, "钱\u3000", "A\x1f", "孙\u200b六",
+                                      "周\x07", "阿依古丽·买买提", "吴\u202e八"]), st.text(max_size=4))
 REGIONS = st.sampled_from(["520102", "520103", "110104", "999999", "52010", "５２０１０２", " 520102", ""])
 SCHOOLS = st.sampled_from(["5201020001", "5201020002", "ab12", "x", "学校0001", "", "5201020001 "])
 STAGES = st.sampled_from(["primary", "junior", "小学", "中职", "Primary", "college", "", " senior"])

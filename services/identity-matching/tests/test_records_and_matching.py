@@ -23,7 +23,8 @@ def test_roster_row_accepts_chinese_values():
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("name", "", "missing_field"), ("stage", "college", "unknown_stage"), ("enrolment_region", "1101", "bad_region"),
     ("household_region", "999999", "unknown_region"), ("school_code", "学校!", "bad_school_code"),
-    ("name", "名" * 51, "too_long"), ("id_number", "", "empty_id"),
+    ("name", "名" * 51, "too_long"), ("id_number", "", "empty_id"), ("name", "张\x07三", "bad_name"),
+    ("name", "李\u200b四", "bad_name"),
 ])
 def test_roster_row_errors_name_the_field_and_reason(field, value, code):
     with pytest.raises(records.RowError) as info:

@@ -60,10 +60,10 @@ def _known_region(column: str) -> pl.Expr:
 
 
 def _plain_text(column: str) -> pl.Expr:
-    """Non-empty, at most 50 characters, nothing ``strip()`` would remove."""
+    """Non-empty, at most 50 characters, nothing ``strip()`` would remove, nothing invisible."""
     space = _python_space()
     value = pl.col(column)
-    return (value.str.len_chars().is_between(1, 50)
+    return (value.str.len_chars().is_between(1, 50) & ~value.str.contains(records.INVISIBLE)
             & ~value.str.contains(f"^[{space}]") & ~value.str.contains(f"[{space}]$"))
 
 

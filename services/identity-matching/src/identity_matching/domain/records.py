@@ -70,6 +70,7 @@ class ListRow:
 ROW_MESSAGES = {
     "missing_field": "必填项为空 (a required value is empty)",
     "too_long": "内容过长 (the value is too long)",
+    "bad_name": "姓名含控制字符或不可见字符 (the name holds a control or invisible character)",
     "unknown_category": "困难类别无效 (category must be one of: {allowed})",
     "unknown_stage": "学段无效 (stage must be one of: {allowed})",
     "unknown_poverty_status": "脱贫状态无效 (poverty status must be one of: {allowed})",
@@ -116,6 +117,19 @@ def _text(row: dict[str, str], field: str, max_len: int = 50) -> str:
     return value
 
 
+INVISIBLE = r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+"""Control and invisible characters (zero-width, direction marks): a pattern both Python's ``re``
+and polars read the same way. A name holding one would print differently than it compares."""
+_INVISIBLE = re.compile(INVISIBLE)
+
+
+def _name(row: dict[str, str]) -> str:
+    value = _text(row, "name")
+    if _INVISIBLE.search(value):
+        raise RowError("name", "bad_name")
+    return value
+
+
 def _id(row: dict[str, str]) -> str:
     try:
         return validate(row.get("id_number") or "")
@@ -146,7 +160,7 @@ def parse_roster_row(row: dict[str, str]) -> RosterRow:
     if not _SCHOOL.match(school):
         raise RowError("school_code", "bad_school_code")
     return RosterRow(
-        id_number=id_number, name=_text(row, "name"), school_code=school,
+        id_number=id_number, name=_name(row), school_code=school,
         stage=_choice(row, "stage", Stage, STAGE_NAMES, "unknown_stage"),
         enrolment_region=_region(row, "enrolment_region"), household_region=_region(row, "household_region"),
     )
@@ -159,7 +173,7 @@ def parse_list_row(row: dict[str, str]) -> ListRow:
     if category is Category.REGISTERED_POOR:
         status = _choice(row, "poverty_status", PovertyStatus, STATUS_NAMES, "unknown_poverty_status")
         exit_year = _exit_year(row) if status is PovertyStatus.OUT else None
-    return ListRow(id_number=id_number, name=_text(row, "name"), category=category,
+    return ListRow(id_number=id_number, name=_name(row), category=category,
                    household_region=_region(row, "household_region"), poverty_status=status,
                    exit_year=exit_year)
 
