@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 from aid_local.cli import app
 
 COMMANDS = ["up", "down", "status", "lag", "token", "trace", "demo", "run", "import roster", "import list",
-            "matches export", "matches candidates", "rebuild", "audit verify"]
+            "matches export", "matches candidates", "rebuild", "audit verify", "dlq list", "dlq replay"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aid_chassis.dev_issuer import DevIssuer
-from aid_local import client, demo_data, flow, infra, lag, traces, witness
+from aid_local import client, demo_data, dlq, flow, infra, lag, traces, witness
 from aid_local.platform import ROLES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 
@@ -328,6 +328,7 @@ def rebuild(service: Annotated[str, typer.Argument(help="the service whose read 
     typer.echo(done.stdout.strip())
 
 
+app.add_typer(dlq.app, name="dlq")
 audit_app = typer.Typer(help="The services' hash-chained audit logs (审计日志).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 AUDITED = ("identity-matching", "verification", "publicity", "disbursement", "query")

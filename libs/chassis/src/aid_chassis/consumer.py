@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import metrics, offsets, outbox
+from aid_chassis import dead_letters, metrics, offsets, outbox
 from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
@@ -227,6 +227,9 @@ class EventConsumer:
             if record.offset < start[tp]:
                 outcomes[id(record)] = "duplicate"  # applied before a crash kept Kafka's offset behind
                 continue
+            if (target := dead_letters.replay_target(record)) is not None:
+                outcomes[id(record)] = await self._replayed(session, record) if target == self.group_id else "ignored"
+                continue
             try:
                 envelope = Envelope.from_kafka(record.headers, record.value)
             except (EnvelopeError, ValidationError) as exc:
@@ -244,6 +247,23 @@ class EventConsumer:
         if wanted:
             await self._bulk_apply(session, list(wanted.values()), outcomes)
         return outcomes
+
+    async def _replayed(self, session: AsyncSession, record: ConsumerRecord) -> str:
+        """A dead letter sent again for this group: applied alone, once (the inbox keeps its id)."""
+        try:
+            envelope = Envelope.from_kafka(record.headers, record.value)
+            if envelope.type not in self._bulk_types:
+                return "ignored"
+            async with session.begin_nested():
+                if not await self._first_delivery(session, envelope, record.topic):
+                    return "duplicate"
+                await self._bulk(session, [envelope])  # type: ignore[misc]
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - still poison: dead-lettered again
+            await self._dead_letter(session, record, exc)
+            return "dead_lettered"
+        return "applied"
 
     async def _bulk_apply(self, session: AsyncSession, pairs: list[tuple[ConsumerRecord, Envelope]],
                           outcomes: dict[int, str]) -> None:
@@ -284,6 +304,8 @@ class EventConsumer:
         metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
 
     async def _outcome(self, session: AsyncSession, record: ConsumerRecord) -> str:
+        if dead_letters.replay_target(record) not in (None, self.group_id):
+            return "ignored"  # a dead letter replayed for another group
         try:
             envelope = Envelope.from_kafka(record.headers, record.value)
         except (EnvelopeError, ValidationError) as exc:
@@ -325,13 +347,14 @@ class EventConsumer:
         )
         if first.first() is None:
             return
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or () if v is not None}
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()
+                   if v is not None and k not in dead_letters.HEADERS}
         headers.update({
-            "dlq_original_topic": record.topic,
-            "dlq_original_partition": str(record.partition),
-            "dlq_original_offset": str(record.offset),
-            "dlq_consumer_group": self.group_id,
-            "dlq_error": describe_error(exc),
+            dead_letters.ORIGINAL_TOPIC: record.topic,
+            dead_letters.ORIGINAL_PARTITION: str(record.partition),
+            dead_letters.ORIGINAL_OFFSET: str(record.offset),
+            dead_letters.GROUP: self.group_id,
+            dead_letters.ERROR: describe_error(exc),
         })
         await outbox.add_raw(
             session, self._tables.outbox, topic=Topic.DEAD_LETTER.value,
