@@ -69,13 +69,15 @@ class Clients:
         return self.tracer.start_as_current_span(name)
 
     def call(self, method: str, service: str, path: str, *, expect: int = 200, **kwargs) -> httpx.Response:
-        route = path.split("?", 1)[0]  # no query string in a span: it may carry personal data
-        attributes = {"http.request.method": method, "url.path": route, "peer.service": service}
+        base = self.platform.url(SVC[service])
+        attributes = {"http.request.method": method, "url.full": base + path.split("?", 1)[0],  # no query: it may
+                      "server.address": "127.0.0.1", "server.port": self.platform.port(SVC[service]),  # hold personal data
+                      "peer.service": service}
         with self.tracer.start_as_current_span(f"{method} {service}", kind=trace.SpanKind.CLIENT,
                                                attributes=attributes) as span:
             headers = dict(kwargs.pop("headers", None) or {})
             propagate.inject(headers)
-            resp = httpx.request(method, self.platform.url(SVC[service]) + path, timeout=120, headers=headers, **kwargs)
+            resp = httpx.request(method, base + path, timeout=120, headers=headers, **kwargs)
             span.set_attribute("http.response.status_code", resp.status_code)
         if resp.status_code != expect:
             raise FlowError(f"{method} {service}{path} → {resp.status_code}: {resp.text[:500]}")
