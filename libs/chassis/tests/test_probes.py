@@ -32,18 +32,20 @@ async def test_ready_while_database_and_broker_answer(engine, kafka_bootstrap):
         server.close()
 
 
-async def test_not_ready_without_a_broker_or_a_database(engine, fresh_database):
-    server = await probes.serve("127.0.0.1", 0, engine, "127.0.0.1:1")
+async def _readyz(engine, bootstrap: str) -> httpx.Response:
+    server = await probes.serve("127.0.0.1", 0, engine, bootstrap)
     try:
-        resp = await _get(server, "/readyz")
-        assert (resp.status_code, resp.text) == (503, "broker unreachable\n")
+        return await _get(server, "/readyz")
     finally:
         server.close()
+
+
+async def test_not_ready_without_a_broker_or_a_database(engine, fresh_database):
+    resp = await _readyz(engine, "127.0.0.1:1")
+    assert (resp.status_code, resp.text) == (503, "broker unreachable\n")
     broken = create_async_engine(fresh_database.rsplit("/", 1)[0] + "/no_such_database")
-    server = await probes.serve("127.0.0.1", 0, broken, "127.0.0.1:1")
     try:
-        resp = await _get(server, "/readyz")
+        resp = await _readyz(broken, "127.0.0.1:1")
         assert (resp.status_code, resp.text) == (503, "database unreachable\n")
     finally:
-        server.close()
         await broken.dispose()

@@ -103,7 +103,7 @@ async def replay(bootstrap_servers: str, letters: Iterable[DeadLetter]) -> int:
     sent = 0
     try:
         for letter in letters:
-            headers = [*letter.headers, (dl.REPLAY_FOR, letter.group.encode())]
+            headers = [*letter.headers, (dl.REPLAY_FOR, letter.group.encode())]  # last: see replay_target
             await producer.send_and_wait(letter.topic, key=letter.key, value=letter.value, headers=headers)
             sent += 1
     finally:

@@ -14,6 +14,8 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,7 +61,7 @@ class Clients:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.issuer = DevIssuer(platform.keys_dir)
-        self.tracer = _tracer(platform)
+        self.tracer = _tracer(platform.trace_dir)
 
     def token(self, role: str, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(subject=f'demo-{role}', role=role, **claims)}"}
@@ -84,10 +86,12 @@ class Clients:
         return resp
 
 
-def _tracer(platform: Platform) -> trace.Tracer:
-    """A tracer of its own (not the process's global one) writing where the services write."""
+@cache
+def _tracer(trace_dir: Path) -> trace.Tracer:
+    """A tracer of its own (not the process's global one) writing where the services write; one
+    per trace directory, however many clients are made."""
     provider = TracerProvider(resource=Resource.create({"service.name": "aidctl"}))
-    exporter = JsonLinesSpanExporter(platform.trace_dir / f"aidctl-{os.getpid()}.jsonl")
+    exporter = JsonLinesSpanExporter(trace_dir / f"aidctl-{os.getpid()}.jsonl")
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("aid_local.flow")
 

@@ -252,18 +252,12 @@ class EventConsumer:
         """A dead letter sent again for this group: applied alone, once (the inbox keeps its id)."""
         try:
             envelope = Envelope.from_kafka(record.headers, record.value)
-            if envelope.type not in self._bulk_types:
-                return "ignored"
-            async with session.begin_nested():
-                if not await self._first_delivery(session, envelope, record.topic):
-                    return "duplicate"
-                await self._bulk(session, [envelope])  # type: ignore[misc]
-        except TRANSIENT:
-            raise
-        except Exception as exc:  # noqa: BLE001 - still poison: dead-lettered again
+        except (EnvelopeError, ValidationError) as exc:
             await self._dead_letter(session, record, exc)
             return "dead_lettered"
-        return "applied"
+        if envelope.type not in self._bulk_types:
+            return "ignored"
+        return await self._once(session, record, envelope, lambda s, e: self._bulk(s, [e]))  # type: ignore[misc]
 
     async def _bulk_apply(self, session: AsyncSession, pairs: list[tuple[ConsumerRecord, Envelope]],
                           outcomes: dict[int, str]) -> None:
@@ -314,11 +308,16 @@ class EventConsumer:
         handler = self._handlers.get(envelope.type)
         if handler is None:
             return "ignored"
+        return await self._once(session, record, envelope, handler)
+
+    async def _once(self, session: AsyncSession, record: ConsumerRecord, envelope: Envelope, apply: Handler) -> str:
+        """Apply an event under a savepoint with its inbox row (a repeat is skipped); a failure no
+        retry fixes rolls it back and dead-letters the record."""
         try:
             async with session.begin_nested():
                 if not await self._first_delivery(session, envelope, record.topic):
                     return "duplicate"
-                await handler(session, envelope)
+                await apply(session, envelope)
         except TRANSIENT:
             raise
         except Exception as exc:  # noqa: BLE001 - anything else is a poison message

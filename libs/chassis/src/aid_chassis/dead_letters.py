@@ -21,5 +21,9 @@ HEADERS = (ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, GROUP, ERROR, RE
 
 
 def replay_target(record: ConsumerRecord) -> str | None:
-    """The group a replayed record is meant for; None for an ordinary record."""
-    return next((v.decode(errors="replace") for k, v in record.headers or () if k == REPLAY_FOR and v), None)
+    """The group a replayed record is meant for; None for an ordinary record. The replay appends
+    ``REPLAY_FOR`` as the last header, so only that one is looked at (every record passes here)."""
+    headers = record.headers
+    if headers and headers[-1][0] == REPLAY_FOR and headers[-1][1]:
+        return headers[-1][1].decode(errors="replace")
+    return None
