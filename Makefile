@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := contracts libs/chassis services/identity-matching services/verification services/publicity \
-            services/disbursement services/query services/reporting deploy/local
+            services/disbursement services/query services/reporting services/console deploy/local
 STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 KUSTOMIZE_VERSION := v5.7.1

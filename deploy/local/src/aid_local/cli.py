@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.table import Table
 
 from aid_chassis.dev_issuer import DevIssuer
-from aid_local import client, demo_data, dlq, flow, infra, lag, traces, witness
-from aid_local.platform import ROLES, SERVICES, Platform
+from aid_local import accounts, client, demo_data, dlq, flow, infra, lag, traces, witness
+from aid_local.platform import CONSOLE, PROCESSES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 
 app = typer.Typer(help="Run the precision student-aid platform (精准资助) on one machine.", no_args_is_help=True)
 console = Console()
-STATE_ENTRIES = {"keys", "kafka", "postgres", "logs", "run", "traces"}
+STATE_ENTRIES = {"keys", "kafka", "postgres", "logs", "run", "traces", "demo-accounts.json", "notifications.jsonl"}
 StateDir = Annotated[Optional[Path], typer.Option(help="State directory (default: $AID_STATE_DIR or ./.state)")]
 
 
@@ -73,7 +73,7 @@ def status(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--
     platform = _platform(state_dir)
     supervisor = Supervisor(platform)
     rows = [{"service": s.name, "role": r, "pid": supervisor.pid(s, r), "ready": supervisor.is_ready(s)}
-            for s in SERVICES for r in ROLES]
+            for s, r in PROCESSES]
     try:
         lags = lag.by_group(asyncio.run(lag.consumer_lag(platform.bootstrap_servers)))
     except Exception as exc:  # noqa: BLE001 - the broker may be down; say so
@@ -147,6 +147,8 @@ def demo(students: int = 3000, state_dir: StateDir = None) -> None:
 
 def run_demo(platform: Platform, students: int) -> flow.FlowResult:
     province = demo_data.generate(students)
+    school_code, _ = flow.choose_school(province)
+    accounts.write(platform, accounts.demo_accounts(school_code, province.schools[school_code][0]))
     with console.status(f"demo province: {students} students, lists from {len(demo_data.DEPARTMENTS)} departments…"):
         return flow.run_flow(platform, province)
 
@@ -156,6 +158,11 @@ def print_result(platform: Platform, result: flow.FlowResult) -> None:
         console.print(f"import {name}: read {report['read']}, accepted {report['accepted']}, "
                       f"rejected {report['rejected']}, new matches {report['matched_new']}")
     console.print(f"school {result.school_code} verified {result.verified}; list {result.list_id} published and paid")
+    console.print(f"\n[bold]Web console (管理与查询平台)[/bold] {platform.console_url}  — demo accounts, password "
+                  f"[bold]{accounts.DEMO_PASSWORD}[/bold]:")
+    for account in json.loads(platform.demo_accounts_file.read_text()) if platform.demo_accounts_file.exists() else []:
+        console.print(f"  {account['username']:<11} {account['label']}")
+    console.print(f"  public lookup (个人查询, no sign-in): {platform.console_url}/lookup")
     console.print("\n[bold]API docs[/bold]")
     for service in SERVICES:
         console.print(f"  {service.name:<18} {platform.url(service)}/docs")

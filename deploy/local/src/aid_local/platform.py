@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ SERVICES = (
     Service("reporting", "reporting", 6),
 )
 ROLES = ("api", "worker")
+CONSOLE = Service("console", "console", 0)  # the web console: one API process, no database
+PROCESSES = (*((s, r) for s in SERVICES for r in ROLES), (CONSOLE, "api"))
 
 
 @dataclass
@@ -82,6 +85,15 @@ class Platform:
         return f"http://127.0.0.1:{self.port(service)}"
 
     @property
+    def console_url(self) -> str:
+        return self.url(CONSOLE)
+
+    @property
+    def demo_accounts_file(self) -> Path:
+        """The demo accounts the console's dev sign-in offers (written by the demo flow)."""
+        return self.state_dir / "demo-accounts.json"
+
+    @property
     def keys_dir(self) -> Path:
         return self.state_dir / "keys"
 
@@ -120,9 +132,30 @@ class Platform:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def console_env(self) -> dict[str, str]:
+        """The console's environment: the services' URLs, and dev sign-in with the demo accounts."""
+        env = self._base_env()
+        env.update({
+            "CONSOLE_HTTP_PORT": str(self.port(CONSOLE)),
+            "CONSOLE_SERVICE_URLS": json.dumps({s.name: self.url(s) for s in SERVICES}),
+            "CONSOLE_DEV_KEYS_DIR": str(self.keys_dir),
+            "CONSOLE_DEMO_ACCOUNTS_FILE": str(self.demo_accounts_file),
+            "AID_JWT_PUBLIC_KEY_FILE": str(self.keys_dir / "dev-jwt-public.pem"),
+            "AID_TRACE_DIR": str(self.trace_dir),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def env_for(self, service: Service) -> dict[str, str]:
+        return self.console_env() if service is CONSOLE else self.service_env(service)
+
+    @staticmethod
+    def _base_env() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("AID_") or k == "AID_LOG_LEVEL"}
+
     def service_env(self, service: Service) -> dict[str, str]:
         """The environment of one service's processes."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AID_") or k == "AID_LOG_LEVEL"}
+        env = self._base_env()
         env.update({
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "AID_PSEUDONYM_KEY": self.pseudonym_key(),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from aid_local.platform import ROLES, SERVICES, Platform, Service
+from aid_local.platform import CONSOLE, PROCESSES, ROLES, SERVICES, Platform, Service
 
 
 class ProcessFailed(RuntimeError):
@@ -50,7 +50,7 @@ class Supervisor:
             d.mkdir(parents=True, exist_ok=True)
         with self.log_file(service, role).open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", service.package, role], env=self.platform.service_env(service),
+                [sys.executable, "-m", service.package, role], env=self.platform.env_for(service),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._pid_file(service, role).write_text(str(proc.pid))
         return proc.pid
@@ -90,21 +90,20 @@ class Supervisor:
                 raise ProcessFailed(f"migrating {service.name} failed:\n{out.decode(errors='replace')[-3000:]}")
 
     def start_all(self) -> None:
-        busy = [p for s in SERVICES for p in (self.platform.port(s), self.platform.metrics_port(s))
-                if self.pid(s, "api") is None and _port_in_use(p)]
+        ports = [*((s, p) for s in SERVICES for p in (self.platform.port(s), self.platform.metrics_port(s))),
+                 (CONSOLE, self.platform.port(CONSOLE))]
+        busy = [p for s, p in ports if self.pid(s, "api") is None and _port_in_use(p)]
         if busy:
             raise ProcessFailed(f"ports already in use by other processes: {busy} (an earlier run still going? "
                                 "`aidctl down`, or set AID_HTTP_BASE)")
-        for service in SERVICES:
-            for role in ROLES:
-                self.start(service, role)
+        for service, role in PROCESSES:
+            self.start(service, role)
 
     def stop_all(self) -> None:
-        for service in SERVICES:
-            for role in ROLES:
-                self.stop(service, role)
+        for service, role in PROCESSES:
+            self.stop(service, role)
 
-    def wait_ready(self, services: Iterable[Service] = SERVICES, timeout: float = 90) -> None:
+    def wait_ready(self, services: Iterable[Service] = (*SERVICES, CONSOLE), timeout: float = 90) -> None:
         """Wait until every API answers ``/readyz`` and every process is alive."""
         deadline = time.monotonic() + timeout
         pending = list(services)
@@ -118,7 +117,7 @@ class Supervisor:
             time.sleep(0.3)
 
     def _ready(self, service: Service) -> bool:
-        for role in ROLES:
+        for role in (("api",) if service is CONSOLE else ROLES):
             if self.pid(service, role) is None:
                 tail = _tail(self.log_file(service, role))
                 raise ProcessFailed(f"{service.name} {role} is not running; its log ends:\n{tail}")
@@ -136,11 +135,10 @@ class Supervisor:
     def restart_dead(self) -> list[str]:
         """Start again any process that died; returns their names."""
         restarted = []
-        for service in SERVICES:
-            for role in ROLES:
-                if self.pid(service, role) is None:
-                    self.start(service, role)
-                    restarted.append(f"{service.name}-{role}")
+        for service, role in PROCESSES:
+            if self.pid(service, role) is None:
+                self.start(service, role)
+                restarted.append(f"{service.name}-{role}")
         return restarted
 
 
