@@ -12,7 +12,7 @@ KUSTOMIZE_VERSION := v5.7.1
 K8S_NODE := deploy/k8s/validate/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help run test up down status demo schemas check-schemas prereqs k8s-tools clean bench
+.PHONY: help run test up down status demo schemas check-schemas prereqs k8s-tools browser clean bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ $(K8S_NODE): deploy/k8s/validate/package.json
 
 k8s-tools: $(TOOLS)/kustomize $(K8S_NODE) ## kustomize and the Strimzi schemas, to render and validate deploy/k8s
 
+browser: ## Chromium and a Chinese font for the console's browser tests (apt-get when missing and root)
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wqy\|cjk" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Chromium and a CJK font with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "the browser tests need Chromium (Debian: chromium) and a CJK font: they skip without them" >&2; fi; }
+
 venv: $(STAMP) ## Make the virtual environment (.venv) with every package
 
 run: prereqs $(STAMP) ## Start the platform with a demo province and keep it running (Ctrl-C stops it)
@@ -58,7 +65,7 @@ down: $(STAMP) ## Stop the platform
 status: $(STAMP) ## Processes, health and consumer lag
 	$(BIN)/aidctl status
 
-test: prereqs $(STAMP) k8s-tools ## Unit, integration and end-to-end tests on real Kafka and PostgreSQL
+test: prereqs $(STAMP) k8s-tools browser ## Unit, integration and end-to-end tests on real Kafka and PostgreSQL
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no test ran: that is a failure" >&2; exit 1; fi; exit $$rc
 

@@ -13,7 +13,8 @@ def demo_accounts(school_code: str, county: str, department: str = "poverty_offi
     """User name, label and token claims per role, around one school and its county."""
     province, city = county[:2] + "0000", county[:4] + "00"
     return [
-        {"username": "school", "label": f"学校 {school_code}", "role": "school", "claims": {"school_code": school_code}},
+        {"username": "school", "label": f"学校 {school_code}", "role": "school",
+         "claims": {"school_code": school_code, "region": county}},
         {"username": "county", "label": f"县级 {county}", "role": "county_bureau", "claims": {"region": county}},
         {"username": "city", "label": f"市级 {city}", "role": "city_bureau", "claims": {"region": city}},
         {"username": "province", "label": f"省级 {province}", "role": "province_bureau", "claims": {"region": province}},

@@ -23,10 +23,12 @@ from console.web import HOME, render
 log = logging.getLogger(__name__)
 
 
-def create(settings: Settings) -> FastAPI:
+def create(settings: Settings, *, transport=None) -> FastAPI:
+    """The console; ``transport`` stands in for the services' network in unit tests."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.backend = Backend(settings.service_urls)
+        app.state.backend = Backend(settings.service_urls, transport=transport)
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         try:
             await app.state.token_verifier.refresh()

@@ -39,8 +39,10 @@ def refusal_message(resp: httpx.Response) -> str:
 class Backend:
     """One pooled HTTP client per service (keep-alive), closed with the app."""
 
-    def __init__(self, urls: dict[str, str], *, timeout: float = 120) -> None:
-        self._clients = {name: httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout) for name, url in urls.items()}
+    def __init__(self, urls: dict[str, str], *, timeout: float = 120, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """``transport`` replaces the network in unit tests (a stand-in service app)."""
+        self._clients = {name: httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, transport=transport)
+                         for name, url in urls.items()}
 
     async def aclose(self) -> None:
         for client in self._clients.values():

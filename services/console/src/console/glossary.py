@@ -100,7 +100,14 @@ PAGE = {
     "consumer_lag": ("消费积压", "Consumer lag"),
 }
 
-TERMS: dict[str, tuple[str, str]] = {**DOMAIN, **PAGE}
+RECONCILIATION = {  # the fields of disbursement's reconciliation report (对账结果)
+    "rec_batch_id": ("代发批次", "Batch"), "rec_status": ("状态", "State"), "rec_lines": ("回盘行数", "Lines returned"),
+    "rec_paid": ("发放成功", "Paid"), "rec_failed": ("发放失败", "Failed"), "rec_already_applied": ("此前已导入", "Imported before"),
+    "rec_duplicate_lines": ("重复行", "Repeated lines"), "rec_still_open": ("尚未回盘", "Still without an answer"),
+    "rec_code": ("代码", "Code"), "rec_message": ("说明", "Explanation"), "rec_stopped": ("已暂停", "Stopped"),
+}
+
+TERMS: dict[str, tuple[str, str]] = {**DOMAIN, **PAGE, **RECONCILIATION}
 
 
 def t(key: str | None, lang: str = "zh", **fields) -> str:

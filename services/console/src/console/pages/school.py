@@ -85,10 +85,10 @@ async def supplement_form(request: Request, user: User = Depends(SCHOOL)):
 async def supplement(request: Request, id_number: str = Form(..., max_length=40), name: str = Form(..., max_length=60),
                      stage: str = Form(...), category: str = Form(...), reason: str = Form(..., max_length=200),
                      poverty_status: str = Form(""), exit_year: str = Form(""), household_region: str = Form(""),
-                     proof: UploadFile = File(...), user: User = Depends(SCHOOL)):
+                     enrolment_region: str = Form(""), proof: UploadFile = File(...), user: User = Depends(SCHOOL)):
     content = await proof.read(MAX_PROOF + 1)
     form = {"id_number": id_number, "name": name, "stage": stage, "category": category, "reason": reason,
-            "poverty_status": poverty_status, "exit_year": exit_year, "household_region": household_region}
+            "poverty_status": poverty_status, "exit_year": exit_year, "household_region": household_region, "enrolment_region": enrolment_region}
     created = await backend(request).post(
         "verification", "/supplements", token=user.token, data={k: v for k, v in form.items() if v},
         files={"proof": (proof.filename or "proof.jpg", content, proof.content_type or "image/jpeg")})
