@@ -21,7 +21,7 @@ from rich.table import Table
 
 from aid_chassis.dev_issuer import DevIssuer
 from aid_local import accounts, client, demo_data, dlq, flow, infra, lag, traces, witness
-from aid_local.platform import CONSOLE, PROCESSES, SERVICES, Platform
+from aid_local.platform import PROCESSES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 
 app = typer.Typer(help="Run the precision student-aid platform (精准资助) on one machine.", no_args_is_help=True)

@@ -138,6 +138,7 @@ class Platform:
         env.update({
             "CONSOLE_HTTP_PORT": str(self.port(CONSOLE)),
             "CONSOLE_SERVICE_URLS": json.dumps({s.name: self.url(s) for s in SERVICES}),
+            "CONSOLE_WORKER_METRICS_URLS": json.dumps({s.name: f"http://127.0.0.1:{self.metrics_port(s)}" for s in SERVICES}),
             "CONSOLE_DEV_KEYS_DIR": str(self.keys_dir),
             "CONSOLE_DEMO_ACCOUNTS_FILE": str(self.demo_accounts_file),
             "AID_JWT_PUBLIC_KEY_FILE": str(self.keys_dir / "dev-jwt-public.pem"),

@@ -15,7 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from aid_chassis.app import HttpMetrics, TraceIdHeader
 from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
 from console.backend import ApiError, Backend
-from console.pages import bureau, department, operator, public_pages, school, signin
+from console.oidc import Provider
+from console.pages import bureau, department, followups, operator, public_pages, school, signin, views
+from console.pages.signin import set_session
 from console.session import NotAllowed, SignInNeeded, anyone, login_url
 from console.settings import Settings
 from console.web import HOME, render
@@ -23,12 +25,13 @@ from console.web import HOME, render
 log = logging.getLogger(__name__)
 
 
-def create(settings: Settings, *, transport=None) -> FastAPI:
-    """The console; ``transport`` stands in for the services' network in unit tests."""
+def create(settings: Settings, *, transport=None, provider_transport=None) -> FastAPI:
+    """The console; the transports stand in for the services' and the provider's network in unit tests."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backend = Backend(settings.service_urls, transport=transport)
+        app.state.provider = _provider(settings, provider_transport)
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         try:
             await app.state.token_verifier.refresh()
@@ -36,15 +39,18 @@ def create(settings: Settings, *, transport=None) -> FastAPI:
             log.warning("the identity provider's keys could not be fetched at start; trying again on the first sign-in")
         yield
         await app.state.backend.aclose()
+        if app.state.provider is not None:
+            await app.state.provider.aclose()
 
     app = FastAPI(title="console 精准资助管理平台", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for module in (signin, school, bureau, department, public_pages, operator):
+    for module in (signin, school, bureau, followups, views, department, public_pages, operator):
         app.include_router(module.router)
     app.include_router(_health())
     assert_every_route_has_policy(app)
     _handlers(app)
+    app.middleware("http")(_renew_cookies)
     app.add_middleware(SameOrigin)
     app.add_middleware(HttpMetrics, service="console")
     app.add_middleware(TraceIdHeader)
@@ -52,6 +58,23 @@ def create(settings: Settings, *, transport=None) -> FastAPI:
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,static")
     return app
+
+
+def _provider(settings: Settings, transport) -> Provider | None:
+    if not settings.oidc_issuer_url:
+        return None
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+    return Provider(settings.oidc_issuer_url, settings.oidc_client_id, settings.oidc_redirect_url,
+                    client_secret=secret, transport=transport)
+
+
+async def _renew_cookies(request: Request, call_next):
+    """Tokens renewed while serving the page (an expired access token) go back to the browser."""
+    response = await call_next(request)
+    tokens = getattr(request.state, "renewed", None)
+    if tokens:
+        set_session(response, tokens, request.app.state.settings)
+    return response
 
 
 def _health():
@@ -82,6 +105,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed):
         return render(request, "error.html", None, status_code=403, message_key="forbidden")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.error("page failed", exc_info=exc)  # the page says only that it failed: no details to a browser
+        return render(request, "error.html", None, status_code=500, message_key="page_failed")
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):

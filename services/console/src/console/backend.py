@@ -67,7 +67,19 @@ class Backend:
             raise ApiError(resp.status_code, refusal_message(resp))
         return resp
 
-    async def get(self, service: str, path: str, *, token: str | None = None, **params) -> dict:
+    async def fetch(self, url: str) -> httpx.Response:
+        """A GET to an absolute URL (a worker's metrics), with the services' client settings."""
+        client = next(iter(self._clients.values()))
+        try:
+            resp = await client.get(url)
+        except httpx.HTTPError:
+            raise ApiError(503, f"{url} 暂时无法访问 (unreachable)") from None
+        if resp.status_code != 200:
+            raise ApiError(resp.status_code, refusal_message(resp))
+        return resp
+
+    async def get(self, service: str, path: str, /, *, token: str | None = None, **params) -> dict:
+        """GET JSON; ``params`` (None or empty dropped) become the query (``service=`` may be one)."""
         query = {k: v for k, v in params.items() if v not in (None, "")}
         return (await self.call(service, "GET", path, token=token, params=query)).json()
 

@@ -37,6 +37,13 @@ DOMAIN = {  # code → (中文, English), the words officials use
     "failed": ("发放失败", "Failed"), "in_batch": ("已生成代发批次", "In a batch"),
     "reconciled": ("已对账", "Reconciled"), "exported": ("已导出代发文件", "File exported"),
     "stopped": ("对账不符已暂停", "Stopped: reconciliation mismatch"),
+    "matched": ("比对在册", "Matched"), "withdrawn": ("比对已撤销", "Match withdrawn"),
+    # unfunded reasons (未资助原因) and abnormal-record answers (核查反馈)
+    "not_enrolled_anymore": ("已不在校", "No longer enrolled"), "funded_elsewhere": ("已在其他学校/项目资助", "Funded elsewhere"),
+    "family_declined": ("家庭放弃", "Family declined"), "not_eligible_stage": ("学段无对应资助项目", "No programme for the stage"),
+    "confirmed_correct": ("核实无误", "Confirmed correct"), "corrected": ("已更正", "Corrected"),
+    "wrongly_funded": ("不应资助，已处理", "Should not have been funded; dealt with"),
+    "objection_open": ("待处理", "Open"), "objection_upheld": ("异议成立", "Upheld"), "objection_dismissed": ("驳回", "Dismissed"),
     "entry_in": ("在册", "On the list"), "entry_removed": ("已移出", "Taken off"),
     "entry_objection_upheld": ("异议成立", "Objection upheld"), "entry_ineligible": ("不再符合条件", "No longer eligible"),
 }
@@ -44,7 +51,7 @@ DOMAIN = {  # code → (中文, English), the words officials use
 PAGE = {
     "app_name": ("精准资助管理平台", "Precision student aid"),
     "skip_to_content": ("跳到正文", "Skip to content"),
-    "sign_in": ("登录", "Sign in"), "sign_out": ("退出", "Sign out"), "username": ("用户名", "User name"),
+    "sign_in": ("登录", "Sign in"), "sign_in_provider": ("统一身份认证登录", "Sign in with the identity provider"), "sign_out": ("退出", "Sign out"), "username": ("用户名", "User name"),
     "password": ("密码", "Password"), "dev_sign_in_note": ("本地开发登录：演示账号由 make run 给出，生产环境使用统一身份认证。",
                                                     "Local dev sign-in: make run prints the demo accounts; production signs in through the identity provider."),
     "bad_sign_in": ("用户名或密码错误", "Wrong user name or password"),
@@ -81,7 +88,7 @@ PAGE = {
     "ready_no": ("异常", "Not ready"), "service": ("服务", "Service"), "actions": ("操作", "Actions"),
     "select_all": ("全选", "Select all"), "select": ("选择", "Select"), "filter": ("筛选", "Filter"), "all": ("全部", "All"),
     "total": ("合计", "Total"), "no_items": ("暂无数据", "Nothing here"), "done": ("已完成", "Done"),
-    "error": ("操作未完成", "Not done"), "forbidden": ("无权访问此页面", "You may not open this page"),
+    "error": ("操作未完成", "Not done"), "page_failed": ("页面出错，已记录，请稍后再试", "The page failed; it is logged: try again later"), "forbidden": ("无权访问此页面", "You may not open this page"),
     "working": ("正在处理，请稍候…", "Working, please wait…"), "results": ("处理结果", "Results"),
     "ok": ("成功", "OK"), "refused": ("未通过", "Refused"), "categories": ("类别", "Categories"),
     "audit_state": ("审核状态", "Audit state"), "history": ("操作记录", "History"), "corrections": ("更新学籍信息", "Update the record"),
@@ -97,7 +104,18 @@ PAGE = {
     "exit_year": ("脱贫年份", "Exit year"), "household_region": ("户籍所在地", "Household region"),
     "enrolment_region": ("学籍所在地", "Enrolment region"), "not_out": ("未脱贫", "Not out"), "out": ("已脱贫", "Out"),
     "back_in": ("返贫", "Back in"), "open_notice": ("查看公示", "View the notice"), "operator_home": ("运维监控", "Operations"),
-    "consumer_lag": ("消费积压", "Consumer lag"),
+    "consumer_lag": ("消费积压", "Consumer lag"), "views": ("查询", "Views"), "drill_down": ("逐级查看", "Drill down"),
+    "name_mismatch": ("姓名不一致", "Name differs"), "reports": ("统计报表", "Reports"),
+    "report_progress": ("资助工作进度", "Progress"), "report_funding": ("资助资金发放", "Funding"),
+    "report_unfunded": ("未资助原因", "Unfunded reasons"), "report_checks": ("异常数据核查汇总", "Abnormal-record checks"),
+    "trend": ("趋势", "Trend"), "audit_trail": ("审计日志", "Audit trail"), "actor": ("操作人", "Who"),
+    "action": ("操作", "Action"), "target": ("对象", "Record"), "since": ("开始日期", "From"), "until": ("结束日期", "To"),
+    "unfunded": ("未资助原因上报", "Unfunded reasons"), "abnormal_checks": ("数据核查", "Abnormal-record checks"),
+    "record": ("记录", "Record"), "answer": ("核查结果", "Answer"), "repeated_checks": ("重复学生核查", "Repeated students"),
+    "open_checks": ("待核查", "Open"), "resolved_checks": ("已处理", "Resolved"), "keep_this": ("保留此记录", "Keep this record"),
+    "uphold": ("异议成立", "Uphold"), "dismiss": ("驳回", "Dismiss"), "dead_letters": ("死信", "Dead letters"),
+    "outbox_backlog": ("待发布事件", "Events waiting in the outbox"), "group": ("消费组", "Consumer group"),
+    "topic": ("主题", "Topic"), "refresh_note": ("每 5 秒自动刷新", "Refreshes every 5 seconds"),
 }
 
 RECONCILIATION = {  # the fields of disbursement's reconciliation report (对账结果)
@@ -107,7 +125,14 @@ RECONCILIATION = {  # the fields of disbursement's reconciliation report (对账
     "rec_code": ("代码", "Code"), "rec_message": ("说明", "Explanation"), "rec_stopped": ("已暂停", "Stopped"),
 }
 
-TERMS: dict[str, tuple[str, str]] = {**DOMAIN, **PAGE, **RECONCILIATION}
+BANKS = {  # the banks disbursement writes files for
+    "bank_ICBC": ("中国工商银行", "ICBC"), "bank_ABC": ("中国农业银行", "Agricultural Bank of China"),
+    "bank_BOC": ("中国银行", "Bank of China"), "bank_CCB": ("中国建设银行", "China Construction Bank"),
+    "bank_BOCOM": ("交通银行", "Bank of Communications"), "bank_PSBC": ("中国邮政储蓄银行", "Postal Savings Bank"),
+    "bank_RCC": ("农村信用社", "Rural credit cooperative"),
+}
+
+TERMS: dict[str, tuple[str, str]] = {**DOMAIN, **PAGE, **RECONCILIATION, **BANKS}
 
 
 def t(key: str | None, lang: str = "zh", **fields) -> str:

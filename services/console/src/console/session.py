@@ -43,19 +43,42 @@ class NotAllowed(Exception):
 
 
 async def current_user(request: Request) -> User | None:
+    """The signed-in person; an expired provider token is renewed with the refresh token (the new
+    tokens go back in cookies, ``request.state.renewed``)."""
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        try:
-            return User(verifier.verify(token), token)
-        except UnknownSigningKey:
-            if not await verifier.refresh():
-                raise
-            return User(verifier.verify(token), token)
+        return User(await verify(request, token), token)
+    except jwt.ExpiredSignatureError:
+        return await _renewed(request)
     except (jwt.PyJWTError, UnknownSigningKey, ValueError):
         return None
+
+
+async def verify(request: Request, token: str) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(token)
+    except UnknownSigningKey:
+        if not await verifier.refresh():
+            raise
+        return verifier.verify(token)
+
+
+async def _renewed(request: Request) -> User | None:
+    from console.oidc import REFRESH_COOKIE, SignInFailed
+
+    provider, refresh_token = getattr(request.app.state, "provider", None), request.cookies.get(REFRESH_COOKIE)
+    if provider is None or not refresh_token:
+        return None
+    try:
+        tokens = await provider.refresh(refresh_token)
+        user = User(await verify(request, tokens["access_token"]), tokens["access_token"])
+    except (SignInFailed, jwt.PyJWTError, UnknownSigningKey, ValueError):
+        return None
+    request.state.renewed = tokens
+    return user
 
 
 def page(*roles: Role):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("identity-matching", "verification", "publicity", "disbursement", "query", "reporting")
@@ -22,11 +22,19 @@ class Settings(BaseSettings):
     http_port: int = 8100
     api_workers: int = 1
     service_urls: dict[str, str] = Field(default_factory=dict, description="each service's base URL, by name (JSON)")
+    worker_metrics_urls: dict[str, str] = Field(default_factory=dict,
+                                                description="each service worker's /metrics base URL, by name (JSON)")
+    traces_url: str | None = Field(None, description="the trace viewer (e.g. Jaeger's UI) the operator page links to")
     secure_cookies: bool = Field(False, description="mark the session cookie Secure (behind HTTPS)")
     session_hours: float = 8.0
     dev_keys_dir: Path | None = Field(None, description="the local dev issuer's key directory: dev sign-in on")
     demo_accounts_file: Path | None = Field(None, description="JSON list of demo accounts (dev sign-in only)")
     demo_password: str = "demo"
+    oidc_issuer_url: str | None = Field(None, description="the provider's issuer URL (Keycloak: …/realms/aid): OIDC sign-in on")
+    oidc_client_id: str = "aid-console"
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = Field(None, description="this console's /auth/callback as the browser reaches it")
+    cookie_secret: SecretStr | None = Field(None, description="signs the short-lived sign-in state cookie (OIDC)")
 
     jwt_public_key_file: Path | None = _shared("AID_JWT_PUBLIC_KEY_FILE", default=None)
     jwks_url: str | None = _shared("AID_JWKS_URL", default=None)
@@ -41,6 +49,9 @@ class Settings(BaseSettings):
         missing = [s for s in SERVICES if s not in self.service_urls]
         if missing:
             raise ValueError(f"CONSOLE_SERVICE_URLS lacks {', '.join(missing)}")
+        if self.oidc_issuer_url and not (self.oidc_redirect_url and self.cookie_secret
+                                         and len(self.cookie_secret.get_secret_value()) >= 32):
+            raise ValueError("OIDC sign-in needs CONSOLE_OIDC_REDIRECT_URL and a CONSOLE_COOKIE_SECRET of 32+ characters")
         if (self.jwt_public_key_file is None) == (self.jwks_url is None):
             raise ValueError("set exactly one of AID_JWKS_URL and AID_JWT_PUBLIC_KEY_FILE")
         return self

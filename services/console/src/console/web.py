@@ -19,11 +19,15 @@ FLASH_COOKIE = "aid_flash"
 
 NAV: dict[Role, list[tuple[str, str]]] = {  # (path, glossary key) per role
     Role.SCHOOL: [("/school/tasks", "tasks"), ("/school/supplements/new", "supplement"), ("/school/lists", "aid_lists"),
-                  ("/school/cards", "cards")],
-    Role.COUNTY_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/audit", "audit"), ("/bureau/lists", "aid_lists"),
-                         ("/bureau/payments", "payments")],
-    Role.CITY_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/audit", "audit"), ("/bureau/lists", "aid_lists")],
-    Role.PROVINCE_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/lists", "aid_lists")],
+                  ("/school/cards", "cards"), ("/school/unfunded", "unfunded"), ("/school/checks", "abnormal_checks")],
+    Role.COUNTY_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/audit", "audit"), ("/bureau/repeated", "repeated_checks"),
+                         ("/bureau/lists", "aid_lists"), ("/bureau/payments", "payments"), ("/bureau/views", "views"),
+                         ("/bureau/reports/progress", "reports"), ("/bureau/audit-trail", "audit_trail")],
+    Role.CITY_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/audit", "audit"), ("/bureau/repeated", "repeated_checks"),
+                       ("/bureau/lists", "aid_lists"), ("/bureau/views", "views"), ("/bureau/reports/progress", "reports"),
+                       ("/bureau/audit-trail", "audit_trail")],
+    Role.PROVINCE_BUREAU: [("/bureau/dashboard", "dashboard"), ("/bureau/lists", "aid_lists"), ("/bureau/views", "views"),
+                           ("/bureau/reports/progress", "reports"), ("/bureau/audit-trail", "audit_trail")],
     Role.DEPARTMENT: [("/department/imports/new", "import_list")],
     Role.OPERATOR: [("/operator", "operator_home")],
 }

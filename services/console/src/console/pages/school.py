@@ -19,6 +19,7 @@ INVALID_REASONS = ("not_at_school", "duplicate", "transferred", "graduated", "de
 STAGES = ("preschool", "primary", "junior", "senior", "vocational", "higher")
 CATEGORIES = ("registered_poor", "minimum_allowance", "extreme_poverty", "orphan", "disabled", "needy_worker_family")
 MAX_PROOF = 2 * 1024 * 1024
+BANKS = ("ICBC", "ABC", "BOC", "CCB", "BOCOM", "PSBC", "RCC")
 
 
 @router.get("/tasks")
@@ -125,14 +126,23 @@ async def submit_list(request: Request, list_id: str, user: User = Depends(SCHOO
 
 @router.get("/cards")
 async def cards(request: Request, user: User = Depends(SCHOOL)):
-    return render(request, "school_cards.html", user, report=None)
+    return render(request, "school_cards.html", user, report=None, banks=BANKS)
+
+
+@router.post("/cards")
+async def register_card(request: Request, id_number: str = Form(..., max_length=18), bank: str = Form(...),
+                        card_number: str = Form(..., max_length=23), phone: str = Form("", max_length=20),
+                        user: User = Depends(SCHOOL)):
+    body = {"id_number": id_number.strip(), "bank": bank, "card_number": card_number.replace(" ", ""), "phone": phone or None}
+    await backend(request).post("disbursement", "/accounts", token=user.token, json=body)
+    return redirect("/school/cards", ok="银行卡已登记 (card registered)")
 
 
 @router.post("/cards/import")
 async def import_cards(request: Request, file: UploadFile = File(...), user: User = Depends(SCHOOL)):
     report = await backend(request).post("disbursement", "/accounts/import", token=user.token,
                                          files={"file": (file.filename or "cards.csv", await file.read(), "text/csv")})
-    return render(request, "school_cards.html", user, report=report)
+    return render(request, "school_cards.html", user, report=report, banks=BANKS)
 
 
 def _items(body) -> list:

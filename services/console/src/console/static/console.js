@@ -51,3 +51,16 @@ function enhance(root) {
 }
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));
+
+// live panels: the page itself is fetched again and the panel swapped (no separate rendering in JS)
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-live]").forEach((panel) => {
+    setInterval(async () => {
+      const resp = await fetch(location.href, { headers: { Accept: "text/html" } });
+      if (!resp.ok) return;
+      const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      const fresh = doc.querySelector("[data-live]");
+      if (fresh) panel.replaceChildren(...fresh.childNodes);
+    }, Number(panel.dataset.every || 5000));
+  });
+});
