@@ -133,8 +133,14 @@ def test_a_school_a_county_and_a_parent_do_the_whole_flow_in_the_browser(person,
     page.get_by_role("button", name="审核通过并公示").click()
     assert "公示" in person.flash()
     person.screenshot("county-list-published")
-    person.open(f"/notices/{list_id}")
+    person.open("/notices")  # as the public finds it: by the school's code
+    page.get_by_label("学校代码").fill(school["code"])
+    page.get_by_role("button", name="查询").click()
+    page.get_by_role("link", name=page.locator(f"a[href='/notices/{list_id}']").inner_text()).click()
+    page.wait_for_url(f"**/notices/{list_id}")
     assert page.locator("tbody tr").count() == expected + 1
+    person.screenshot("public-notice")
+    person.accessible()
     assert extra.id_number not in page.content() and extra.name not in page.content()  # masked for the public
     person.open("/bureau/payments")
     wait_for("the list's payments to be ready (notice closed)", lambda: person.reload_until(
@@ -246,8 +252,17 @@ def test_a_department_uploads_its_list_and_downloads_the_rejected_rows(person, p
     facts = page.locator("#report dd").all_inner_texts()
     assert int(facts[0]) == int(facts[1]) + int(facts[2])  # read = accepted + rejected
     assert int(facts[2]) >= 1
-    assert "bad_check_digit" in page.content() or "校验码" in page.content()
+    assert page.get_by_role("row").filter(has_text="110101199003071234").filter(has_text="bad_check_digit") \
+        .filter(has_text="身份证号校验位错误").count() == 1  # its row, raw value, code and reason
     with page.expect_download() as download:
         page.get_by_role("link", name="下载退回数据 (CSV)").click()
     rejected = download.value.path().read_text(encoding="utf-8-sig")
     assert "110101199003071234" in rejected  # the department's own raw value, to correct
+
+
+def test_the_public_pages_open_without_signing_in(person, school):
+    for path in ("/lookup", "/notices", f"/notices?school_code={school['code']}", "/login"):
+        response = person.page.goto(person.base + path)
+        assert response.status == 200, path
+        person.accessible()
+    assert person.page.goto(person.base + "/bureau/dashboard").url.startswith(person.base + "/login?next=")

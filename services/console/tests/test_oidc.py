@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from console.app import create
-from console.oidc import FLOW_COOKIE, REFRESH_COOKIE
+from console.oidc import REFRESH_COOKIE
 from console.session import COOKIE
 
 ISSUER = "http://idp.test/realms/aid"

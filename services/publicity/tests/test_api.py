@@ -64,6 +64,18 @@ def _published_list(api: Api) -> str:
     return list_id
 
 
+def test_a_schools_notices_are_its_lists_after_the_audit_only(api):
+    school = CALLERS["school"]["school_code"]
+    published = _published_list(api)
+    draft = api.call("school", "POST", "/lists", json={"programme_code": PROGRAMME, "period": "2027-spring"})
+    assert draft.status_code == 201
+    body = api.call(None, "GET", f"/notices?school_code={school}").json()
+    assert [(i["list_id"], i["status"]) for i in body["items"]] == [(published, "published")]
+    assert body["items"][0]["programme"]  # its name, as the notice shows it
+    assert api.call(None, "GET", "/notices?school_code=5201030001").json()["items"] == []
+    assert api.call(None, "GET", "/notices?school_code=52%27--").status_code == 422
+
+
 def test_the_public_notice_shows_masked_names_and_ids_only(api):
     list_id = _published_list(api)
     body = api.call(None, "GET", f"/notices/{list_id}").json()
@@ -143,6 +155,7 @@ MATRIX = [
     ("POST", "/lists/{draft}/approve", {}, {"county": 409, "city": 409, "province": 409, "other_county": 404}),
     ("POST", "/lists/{draft}/return", {"json": {"reason": "材料不全"}},
      {"county": 409, "city": 409, "province": 409, "other_county": 404}),
+    ("GET", f"/notices?school_code={CALLERS['school']['school_code']}", {}, dict.fromkeys(ANYONE, 200)),
     ("GET", "/notices/{published}", {}, dict.fromkeys(ANYONE, 200)),
     ("GET", "/notices/{draft}", {}, dict.fromkeys(ANYONE, 404)),  # not public before the audit
     ("POST", "/notices/{published}/objections", {"json": {**OBJECTION, "contact_phone": "abc"}},

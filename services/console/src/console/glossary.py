@@ -80,7 +80,8 @@ PAGE = {
     "objection": ("投诉举报", "Object"), "contact": ("联系方式", "Contact"), "objection_text": ("异议内容", "Objection"),
     "import_list": ("上传部门名单", "Upload a department list"), "import_report": ("导入结果", "Import report"),
     "rows_read": ("读取行数", "Rows read"), "accepted": ("成功", "Accepted"), "rejected": ("退回", "Rejected"),
-    "row": ("行号", "Row"), "field": ("字段", "Field"), "download_rejections": ("下载退回数据 (CSV)", "Download rejected rows (CSV)"),
+    "row": ("行号", "Row"), "raw_value": ("原始值", "Value as sent"), "reason_code": ("原因代码", "Reason code"),
+    "first_200": ("仅显示前 200 行，完整内容请下载", "the first 200 rows; download them all"), "field": ("字段", "Field"), "download_rejections": ("下载退回数据 (CSV)", "Download rejected rows (CSV)"),
     "published_n": ("已公示", "Published"), "dashboard": ("工作进度", "Progress"), "dimension": ("统计口径", "Dimension"),
     "by_enrolment": ("按学籍所在地", "By enrolment location"), "by_household": ("按户籍所在地", "By household registration"),
     "region": ("地区", "Region"), "matched": ("比对", "Matched"), "verified": ("已核对", "Verified"),
@@ -115,7 +116,8 @@ PAGE = {
     "open_checks": ("待核查", "Open"), "resolved_checks": ("已处理", "Resolved"), "keep_this": ("保留此记录", "Keep this record"),
     "uphold": ("异议成立", "Uphold"), "dismiss": ("驳回", "Dismiss"), "dead_letters": ("死信", "Dead letters"),
     "outbox_backlog": ("待发布事件", "Events waiting in the outbox"), "group": ("消费组", "Consumer group"),
-    "topic": ("主题", "Topic"), "refresh_note": ("每 5 秒自动刷新", "Refreshes every 5 seconds"),
+    "topic": ("主题", "Topic"), "recent_traces": ("最近的调用链", "Recent traces"), "trace_id": ("追踪号", "Trace id"),
+    "trace_hint": ("查看一条调用链的每一步：", "Every step of one trace:"), "notices_of_school": ("学校公示名单", "A school's public notices"), "refresh_note": ("每 5 秒自动刷新", "Refreshes every 5 seconds"),
 }
 
 RECONCILIATION = {  # the fields of disbursement's reconciliation report (对账结果)

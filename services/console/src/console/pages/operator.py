@@ -15,6 +15,7 @@ from console.backend import ApiError
 from console.pages.common import backend
 from console.session import User, page
 from console.settings import SERVICES
+from console.traces import recent_roots
 from console.web import render
 
 router = APIRouter()
@@ -47,7 +48,7 @@ async def _state(request: Request) -> dict:
     return {"services": [{"name": s, "ready": r, "outbox_backlog": backlog.get(s), "dead_letters": dead.get(s, 0)}
                          for s, r in zip(SERVICES, ready)],
             "lag": [{"group": g, "topic": t, "lag": v} for (g, t), v in sorted(lag.items())],
-            "traces_url": settings.traces_url}
+            "traces_url": settings.traces_url, "traces": await asyncio.to_thread(recent_roots, settings.trace_dir)}
 
 
 async def _ready(api, service: str) -> bool:

@@ -46,6 +46,14 @@ def _lookup_refusal(status: int, body: dict) -> str:
     return str(detail or "未查到资助记录 (no aid record found)")
 
 
+@router.get("/notices")
+async def notices(request: Request, school_code: str = "", user=Depends(anyone)):
+    """A school's aid lists under public notice (and those whose notice ended)."""
+    code = school_code.strip()
+    body = await backend(request).get("publicity", "/notices", school_code=code) if code else None
+    return render(request, "notices.html", user, school_code=code, body=body)
+
+
 @router.get("/notices/{list_id}")
 async def notice(request: Request, list_id: str, user=Depends(anyone)):
     body = await backend(request).get("publicity", f"/notices/{list_id}")

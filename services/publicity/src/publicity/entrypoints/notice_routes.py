@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
@@ -33,6 +33,21 @@ class Objection(BaseModel):
 class Decision(BaseModel):
     decision: Literal["uphold", "dismiss"]
     reason: str = Field(max_length=200)
+
+
+@notices.get("/notices", summary="A school's aid lists under public notice, or whose notice ended (公示名单)",
+             dependencies=[Depends(public)])
+async def notices_of_school(school_code: str = Query(..., pattern=r"^\d{10,12}$", description="学校代码"),
+                            db=Depends(session)) -> dict:
+    a = tables.aid_lists.c
+    rows = (await db.execute(select(tables.aid_lists).where(a.school_code == school_code, a.status.in_(["published", "final"]))
+                             .order_by(a.published_at.desc()).limit(50))).all()
+    items = []
+    for row in rows:
+        rules = await rules_for(db, row.programme_code, row.period, row.rules_version)
+        items.append({"list_id": row.list_id, "programme": rules.name, "period": row.period, "status": row.status,
+                      "published_at": row.published_at, "notice_ends_at": row.notice_ends_at})
+    return {"school_code": school_code, "items": items}
 
 
 @notices.get("/notices/{list_id}", summary="Public notice of an aid list (公示名单)", dependencies=[Depends(public)])
