@@ -158,11 +158,6 @@ def print_result(platform: Platform, result: flow.FlowResult) -> None:
         console.print(f"import {name}: read {report['read']}, accepted {report['accepted']}, "
                       f"rejected {report['rejected']}, new matches {report['matched_new']}")
     console.print(f"school {result.school_code} verified {result.verified}; list {result.list_id} published and paid")
-    console.print(f"\n[bold]Web console (管理与查询平台)[/bold] {platform.console_url}  — demo accounts, password "
-                  f"[bold]{accounts.DEMO_PASSWORD}[/bold]:")
-    for account in json.loads(platform.demo_accounts_file.read_text()) if platform.demo_accounts_file.exists() else []:
-        console.print(f"  {account['username']:<11} {account['label']}")
-    console.print(f"  public lookup (个人查询, no sign-in): {platform.console_url}/lookup")
     console.print("\n[bold]API docs[/bold]")
     for service in SERVICES:
         console.print(f"  {service.name:<18} {platform.url(service)}/docs")
@@ -172,6 +167,11 @@ def print_result(platform: Platform, result: flow.FlowResult) -> None:
     console.print(json.dumps(result.lookup, ensure_ascii=False, indent=2, default=str))
     console.print("\n[bold]One trace[/bold] of the whole flow, through all six services:")
     typer.echo(f"  .venv/bin/aidctl trace {result.trace_id}")
+    console.print(f"\n[bold]Web console (管理与查询平台)[/bold] {platform.console_url}")
+    console.print(f"  sign in as (password [bold]{accounts.DEMO_PASSWORD}[/bold], local demo only):")
+    for account in json.loads(platform.demo_accounts_file.read_text()) if platform.demo_accounts_file.exists() else []:
+        console.print(f"    {account['username']:<11} {account['label']}")
+    console.print(f"  public lookup (个人查询), no sign-in: {platform.console_url}/lookup")
 
 
 @app.command()
