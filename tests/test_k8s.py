@@ -22,7 +22,7 @@ from aid_local.platform import SERVICES
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS = ["dev", "prod"]
 KUBERNETES = "1.34.0"  # the oldest minor a province is likely to run that the schemas cover
-EXTERNAL_SECRETS = {"aid-platform-secrets", *(f"{s.name}-secrets" for s in SERVICES)}  # docs/deploy.md
+EXTERNAL_SECRETS = {"aid-platform-secrets", "console-secrets", *(f"{s.name}-secrets" for s in SERVICES)}  # docs/deploy.md
 
 
 def _tool(name: str, hint: str) -> str:
@@ -163,15 +163,37 @@ def test_production_replicates_kafka_and_keeps_two_apis():
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_reach_only_kafka_the_database_the_collector_keycloak_and_dns(overlay):
-    (policy,) = _of(overlay, "NetworkPolicy")
+    policy = _named(overlay, "NetworkPolicy")["aid-services"]
     assert policy["spec"]["podSelector"]["matchLabels"] == {"aid.platform/role": "service"}
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     ports = sorted((p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"])
     assert ports == [(53, "TCP"), (53, "UDP"), (4318, "TCP"), (5432, "TCP"), (8080, "TCP"), (9092, "TCP")]
-    labelled = [d for d in _of(overlay, "Deployment") if d["metadata"]["labels"].get("app.kubernetes.io/component")]
+    labelled = [d for d in _of(overlay, "Deployment")
+                if d["metadata"]["labels"].get("app.kubernetes.io/component") in ("api", "worker")]
     assert all(d["spec"]["template"]["metadata"]["labels"]["aid.platform/role"] == "service" for d in labelled)
     listener = _of(overlay, "Kafka")[0]["spec"]["kafka"]["listeners"][0]
     assert listener["networkPolicyPeers"] == [{"podSelector": {"matchLabels": {"aid.platform/role": "service"}}}]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_console_reaches_only_the_apis_keycloak_the_collector_and_dns(overlay):
+    """The console holds no data: no database, no Kafka, no secret of the services; the APIs admit it."""
+    policies = _named(overlay, "NetworkPolicy")
+    console = policies["aid-console"]["spec"]
+    assert console["podSelector"]["matchLabels"] == {"aid.platform/role": "console"}
+    ports = sorted((p["port"], p["protocol"]) for rule in console["egress"] for p in rule["ports"])
+    assert ports == [(53, "TCP"), (53, "UDP"), (4318, "TCP"), (8000, "TCP"), (8080, "TCP")]
+    [to_apis] = [r["to"][0]["podSelector"]["matchLabels"] for r in console["egress"] if r["ports"][0]["port"] == 8000]
+    assert to_apis == {"aid.platform/role": "service", "app.kubernetes.io/component": "api"}
+    admits = [r for r in policies["aid-services"]["spec"]["ingress"]
+              if r["from"][0].get("podSelector", {}).get("matchLabels") == {"aid.platform/role": "console"}]
+    assert [p["port"] for r in admits for p in r["ports"]] == [8000]  # the APIs, not the workers' metrics
+    pod = _named(overlay, "Deployment")["console"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["aid.platform/role"] == "console" and "initContainers" not in pod["spec"]
+    refs = pod["spec"]["containers"][0]["envFrom"]
+    assert {r["secretRef"]["name"] for r in refs if "secretRef" in r} == {"console-secrets"}
+    config = next(c for n, c in _named(overlay, "ConfigMap").items() if n.startswith("console-config"))["data"]
+    assert set(json.loads(config["CONSOLE_SERVICE_URLS"])) == {s.name for s in SERVICES}
 
 
 def test_the_grafana_dashboard_and_alerts_ship_with_the_manifests():
