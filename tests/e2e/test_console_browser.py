@@ -13,6 +13,7 @@ from aid_contracts import student_key
 from aid_local import accounts, bank
 from aid_local.flow import PROGRAMME_BY_STAGE, Clients, matched_ids, wait_for
 from tests.e2e.browser import FLAGS, Person, chromium_path
+from tests.e2e.schools import nth_school
 from tests.images import jpeg
 
 PERIOD = "2026-autumn"
@@ -38,18 +39,10 @@ def person(browser, running):
 
 @pytest.fixture(scope="module")
 def school(result, province, running):
-    """A school no other test uses, with matched students of a paid stage: the third by matched
-    students (the walking skeleton takes the first, the crash test the second). The demo
-    accounts now name it and its county."""
+    """A school no other test uses (``tests/e2e/schools.py``); the demo accounts now name it and its county."""
     ids = matched_ids(province)
-    counts: dict[str, int] = {}
-    for s in province.students:
-        if s.id_number in ids and s.stage in PROGRAMME_BY_STAGE:
-            counts[s.school_code] = counts.get(s.school_code, 0) + 1
-    taken = {result.school_code}
-    taken.add(max((c for c in counts if c not in taken), key=counts.get))  # as test_kill_and_restart chooses
-    code = max((c for c in counts if c not in taken), key=counts.get)
-    assert counts[code] < 50, "every task on one page of the console (50 a page)"
+    code, count = nth_school(province, 2)
+    assert code != result.school_code and count < 50, "every task on one page of the console (50 a page)"
     county, stage = province.schools[code]
     accounts.write(running.platform, accounts.demo_accounts(code, county))
     students = [s for s in province.students if s.school_code == code]
