@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -289,3 +290,52 @@ async def test_bad_events_in_a_lane_are_dead_lettered_after_the_lane_runs_again_
     assert len(errors) == 3 and errors[0].startswith("ValidationError: : Invalid JSON")
     assert errors[1].startswith("ValidationError: list_kind: Field required")
     assert errors[2] == "ValueError: this event breaks the handler"
+
+
+async def _committed(bootstrap: str, group: str) -> int:
+    """How many records of its topics a group has committed past."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(o.offset, 0) for o in offsets.values())
+
+
+class _CrashAfterPublish(OutboxRelay):
+    """A relay killed between publishing a batch and marking it sent: the broker has every
+    record, the outbox rows stay (the transaction that deletes them never commits)."""
+
+    async def _send_groups(self, groups, spans):
+        await asyncio.gather(*await super()._send_groups(groups, spans))
+        raise SystemExit("killed between publish and mark")
+
+
+async def test_a_relay_crash_between_publish_and_mark_sends_again_and_the_inbox_absorbs_it(
+        sessions, topic, kafka_bootstrap):
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"c{i}")) for i in range(30)])
+    crashing = _CrashAfterPublish(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test",
+                                  batch_size=100)
+    restarted = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
+    for relay in (crashing, restarted):
+        relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        with pytest.raises(SystemExit):
+            await crashing.relay_once()
+        assert await restarted.relay_once() == 30  # the same rows, published again
+    finally:
+        for relay in (crashing, restarted):
+            await relay._producer.stop()
+    assert len(await _read_all(kafka_bootstrap, topic, 60)) == 60  # every event twice on the topic
+    consumer = _consumer(sessions, kafka_bootstrap, topic)  # batches of 50: duplicates across batches too
+
+    async def past_every_copy():
+        return await _committed(kafka_bootstrap, f"g-{topic}") == 60
+
+    await _run_until(consumer, past_every_copy)
+    async with sessions() as s:
+        times = [t for (t,) in await s.execute(select(effects.c.times))]
+        left = await s.scalar(select(func.count()).select_from(chassis.outbox))
+    assert sorted(times) == [1] * 30 and left == 0
