@@ -52,7 +52,7 @@ async def read(bootstrap_servers: str) -> list[DeadLetter]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="aidctl-dlq", enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = await _partitions(bootstrap_servers, Topic.DEAD_LETTER.value)
+        partitions = await topic_partitions(bootstrap_servers, Topic.DEAD_LETTER.value)
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -67,7 +67,7 @@ async def read(bootstrap_servers: str) -> list[DeadLetter]:
         await _stop(consumer)
 
 
-async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aidctl-dlq")
     await admin.start()
     try:
