@@ -1,6 +1,8 @@
-"""Which school each end-to-end test works on, so that no two tests answer the same tasks: the
-walking skeleton takes the school with the most matched students (``flow.choose_school``), the
-crash test the next, the browser test the third, the server-restart tests the fourth and fifth."""
+"""Which school each end-to-end test works on, so that no two tests answer the same tasks. By
+rank in matched students: 0 the walking skeleton (``flow.choose_school``), 1 the crash test,
+2 the browser test, 4 the other school of test_verification_flow's duplicate pair (the first
+school of the walking skeleton's county after its own), 5 and 6 the server restarts, 7 the
+slow consumer."""
 
 from __future__ import annotations
 

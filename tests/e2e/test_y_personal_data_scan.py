@@ -14,6 +14,9 @@ from aid_local import bank
 
 ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
 CARD_SHAPE = re.compile(r"(?<![0-9A-Za-z])(62\d{14,17})(?![0-9A-Za-z])")
+# a span's own ids are random hex, now and then all decimal digits (a span id "6288972039195738"
+# looked like a card): taken out before the scan, the rest of the span is scanned
+SPAN_IDS = re.compile(r'"(?:trace_id|span_id|parent_id)":"[0-9a-f]+"|"[0-9a-f]{32}:[0-9a-f]{16}"')
 
 
 def _looks_like_id(text: str) -> bool:
@@ -36,7 +39,7 @@ def test_no_id_or_card_number_in_logs_or_spans(running, result, province):
     cards = {bank.card_for(number) for number in known}
     found = []
     for path in files:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = SPAN_IDS.sub("", path.read_text(encoding="utf-8", errors="replace"))
         shaped = {m for m in ID_SHAPE.findall(text) if _looks_like_id(m)} | set(CARD_SHAPE.findall(text))
         leaked = shaped | {value for value in known | cards if value in text}
         found += [f"{path.name}: {value[:4]}…{value[-2:]}" for value in sorted(leaked)]  # never print the value

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict, namedtuple
 
+import psycopg
+
 from query.adapters import tables
 
 Row = namedtuple("Row", "name id_number school_code programme_name period amount_fen status paid_on")
@@ -33,6 +35,17 @@ class Coalescer:
             asyncio.get_running_loop().create_task(self._drain())
         return await future
 
+    async def _fetch(self, keys: list[str]) -> list:
+        try:
+            return await self._query(keys)
+        except psycopg.OperationalError:  # the server restarted under the pool: drop the dead connections, once more
+            await self._pool.check()
+            return await self._query(keys)
+
+    async def _query(self, keys: list[str]) -> list:
+        async with self._pool.connection() as conn:
+            return await (await conn.execute(LOOKUP_MANY, (keys,))).fetchall()
+
     async def _drain(self) -> None:
         try:
             while self._pending:
@@ -40,8 +53,7 @@ class Coalescer:
                 keys = list(self._pending)[: self._max]
                 batch = {k: self._pending.pop(k) for k in keys}
                 try:
-                    async with self._pool.connection() as conn:
-                        found = await (await conn.execute(LOOKUP_MANY, (keys,))).fetchall()
+                    found = await self._fetch(keys)
                 except Exception as exc:  # noqa: BLE001 - every waiting lookup gets the error
                     for futures in batch.values():
                         for f in futures:
