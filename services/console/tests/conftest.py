@@ -31,6 +31,10 @@ def stand_in() -> FastAPI:
                                 status_code=422)
         if path == "public/lookup":
             return JSONResponse({"detail": "未查到资助记录 (no aid record found)"}, status_code=404)
+        if path.startswith("imports/lists/"):
+            return {"batch_id": "B1"}
+        if path == "imports/B1":
+            return {"batch_id": "B1", "rows_read": 1, "accepted": 1, "rejected": 0, "rejections": []}
         if path == "readyz":
             return {"status": "ready"}
         return JSONResponse({"detail": "not here"}, status_code=404)
@@ -55,6 +59,7 @@ def settings(tmp_path, issuer):
         {"username": "school", "label": "学校 5201110004", "role": "school",
          "claims": {"school_code": "5201110004", "region": "520111"}},
         {"username": "county", "label": "县级 520111", "role": "county_bureau", "claims": {"region": "520111"}},
+        {"username": "department", "label": "民政", "role": "department", "claims": {"department": "civil_affairs"}},
     ]))
     return Settings(service_urls={s: f"http://{s}.test" for s in SERVICES}, dev_keys_dir=tmp_path / "keys",
                     demo_accounts_file=accounts, jwt_public_key_file=issuer.public_path)

@@ -109,3 +109,21 @@ def test_every_page_declares_who_may_open_it(settings):
     app.include_router(router)
     with pytest.raises(RuntimeError, match="/open"):
         assert_every_route_has_policy(app)
+
+
+def test_an_upload_goes_to_the_service_as_it_came(client, sign_in, services):
+    sign_in("department")
+    content = "身份证号,姓名,类别,户籍所在地\n".encode("gbk") + b"x" * 300_000  # spooled to disk on the way
+    resp = client.post("/department/imports", files={"file": ("民政名单.csv", content, "text/csv")}, headers=ORIGIN)
+    assert resp.status_code == 303 and resp.headers["location"] == "/department/imports/B1"
+    method, host, path, headers, body = next(s for s in services.state.seen if s[2] == "/imports/lists/civil_affairs")
+    assert method == "POST" and content in body and "filename" in body.decode("utf-8", "replace")
+
+
+def test_a_proof_over_2_mb_is_refused_before_it_reaches_the_service(client, sign_in, services):
+    sign_in("school")
+    form = {"id_number": "520111201911211085", "name": "张三", "stage": "primary", "category": "orphan", "reason": "r"}
+    resp = client.post("/school/supplements", data=form, files={"proof": ("p.jpg", b"\xff" * (2 * 2**20 + 1), "image/jpeg")},
+                       headers=ORIGIN)
+    assert resp.status_code == 413 and "2 MB" in resp.text
+    assert not [s for s in services.state.seen if s[2] == "/supplements"]

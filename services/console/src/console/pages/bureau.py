@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from aid_chassis.auth import BUREAUS, Role
 from console.backend import ApiError
-from console.pages.common import backend, outcome, paging
+from console.pages.common import backend, outcome, paging, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -115,10 +115,9 @@ async def batch_file(request: Request, batch_id: str, user: User = Depends(PAYER
 
 @router.post("/returns")
 async def import_return(request: Request, file: UploadFile = File(...), user: User = Depends(PAYERS)):
-    content = await file.read()
     api = backend(request)
     resp = await api.call("disbursement", "POST", "/returns", token=user.token, expect=(200, 409),
-                          files={"file": (file.filename or "return.csv", content, "text/csv")})
+                          files={"file": upload_part(file, "return.csv", "text/csv")})
     body = resp.json()
     report = body.get("detail", body) if resp.status_code == 409 else body
     batches = await api.get("disbursement", "/batches", token=user.token)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, UploadFile
 
-from console.backend import Backend
+from console.backend import ApiError, Backend
 from console.glossary import t
 from console.web import lang_of
 
 PAGE_SIZE = 50
+MAX_UPLOAD = 400 * 1024 * 1024  # a province's roster as CSV is about 100 MB; the services set their own limits
+
+
+def upload_part(file: UploadFile, default_name: str, content_type: str, *, limit: int = MAX_UPLOAD) -> tuple:
+    """An uploaded file passed on to a service as it was spooled (not read into memory), or a
+    refusal when it is larger than ``limit``."""
+    if file.size is not None and file.size > limit:
+        raise ApiError(413, f"文件不能大于 {limit // 2**20} MB (the file is larger than {limit // 2**20} MB)")
+    file.file.seek(0)
+    return (file.filename or default_name, file.file, file.content_type or content_type)
 
 
 def backend(request: Request) -> Backend:

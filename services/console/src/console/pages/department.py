@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from aid_chassis.auth import Role
 from console.pages.bureau import _download
-from console.pages.common import backend
+from console.pages.common import backend, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -23,8 +23,7 @@ async def upload_form(request: Request, user: User = Depends(DEPARTMENT)):
 async def upload(request: Request, file: UploadFile = File(...), user: User = Depends(DEPARTMENT)):
     department = user.principal.department or "-"
     report = await backend(request).post("identity-matching", f"/imports/lists/{department}", token=user.token,
-                                         files={"file": (file.filename or "list.csv", await file.read(),
-                                                         file.content_type or "application/octet-stream")})
+                                         files={"file": upload_part(file, "list.csv", "application/octet-stream")})
     return redirect(f"/department/imports/{report['batch_id']}")
 
 

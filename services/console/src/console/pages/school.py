@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from aid_chassis.auth import Role
-from console.pages.common import backend, outcome, paging
+from console.pages.common import backend, outcome, paging, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -87,12 +87,11 @@ async def supplement(request: Request, id_number: str = Form(..., max_length=40)
                      stage: str = Form(...), category: str = Form(...), reason: str = Form(..., max_length=200),
                      poverty_status: str = Form(""), exit_year: str = Form(""), household_region: str = Form(""),
                      enrolment_region: str = Form(""), proof: UploadFile = File(...), user: User = Depends(SCHOOL)):
-    content = await proof.read(MAX_PROOF + 1)
     form = {"id_number": id_number, "name": name, "stage": stage, "category": category, "reason": reason,
             "poverty_status": poverty_status, "exit_year": exit_year, "household_region": household_region, "enrolment_region": enrolment_region}
     created = await backend(request).post(
         "verification", "/supplements", token=user.token, data={k: v for k, v in form.items() if v},
-        files={"proof": (proof.filename or "proof.jpg", content, proof.content_type or "image/jpeg")})
+        files={"proof": upload_part(proof, "proof.jpg", "image/jpeg", limit=MAX_PROOF)})
     return redirect(f"/school/tasks/{created['task_id']}", ok="补录已保存，待上报 (supplement saved: submit it for audit)")
 
 
@@ -141,7 +140,7 @@ async def register_card(request: Request, id_number: str = Form(..., max_length=
 @router.post("/cards/import")
 async def import_cards(request: Request, file: UploadFile = File(...), user: User = Depends(SCHOOL)):
     report = await backend(request).post("disbursement", "/accounts/import", token=user.token,
-                                         files={"file": (file.filename or "cards.csv", await file.read(), "text/csv")})
+                                         files={"file": upload_part(file, "cards.csv", "text/csv")})
     return render(request, "school_cards.html", user, report=report, banks=BANKS)
 
 
