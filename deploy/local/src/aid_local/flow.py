@@ -70,7 +70,8 @@ class Clients:
         """A span the calls made under it belong to (``with c.span("…") as s:``)."""
         return self.tracer.start_as_current_span(name)
 
-    def call(self, method: str, service: str, path: str, *, expect: int = 200, **kwargs) -> httpx.Response:
+    def call(self, method: str, service: str, path: str, *, expect: int | range | tuple = 200, **kwargs) -> httpx.Response:
+        """The response; a FlowError unless its status is ``expect`` (one status, or several)."""
         base = self.platform.url(SVC[service])
         attributes = {"http.request.method": method, "url.full": base + path.split("?", 1)[0],  # no query: it may
                       "server.address": "127.0.0.1", "server.port": self.platform.port(SVC[service]),  # hold personal data
@@ -81,7 +82,7 @@ class Clients:
             propagate.inject(headers)
             resp = httpx.request(method, base + path, timeout=120, headers=headers, **kwargs)
             span.set_attribute("http.response.status_code", resp.status_code)
-        if resp.status_code != expect:
+        if resp.status_code not in (expect if isinstance(expect, (range, tuple)) else (expect,)):
             raise FlowError(f"{method} {service}{path} → {resp.status_code}: {resp.text[:500]}")
         return resp
 

@@ -37,6 +37,9 @@ def read_csv(content: bytes, headers: dict[str, str], *, needs: list[set[str]]) 
     try:
         reader = csv.reader(io.StringIO(text))
         header = [headers.get(h.strip(), h.strip()) for h in next(reader, [])]
+        twice = sorted({h for h in header if h and header.count(h) > 1})
+        if twice:
+            raise UploadRefused("duplicate_column", f"列名重复 (a column appears twice): {', '.join(twice)}")
         missing = [" / ".join(sorted(need)) for need in needs if not need & set(header)]
         if missing:
             raise UploadRefused("bad_columns", f"文件缺少列 (the file lacks the columns): {'; '.join(missing)}")

@@ -50,11 +50,19 @@ def read_frame(content: bytes) -> pl.DataFrame:
                           quote_char='"')
     except pl.exceptions.PolarsError as exc:
         raise UnreadableFile(f"CSV格式错误 (malformed CSV: {type(exc).__name__})") from None
-    header = [canonical_header(h or "") for h in raw.row(0)]
+    header = _unique([canonical_header(h or "") for h in raw.row(0)])
     named = {name: pl.col(column) for column, name in zip(raw.columns, header, strict=True)}  # last one wins
     frame = raw.slice(1).select(pl.int_range(2, raw.height + 1, dtype=pl.Int64).alias("row"),
                                 *[expr.alias(name) for name, expr in named.items()])
     return _drop_blank(frame)
+
+
+def _unique(header: list[str]) -> list[str]:
+    """The header, refused when a column appears twice (which of the two would count?)."""
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise UnreadableFile(f"列名重复 (a column appears twice): {', '.join(twice)}")
+    return header
 
 
 def rows_frame(header: list[str], rows: list[dict[str, str]], first_row: int = 1,
@@ -128,7 +136,7 @@ def _xlsx_rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     try:
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
         values = sheet.iter_rows(values_only=True)
-        header = [canonical_header(_cell(h)) for h in next(values)]
+        header = _unique([canonical_header(_cell(h)) for h in next(values)])
         rows = [dict(zip(header, map(_cell, row), strict=False)) for row in values]
     except StopIteration:
         raise UnreadableFile("文件为空 (the file is empty)") from None

@@ -86,6 +86,8 @@ def _read(content: bytes, required: tuple[str, ...]) -> pl.DataFrame:
     missing = records.missing_columns(frame.columns, required)
     if missing:
         raise files.UnreadableFile(f"缺少列 (missing columns): {', '.join(missing)}")
+    if frame.height == 0:  # an empty list would withdraw every match of the list it replaces
+        raise files.UnreadableFile("文件没有数据行，未导入 (the file has no data rows: nothing was imported)")
     return frame
 
 
