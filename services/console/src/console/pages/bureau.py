@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import Response
 
 from aid_chassis.auth import BUREAUS, Role
 from console.backend import ApiError
-from console.pages.common import backend, outcome, paging, upload_part
+from console.pages.common import backend, download, outcome, paging, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -32,7 +31,7 @@ async def dashboard(request: Request, dimension: str = "enrolment", region: str 
 async def dashboard_export(request: Request, dimension: str = "enrolment", region: str = "", user: User = Depends(BUREAU)):
     resp = await backend(request).call("reporting", "GET", "/reports/progress", token=user.token, params={
         "dimension": dimension if dimension in DIMENSIONS else "enrolment", "format": "xlsx", **({"region": region} if region else {})})
-    return _download(resp)
+    return download(resp)
 
 
 @router.get("/audit")
@@ -110,7 +109,7 @@ async def create_batch(request: Request, list_id: str = Form(""), user: User = D
 
 @router.get("/batches/{batch_id}/file")
 async def batch_file(request: Request, batch_id: str, user: User = Depends(PAYERS)):
-    return _download(await backend(request).call("disbursement", "GET", f"/batches/{batch_id}/file", token=user.token))
+    return download(await backend(request).call("disbursement", "GET", f"/batches/{batch_id}/file", token=user.token))
 
 
 @router.post("/returns")
@@ -123,9 +122,3 @@ async def import_return(request: Request, file: UploadFile = File(...), user: Us
     batches = await api.get("disbursement", "/batches", token=user.token)
     return render(request, "bureau_payments.html", user, ready=[], ready_total=None, batches=batches["items"],
                   report=report, stopped=resp.status_code == 409)
-
-
-def _download(resp) -> Response:
-    """A file of a service passed on as it came (its name and type), never cached."""
-    headers = {k: v for k, v in resp.headers.items() if k.lower() in ("content-disposition", "content-type")}
-    return Response(resp.content, headers={**headers, "Cache-Control": "no-store"})

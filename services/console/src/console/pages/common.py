@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request, UploadFile
+from fastapi.responses import Response
 
 from console.backend import ApiError, Backend
 from console.glossary import t
@@ -42,3 +43,9 @@ def outcome(request: Request, result: dict) -> tuple[str | None, str | None]:
         return text, None
     reasons = "；".join(r.get("message") or r.get("code") or "" for r in refused[:3])
     return None, f"{text}：{reasons}" + ("…" if len(refused) > 3 else "")
+
+
+def download(resp) -> Response:
+    """A file of a service passed on as it came (its name and type), never cached."""
+    headers = {k: v for k, v in resp.headers.items() if k.lower() in ("content-disposition", "content-type")}
+    return Response(resp.content, headers={**headers, "Cache-Control": "no-store"})

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from aid_chassis.auth import Role
-from console.pages.bureau import _download
-from console.pages.common import backend, upload_part
+from console.pages.common import backend, download, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -35,5 +34,5 @@ async def report(request: Request, batch_id: str, user: User = Depends(DEPARTMEN
 
 @router.get("/imports/{batch_id}/rejections.csv")
 async def rejections(request: Request, batch_id: str, user: User = Depends(DEPARTMENT)):
-    return _download(await backend(request).call("identity-matching", "GET", f"/imports/{batch_id}/rejections.csv",
+    return download(await backend(request).call("identity-matching", "GET", f"/imports/{batch_id}/rejections.csv",
                                                  token=user.token))

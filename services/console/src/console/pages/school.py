@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from aid_chassis.auth import Role
-from console.pages.common import backend, outcome, paging, upload_part
+from console.pages.common import backend, download, outcome, paging, upload_part
 from console.session import User, page
 from console.web import redirect, render
 
@@ -154,6 +154,4 @@ def _local(path: str) -> str:
 
 @router.get("/tasks/{task_id}/proof")
 async def proof(request: Request, task_id: str, user: User = Depends(SCHOOL)):
-    from console.pages.bureau import _download
-
-    return _download(await backend(request).call("verification", "GET", f"/tasks/{task_id}/proof", token=user.token))
+    return download(await backend(request).call("verification", "GET", f"/tasks/{task_id}/proof", token=user.token))

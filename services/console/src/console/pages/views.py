@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from aid_chassis.auth import BUREAUS, Role
 from console.charts import bars, trend
-from console.pages.bureau import _download
-from console.pages.common import backend
+from console.pages.common import backend, download
 from console.session import User, page
 from console.web import render
 
@@ -45,7 +44,7 @@ async def view_export(request: Request, view: str, fmt: str, dimension: str = "e
                       period: str = "", user: User = Depends(BUREAU)):
     params = {"format": fmt if fmt in EXPORTS else "csv", "dimension": dimension,
               **({"region": region} if region else {}), **({"period": period} if period else {})}
-    return _download(await backend(request).call("query", "GET", f"/views/{view}/export", token=user.token, params=params))
+    return download(await backend(request).call("query", "GET", f"/views/{view}/export", token=user.token, params=params))
 
 
 @router.get("/reports/{report}")
@@ -72,7 +71,7 @@ async def report_export(request: Request, report: str, fmt: str, dimension: str 
     params = {"format": fmt if fmt in EXPORTS else "csv", "dimension": dimension,
               **({"region": region} if region else {}), **({"period": period} if period else {})}
     name = report if report in REPORTS else "progress"
-    return _download(await backend(request).call("reporting", "GET", f"/reports/{name}", token=user.token, params=params))
+    return download(await backend(request).call("reporting", "GET", f"/reports/{name}", token=user.token, params=params))
 
 
 @router.get("/audit-trail")
