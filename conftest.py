@@ -11,6 +11,7 @@ import os
 import random
 import socket
 import uuid
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,20 +55,32 @@ def _is_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """The platform's servers (Kafka, PostgreSQL) started for this test run."""
+@contextmanager
+def servers(state: Path) -> Iterator:
+    """A Platform whose Kafka and PostgreSQL run in ``state`` on free loopback ports, stopped after."""
     from aid_local import infra
     from aid_local.platform import Platform
 
-    state = Path(os.environ.get("AID_TEST_STATE_DIR") or tmp_path_factory.mktemp("aid-state"))
     plat = Platform(state_dir=state, http_base=_free_block(17), kafka_port=_free_block(2), postgres_port=free_port())
-    with _containers_if_asked():
-        infra.start(plat, partitions=3)
-        try:
-            yield plat
-        finally:
-            infra.stop(plat)
+    infra.start(plat, partitions=3)
+    try:
+        yield plat
+    finally:
+        infra.stop(plat)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The platform's servers (Kafka, PostgreSQL) started for this test run."""
+    state = Path(os.environ.get("AID_TEST_STATE_DIR") or tmp_path_factory.mktemp("aid-state"))
+    with _containers_if_asked(), servers(state) as plat:
+        yield plat
+
+
+@pytest.fixture(scope="session")
+def other_servers(tmp_path_factory: pytest.TempPathFactory):
+    """Starts a second set of servers (a context manager): for a test whose truth must be its own."""
+    return lambda: servers(tmp_path_factory.mktemp("aid-other-state"))
 
 
 class _NoContainers:

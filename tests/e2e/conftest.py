@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from aid_chassis.dev_issuer import DevIssuer
@@ -9,9 +12,9 @@ from aid_local import demo_data
 from aid_local.supervisor import Supervisor
 
 
-@pytest.fixture(scope="session")
-def running(platform):
-    """Every service's API and worker, migrated and ready; stopped at the end."""
+@contextmanager
+def services(platform) -> Iterator[Supervisor]:
+    """Every service's API and worker on ``platform``, migrated and ready; stopped at the end."""
     platform.extra_env.update({"PUBLICITY_NOTICE_SECONDS": "6", "PUBLICITY_FINALISE_EVERY_SECONDS": "0.5",
                                "DISBURSEMENT_NOTIFY_EVERY_SECONDS": "0.5", "AID_LOG_LEVEL": "INFO"})
     DevIssuer(platform.keys_dir)
@@ -23,6 +26,12 @@ def running(platform):
         yield supervisor
     finally:
         supervisor.stop_all()
+
+
+@pytest.fixture(scope="session")
+def running(platform):
+    with services(platform) as supervisor:
+        yield supervisor
 
 
 @pytest.fixture(scope="session")
