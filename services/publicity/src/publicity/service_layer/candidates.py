@@ -20,7 +20,7 @@ async def on_verified(session: AsyncSession, envelope: Envelope) -> None:
               "match_revision": event.match_revision, "student": event.student.model_dump(mode="json"),
               "categories": sorted({c.category.value for c in event.categories}), "verified_at": event.verified_at}
     stmt = pg_insert(tables.candidates).values(values)
-    newer = stmt.excluded.verified_at >= C.verified_at
+    newer = stmt.excluded.verified_at > C.verified_at  # the same verification sent again changes nothing
     # a student handed to two schools: one school's "not here" must not cancel the other's verification
     same_school_or_valid = or_(stmt.excluded.status != "invalid", stmt.excluded.school_code == C.school_code)
     await session.execute(stmt.on_conflict_do_update(index_elements=["student_key"], set_=values,

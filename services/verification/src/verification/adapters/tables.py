@@ -9,7 +9,7 @@ from aid_chassis.audit import audit_log_table, timestamp
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
-chassis = ChassisTables(metadata)
+chassis = ChassisTables(metadata, offsets=True)  # the worker applies whole batches (intake.py)
 
 
 

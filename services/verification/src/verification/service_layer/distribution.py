@@ -46,7 +46,7 @@ async def on_student_matched(session: AsyncSession, envelope: Envelope) -> None:
         await refresh_repeated(session, key)  # only a student at several schools can be a repeated one
 
 
-def _values(event: StudentMatched, school: str) -> dict:
+def task_values(event: StudentMatched, school: str) -> dict:
     student = event.student.model_dump(mode="json") | {"school_code": school}
     return {"match_id": event.match_id, "match_revision": event.revision, "batch_id": event.batch_id,
             "school_code": school, "stage": student["stage"], "enrolment_region": student["enrolment_region"],
@@ -56,7 +56,7 @@ def _values(event: StudentMatched, school: str) -> dict:
 
 
 async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, school: str, task) -> None:
-    values = _values(event, school)
+    values = task_values(event, school)
     if task is None:
         task_id = new_id("T")
         await session.execute(insert(tables.tasks).values(

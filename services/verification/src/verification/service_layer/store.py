@@ -38,12 +38,16 @@ async def history(session: AsyncSession, task_id: str, action: str, who: Princip
     if not isinstance(who, str):
         await log(session, "task", task_id, action, who, detail)
     task = (await session.execute(select(tables.tasks).where(T.task_id == task_id))).one()
-    event = TaskProgressed(
-        task_id=task_id, sequence=sequence, origin=task.origin, school_code=task.school_code, stage=task.stage or None,
-        enrolment_region=task.enrolment_region, household_region=task.household_region,
+    await emit(session, progressed(task, sequence), task.student_key)
+
+
+def progressed(task, sequence: int) -> TaskProgressed:
+    """A task's state for reporting, after its history entry ``sequence``."""
+    return TaskProgressed(
+        task_id=task.task_id, sequence=sequence, origin=task.origin, school_code=task.school_code,
+        stage=task.stage or None, enrolment_region=task.enrolment_region, household_region=task.household_region,
         categories=sorted({c["category"] for c in task.categories}), batch_id=task.batch_id, status=task.status,
         audit_state=task.audit_state, open=task.open, changed_at=task.updated_at)
-    await emit(session, event, task.student_key)
 
 
 async def emit(session: AsyncSession, event: Event, key: str) -> None:
