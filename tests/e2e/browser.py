@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = os.environ.get("AID_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# the screenshots in docs/ are refreshed when asked (AID_SCREENSHOTS=docs); otherwise a test run
+# writes them beside its other files and leaves the checkout clean
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS if os.environ.get("AID_SCREENSHOTS") == "docs" else Path(tempfile.gettempdir()) / "aid-screenshots"
 # flags a sandboxed, closed-network machine needs (no GPU, no background calls home, root allowed)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

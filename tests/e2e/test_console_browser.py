@@ -1,6 +1,7 @@
 """The console in a real browser: a school clerk verifies and supplements with a real JPEG, the
 county audits, publishes and pays, a parent looks the payment up — every step by clicking and
-typing on the pages, each key page checked with axe and saved under docs/screenshots/."""
+typing on the pages, each key page checked with axe and screenshotted (into docs/screenshots/
+with AID_SCREENSHOTS=docs)."""
 
 from __future__ import annotations
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,20 @@ class PartitionLag:
         return max(self.end - self.committed, 0)
 
 
-async def consumer_lag(bootstrap_servers: str) -> list[PartitionLag]:
+async def consumer_lag(bootstrap_servers: str, attempts: int = 20) -> list[PartitionLag]:
+    """Every group's committed offsets against the partitions' ends. A broker that has just
+    started answers "coordinator loading" for a moment: asked again, up to ``attempts`` times."""
+    for attempt in range(attempts):
+        try:
+            return await _consumer_lag(bootstrap_servers)
+        except KafkaError as exc:
+            if not exc.retriable or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+async def _consumer_lag(bootstrap_servers: str) -> list[PartitionLag]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     await admin.start()
