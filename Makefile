@@ -78,9 +78,5 @@ check-schemas: $(STAMP) ## Fail when an event model changed incompatibly with th
 clean: ## Remove the virtual environment, local state and tools
 	rm -rf $(VENV) .state .tools deploy/k8s/validate/node_modules
 
-bench: prereqs $(STAMP) ## Benchmarks (bench/*.py); results in bench/results/*.json, summary in docs/benchmarks.md
-	$(BIN)/python bench/matching.py
-	$(BIN)/python bench/payments.py
-	$(BIN)/python bench/read_side.py
-	$(BIN)/python bench/lookup.py
-	$(BIN)/python bench/field_crypto.py
+bench: prereqs $(STAMP) ## Every benchmark, each figure against its goal: bench/results/*.json, docs/benchmarks.md (BENCH_SCALE=quick: small)
+	$(BIN)/python bench/suite.py

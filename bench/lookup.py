@@ -10,6 +10,9 @@ off for the run (one client address would otherwise be limited at once).
 - ``api``          requests/s and latency percentiles through the HTTP API
 - ``floor``        the same query with the bare driver (psycopg, prepared, 8 connections), no
                    framework, in the same run: queries/s and p99
+- ``during_import`` the same load while identity-matching imports a roster of as many students
+                   (its API on the same machine and PostgreSQL server): requests/s, p50, p99, and
+                   how long the import took
 - ``timing``       median latency of found / wrong-name / unknown-ID lookups, run apart: the
                    anti-enumeration bound (the answers must not be told apart by time)
 
@@ -36,7 +39,7 @@ import psycopg
 from aid_chassis import bulk
 from aid_chassis.dev_issuer import DevIssuer
 from aid_contracts.keys import check_digit, student_keys
-from aid_local import infra
+from aid_local import demo_data, infra
 from aid_local.platform import SERVICES, Platform
 from aid_local.supervisor import Supervisor
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -44,6 +47,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 RESULTS = Path(__file__).resolve().parent / "results" / "lookup.json"
 LOADGEN = Path(__file__).resolve().parent / "loadgen"
 QUERY = next(s for s in SERVICES if s.name == "query")
+MATCHING = next(s for s in SERVICES if s.name == "identity-matching")
 CONNECTIONS = int(os.environ.get("BENCH_LOOKUP_CONNECTIONS", "24"))
 LOOKUP_SQL = ("SELECT s.name, s.id_number, s.school_code, a.programme_name, a.period, a.amount_fen, a.status, "
               "a.paid_on FROM students s LEFT JOIN aid_records a ON a.student_key = s.student_key "
@@ -145,6 +149,43 @@ async def _floor(dsn: str, keys: list[str], seconds: float = 10, connections: in
             "p99_ms": round(latencies[int(0.99 * len(latencies)) - 1], 2)}
 
 
+def _roster_csv(n: int) -> bytes:
+    """A roster of ``n`` students of five real counties (valid ID numbers), for the import run during load."""
+    counties, first = list(demo_data.COUNTIES), date(2012, 1, 1)
+    lines = [",".join(demo_data.ROSTER_HEADER)]
+    for i in range(n):
+        county, rest = counties[i % len(counties)], i // len(counties)
+        body = f"{county}{first + timedelta(days=rest // 1000):%Y%m%d}{rest % 1000:03d}"
+        lines.append(f"{body}{check_digit(body)},张小明,{county}{1 + rest % 10:04d},primary,{county},{county}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def _during_import(platform: Platform, supervisor: Supervisor, binary: Path, url: str, bodies: Path,
+                         seconds: int, n: int) -> dict:
+    """The same lookups while identity-matching imports a roster of ``n`` students on the same machine
+    and the same PostgreSQL server (issue 10: the public lookup under load while imports run)."""
+    roster = _roster_csv(n)
+    supervisor.migrate([MATCHING])
+    supervisor.start(MATCHING, "api")
+    await _ready(platform.url(MATCHING))
+    token = DevIssuer(platform.keys_dir).issue(subject="bench", role="province_bureau", region="520000")
+
+    async def upload() -> tuple[float, dict]:
+        async with httpx.AsyncClient(timeout=900) as client:
+            t0 = time.perf_counter()
+            resp = await client.post(f"{platform.url(MATCHING)}/imports/roster", headers={"Authorization": f"Bearer {token}"},
+                                     files={"file": ("roster.csv", roster, "text/csv")})
+            resp.raise_for_status()
+            return round(time.perf_counter() - t0, 1), resp.json()
+
+    importing = asyncio.create_task(upload())
+    await asyncio.sleep(1)
+    found = await asyncio.to_thread(_loadgen, binary, url, bodies, seconds)
+    import_seconds, report = await importing
+    return {**{k: found[k] for k in ("rps", "p50_ms", "p99_ms", "errors")}, "import_seconds": import_seconds,
+            "import_rows": report.get("read"), "import_accepted": report.get("accepted")}
+
+
 async def main() -> dict:
     n = int(os.environ.get("BENCH_LOOKUP_STUDENTS", "1500000"))
     seconds = int(os.environ.get("BENCH_LOOKUP_SECONDS", "15"))
@@ -174,11 +215,14 @@ async def main() -> dict:
             results["api"] = _loadgen(binary, url, _bodies(frame, Path(state) / "mix.jsonl"), seconds)
             results["timing"] = {kind: _loadgen(binary, url, _bodies(frame, Path(state) / f"{kind}.jsonl", kind=kind),
                                                 5)["p50_ms"] for kind in ("found", "wrong_name", "unknown")}
+            results["during_import"] = await _during_import(platform, supervisor, binary, url,
+                                                            _bodies(frame, Path(state) / "mix.jsonl"), seconds, n)
             supervisor.stop(QUERY, "api")
             dsn = platform.database_url(QUERY)
             results["floor"] = await _floor(dsn, frame["student_key"].sample(20_000, seed=3).to_list())
         finally:
             supervisor.stop(QUERY, "api")
+            supervisor.stop(MATCHING, "api")
             await asyncio.to_thread(server.stop)
     api = results["api"]
     results["ratio_to_floor"] = round(api["rps"] / results["floor"]["qps"], 2)

@@ -12,6 +12,8 @@ benchmark samples both consumer groups' lag every 0.25 s until both reach the en
 - ``faust``             a faust-streaming agent on the same broker: events/s with nothing to do,
                         and with one changelog-backed table write per event (bench/faust_floor.py)
 - ``lag``               the sampled lag of both groups over time (seconds since the burst began)
+- ``verification.seconds`` / ``.events_per_s``  verification's worker started alone after the
+                        burst: seconds until it has taken in every event (its start included)
 - ``cpu_seconds``       CPU used from the burst's start until both caught up, per process kind
 
 Writes ``bench/results/read_side.json``; ``make bench`` runs it.
@@ -47,6 +49,7 @@ from aid_local.supervisor import Supervisor
 
 RESULTS = Path(__file__).resolve().parent / "results" / "read_side.json"
 GROUPS = ("query", "reporting")
+SOLO = "verification"  # measured alone, after the other two (three on two cores would blur all three)
 TOPIC = Topic.STUDENT_MATCHED.value
 COUNTIES = [f"52{city:02d}{county:02d}" for city in range(1, 7) for county in range(1, 6)]
 CATEGORIES = list(Category)
@@ -96,11 +99,12 @@ async def _produce(bootstrap: str, events: list[Envelope]) -> float:
         await producer.stop()
 
 
-async def _lags(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, every: list) -> dict[str, int]:
+async def _lags(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, every: list,
+                groups: tuple[str, ...] = GROUPS) -> dict[str, int]:
     """Each group's lag on the burst's topic, a partition it has not committed yet counting whole."""
     ends = await probe.end_offsets(every)
     out = {}
-    for group in GROUPS:
+    for group in groups:
         committed = await admin.list_consumer_group_offsets(group)
         out[group] = sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
     return out
@@ -156,6 +160,20 @@ def _cpu() -> dict[str, float]:
     return out
 
 
+async def _solo(supervisor: Supervisor, admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, every: list) -> float:
+    """Seconds from starting verification's worker, alone, until it has taken in the whole burst
+    (its task per match): the event path of a third consumer of the same topic."""
+    service = next(s for s in SERVICES if s.name == SOLO)
+    supervisor.migrate([service])
+    start = time.perf_counter()
+    supervisor.start(service, "worker")
+    while (await _lags(admin, probe, every, (SOLO,)))[SOLO] > 0:
+        await asyncio.sleep(0.25)
+        if time.perf_counter() - start > 600:
+            raise RuntimeError("verification did not take in the burst within 10 minutes")
+    return round(time.perf_counter() - start, 3)
+
+
 async def run(platform: Platform, n: int, results: dict) -> None:
     supervisor = Supervisor(platform)
     workers = [s for s in SERVICES if s.name in GROUPS]
@@ -191,11 +209,16 @@ async def run(platform: Platform, n: int, results: dict) -> None:
         for g in GROUPS:
             results[f"{g}.catch_up"] = round(max(done[g] - last, 0.0), 3)
         results["lag"] = {"columns": ["seconds", *GROUPS], "samples": series}
+        for service in workers:
+            supervisor.stop(service, "worker")
+        results[f"{SOLO}.seconds"] = await _solo(supervisor, admin, probe, every)
+        results[f"{SOLO}.events_per_s"] = round(n / results[f"{SOLO}.seconds"])
     finally:
         await probe.stop()
         await admin.close()
-        for service in workers:
-            supervisor.stop(service, "worker")
+        for service in SERVICES:
+            if service.name in (*GROUPS, SOLO):
+                supervisor.stop(service, "worker")
     results["floor.read"] = await _floor(platform.bootstrap_servers, n)
     results["faust"] = await faust_floor.measure(platform.bootstrap_servers)
 

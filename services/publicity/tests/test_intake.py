@@ -12,6 +12,7 @@ from aid_contracts.events import Category
 from publicity.adapters import tables
 from publicity.service_layer import intake
 from tests import factories as f
+from tests import intake as both_ways
 
 C = tables.candidates.c
 
@@ -32,12 +33,7 @@ def _scenario(base: int) -> tuple[list[Envelope], list[Envelope]]:
 
 
 async def _apply(sessions, events: list[Envelope], *, one_at_a_time: bool) -> None:
-    async with sessions() as s, s.begin():
-        if one_at_a_time:
-            for envelope in events:
-                await intake.ONE_AT_A_TIME[envelope.type](s, envelope)
-        else:
-            await intake.apply(s, events)
+    await both_ways.apply(sessions, intake, events, one_at_a_time=one_at_a_time)
 
 
 async def _state(sessions, base: int) -> list:

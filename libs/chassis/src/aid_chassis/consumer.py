@@ -48,6 +48,14 @@ tracer = trace.get_tracer("aid_chassis.consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 BulkHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
+
+
+def by_key(envelopes: list[Envelope]) -> dict[str, list[Envelope]]:
+    """A bulk handler's events per partition key (a student's), each key's in their order."""
+    out: dict[str, list[Envelope]] = {}
+    for envelope in envelopes:
+        out.setdefault(envelope.partitionkey, []).append(envelope)
+    return out
 MAX_LINKS = 128  # span links per batch span (the SDK's default limit)
 TRANSIENT = (OperationalError, InterfaceError, OSError, ConnectionError)
 

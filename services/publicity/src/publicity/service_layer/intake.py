@@ -12,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.consumer import by_key
+
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn, Verified
 from publicity.adapters import tables
 from publicity.service_layer import candidates
@@ -25,11 +27,9 @@ C = tables.candidates.c
 
 
 async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    by_key: dict[str, list[Envelope]] = {}
-    for envelope in envelopes:
-        by_key.setdefault(envelope.partitionkey, []).append(envelope)
-    known = set((await session.execute(select(C.student_key).where(C.student_key.in_(list(by_key))))).scalars())
-    for key, events in by_key.items():
+    students = by_key(envelopes)
+    known = set((await session.execute(select(C.student_key).where(C.student_key.in_(list(students))))).scalars())
+    for key, events in students.items():
         if key in known or any(e.type == Verified.EVENT_TYPE for e in events):
             for envelope in events:
                 await ONE_AT_A_TIME[envelope.type](session, envelope)

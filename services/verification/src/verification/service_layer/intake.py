@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
 from aid_chassis.audit import new_id
+from aid_chassis.consumer import by_key
 from aid_contracts import Envelope, Paid, StudentMatched, StudentMatchWithdrawn, TaskProgressed
 from verification.adapters import tables
 from verification.domain.tasks import PENDING
@@ -29,13 +30,11 @@ H = tables.task_history.c
 
 
 async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    by_key: dict[str, list[Envelope]] = {}
-    for envelope in envelopes:
-        by_key.setdefault(envelope.partitionkey, []).append(envelope)
-    known = set((await session.execute(select(T.student_key).where(T.student_key.in_(list(by_key)))
+    students = by_key(envelopes)
+    known = set((await session.execute(select(T.student_key).where(T.student_key.in_(list(students)))
                                        .distinct())).scalars())
     fresh = []
-    for key, events in by_key.items():
+    for key, events in students.items():
         if key not in known and (match := _new_at_one_school(events)):
             fresh.append((key, match))
             continue
