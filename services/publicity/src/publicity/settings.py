@@ -8,6 +8,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "publicity"
     http_port: int = 8103
+    consumer_batch_size: int = 2000  # a round's matches of students who are no candidate pass a batch at a time
     notice_working_days: int = 5
     notice_seconds: float | None = None  # demo only: shortens the notice window
     finalise_every_seconds: float = 1.0

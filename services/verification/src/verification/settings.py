@@ -6,3 +6,4 @@ class Settings(ServiceSettings):
 
     service_name: str = "verification"
     http_port: int = 8102
+    consumer_batch_size: int = 2000  # a first round's matches become tasks a batch at a time (intake.py)
