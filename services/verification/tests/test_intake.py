@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -30,15 +32,20 @@ def _matched(seq: int, *, other_schools=(), **facts) -> Envelope:
 
 
 def _scenario(base: int) -> tuple[list[Envelope], list[Envelope]]:
-    """Events of earlier batches, and a batch with every kind of case, for students base+1 … base+7."""
-    earlier = [_matched(base + 4), _matched(base + 6)]
+    """Events of earlier batches, and a batch with every kind of case, for students base+1 … base+12."""
+    earlier = [_matched(base + i) for i in (4, 6, 8, 9, 10, 11, 12)] + [f.withdrawn(base + 11)]
     batch = [_matched(base + 1), _matched(base + 2, school=SCHOOL_B),  # new, at one school
              _matched(base + 3, other_schools=[SCHOOL_B]),  # new, at two schools: a repeated-student check
-             _matched(base + 4, revision=2, household="520103"),  # a change to a task that exists
+             _matched(base + 4, revision=2, household="520103"), f.paid(base + 4),  # two events of one student
              _matched(base + 5), f.withdrawn(base + 5),  # matched and withdrawn in the same batch
              _matched(base + 1),  # sent again (a relay that crashed before marking): absorbed
              _matched(base + 6),  # an earlier event sent again: nothing changes
-             f.paid(base + 4), f.paid(base + 7)]
+             _matched(base + 8, revision=2),  # newer, the same facts: re-matched
+             _matched(base + 9, revision=2, household="520103"),  # newer, changed: re-opened
+             f.withdrawn(base + 10),  # withdrawn: closed
+             _matched(base + 11, revision=3),  # matched again after a withdrawal: re-opened
+             _matched(base + 12, revision=2, school=SCHOOL_B),  # moved to another school
+             f.paid(base + 7)]
     return earlier, batch
 
 
@@ -47,8 +54,8 @@ async def _apply(sessions, events: list[Envelope], *, one_at_a_time: bool) -> No
 
 
 async def _state(sessions, base: int) -> list:
-    """Every task of students base+1 … base+7 as people see it, keyed by the student's number."""
-    keys = {f.key(base + i): i for i in range(1, 8)}
+    """Every task of students base+1 … base+12 as people see it, keyed by the student's number."""
+    keys = {f.key(base + i): i for i in range(1, 13)}
     async with sessions() as s:
         tasks = (await s.execute(select(tables.tasks).where(T.student_key.in_(keys)).order_by(T.task_id))).all()
         history = (await s.execute(select(H.task_id, H.action))).all()
@@ -71,8 +78,9 @@ async def test_a_batch_leaves_what_one_event_at_a_time_leaves(sessions):
         await _apply(sessions, batch, one_at_a_time=one_at_a_time)
     expected, got = await _state(sessions, 0), await _state(sessions, 100)
     assert got == expected
-    assert len(expected[0]) == 7 and expected[2] == [(3, "open")] and expected[3] == [4, 7]
-    assert sum(1 for _, action in expected[1] if action == "created") == 7
+    assert expected[2] == [(3, "open")] and expected[3] == [4, 7]
+    actions = Counter(action for _, action in expected[1])
+    assert actions == {"created": 13, "rematched": 1, "reopened": 3, "closed": 4}, actions
 
 
 async def test_a_burst_of_new_students_becomes_tasks_with_their_history_and_events(sessions):
@@ -85,4 +93,4 @@ async def test_a_burst_of_new_students_becomes_tasks_with_their_history_and_even
     assert len(tasks) == 200 and {(t.status, t.open) for t in tasks} == {("pending", True)}
     assert sorted(t.student_key for t in tasks) == sorted(f.key(i) for i in range(1, 201))
     assert len(progressed) == 200 and len({p.task_id for p in progressed}) == 200
-    assert [action for _, action in state[1]] == ["created"] * 7  # students 1 … 7 of the burst
+    assert [action for _, action in state[1]] == ["created"] * 12  # students 1 … 12 of the burst

@@ -56,29 +56,45 @@ def task_values(event: StudentMatched, school: str) -> dict:
 
 
 async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, school: str, task) -> None:
-    values = task_values(event, school)
     if task is None:
         task_id = new_id("T")
         await session.execute(insert(tables.tasks).values(
-            task_id=task_id, student_key=key, origin="matched", status=PENDING, open=True, **values))
+            task_id=task_id, student_key=key, origin="matched", status=PENDING, open=True, **task_values(event, school)))
         await history(session, task_id, "created", SYSTEM, {"match_revision": event.revision})
         return
+    values, action, detail = rematch(task, event, school)
+    await set_task(session, task.task_id, **values)
+    await history(session, task.task_id, action, SYSTEM, detail)
+
+
+def rematch(task, event: StudentMatched, school: str) -> tuple[dict, str, dict]:
+    """A newer match of a school's task: the task's new values, and the history entry (action, detail)."""
+    values = task_values(event, school)
     changes = match_changes(task.student, task.categories, values["student"], values["categories"])
     if task.open and not changes:  # what the school sees is the same; the batch or review flags may move
-        await set_task(session, task.task_id, **values)
-        await history(session, task.task_id, "rematched", SYSTEM, {"match_revision": event.revision})
-        return
-    await set_task(session, task.task_id, **values, changes=changes, status=PENDING, invalid_reason=None,
-                   invalid_text=None, corrections={}, open=True, closed_reason=None, audit_state=UNSUBMITTED,
-                   audit_reason=None)
-    await history(session, task.task_id, "reopened", SYSTEM, {
+        return values, "rematched", {"match_revision": event.revision}
+    reopened = values | {"changes": changes, "status": PENDING, "invalid_reason": None, "invalid_text": None,
+                         "corrections": {}, "open": True, "closed_reason": None, "audit_state": UNSUBMITTED,
+                         "audit_reason": None}
+    return reopened, "reopened", {
         "match_revision": event.revision, "changed": sorted(changes), "previous_status": task.status,
-        "previous_invalid_reason": task.invalid_reason, "previous_audit_state": task.audit_state})
+        "previous_invalid_reason": task.invalid_reason, "previous_audit_state": task.audit_state}
+
+
+def closing(reason: str, revision: int) -> tuple[dict, str, dict]:
+    """A task closed by the match's change: its new values, and the history entry (action, detail)."""
+    return {"open": False, "closed_reason": reason, "match_revision": revision}, "closed", {
+        "reason": reason, "match_revision": revision}
 
 
 async def _close(session: AsyncSession, task, reason: str, revision: int) -> None:
-    await set_task(session, task.task_id, open=False, closed_reason=reason, match_revision=revision)
-    await history(session, task.task_id, "closed", SYSTEM, {"reason": reason, "match_revision": revision})
+    values, action, detail = closing(reason, revision)
+    await set_task(session, task.task_id, **values)
+    await history(session, task.task_id, action, SYSTEM, detail)
+
+
+def withdrawn_reason(event: StudentMatchWithdrawn) -> str:
+    return f"比对结果撤销 (match withdrawn): {event.reason}"
 
 
 async def on_match_withdrawn(session: AsyncSession, envelope: Envelope) -> None:
@@ -89,7 +105,7 @@ async def on_match_withdrawn(session: AsyncSession, envelope: Envelope) -> None:
         return
     for task in existing:
         if task.origin == "matched" and task.open:
-            await _close(session, task, f"比对结果撤销 (match withdrawn): {event.reason}", event.revision)
+            await _close(session, task, withdrawn_reason(event), event.revision)
     await refresh_repeated(session, envelope.partitionkey)
 
 

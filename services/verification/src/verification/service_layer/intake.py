@@ -1,16 +1,18 @@
 """The worker's events a whole batch at a time (a comparison round arrives as a burst).
 
-A student new to this service whose only event in the batch is a match at one school — nearly
-every student of a province's first round — becomes a task together with the batch's other such
-students: one statement for the tasks, one for their history, one for their ``task-progressed``
-events. Every other event (a changed or withdrawn match, a student at several schools, a payment)
-goes through its one-at-a-time handler, in order. Redelivered events are absorbed as before: a
-match no newer than the tasks' revision changes nothing, a payment is remembered once.
+What one event does to a student whose tasks are all matched tasks at one school — nearly every
+student of a round — is planned in memory with the batch's other such students and written in a
+few statements for the whole batch: new students' tasks created, a newer match re-matching or
+re-opening the school's task (``distribution.rematch``), a withdrawal closing it
+(``distribution.closing``), each with its history entry and its ``task-progressed`` event. Every
+other event (a student at several schools, or with a supplement, or with more than one event in
+the batch, and payments) goes through its one-at-a-time handler, in order. Redelivered events are
+absorbed as there: a match no newer than the tasks' revision changes nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
@@ -18,9 +20,9 @@ from aid_chassis.audit import new_id
 from aid_chassis.consumer import by_key
 from aid_contracts import Envelope, Paid, StudentMatched, StudentMatchWithdrawn, TaskProgressed
 from verification.adapters import tables
-from verification.domain.tasks import PENDING
+from verification.domain.tasks import PENDING, is_newer
 from verification.service_layer import distribution, followups
-from verification.service_layer.store import SOURCE, SYSTEM, T, progressed
+from verification.service_layer.store import SOURCE, SYSTEM, T, now, progressed
 
 ONE_AT_A_TIME = {StudentMatched.EVENT_TYPE: distribution.on_student_matched,
                  StudentMatchWithdrawn.EVENT_TYPE: distribution.on_match_withdrawn,
@@ -31,34 +33,77 @@ H = tables.task_history.c
 
 async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
     students = by_key(envelopes)
-    known = set((await session.execute(select(T.student_key).where(T.student_key.in_(list(students)))
-                                       .distinct())).scalars())
-    fresh = []
+    stmt = select(tables.tasks).where(T.student_key.in_(list(students))).order_by(T.task_id).with_for_update()
+    known: dict[str, list] = {}
+    for task in await session.execute(stmt):
+        known.setdefault(task.student_key, []).append(task)
+    fresh, changes = [], []
     for key, events in students.items():
-        if key not in known and (match := _new_at_one_school(events)):
-            fresh.append((key, match))
-            continue
-        for envelope in events:
-            await ONE_AT_A_TIME[envelope.type](session, envelope)
+        plan = _plan(events[0], known.get(key, [])) if len(events) == 1 else None
+        if isinstance(plan, StudentMatched):
+            fresh.append((key, plan))
+        elif plan is not None:
+            changes += plan
+        else:
+            for envelope in events:
+                await ONE_AT_A_TIME[envelope.type](session, envelope)
     if fresh:
         await _create(session, fresh)
+    if changes:
+        await _change(session, changes)
 
 
-def _new_at_one_school(events: list[Envelope]) -> StudentMatched | None:
-    if len(events) != 1 or events[0].type != StudentMatched.EVENT_TYPE:
+def _plan(envelope: Envelope, tasks: list) -> StudentMatched | list | None:
+    """A new student's match to create, or the changes (task, values, action, detail) one event
+    makes to a student whose tasks are matched tasks at one school; None: one at a time."""
+    if envelope.type == Paid.EVENT_TYPE or any(t.origin != "matched" for t in tasks) or len(
+            {t.school_code for t in tasks}) > 1:
         return None
-    match = events[0].parse(StudentMatched)
-    return match if all(code == match.student.school_code for code in match.other_school_codes) else None
+    newest = max((t.match_revision for t in tasks), default=None)
+    if envelope.type == StudentMatchWithdrawn.EVENT_TYPE:
+        withdrawal = envelope.parse(StudentMatchWithdrawn)
+        if not is_newer(withdrawal.revision, newest):
+            return []
+        closing = distribution.closing(distribution.withdrawn_reason(withdrawal), withdrawal.revision)
+        return [(t, *closing) for t in tasks if t.open]
+    match = envelope.parse(StudentMatched)
+    school = match.student.school_code
+    if any(code != school for code in match.other_school_codes) or len(tasks) > 1:
+        return None
+    if not tasks:
+        return match
+    if not is_newer(match.revision, newest):
+        return []
+    return [(tasks[0], *distribution.rematch(tasks[0], match, school))] if tasks[0].school_code == school else None
 
 
 async def _create(session: AsyncSession, fresh: list[tuple[str, StudentMatched]]) -> None:
     """The tasks of new students, their ``created`` history and their ``task-progressed`` events."""
     rows = [{"task_id": new_id("T"), "student_key": key, "origin": "matched", "status": PENDING, "open": True,
              **distribution.task_values(match, match.student.school_code)} for key, match in fresh]
-    tasks = {t.task_id: t for t in await session.execute(insert(tables.tasks).returning(*tables.tasks.c), rows)}
-    entries = [{"task_id": r["task_id"], "action": "created", "actor": SYSTEM,
-                "detail": {"match_revision": r["match_revision"]}} for r in rows]
-    sequences = dict((await session.execute(insert(tables.task_history).returning(H.task_id, H.id), entries)).all())
-    events = [(TaskProgressed.TOPIC, Envelope.wrap(progressed(task, sequences[task_id]), source=SOURCE,
-                                                   key=task.student_key)) for task_id, task in tasks.items()]
-    await outbox.add_many(session, tables.chassis.outbox, events)
+    await session.execute(insert(tables.tasks), rows)
+    await _progressed(session, [(r["task_id"], "created", {"match_revision": r["match_revision"]}) for r in rows])
+
+
+async def _change(session: AsyncSession, changes: list[tuple]) -> None:
+    """Tasks updated in one statement per set of columns, then their history and events."""
+    stamp, by_columns = now(), {}
+    for task, values, _, _ in changes:
+        by_columns.setdefault(tuple(sorted(values)), []).append(
+            {"_id": task.task_id, "_updated_at": stamp, **{f"_{k}": v for k, v in values.items()}})
+    for columns, rows in by_columns.items():
+        stmt = update(tables.tasks).where(T.task_id == bindparam("_id")).values(
+            {c: bindparam(f"_{c}", type_=tables.tasks.c[c].type) for c in (*columns, "updated_at")})
+        await session.execute(stmt, rows)
+    await _progressed(session, [(task.task_id, action, detail) for task, _, action, detail in changes])
+
+
+async def _progressed(session: AsyncSession, entries: list[tuple[str, str, dict]]) -> None:
+    """Each task's history entry (task, action, detail) and its new state for reporting."""
+    rows = [{"task_id": task_id, "action": action, "actor": SYSTEM, "detail": detail}
+            for task_id, action, detail in entries]
+    sequences = dict((await session.execute(insert(tables.task_history).returning(H.task_id, H.id), rows)).all())
+    tasks = await session.execute(select(tables.tasks).where(T.task_id.in_(list(sequences))))
+    await outbox.add_many(session, tables.chassis.outbox, [
+        (TaskProgressed.TOPIC, Envelope.wrap(progressed(t, sequences[t.task_id]), source=SOURCE, key=t.student_key))
+        for t in tasks])
