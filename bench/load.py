@@ -88,7 +88,6 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from aid_chassis import replay
 from aid_chassis.dev_issuer import DevIssuer
@@ -101,6 +100,7 @@ from aid_contracts.topics import BUSINESS_TOPICS
 from aid_local import dlq, flow, infra
 from aid_local.demo_data import DEPARTMENTS, GIVEN, SURNAMES
 from aid_local.platform import CONSOLE, PROCESSES, SERVICES, Platform
+from read_side import wait_joined
 from aid_local.supervisor import Supervisor
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
@@ -383,25 +383,6 @@ def _lag(ends: dict, committed: dict) -> int:
                for tp, end in ends.items() if tp.topic in topics)
 
 
-async def _wait_joined(bootstrap: str) -> None:
-    """Until every worker is a member of its group."""
-    for _ in range(240):
-        if all([await _joined(bootstrap, g) for g in GROUPS]):
-            return
-        await asyncio.sleep(0.5)
-    raise RuntimeError("the workers did not join their consumer groups")
-
-
-async def _joined(bootstrap: str, group: str) -> bool:
-    try:
-        await replay.ensure_idle(bootstrap, group, attempts=1)
-    except replay.GroupBusy:
-        return True
-    except KafkaError:  # no coordinator yet
-        return False
-    return False
-
-
 # --- API traffic ---------------------------------------------------------------------------------
 
 class Tally:
@@ -636,7 +617,7 @@ async def start_platform(supervisor: Supervisor) -> None:
     await asyncio.to_thread(supervisor.migrate)
     await asyncio.to_thread(supervisor.start_all)
     await asyncio.to_thread(supervisor.wait_ready, timeout=180)
-    await _wait_joined(supervisor.platform.bootstrap_servers)
+    await wait_joined(supervisor.platform.bootstrap_servers, GROUPS)
 
 
 async def idle_memory(supervisor: Supervisor) -> dict:

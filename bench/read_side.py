@@ -64,7 +64,7 @@ def _events(n: int, secret: bytes) -> list[Envelope]:
         county, j = COUNTIES[i % len(COUNTIES)], i // len(COUNTIES)  # distinct (county, birth date, sequence)
         body = f"{county}2012{1 + j // 28_000 % 12:02d}{1 + j // 1000 % 28:02d}{j % 1000:03d}"
         id_number = body + check_digit(body)
-        facts = StudentFacts(id_number=id_number, name="学生", school_code=f"{county}{i % 10:04d}",
+        facts = StudentFacts(id_number=id_number, name="学生", school_code=f"{county}{j % 10:04d}",
                              stage=Stage.PRIMARY, enrolment_region=county,
                              household_region=COUNTIES[(i * 7) % len(COUNTIES)])
         cats = rng.sample(CATEGORIES, rng.randint(1, 3))
@@ -110,10 +110,10 @@ async def _lags(admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, every: list
     return out
 
 
-async def _wait_joined(bootstrap: str) -> None:
-    """Until both workers are members of their groups (the burst must not start before)."""
+async def wait_joined(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> None:
+    """Until the workers are members of their groups (the burst must not start before)."""
     for _ in range(240):
-        if all([await _joined(bootstrap, g) for g in GROUPS]):
+        if all([await _joined(bootstrap, g) for g in groups]):
             return
         await asyncio.sleep(0.5)
     raise RuntimeError("the workers did not join their consumer groups")
@@ -188,7 +188,7 @@ async def run(platform: Platform, n: int, results: dict) -> None:
     await probe.start()
     try:
         every = await replay.partitions(platform.bootstrap_servers, [TOPIC])
-        await _wait_joined(platform.bootstrap_servers)
+        await wait_joined(platform.bootstrap_servers)
         start, cpu_before = time.perf_counter(), _cpu()
         producing = asyncio.create_task(_produce(platform.bootstrap_servers, events))
         series, done = [], {}
