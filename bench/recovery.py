@@ -46,11 +46,11 @@ def _until(probe, limit: float = 120) -> float:
     return round(time.monotonic() - start, 2)
 
 
-def _get(url: str, headers: dict | None = None) -> int:
+def _get(url: str, headers: dict | None = None) -> httpx.Response | None:
     try:
-        return httpx.get(url, headers=headers, timeout=5).status_code
+        return httpx.get(url, headers=headers, timeout=5)
     except httpx.HTTPError:
-        return 0
+        return None
 
 
 class Probe:
@@ -80,10 +80,9 @@ class Probe:
         query = self.platform.url(SVC["query"]) + f"/students/{event.partitionkey}/timeline"
         number = event.data["student"]["id_number"]
         tasks = self.platform.url(SVC["verification"]) + f"/tasks?id_number={number}"
-        if _get(query, self.token) != 200:
-            return False
-        found = httpx.get(tasks, headers=self.token, timeout=5)
-        return found.status_code == 200 and found.json()["total"] == 1
+        timeline, found = _get(query, self.token), _get(tasks, self.token)
+        return bool(timeline and timeline.status_code == 200 and found and found.status_code == 200
+                    and found.json()["total"] == 1)
 
 
 def _restart(server, supervisor: Supervisor, probe: Probe, down: float) -> dict:
@@ -92,7 +91,7 @@ def _restart(server, supervisor: Supervisor, probe: Probe, down: float) -> dict:
     booting = time.monotonic()
     server.start()
     start = time.monotonic()
-    apis = _until(lambda: all(_get(supervisor.platform.url(s) + "/readyz") == 200 for s in SERVICES))
+    apis = _until(lambda: all(supervisor.is_ready(s) for s in SERVICES))
     event = probe.send()
     path = _until(lambda: probe.arrived(event))
     return {"server_start": round(start - booting, 2), "apis_ready": apis,
