@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from aid_chassis.kafka import ensure_topics, make_producer
 from aid_chassis.migrations import upgrade
 from aid_chassis.outbox import OutboxRelay
+from aid_chassis.settings import ServiceSettings
 from aid_local import demo_data, infra
 from aid_local.platform import Platform
 from identity_matching.adapters import tables
@@ -118,7 +119,8 @@ async def _pipeline(sessions, departments: list[str], files: dict[str, bytes], b
         async with sessions() as s, s.begin():
             report = await imports.import_department_lists(s, uploads=uploads, departments=departments, by=BY)
     results["stages.lists"] = report.seconds
-    relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench", batch_size=10_000)
+    relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench",
+                        batch_size=ServiceSettings.model_fields["relay_batch_size"].default)  # as the services
     relay._producer = await make_producer(bootstrap, client_id="bench-relay")
     sent = 0
     with _timed(results, "publish"):

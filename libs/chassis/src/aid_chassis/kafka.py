@@ -38,7 +38,7 @@ async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
         acks="all",
         compression_type="lz4",
         linger_ms=5,
-        max_batch_size=256 * 1024,
+        max_batch_size=1_000_000,
     )
     await start_with_retry(producer, client_id)
     return producer

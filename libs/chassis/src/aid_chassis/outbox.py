@@ -9,8 +9,10 @@ same transaction. A crash between send and delete re-sends: consumers absorb it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate, trace
@@ -127,13 +129,14 @@ class OutboxRelay:
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
-            groups = _by_trace_and_topic(rows)
-            spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
-            try:
-                await asyncio.gather(*await self._send_groups(groups, spans))
-            finally:
-                for span in spans:
-                    span.end()
+            with _collector_paused():
+                groups = _by_trace_and_topic(rows)
+                spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
+                try:
+                    await asyncio.gather(*await self._send_groups(groups, spans))
+                finally:
+                    for span in spans:
+                        span.end()
             await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
         sent = sum(len(group) for group in groups.values())
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
@@ -161,27 +164,56 @@ class OutboxRelay:
             for item, index in zip(group, partitioner.partitions([item[1] for item in group], len(ids)), strict=True):
                 item[2].extend(extra)
                 buckets[index].append(item)
-        futures = []
         for (topic, partition), items in by_partition.items():
             if len(groups) > 1:
                 items.sort(key=lambda item: item[0])  # outbox order, across trace groups
-            futures += await self._send_partition(topic, partition, items)
-        return futures
+        return await self._send_in_turn(by_partition)
 
-    async def _send_partition(self, topic: str, partition: int, items: list) -> list[asyncio.Future]:
+    async def _send_in_turn(self, by_partition: dict[tuple[str, int], list]) -> list[asyncio.Future]:
+        """Send each partition's records in whole record batches, one batch of every partition in
+        turn: the producer then carries a batch of each partition in one request, and fills the
+        next ones while the broker writes (one partition after another, a request at a time, the
+        relay waited for the broker about half of the time)."""
         producer = self._producer
         assert producer is not None
-        futures, batch = [], producer.create_batch()
-        append = batch.append
-        for _, key, headers, value in items:
-            if append(key=key, value=value, timestamp=None, headers=headers) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                append = batch.append
-                append(key=key, value=value, timestamp=None, headers=headers)
-        if items:
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        futures: list[asyncio.Future] = []
+        batches = {tp: _record_batches(producer, items) for tp, items in by_partition.items() if items}
+        while batches:
+            for (topic, partition), made in list(batches.items()):
+                batch = next(made, None)
+                if batch is None:
+                    del batches[(topic, partition)]
+                else:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
+
+
+def _record_batches(producer: AIOKafkaProducer, items: list) -> Iterator:
+    """Whole record batches of ``items`` (id, key, headers, value), in order."""
+    batch = producer.create_batch()
+    append = batch.append
+    for _, key, headers, value in items:
+        if append(key=key, value=value, timestamp=None, headers=headers) is None:
+            yield batch
+            batch = producer.create_batch()
+            append = batch.append
+            append(key=key, value=value, timestamp=None, headers=headers)
+    if batch.record_count():
+        yield batch
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a batch's records are made and sent: they are tens of
+    thousands of lists and tuples without cycles, and the collections their allocation set off
+    took two thirds of the relay's unpacking time. Reference counting still frees them."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 _TRACE_HEADERS = ("traceparent", "tracestate")

@@ -42,7 +42,8 @@ class ServiceSettings(BaseSettings):
 
     consumer_batch_size: int = 200
     consumer_lanes: int = Field(default=1, description="transactions a consumer applies at once (by partition)")
-    relay_batch_size: int = 500
+    relay_batch_size: int = Field(default=20_000, description="events the relay sends per transaction "
+                                  "(a packed row counts its events; 500 made a province's import wait 1.6 s more)")
     relay_idle_seconds: float = 0.2
 
     @field_validator("database_url")

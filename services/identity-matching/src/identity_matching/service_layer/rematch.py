@@ -65,7 +65,8 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         return Counter()
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
-        keys = await _relevant(session, keys)
+        if stored is None:  # a round's keys are all on a list, or were (and may have a match)
+            keys = await _relevant(session, keys)
         await bulk.temp_keys(session, "_affected", keys)
         findings = await _findings(session, keys, stored)
         enrolments = await _enrolments(session, findings)
