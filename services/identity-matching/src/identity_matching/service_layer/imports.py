@@ -6,6 +6,7 @@ transaction; the events leave through the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -166,40 +167,58 @@ async def import_department_rows(session: AsyncSession, *, department: str, fram
 
 
 @dataclass
-class _Stored:
+class _Prepared:
     batch: _Batch
-    values: pl.DataFrame  # the department's list as now stored
-    changed: pl.Series
+    values: pl.DataFrame  # the department's list to store
     rejected: pl.DataFrame  # the file's refused rows as read (for typo review candidates)
 
 
-async def _store_list(session: AsyncSession, department: str, frame: pl.DataFrame, file_name: str, by: Importer,
-                      clock: Stopwatch) -> _Stored:
-    """Validate one department's rows and replace its stored list."""
+@dataclass
+class _Stored(_Prepared):
+    changed: pl.Series
+
+
+def _prepare_list(department: str, frame: pl.DataFrame, file_name: str, fixes: dict[str, str], by: Importer,
+                  clock: Stopwatch) -> _Prepared:
+    """Validate one department's rows and key them: CPU work only (run in a thread)."""
     with clock.stage("validate"):
-        frame = candidates.apply_corrections(frame, await candidates.corrections(session, department))
+        frame = candidates.apply_corrections(frame, fixes)
         valid = columnar.validate_list(frame, date.today())
     batch = _Batch("department", department, file_name, frame.height, valid.rejections, valid.repeats,
                    statistics(valid.accepted, by="category", county="household_region"))
     with clock.stage("pseudonymise"):
         values = _keyed(valid.accepted, by.secret, batch.batch_id).with_columns(department=pl.lit(department))
-    with clock.stage("store"):
-        changed = await snapshots.replace(session, tables.department_records, values,
-                                          scope={"department": department})
     refused = pl.Series([r.row for r in valid.rejections], dtype=frame.schema["row"])
-    return _Stored(batch, values, changed, frame.filter(pl.col("row").is_in(refused.implode())))
+    return _Prepared(batch, values, frame.filter(pl.col("row").is_in(refused.implode())))
+
+
+def _prepare_next(frames: list[tuple[str, pl.DataFrame, str]], fixes: dict[str, dict[str, str]], by: Importer,
+                  clock: Stopwatch) -> asyncio.Future | None:
+    """The next list (taken from ``frames``) validated and keyed in a thread, or None when none is left."""
+    if not frames:
+        return None
+    department, frame, name = frames.pop(0)
+    return asyncio.ensure_future(asyncio.to_thread(_prepare_list, department, frame, name, fixes[department], by,
+                                                   clock))
 
 
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
                  clock: Stopwatch) -> RoundReport:
     """Store the lists, then compare once. Consumes ``frames``: once stored, the files' rows are
-    let go (a province's four lists as read are a few hundred MB the comparison does not need)."""
+    let go (a province's four lists as read are a few hundred MB the comparison does not need).
+    The next list is validated and keyed in a thread while the server stores the one before (the
+    stages' seconds then overlap)."""
     await serialise(session)
+    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
     stored = []
-    while frames:
-        department, frame, name = frames.pop(0)
-        stored.append(await _store_list(session, department, frame, name, by, clock))
-        del frame
+    coming = _prepare_next(frames, fixes, by, clock)
+    while coming is not None:
+        item = await asyncio.shield(coming)
+        coming = _prepare_next(frames, fixes, by, clock)
+        with clock.stage("store"):
+            changed = await snapshots.replace(session, tables.department_records, item.values,
+                                              scope={"department": item.batch.department})
+        stored.append(_Stored(item.batch, item.values, item.rejected, changed))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):

@@ -7,6 +7,7 @@ bulk, all in the caller's transaction.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -74,10 +75,15 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     with clock.stage("compare.decide"):
         found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
-    with clock.stage("compare.store"):
-        await _store(session, found, priors)
+    with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
+        at = datetime.now(UTC).isoformat()
+        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at))
+        try:
+            await _store(session, found, priors)
+        finally:
+            packed = await asyncio.shield(packing)
     with clock.stage("compare.queue"):
-        await _queue(session, found, batch_id)
+        await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     return Counter(dict(found.group_by("kind").len().iter_rows()))
 
 
@@ -141,17 +147,18 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
 QUEUE_SLICE = 50_000  # events encoded and packed at a time (a province's round at once took 1.8 GB more)
 
 
-async def _queue(session: AsyncSession, found: pl.DataFrame, batch_id: str) -> None:
-    """Queue the round's events in order, a slice at a time."""
-    at = datetime.now(UTC).isoformat()
+def _pack(found: pl.DataFrame, batch_id: str, at: str) -> list[tuple[str, int, bytes]]:
+    """The round's events in order, encoded and packed a slice at a time (CPU work only)."""
+    packed = []
     for start in range(0, found.height, QUEUE_SLICE):
-        await _queue_slice(session, found.slice(start, QUEUE_SLICE), batch_id, at)
+        packed += bulk.pack_events(_events(found.slice(start, QUEUE_SLICE), batch_id, at))
+    return packed
 
 
-async def _queue_slice(session: AsyncSession, found: pl.DataFrame, batch_id: str, at: str) -> None:
+def _events(found: pl.DataFrame, batch_id: str, at: str) -> pl.DataFrame:
     data = bulk_match.event_data(found, batch_id=batch_id, at=at, reason=WITHDRAWN_REASON)
     active = pl.col("active")
-    events = found.select(
+    return found.select(
         (pl.col("match_id") + "-r" + pl.col("revision").cast(pl.String)).alias("event_id"),
         pl.lit(StudentMatched.TOPIC.value).alias("topic"), pl.col("student_key").alias("key"),
         pl.when(active).then(pl.lit(StudentMatched.EVENT_TYPE)).otherwise(
@@ -159,4 +166,3 @@ async def _queue_slice(session: AsyncSession, found: pl.DataFrame, batch_id: str
         pl.when(active).then(pl.lit(StudentMatched.schema_uri())).otherwise(
             pl.lit(StudentMatchWithdrawn.schema_uri())).alias("dataschema"),
         pl.lit(str(StudentMatched.VERSION)).alias("dataversion"), data.alias("data"))
-    await bulk.queue_events(session, tables.chassis.outbox, events, source=SOURCE, time=at)
