@@ -47,13 +47,19 @@ async def test_a_round_refuses_unknown_or_repeated_departments_and_names_the_bad
                 departments=DEPARTMENTS, by=BY)
 
 
-async def test_coverage_counts_agree_whether_probed_or_joined(with_roster):
+async def test_coverage_counts_agree_whether_seen_by_the_comparison_probed_or_joined(with_roster):
     uploads = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n"
                                   f"{id_number(900)},不在校,孤儿,520102,,\n").encode(), "ca.csv"),
                ("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n"
                                    f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n").encode(), "po.csv")]
-    async with with_roster() as s, s.begin():
-        await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
+    async with with_roster() as s, s.begin():  # new lists: everyone on them compared, counted from that
+        report = await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
         probed = await imports._coverage_by_department(s, DEPARTMENTS, 4)  # noqa: SLF001 - both plans
         joined = await imports._coverage_by_department(s, DEPARTMENTS, imports.PROBE_UP_TO + 1)  # noqa: SLF001
     assert probed == joined == {"civil_affairs": (1, 1), "poverty_office": (2, 1)}
+    seen = {r.department: (2 - r.not_enrolled, r.matched) for r in report.lists}
+    assert seen == probed
+    again = [("civil_affairs", uploads[0][1] + f"{id_number(3)},学生3,孤儿,520102,,\n".encode(), "ca2.csv")]
+    async with with_roster() as s, s.begin():  # one person more: the others are counted in the database
+        report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
+    assert [(r.matched, r.not_enrolled) for r in report.lists] == [(2, 1)]

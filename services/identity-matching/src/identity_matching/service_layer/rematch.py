@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import polars as pl
@@ -54,16 +55,33 @@ class Stopwatch:
             self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - start, 3)
 
 
+@dataclass
+class Compared:
+    """What a re-comparison did, and what it saw of the keys it compared."""
+
+    changes: Counter  # counts by kind of change
+    keys: pl.Series  # the keys compared
+    enrolled: pl.Series  # of those with department records, the keys on the roster
+    matched: pl.Series  # the keys that match now
+
+
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
                   policy: EligibilityPolicy, clock: Stopwatch | None = None,
                   stored: pl.DataFrame | None = None) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change (and times
     each step on ``clock``). ``stored``: whole department lists this transaction has just written
     (FINDINGS columns), used as they are instead of read back."""
+    return (await compare(session, keys, batch_id=batch_id, policy=policy, clock=clock, stored=stored)).changes
+
+
+async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
+                  policy: EligibilityPolicy, clock: Stopwatch | None = None,
+                  stored: pl.DataFrame | None = None) -> Compared:
+    """``rematch``, telling also which of the keys are enrolled and which match now."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     if keys.is_empty():
-        return Counter()
+        return Compared(Counter(), keys, keys, keys)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
@@ -74,7 +92,8 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active, "
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     with clock.stage("compare.decide"):
-        found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, policy), priors)
+        current = bulk_match.current_matches(enrolments, findings, policy)
+        found = bulk_match.changes(current, priors)
     with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
         at = datetime.now(UTC).isoformat()
         packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at))
@@ -84,7 +103,8 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
             packed = await asyncio.shield(packing)
     with clock.stage("compare.queue"):
         await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
-    return Counter(dict(found.group_by("kind").len().iter_rows()))
+    return Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
+                    enrolments["student_key"].unique(), current["student_key"])
 
 
 LARGE = 100_000
