@@ -7,7 +7,7 @@ import pytest
 from aid_chassis import outbox
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import imports
+from identity_matching.service_layer import coverage, imports
 from tests.factories import id_number
 
 from .conftest import BY
@@ -54,12 +54,29 @@ async def test_coverage_counts_agree_whether_seen_by_the_comparison_probed_or_jo
                                    f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n").encode(), "po.csv")]
     async with with_roster() as s, s.begin():  # new lists: everyone on them compared, counted from that
         report = await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
-        probed = await imports._coverage_by_department(s, DEPARTMENTS, 4)  # noqa: SLF001 - both plans
-        joined = await imports._coverage_by_department(s, DEPARTMENTS, imports.PROBE_UP_TO + 1)  # noqa: SLF001
+        probed = await coverage.in_transaction(s, DEPARTMENTS, 4)  # both plans
+        joined = await coverage.in_transaction(s, DEPARTMENTS, coverage.PROBE_UP_TO + 1)
     assert probed == joined == {"civil_affairs": (1, 1), "poverty_office": (2, 1)}
     seen = {r.department: (2 - r.not_enrolled, r.matched) for r in report.lists}
     assert seen == probed
-    again = [("civil_affairs", uploads[0][1] + f"{id_number(3)},学生3,孤儿,520102,,\n".encode(), "ca2.csv")]
-    async with with_roster() as s, s.begin():  # one person more: the others are counted in the database
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([f"{id_number(1)},学生1,孤儿,520102,,", f"{id_number(900)},不在校,孤儿,520102,,",
+      f"{id_number(3)},学生3,孤儿,520102,,"], (2, 1)),  # one person more
+    ([f"{id_number(1)},学生一,孤儿,520102,,", f"{id_number(900)},不在校,孤儿,520102,,"], (1, 1)),  # a matched row changed
+    ([f"{id_number(900)},不在校,孤儿,520102,,", f"{id_number(2)},学生2,孤儿,520102,,"], (1, 1)),  # one left, one came
+])
+async def test_a_replaced_lists_coverage_counted_beside_agrees_with_the_transactions(with_roster, rows, expected):
+    first = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n"
+                                f"{id_number(900)},不在校,孤儿,520102,,\n").encode(), "ca.csv"),
+             ("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n"
+                                 f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n").encode(), "po.csv")]
+    async with with_roster() as s, s.begin():
+        await imports.import_department_lists(s, uploads=first, departments=DEPARTMENTS, by=BY)
+    again = [("civil_affairs", (HEADER + "\n".join(rows) + "\n").encode(), "ca2.csv")]
+    async with with_roster() as s, s.begin():  # the people not compared again are counted on the committed state
         report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
-    assert [(r.matched, r.not_enrolled) for r in report.lists] == [(2, 1)]
+        reference = await coverage.in_transaction(s, ["civil_affairs"], len(rows))
+    enrolled, matched = reference["civil_affairs"]
+    assert (report.lists[0].matched, report.lists[0].not_enrolled) == (matched, len(rows) - enrolled) == expected

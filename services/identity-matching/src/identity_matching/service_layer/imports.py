@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
 import polars as pl
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
@@ -21,7 +21,7 @@ from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import candidates, institutions, snapshots
+from identity_matching.service_layer import candidates, coverage, institutions, snapshots
 from identity_matching.service_layer.rematch import SOURCE, Compared, Stopwatch, compare, rematch, serialise
 
 
@@ -202,39 +202,58 @@ def _prepare_next(frames: list[tuple[str, pl.DataFrame, str]], fixes: dict[str, 
                                                    clock))
 
 
+async def _store_lists(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
+                       clock: Stopwatch) -> tuple[list[_Stored], asyncio.Future | None]:
+    """Validate, key and store each department's list (the next one validated in a thread while the
+    server stores the one before); the coverage of lists that replace stored ones is counted beside
+    meanwhile, on the committed state (``coverage``)."""
+    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
+    replacing = await coverage.stored_before(session, [department for department, _, _ in frames])
+    prepared, stored, beside = [], [], None
+    coming = _prepare_next(frames, fixes, by, clock)
+    try:
+        while coming is not None:
+            item = await asyncio.shield(coming)
+            coming = _prepare_next(frames, fixes, by, clock)
+            prepared.append(item)
+            if coming is None:
+                beside = coverage.count_beside(session, {p.batch.department: p.values["student_key"]
+                                                         for p in prepared if p.batch.department in replacing})
+            with clock.stage("store"):
+                changed = await snapshots.replace(session, tables.department_records, item.values,
+                                                  scope={"department": item.batch.department})
+            stored.append(_Stored(item.batch, item.values, item.rejected, changed))
+    except BaseException:
+        coverage.cancel(beside)
+        raise
+    return stored, beside
+
+
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
                  clock: Stopwatch) -> RoundReport:
     """Store the lists, then compare once. Consumes ``frames``: once stored, the files' rows are
     let go (a province's four lists as read are a few hundred MB the comparison does not need).
-    The next list is validated and keyed in a thread while the server stores the one before (the
-    stages' seconds then overlap)."""
+    Stages run side by side (their seconds then overlap)."""
     await serialise(session)
-    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
-    stored = []
-    coming = _prepare_next(frames, fixes, by, clock)
-    while coming is not None:
-        item = await asyncio.shield(coming)
-        coming = _prepare_next(frames, fixes, by, clock)
-        with clock.stage("store"):
-            changed = await snapshots.replace(session, tables.department_records, item.values,
-                                              scope={"department": item.batch.department})
-        stored.append(_Stored(item.batch, item.values, item.rejected, changed))
-    round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
-    affected = pl.concat([s.changed for s in stored]).unique()
-    with clock.stage("compare"):
-        compared = await compare(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
-                                 stored=pl.concat([s.values for s in stored]))
+    stored, beside = await _store_lists(session, frames, by, clock)
+    try:
+        round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
+        affected = pl.concat([s.changed for s in stored]).unique()
+        with clock.stage("compare"):
+            compared = await compare(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
+                                     stored=pl.concat([s.values for s in stored]))
+        with clock.stage("report"):
+            counted = await _coverage(session, stored, compared, await coverage.outcome(beside))
+    finally:
+        coverage.cancel(beside)
     changes = compared.changes
-    with clock.stage("report"):
-        coverage = _coverage_seen(stored, compared) or await _coverage_by_department(
-            session, [s.batch.department for s in stored], sum(s.values.height for s in stored))
     reports = []
     for item in stored:
         with clock.stage("review_candidates"):
             suggested = await candidates.suggest(
                 session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.rejected,
                 rejections=item.batch.rejections, secret=by.secret)
-        enrolled, matched = coverage.get(item.batch.department, (0, 0))
+        enrolled, matched = counted.get(item.batch.department, (0, 0))
         reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
                                      listed=item.values["student_key"].n_unique(), seconds=clock.seconds,
                                      review_candidates=suggested))
@@ -281,43 +300,10 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 # In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-def _coverage_seen(stored: list[_Stored], compared: Compared) -> dict[str, tuple[int, int]] | None:
-    """Coverage by department from the comparison itself, when it compared everyone on the lists
-    (new lists, as a province's first round: counting it in the database took 2.5 s); else None."""
-    people = pl.concat([s.values.select("student_key") for s in stored]).unique()
-    if not people.join(compared.keys.to_frame("student_key"), on="student_key", how="anti").is_empty():
-        return None
-    coverage = {}
-    for item in stored:
-        keys = item.values.select("student_key").unique()
-        coverage[item.batch.department] = (
-            keys.join(compared.enrolled.to_frame("student_key"), on="student_key", how="semi").height,
-            keys.join(compared.matched.to_frame("student_key"), on="student_key", how="semi").height)
-    return coverage
-
-
-PROBE_UP_TO = 50_000  # people on the lists up to which coverage is counted by index probes
-
-
-async def _coverage_by_department(session: AsyncSession, departments: list[str], people: int
-                                  ) -> dict[str, tuple[int, int]]:
-    """Per department, of the people on its list: how many are enrolled, how many have a match in force.
-
-    A few thousand people (a feed) are looked up in the roster and the matches one by one; a
-    province's lists are merged with the roster's and the matches' keys in key order, as the
-    three indexes already hold them (one 250,000-person list: 0.6 s; probed 1.0 s; hashed, the
-    planner's choice, 0.8–3 s)."""
-    counted = (
-        "SELECT d.department, count(r.student_key), count(m.student_key) "
-        "FROM (SELECT DISTINCT department, student_key FROM department_records "
-        "      WHERE department = ANY(:departments)) d "
-        "LEFT JOIN (SELECT DISTINCT student_key FROM roster_students) r ON r.student_key = d.student_key "
-        "LEFT JOIN (SELECT student_key FROM matches WHERE active) m ON m.student_key = d.student_key "
-        "GROUP BY d.department")
-    if people <= PROBE_UP_TO:
-        rows = await session.execute(text(counted), {"departments": departments})
-    else:
-        await session.execute(text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off"))
-        rows = (await session.execute(text(counted), {"departments": departments})).all()
-        await session.execute(text("RESET enable_hashjoin; RESET enable_nestloop"))
-    return {department: (enrolled, matched) for department, enrolled, matched in rows}
+async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared,
+                    beside: coverage.Coverage) -> coverage.Coverage:
+    """Each list's coverage: from the comparison and the count beside where they tell it, else counted here."""
+    lists = {s.batch.department: s.values["student_key"] for s in stored}
+    known = coverage.from_comparison(lists, compared, beside)
+    rest = [department for department in lists if department not in known]
+    return known | await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest))
