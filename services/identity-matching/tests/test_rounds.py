@@ -67,7 +67,7 @@ async def test_coverage_counts_agree_whether_seen_by_the_comparison_probed_or_jo
     ([f"{id_number(1)},学生一,孤儿,520102,,", f"{id_number(900)},不在校,孤儿,520102,,"], (1, 1)),  # a matched row changed
     ([f"{id_number(900)},不在校,孤儿,520102,,", f"{id_number(2)},学生2,孤儿,520102,,"], (1, 1)),  # one left, one came
 ])
-async def test_a_replaced_lists_coverage_counted_beside_agrees_with_the_transactions(with_roster, rows, expected):
+async def test_a_replaced_lists_coverage_counts_who_is_on_it_now(with_roster, rows, expected):
     first = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n"
                                 f"{id_number(900)},不在校,孤儿,520102,,\n").encode(), "ca.csv"),
              ("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n"
@@ -75,7 +75,7 @@ async def test_a_replaced_lists_coverage_counted_beside_agrees_with_the_transact
     async with with_roster() as s, s.begin():
         await imports.import_department_lists(s, uploads=first, departments=DEPARTMENTS, by=BY)
     again = [("civil_affairs", (HEADER + "\n".join(rows) + "\n").encode(), "ca2.csv")]
-    async with with_roster() as s, s.begin():  # the people not compared again are counted on the committed state
+    async with with_roster() as s, s.begin():  # not everyone compared again: counted in the transaction
         report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
         reference = await coverage.in_transaction(s, ["civil_affairs"], len(rows))
     enrolled, matched = reference["civil_affairs"]

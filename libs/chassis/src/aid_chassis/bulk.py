@@ -25,14 +25,10 @@ CHUNK_ROWS = 50_000
 
 async def copy_in(session: AsyncSession, table: str, frame: pl.DataFrame) -> None:
     """Append ``frame``'s rows to ``table`` (columns by name), in chunks."""
-    await copy_rows(await driver(session), table, frame)
-
-
-async def copy_rows(connection, table: str, frame: pl.DataFrame) -> None:
-    """``copy_in`` on a psycopg connection (one of a task's own, outside any session)."""
     if frame.is_empty():
         return
     columns = ", ".join(f'"{c}"' for c in frame.columns)
+    connection = await driver(session)
     statement = f"COPY {table} ({columns}) FROM STDIN WITH ({CSV_IN})"
     async with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for start in range(0, frame.height, CHUNK_ROWS):

@@ -202,50 +202,30 @@ def _prepare_next(frames: list[tuple[str, pl.DataFrame, str]], fixes: dict[str, 
                                                    clock))
 
 
-async def _store_lists(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
-                       clock: Stopwatch) -> tuple[list[_Stored], asyncio.Future | None]:
-    """Validate, key and store each department's list (the next one validated in a thread while the
-    server stores the one before); the coverage of lists that replace stored ones is counted beside
-    meanwhile, on the committed state (``coverage``)."""
-    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
-    replacing = await coverage.stored_before(session, [department for department, _, _ in frames])
-    prepared, stored, beside = [], [], None
-    coming = _prepare_next(frames, fixes, by, clock)
-    try:
-        while coming is not None:
-            item = await asyncio.shield(coming)
-            coming = _prepare_next(frames, fixes, by, clock)
-            prepared.append(item)
-            if coming is None:
-                beside = coverage.count_beside(session, {p.batch.department: p.values["student_key"]
-                                                         for p in prepared if p.batch.department in replacing})
-            with clock.stage("store"):
-                changed = await snapshots.replace(session, tables.department_records, item.values,
-                                                  scope={"department": item.batch.department})
-            stored.append(_Stored(item.batch, item.values, item.rejected, changed))
-    except BaseException:
-        coverage.cancel(beside)
-        raise
-    return stored, beside
-
-
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
                  clock: Stopwatch) -> RoundReport:
     """Store the lists, then compare once. Consumes ``frames``: once stored, the files' rows are
     let go (a province's four lists as read are a few hundred MB the comparison does not need).
-    Stages run side by side (their seconds then overlap)."""
+    The next list is validated and keyed in a thread while the server stores the one before (the
+    stages' seconds then overlap)."""
     await serialise(session)
-    stored, beside = await _store_lists(session, frames, by, clock)
-    try:
-        round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
-        affected = pl.concat([s.changed for s in stored]).unique()
-        with clock.stage("compare"):
-            compared = await compare(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
-                                     stored=pl.concat([s.values for s in stored]))
-        with clock.stage("report"):
-            counted = await _coverage(session, stored, compared, await coverage.outcome(beside))
-    finally:
-        coverage.cancel(beside)
+    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
+    stored = []
+    coming = _prepare_next(frames, fixes, by, clock)
+    while coming is not None:
+        item = await asyncio.shield(coming)
+        coming = _prepare_next(frames, fixes, by, clock)
+        with clock.stage("store"):
+            changed = await snapshots.replace(session, tables.department_records, item.values,
+                                              scope={"department": item.batch.department})
+        stored.append(_Stored(item.batch, item.values, item.rejected, changed))
+    round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
+    affected = pl.concat([s.changed for s in stored]).unique()
+    with clock.stage("compare"):
+        compared = await compare(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
+                                 stored=pl.concat([s.values for s in stored]))
+    with clock.stage("report"):
+        counted = await _coverage(session, stored, compared)
     changes = compared.changes
     reports = []
     for item in stored:
@@ -300,10 +280,9 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 # In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared,
-                    beside: coverage.Coverage) -> coverage.Coverage:
-    """Each list's coverage: from the comparison and the count beside where they tell it, else counted here."""
+async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared) -> coverage.Coverage:
+    """Each list's coverage: from the comparison where it tells it, else counted in the transaction."""
     lists = {s.batch.department: s.values["student_key"] for s in stored}
-    known = coverage.from_comparison(lists, compared, beside)
+    known = coverage.from_comparison(lists, compared)
     rest = [department for department in lists if department not in known]
     return known | await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest))

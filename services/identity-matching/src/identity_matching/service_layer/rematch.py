@@ -63,7 +63,6 @@ class Compared:
     keys: pl.Series  # the keys compared
     enrolled: pl.Series  # of those with department records, the keys on the roster
     matched: pl.Series  # the keys that match now
-    was_matched: pl.Series  # the keys that had a match in force before
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
@@ -82,7 +81,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     if keys.is_empty():
-        return Compared(Counter(), keys, keys, keys, keys)
+        return Compared(Counter(), keys, keys, keys)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
@@ -105,8 +104,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     with clock.stage("compare.queue"):
         await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     return Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
-                    enrolments["student_key"].unique(), current["student_key"],
-                    priors.filter(pl.col("active"))["student_key"])
+                    enrolments["student_key"].unique(), current["student_key"])
 
 
 LARGE = 100_000
