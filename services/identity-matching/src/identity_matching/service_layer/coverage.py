@@ -25,11 +25,13 @@ def from_comparison(lists: dict[str, pl.Series], compared: Compared) -> Coverage
     """The coverage of each list (department → student keys) whose people were all compared."""
     people = pl.concat([keys.to_frame("student_key").with_columns(department=pl.lit(department))
                         for department, keys in lists.items()]).unique()
-    key = pl.col("student_key")
-    counted = people.group_by("department").agg(
-        key.is_in(compared.keys.implode()).all().alias("all_compared"),
-        key.is_in(compared.enrolled.implode()).sum().alias("enrolled"),
-        key.is_in(compared.matched.implode()).sum().alias("matched"))
+    status = compared.keys.to_frame("student_key").with_columns(compared=pl.lit(True))  # each key once
+    for name, keys in (("enrolled", compared.enrolled), ("matched", compared.matched)):
+        status = status.join(keys.to_frame("student_key").with_columns(pl.lit(1).alias(name)), on="student_key",
+                             how="left")
+    counted = people.join(status, on="student_key", how="left").group_by("department").agg(
+        pl.col("compared").is_not_null().all().alias("all_compared"), pl.col("enrolled").sum(),
+        pl.col("matched").sum())
     return {department: (enrolled, matched) for department, everyone, enrolled, matched in
             counted.select("department", "all_compared", "enrolled", "matched").iter_rows() if everyone}
 

@@ -106,16 +106,26 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
     with clock.stage("read"):
         frame = _read(content, records.ROSTER_REQUIRED)
     await serialise(session)
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_roster, frame, file_name, by, clock))
+    with clock.stage("store"):  # the roster stored now is read while the new one is validated
+        old = await snapshots.stored(session, tables.roster_students)
+    batch, values = await asyncio.shield(preparing)
+    with clock.stage("store"):
+        changed = await snapshots.replace(session, tables.roster_students, values, old=old)
+        del old
+        await institutions.from_roster(session, values)
+    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
+
+
+def _prepare_roster(frame: pl.DataFrame, file_name: str, by: Importer, clock: Stopwatch
+                    ) -> tuple[_Batch, pl.DataFrame]:
+    """Validate the roster's rows and key them: CPU work only (run in a thread)."""
     with clock.stage("validate"):
         valid = columnar.validate_roster(frame, date.today())
     batch = _Batch("roster", None, file_name, frame.height, valid.rejections, valid.repeats,
                    statistics(valid.accepted, by="stage", county="enrolment_region"))
     with clock.stage("pseudonymise"):
-        values = _keyed(valid.accepted, by.secret, batch.batch_id)
-    with clock.stage("store"):
-        changed = await snapshots.replace(session, tables.roster_students, values)
-        await institutions.from_roster(session, values)
-    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
+        return batch, _keyed(valid.accepted, by.secret, batch.batch_id)
 
 
 async def import_department_list(session: AsyncSession, *, department: str, departments: list[str],
@@ -193,13 +203,14 @@ def _prepare_list(department: str, frame: pl.DataFrame, file_name: str, fixes: d
 
 
 def _prepare_next(frames: list[tuple[str, pl.DataFrame, str]], fixes: dict[str, dict[str, str]], by: Importer,
-                  clock: Stopwatch) -> asyncio.Future | None:
-    """The next list (taken from ``frames``) validated and keyed in a thread, or None when none is left."""
+                  clock: Stopwatch) -> tuple[str, asyncio.Future] | None:
+    """The next list's department, and the list (taken from ``frames``) being validated and keyed in
+    a thread; None when none is left."""
     if not frames:
         return None
     department, frame, name = frames.pop(0)
-    return asyncio.ensure_future(asyncio.to_thread(_prepare_list, department, frame, name, fixes[department], by,
-                                                   clock))
+    return department, asyncio.ensure_future(asyncio.to_thread(_prepare_list, department, frame, name,
+                                                               fixes[department], by, clock))
 
 
 async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, str]], by: Importer,
@@ -213,11 +224,14 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     stored = []
     coming = _prepare_next(frames, fixes, by, clock)
     while coming is not None:
-        item = await asyncio.shield(coming)
+        department, preparing = coming
+        scope = {"department": department}
+        with clock.stage("store"):  # the department's stored list is read while its new one is validated
+            old = await snapshots.stored(session, tables.department_records, scope)
+        item = await asyncio.shield(preparing)
         coming = _prepare_next(frames, fixes, by, clock)
         with clock.stage("store"):
-            changed = await snapshots.replace(session, tables.department_records, item.values,
-                                              scope={"department": item.batch.department})
+            changed = await snapshots.replace(session, tables.department_records, item.values, scope=scope, old=old)
         stored.append(_Stored(item.batch, item.values, item.rejected, changed))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()

@@ -17,15 +17,26 @@ IGNORED = {"batch_id", "updated_at"}  # bookkeeping, not content
 TYPES = {"exit_year": pl.Int16}
 
 
-async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, scope: dict[str, str] | None = None
-                  ) -> pl.Series:
-    """Make ``table`` (where its columns equal ``scope``) hold exactly ``rows``; returns the student
-    keys that changed."""
-    pk = [c.name for c in table.primary_key.columns]
-    content = [c.name for c in table.columns if c.name not in IGNORED]
+def _content(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in IGNORED]
+
+
+async def stored(session: AsyncSession, table: Table, scope: dict[str, str] | None = None) -> pl.DataFrame:
+    """The rows ``table`` holds now (where its columns equal ``scope``), without the bookkeeping."""
+    content = _content(table)
     where = " AND ".join(f"{c} = %({c})s" for c in scope or {}) or "true"
-    old = await bulk.copy_out(session, f"SELECT {', '.join(content)} FROM {table.name} WHERE {where}",
-                              {c: TYPES.get(c, pl.String) for c in content}, scope or {})
+    return await bulk.copy_out(session, f"SELECT {', '.join(content)} FROM {table.name} WHERE {where}",
+                               {c: TYPES.get(c, pl.String) for c in content}, scope or {})
+
+
+async def replace(session: AsyncSession, table: Table, rows: pl.DataFrame, *, scope: dict[str, str] | None = None,
+                  old: pl.DataFrame | None = None) -> pl.Series:
+    """Make ``table`` (where its columns equal ``scope``) hold exactly ``rows``; returns the student
+    keys that changed. ``old``: what ``stored`` gave in this transaction, when read already (a
+    caller reads it while it validates the new rows in a thread)."""
+    pk = [c.name for c in table.primary_key.columns]
+    content = _content(table)
+    old = old if old is not None else await stored(session, table, scope)
     new = rows.select(content).cast({c: t for c, t in TYPES.items() if c in content})
     gone = old.join(new, on=pk, how="anti").select(pk)
     changed = new.join(old, on=content, how="anti", nulls_equal=True)
