@@ -112,3 +112,9 @@ def create_consumer_offsets(consumer: str) -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "topic", "partition"),
     )
+
+
+# Migration steps: a service's outbox keeps packed rows (``bulk.queue_events``) as they are — they
+# are lz4-compressed already, and PostgreSQL compressing them again cost 0.8 s per 600,000 events.
+OUTBOX_VALUES_AS_IS = "ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTERNAL"
+OUTBOX_VALUES_COMPRESSED = "ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTENDED"

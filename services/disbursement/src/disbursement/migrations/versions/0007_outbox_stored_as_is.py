@@ -1,10 +1,11 @@
-"""the outbox's packed rows are stored as they are: they are lz4-compressed already, and
-PostgreSQL compressing them again made queueing a province's 600,000 events 0.8 s slower.
+"""a reconciled return file's packed paid events are stored as they are (lz4 already).
 
 Revision ID: 0007
 Revises: 0006
 """
 from alembic import op
+
+from aid_chassis.migrations import OUTBOX_VALUES_AS_IS, OUTBOX_VALUES_COMPRESSED
 
 revision = "0007"
 down_revision = "0006"
@@ -13,8 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTERNAL")
+    op.execute(OUTBOX_VALUES_AS_IS)
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTENDED")
+    op.execute(OUTBOX_VALUES_COMPRESSED)
