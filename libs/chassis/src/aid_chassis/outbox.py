@@ -129,14 +129,14 @@ class OutboxRelay:
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
-            with _collector_paused():
+            with _collector_paused():  # no await inside: the process's other tasks keep their collector
                 groups = _by_trace_and_topic(rows)
-                spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
-                try:
-                    await asyncio.gather(*await self._send_groups(groups, spans))
-                finally:
-                    for span in spans:
-                        span.end()
+            spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
+            try:
+                await asyncio.gather(*await self._send_groups(groups, spans))
+            finally:
+                for span in spans:
+                    span.end()
             await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
         sent = sum(len(group) for group in groups.values())
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
@@ -204,7 +204,7 @@ def _record_batches(producer: AIOKafkaProducer, items: list) -> Iterator:
 
 @contextmanager
 def _collector_paused():
-    """Python's cycle collector off while a batch's records are made and sent: they are tens of
+    """Python's cycle collector off while a batch's records are unpacked: they are tens of
     thousands of lists and tuples without cycles, and the collections their allocation set off
     took two thirds of the relay's unpacking time. Reference counting still frees them."""
     was_on = gc.isenabled()
