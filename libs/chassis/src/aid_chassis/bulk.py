@@ -1,4 +1,5 @@
-"""Province-scale table work: PostgreSQL ``COPY`` to and from polars frames, in the caller's transaction.
+"""Province-scale table work: polars frames into PostgreSQL with ``COPY``, and out as CSV text the
+server writes (``copy_out``), in the caller's transaction.
 
 Rows travel as CSV with every text value quoted and NULL as nothing at all, so an empty string
 stays an empty string and no text is mistaken for NULL. Events queued here land in the same

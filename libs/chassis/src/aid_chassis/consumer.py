@@ -56,6 +56,8 @@ def by_key(envelopes: list[Envelope]) -> dict[str, list[Envelope]]:
     for envelope in envelopes:
         out.setdefault(envelope.partitionkey, []).append(envelope)
     return out
+
+
 MAX_LINKS = 128  # span links per batch span (the SDK's default limit)
 TRANSIENT = (OperationalError, InterfaceError, OSError, ConnectionError)
 
