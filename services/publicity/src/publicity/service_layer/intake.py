@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.consumer import by_key
-
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn, Verified
 from publicity.adapters import tables
 from publicity.service_layer import candidates

@@ -59,7 +59,8 @@ async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, schoo
     if task is None:
         task_id = new_id("T")
         await session.execute(insert(tables.tasks).values(
-            task_id=task_id, student_key=key, origin="matched", status=PENDING, open=True, **task_values(event, school)))
+            task_id=task_id, student_key=key, origin="matched", status=PENDING, open=True,
+            **task_values(event, school)))
         await history(session, task_id, "created", SYSTEM, {"match_revision": event.revision})
         return
     values, action, detail = rematch(task, event, school)
