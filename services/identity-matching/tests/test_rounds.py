@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from aid_chassis import outbox
 from identity_matching.adapters import tables
@@ -10,7 +11,7 @@ from identity_matching.domain.files import UnreadableFile
 from identity_matching.service_layer import coverage, imports
 from tests.factories import id_number
 
-from .conftest import BY
+from .conftest import BY, ROSTER
 
 DEPARTMENTS = ["civil_affairs", "poverty_office", "trade_union"]
 HEADER = "身份证号,姓名,类别,户籍所在地,脱贫状态,脱贫年份\n"
@@ -80,3 +81,51 @@ async def test_a_replaced_lists_coverage_counts_who_is_on_it_now(with_roster, ro
         reference = await coverage.in_transaction(s, ["civil_affairs"], len(rows))
     enrolled, matched = reference["civil_affairs"]
     assert (report.lists[0].matched, report.lists[0].not_enrolled) == (matched, len(rows) - enrolled) == expected
+
+
+async def _recounted(s) -> dict[str, tuple[int, int]]:
+    return await coverage.in_transaction(s, DEPARTMENTS, 10)
+
+
+async def test_a_round_moves_every_kept_coverage_by_what_it_compared(with_roster):
+    """A person on two lists: the second list's round makes her a match on the first one's count too."""
+    first = [("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n"
+                                 f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n"
+                                 f"{id_number(901)},不在校,建档立卡,520102,未脱贫,\n").encode(), "po.csv"),
+             ("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n").encode(), "ca.csv")]
+    async with with_roster() as s, s.begin():
+        await imports.import_department_lists(s, uploads=first, departments=DEPARTMENTS, by=BY)
+    rounds = [  # student 2 (out since 2018) becomes a match through civil affairs; then leaves its list
+        [f"{id_number(1)},学生1,孤儿,520102,,", f"{id_number(2)},学生2,孤儿,520102,,"],
+        [f"{id_number(1)},学生1,孤儿,520102,,", f"{id_number(902)},不在校,孤儿,520102,,"],
+        [f"{id_number(1)},学生1,孤儿,520102,,", f"{id_number(902)},不在校,孤儿,520102,,"],  # the same again
+    ]
+    expected = [{"poverty_office": (2, 2), "civil_affairs": (2, 2)}, {"poverty_office": (2, 1), "civil_affairs": (1, 1)}]
+    expected.append(expected[-1])
+    for rows, counts in zip(rounds, expected, strict=True):
+        again = [("civil_affairs", (HEADER + "\n".join(rows) + "\n").encode(), "ca2.csv")]
+        async with with_roster() as s, s.begin():
+            report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
+            kept = {d: (e, m) for d, e, m in (await s.execute(text(
+                "SELECT department, enrolled, matched FROM list_coverage WHERE comparison = "
+                "(SELECT last FROM comparisons)"))).all()}
+            assert kept == await _recounted(s) == counts
+        assert (report.lists[0].matched, 2 - report.lists[0].not_enrolled) == counts["civil_affairs"][::-1]
+
+
+async def test_after_a_roster_import_a_list_is_counted_again(with_roster):
+    first = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n"
+                                f"{id_number(4)},学生4,孤儿,520102,,\n").encode(), "ca.csv")]
+    async with with_roster() as s, s.begin():
+        report = await imports.import_department_lists(s, uploads=first, departments=DEPARTMENTS, by=BY)
+    assert (report.lists[0].matched, report.lists[0].not_enrolled) == (1, 1)
+    async with with_roster() as s, s.begin():  # student 4 enrols: the kept count is one comparison behind
+        await imports.import_roster(s, content=(ROSTER + f"{id_number(4)},学生4,5201020001,小学,520102,520102\n")
+                                    .encode(), file_name="r2.csv", by=BY)
+    again = [("civil_affairs", (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n"
+                                f"{id_number(4)},学生4,孤儿,520102,,\n{id_number(903)},不在校,孤儿,520102,,\n")
+              .encode(), "ca2.csv")]
+    async with with_roster() as s, s.begin():
+        report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
+        assert await _recounted(s) == {"civil_affairs": (2, 2)}
+    assert (report.lists[0].matched, report.lists[0].not_enrolled) == (2, 1)

@@ -1,7 +1,7 @@
 """identity-matching's own tables."""
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, Identity, Integer, MetaData, SmallInteger, String, Table,
-                        Text, func)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, Identity, Integer, MetaData,
+                        SmallInteger, String, Table, Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.audit import audit_log_table
@@ -112,6 +112,21 @@ institutions = Table(  # 机构: schools by stage, from the roster or added by t
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("changed_by", String(100), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+comparisons = Table(  # one row: how many comparisons have run (each compare() counts one)
+    "comparisons", metadata,
+    Column("id", SmallInteger, primary_key=True, server_default="1"),
+    Column("last", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_comparisons_one_row"),
+)
+
+list_coverage = Table(  # 名单覆盖: per department, its people enrolled and matched, as of comparison number
+    "list_coverage", metadata,
+    Column("department", String(40), primary_key=True),
+    Column("enrolled", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("comparison", BigInteger, nullable=False),
 )
 
 audit_log = audit_log_table(metadata, "identity_matching_audit_log")

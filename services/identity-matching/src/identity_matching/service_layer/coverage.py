@@ -4,7 +4,11 @@ and ``matched``.
 
 A list whose people were all compared in the round (a new list, a province's first round) is
 counted from the comparison itself, nothing read (in the database: 2.5 s for a province's four
-lists); any other in the round's transaction. Counting a replaced list beside the round, on a
+lists). Each list's coverage is kept with the number of the comparison it was counted at; when
+no other comparison ran since (a roster import, a feed, an accepted review candidate each are
+one), the next round moves it by what that round compared — those keys' membership, enrolment
+and match before and after — instead of counting the list again (1.8 s for a 250,000-person
+list). Any other list is counted in the round's transaction. Counting a replaced list beside the round, on a
 connection of its own against the committed state, was tried: on two cores it only competed
 with the round's own work (a 250,000-person list's re-import 2.6 s → 6.6 s).
 """
@@ -13,8 +17,10 @@ from __future__ import annotations
 
 import polars as pl
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity_matching.adapters import tables
 from identity_matching.service_layer.rematch import Compared
 
 Coverage = dict[str, tuple[int, int]]  # department → (enrolled, matched)
@@ -62,3 +68,40 @@ async def in_transaction(session: AsyncSession, departments: list[str], people: 
             "LEFT JOIN r ON r.student_key = d.student_key LEFT JOIN m ON m.student_key = d.student_key "
             "GROUP BY d.department"), {"departments": departments})
     return {department: (enrolled, matched) for department, enrolled, matched in rows}
+
+
+async def kept(session: AsyncSession, compared: Compared) -> Coverage:
+    """The coverage kept of each list, where no comparison ran between its counting and ``compared``."""
+    rows = await session.execute(text("SELECT department, enrolled, matched FROM list_coverage "
+                                      "WHERE comparison = :since"), {"since": compared.since})
+    return {department: (enrolled, matched) for department, enrolled, matched in rows}
+
+
+def moved(coverage: Coverage, before: pl.DataFrame, compared: Compared) -> Coverage:
+    """``coverage``, as of the comparison before ``compared``, moved by what it compared: its keys'
+    (student_key, department) pairs ``before`` and ``compared.listed`` after, enrolled (the same
+    roster: a round of lists changes none) and matched then and now."""
+    if not coverage:
+        return {}
+
+    def counted(pairs: pl.DataFrame, matched: pl.Series) -> dict[str, tuple[int, int]]:
+        sums = pairs.unique().group_by("department").agg(
+            pl.col("student_key").is_in(compared.enrolled.implode()).sum().alias("enrolled"),
+            pl.col("student_key").is_in(matched.implode()).sum().alias("matched"))
+        return {department: (enrolled, matched) for department, enrolled, matched in sums.iter_rows()}
+
+    now, then = counted(compared.listed, compared.matched), counted(before, compared.was_matched)
+    return {department: tuple(kept + now.get(department, (0, 0))[i] - then.get(department, (0, 0))[i]
+                              for i, kept in enumerate(counts))
+            for department, counts in coverage.items()}
+
+
+async def keep(session: AsyncSession, coverage: Coverage, compared: Compared) -> None:
+    """Keep each list's coverage as of ``compared``."""
+    if not coverage:
+        return
+    rows = [{"department": department, "enrolled": enrolled, "matched": matched, "comparison": compared.number}
+            for department, (enrolled, matched) in coverage.items()]
+    statement = insert(tables.list_coverage).values(rows)
+    await session.execute(statement.on_conflict_do_update(index_elements=["department"], set_={
+        c: statement.excluded[c] for c in ("enrolled", "matched", "comparison")}))

@@ -186,6 +186,7 @@ class _Prepared:
 @dataclass
 class _Stored(_Prepared):
     changed: pl.Series
+    was: pl.Series  # the student keys on the department's list before
 
 
 def _prepare_list(department: str, frame: pl.DataFrame, file_name: str, fixes: dict[str, str], by: Importer,
@@ -232,7 +233,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         coming = _prepare_next(frames, fixes, by, clock)
         with clock.stage("store"):
             changed = await snapshots.replace(session, tables.department_records, item.values, scope=scope, old=old)
-        stored.append(_Stored(item.batch, item.values, item.rejected, changed))
+        stored.append(_Stored(item.batch, item.values, item.rejected, changed, old["student_key"].unique()))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
@@ -295,8 +296,17 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 
 
 async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared) -> coverage.Coverage:
-    """Each list's coverage: from the comparison where it tells it, else counted in the transaction."""
+    """Each list's coverage: from the comparison where it tells it, else the kept one moved by the
+    round where none other ran since, else counted in the transaction; kept for the next round."""
     lists = {s.batch.department: s.values["student_key"] for s in stored}
     known = coverage.from_comparison(lists, compared)
+    if kept := await coverage.kept(session, compared):
+        keys = compared.keys.to_frame("student_key")
+        before = pl.concat([compared.listed.filter(~pl.col("department").is_in(list(lists))), *(
+            s.was.to_frame("student_key").join(keys, on="student_key", how="semi").with_columns(
+                department=pl.lit(s.batch.department)) for s in stored)])
+        known = coverage.moved(kept, before, compared) | known
     rest = [department for department in lists if department not in known]
-    return known | await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest))
+    known |= await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest))
+    await coverage.keep(session, known, compared)
+    return known

@@ -61,8 +61,26 @@ class Compared:
 
     changes: Counter  # counts by kind of change
     keys: pl.Series  # the keys compared
-    enrolled: pl.Series  # of those with department records, the keys on the roster
+    enrolled: pl.Series  # of those, the keys on the roster
     matched: pl.Series  # the keys that match now
+    was_matched: pl.Series  # the keys that matched before
+    listed: pl.DataFrame  # (student_key, department) of the keys on a list now, once a category
+    since: int  # the number of the comparison before this one
+    number: int  # this comparison's number (``since`` when it had no key to compare)
+
+
+def _nothing(keys: pl.Series, since: int) -> Compared:
+    return Compared(Counter(), keys, keys, keys, keys, pl.DataFrame(schema={"student_key": S, "department": S}),
+                    since, since)
+
+
+async def _count(session: AsyncSession, keys: pl.Series) -> tuple[int, int]:
+    """The comparison before this one and this one's number: counted only when it compares a key."""
+    if keys.is_empty():
+        since = await session.scalar(text("SELECT last FROM comparisons"))
+        return since, since
+    number = await session.scalar(text("UPDATE comparisons SET last = last + 1 RETURNING last"))
+    return number - 1, number
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
@@ -80,15 +98,16 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     """``rematch``, telling also which of the keys are enrolled and which match now."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
+    since, number = await _count(session, keys)
     if keys.is_empty():
-        return Compared(Counter(), keys, keys, keys)
+        return _nothing(keys, since)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
             keys = await _relevant(session, keys)
         await bulk.temp_keys(session, "_affected", keys)
         findings = await _findings(session, keys, stored)
-        enrolments = await _enrolments(session, findings)
+        enrolments = await _enrolments(session)
         priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active, "
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     with clock.stage("compare.decide"):
@@ -104,7 +123,9 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     with clock.stage("compare.queue"):
         await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     return Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
-                    enrolments["student_key"].unique(), current["student_key"])
+                    enrolments["student_key"].unique(), current["student_key"],
+                    priors.filter(pl.col("active"))["student_key"],
+                    findings.select("student_key", "department"), since, number)
 
 
 LARGE = 100_000
@@ -133,10 +154,9 @@ async def _findings(session: AsyncSession, keys: pl.Series, stored: pl.DataFrame
     return pl.concat([read, mine])
 
 
-async def _enrolments(session: AsyncSession, findings: pl.DataFrame) -> pl.DataFrame:
-    """The enrolments of the affected students (only those with findings can match)."""
-    if findings.is_empty():
-        return pl.DataFrame(schema=ENROLMENTS)
+async def _enrolments(session: AsyncSession) -> pl.DataFrame:
+    """The enrolments of the affected students (only those with findings can match, but a list's
+    coverage counts those who left it too)."""
     return await bulk.copy_out(session, "SELECT r.student_key, id_number, name, school_code, stage, enrolment_region, "
                                "household_region FROM roster_students r JOIN _affected USING (student_key)", ENROLMENTS)
 
