@@ -27,15 +27,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis import bulk
 from aid_chassis.auth import Principal, Role
+from aid_chassis.fields import FieldCipher, new_key_text
 from aid_chassis.migrations import upgrade
 from aid_local import bank, infra
 from aid_local.platform import Platform
-from disbursement.domain.cards import CardCipher
 from disbursement.service_layer import batches
 
 RESULTS = Path(__file__).resolve().parent / "results" / "payments.json"
 COUNTY = Principal("bench", Role.PROVINCE_BUREAU, region="520000")
-CIPHER = CardCipher.from_text(CardCipher.new_key_text())
+CIPHER = FieldCipher.from_text(f"1={new_key_text()}")
 
 
 def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -47,7 +47,7 @@ def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
                              "student_key": keys, "programme_code": "compulsory_living_subsidy_primary",
                              "programme_name": "义务教育家庭经济困难学生生活补助（小学）", "period": "2026-autumn",
                              "amount_fen": 50_000, "student": student, "region": "520102"})
-    cards = [("\\x" + CIPHER.encrypt(f"622202{i:013d}", k).hex(), "\\x" + CIPHER.encrypt("13800138000", k).hex())
+    cards = [("\\x" + CIPHER.seal(f"622202{i:013d}", k, "card").hex(), "\\x" + CIPHER.seal("13800138000", k, "phone").hex())
              for i, k in enumerate(keys)]
     accounts = pl.DataFrame({"student_key": keys, "bank": "ICBC", "card_cipher": [c for c, _ in cards],
                              "card_last4": [f"{i % 10000:04d}" for i in range(n)],

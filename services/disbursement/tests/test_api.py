@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.auth import Principal, Role
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher, new_key_text
 from aid_contracts import Envelope, Published, Verified
 from aid_contracts.keys import student_key
-from disbursement.domain.cards import CardCipher
 from disbursement.entrypoints.api import create
 from disbursement.service_layer import accounts, batches
 from disbursement.settings import Settings
@@ -22,7 +22,7 @@ from tests import factories as f
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 
 SECRET = "api-test-secret-0123456789"
-KEY = CardCipher.new_key_text()
+KEY = new_key_text()
 CARD = {"id_number": f.id_number(1), "bank": "ICBC", "card_number": "6222020200112233445"}
 
 
@@ -40,7 +40,7 @@ async def _seed(url: str) -> dict:
                 await accounts.on_published(s, _keyed(f.published(seq, final=True), Published, seq))
             county = Principal("county", Role.COUNTY_BUREAU, region="520102")
             await accounts.register(s, county, accounts.Card(**CARD), secret=SECRET.encode(),
-                                    cipher=CardCipher.from_text(KEY))
+                                    cipher=FieldCipher.from_text(f"0={KEY}"))
             batch = await batches.create_batch(s, county, list_id="L1", limit=100)
     finally:
         await engine.dispose()
@@ -92,3 +92,4 @@ def test_only_the_students_school_or_county_registers_their_card(api):
     assert (refused.status_code, refused.json()["detail"]["code"]) == (404, "not_your_student")
     payments = api.call("county", "GET", "/payments").json()
     assert all("*" in p["id_number"] for p in payments["items"]) and CARD["id_number"] not in str(payments)
+

@@ -12,16 +12,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import bulk, outbox
 from aid_chassis.auth import Principal, Role
+from aid_chassis.fields import FieldCipher, new_key_text
+from aid_chassis.rekey import rekey
 from aid_contracts import Paid, PaymentFailed
 from aid_local import bank
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
-from disbursement.domain.cards import CardCipher, CardRefused
+from disbursement.domain.cards import CardRefused
 from disbursement.service_layer import accounts, batches, notify
 from tests import factories as f
 
 SECRET = b"test-secret-of-sixteen+"
-CIPHER = CardCipher.from_text(CardCipher.new_key_text())
+OLD_KEY = new_key_text()
+CIPHER = FieldCipher.from_text(f"1={OLD_KEY}")
 SCHOOL = Principal("clerk", Role.SCHOOL, school_code="5201020001")
 COUNTY = Principal("county", Role.COUNTY_BUREAU, region="520102")
 
@@ -249,3 +252,29 @@ async def test_an_older_approval_arriving_late_does_not_hand_the_card_back(sessi
     with pytest.raises(CardRefused):
         await _run(sessions, accounts.register, SCHOOL, accounts.Card(f.id_number(1), "ICBC", "6222020200112233445"),
                    secret=SECRET, cipher=CIPHER)
+
+
+async def test_a_rotated_key_ring_reseals_every_stored_card_and_phone_and_keeps_what_does_not_open(sessions):
+    """Rotation: a new key first, ``rekey``, then the old key leaves the ring and every value still opens."""
+    _, payment_file = await _ready_batch(sessions)  # cards, phones, a bank file's lines under CIPHER's key
+    await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file))
+    await _run(sessions, notify.write_notices)
+    rotated = FieldCipher.from_text(f"2={(new := new_key_text())},1={OLD_KEY}")  # new first, old kept
+    async with sessions() as s, s.begin():  # one value no key opens: counted, left as it is
+        await s.execute(tables.accounts.update().where(tables.accounts.c.phone_cipher.is_not(None))
+                        .values(phone_cipher=CIPHER.seal("13800138000", "someone-else", "phone")))
+    report = await rekey(sessions, tables.SEALED, rotated, lambda line: None)
+    assert report == {"bank_accounts.card_cipher": {"resealed": 2, "unopened": 0},
+                      "bank_accounts.phone_cipher": {"resealed": 0, "unopened": 1},
+                      "payment_batch_lines.card_cipher": {"resealed": 2, "unopened": 0},
+                      "notifications.recipient_cipher": {"resealed": 1, "unopened": 0}}
+    assert (await rekey(sessions, tables.SEALED, rotated, lambda line: None))["bank_accounts.card_cipher"] == {
+        "resealed": 0, "unopened": 0}  # nothing left
+    after = FieldCipher.from_text(f"2={new}")
+    async with sessions() as s:
+        cards = (await s.execute(select(tables.accounts.c.card_cipher, tables.accounts.c.student_key))).all()
+        recipients = (await s.execute(select(tables.notifications.c.recipient_cipher, tables.notifications.c.student_key)
+                                      .where(tables.notifications.c.recipient_cipher.is_not(None)))).all()
+    assert sorted(after.open_all([bytes(c) for c, _ in cards], [k for _, k in cards], "card")) == [
+        "6222020200112233445", "6222020200998877665"]
+    assert [after.open(bytes(r), k, "phone") for r, k in recipients] == ["13800138000"]

@@ -1,8 +1,11 @@
+from __future__ import annotations
+
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
+from aid_chassis.fields import FieldCipher
 from aid_chassis.settings import ServiceSettings, service_config
 
 
@@ -11,7 +14,11 @@ class Settings(ServiceSettings):
 
     service_name: str = "disbursement"
     http_port: int = 8104
-    card_key: SecretStr  # DISBURSEMENT_CARD_KEY: 32 bytes, base64url; encrypts card numbers and phones at rest
+    # Card numbers and phones at rest: DISBURSEMENT_CARD_KEYS is the key ring ("2=<key>,1=<key>", 32 bytes
+    # base64url each, the first seals; aid_chassis.fields). DISBURSEMENT_CARD_KEY alone is a ring of one
+    # (key id 0) and also opens what was sealed before key ids (rotate: put a new key first, ``rekey``).
+    card_keys: SecretStr | None = None
+    card_key: SecretStr | None = None
     batch_max: int = 1_000_000
     notify_channel: Literal["file", "sms"] = "file"
     notify_file: Path | None = None  # the file channel's JSON-lines file (default: ./notifications.jsonl)
@@ -20,7 +27,17 @@ class Settings(ServiceSettings):
     notify_every_seconds: float = 1.0
     notify_max_attempts: int = 6
 
-    def cipher(self):
-        from disbursement.domain.cards import CardCipher
+    @model_validator(mode="after")
+    def _some_card_key(self) -> Settings:
+        if not (_text(self.card_keys) or _text(self.card_key)):
+            raise ValueError("set DISBURSEMENT_CARD_KEYS (a key ring) or DISBURSEMENT_CARD_KEY: cards are encrypted")
+        return self
 
-        return CardCipher.from_text(self.card_key.get_secret_value())
+    def cipher(self) -> FieldCipher:
+        legacy = _text(self.card_key)
+        return FieldCipher.from_text(_text(self.card_keys) or f"0={legacy}", legacy=legacy)
+
+
+def _text(secret: SecretStr | None) -> str | None:
+    """The secret's value; None when unset or blank (compose passes unset variables as '')."""
+    return (secret.get_secret_value().strip() or None) if secret else None

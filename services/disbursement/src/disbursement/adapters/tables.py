@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Column, Date, Identity, Integer, LargeBinary,
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.audit import audit_log_table, timestamp
+from aid_chassis.rekey import Sealed
 from aid_chassis.tables import ChassisTables
 
 metadata = MetaData()
@@ -128,3 +129,10 @@ notice_jobs = Table(  # imports whose paid lines still need their notices writte
 )
 
 audit_log = audit_log_table(metadata, "disbursement_audit_log")
+
+SEALED = [  # what the key ring seals at rest (``python -m disbursement rekey`` re-seals after a rotation)
+    Sealed("bank_accounts", ("student_key",), "card_cipher", "card"),
+    Sealed("bank_accounts", ("student_key",), "phone_cipher", "phone"),
+    Sealed("payment_batch_lines", ("batch_id", "payment_id"), "card_cipher", "card"),
+    Sealed("notifications", ("id",), "recipient_cipher", "phone"),
+]

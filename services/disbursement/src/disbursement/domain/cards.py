@@ -1,13 +1,7 @@
-"""Bank cards (银行卡): validated, encrypted at rest (AES-256-GCM), masked everywhere but the bank file."""
+"""Bank cards (银行卡): validated, encrypted at rest (``aid_chassis.fields``: AES-256-GCM under a key ring,
+fields ``card`` and ``phone`` bound to the student key), masked everywhere but the bank file."""
 
 from __future__ import annotations
-
-import base64
-import os
-from dataclasses import dataclass
-
-import polars as pl
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 BANKS = {  # 代发银行 (bank codes in the payment file)
     "ICBC": "中国工商银行", "ABC": "中国农业银行", "BOC": "中国银行", "CCB": "中国建设银行",
@@ -34,38 +28,3 @@ def check_card(bank: str, number: str) -> str:
 def mask_card(number: str) -> str:
     """``6222020200112233445`` → ``6222 **** **** 3445``."""
     return f"{number[:4]} **** **** {number[-4:]}"
-
-
-@dataclass(frozen=True)
-class CardCipher:
-    """AES-256-GCM with a random nonce per card; the student key is bound as associated data,
-    so a ciphertext moved to another student's row does not decrypt."""
-
-    key: bytes
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_aead", AESGCM(self.key))  # built once: a million cards per bank file
-
-    @classmethod
-    def from_text(cls, text: str) -> CardCipher:
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        if len(key) != 32:
-            raise ValueError("DISBURSEMENT_CARD_KEY must be 32 bytes, base64url-encoded")
-        return cls(key)
-
-    @staticmethod
-    def new_key_text() -> str:
-        return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-
-    def encrypt(self, number: str, student_key: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, number.encode(), student_key.encode())
-
-    def decrypt(self, blob: bytes, student_key: str) -> str:
-        return self._aead.decrypt(blob[:12], blob[12:], student_key.encode()).decode()
-
-    def decrypt_all(self, blobs, student_keys) -> list[str]:
-        """``decrypt`` over two polars series (binary blobs, text keys): a bank file's million cards."""
-        open_ = self._aead.decrypt
-        keys = student_keys.cast(pl.Binary).to_list()
-        return [open_(blob[:12], blob[12:], key).decode() for blob, key in zip(blobs.to_list(), keys, strict=True)]

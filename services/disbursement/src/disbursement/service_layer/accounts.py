@@ -8,14 +8,15 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.audit import new_id
 from aid_chassis.auth import Principal
+from aid_chassis.fields import FieldCipher
 from aid_chassis.uploads import read_csv
 from aid_contracts import Envelope, Published, Verified
-from aid_contracts.lifecycle import VALID
 from aid_contracts.keys import student_key
-from aid_chassis.audit import new_id
+from aid_contracts.lifecycle import VALID
 from disbursement.adapters import tables
-from disbursement.domain.cards import CardCipher, CardRefused, check_card
+from disbursement.domain.cards import CardRefused, check_card
 from disbursement.service_layer.store import P, S, log
 
 A = tables.accounts.c
@@ -75,14 +76,14 @@ def _checked_phone(phone: str | None) -> str | None:
     return digits
 
 
-async def register(session: AsyncSession, who: Principal, card: Card, *, secret: bytes, cipher: CardCipher) -> dict:
+async def register(session: AsyncSession, who: Principal, card: Card, *, secret: bytes, cipher: FieldCipher) -> dict:
     """Register (or replace) a student's card; waiting and failed payments become ready."""
     number = check_card(card.bank, card.card_number)
     phone = _checked_phone(card.phone)
     key = student_key(card.id_number, secret)
     await _check_answers_for(session, who, key)
-    values = {"bank": card.bank, "card_cipher": cipher.encrypt(number, key), "card_last4": number[-4:],
-              "phone_cipher": cipher.encrypt(phone, key) if phone else None, "registered_by": who.subject,
+    values = {"bank": card.bank, "card_cipher": cipher.seal(number, key, "card"), "card_last4": number[-4:],
+              "phone_cipher": cipher.seal(phone, key, "phone") if phone else None, "registered_by": who.subject,
               "school_code": who.school_code}
     await session.execute(pg_insert(tables.accounts).values(student_key=key, **values)
                           .on_conflict_do_update(index_elements=["student_key"], set_=values))
@@ -107,7 +108,7 @@ HEADERS = {"身份证号": "id_number", "开户银行": "bank", "银行卡号": 
 
 
 async def import_cards(session: AsyncSession, who: Principal, content: bytes, *, secret: bytes,
-                       cipher: CardCipher) -> dict:
+                       cipher: FieldCipher) -> dict:
     """Cards from a CSV (身份证号,开户银行,银行卡号[,手机号]); a result per row, read = accepted + rejected."""
     accepted, rejected = 0, []
     for row in read_csv(content, HEADERS, needs=[{"id_number"}, {"bank"}, {"card_number"}]):

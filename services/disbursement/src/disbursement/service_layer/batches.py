@@ -13,11 +13,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
-from aid_chassis.auth import Principal
 from aid_chassis.audit import new_id
+from aid_chassis.auth import Principal
+from aid_chassis.fields import FieldCipher
 from disbursement.adapters import tables
 from disbursement.domain import bankfile, returns_frame
-from disbursement.domain.cards import CardCipher
 from disbursement.domain.money import yuan
 from disbursement.domain.reconcile import reconcile
 from disbursement.service_layer import settle
@@ -77,7 +77,7 @@ EXPORT_SCHEMA = {"payment_id": pl.String, "seq": pl.Int64, "amount_fen": pl.Int6
                  "id_number": pl.String, "student_key": pl.String, "bank": pl.String, "card_hex": pl.String}
 
 
-async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cipher: CardCipher) -> tuple:
+async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cipher: FieldCipher) -> tuple:
     """The batch and its payment instructions (a frame) with card numbers in clear, only for the bank file."""
     batch = await batch_of(session, who, batch_id, lock=True)
     lines = await _lines_in_clear(session, batch_id, batch.count, cipher)
@@ -93,7 +93,7 @@ _EXPORT_SQL = ("SELECT payment_id, seq, amount_fen, name, id_number, student_key
                "FROM payment_batch_lines WHERE batch_id = %s AND seq BETWEEN %s AND %s")
 
 
-async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, cipher: CardCipher) -> pl.DataFrame:
+async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, cipher: FieldCipher) -> pl.DataFrame:
     """The batch's lines in order with their cards decrypted, read in parts: the cards of one part
     are decrypted in a thread while PostgreSQL sends the next."""
     parts, pending = [], None
@@ -107,8 +107,8 @@ async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, ciph
     return pl.concat(parts).sort("seq").drop("seq") if parts else pl.DataFrame()
 
 
-def _in_clear(rows: pl.DataFrame, cipher: CardCipher) -> pl.DataFrame:
-    cards = cipher.decrypt_all(rows["card_hex"].str.decode("hex"), rows["student_key"])
+def _in_clear(rows: pl.DataFrame, cipher: FieldCipher) -> pl.DataFrame:
+    cards = cipher.open_all(rows["card_hex"].str.decode("hex").to_list(), rows["student_key"].to_list(), "card")
     return rows.select("seq", "payment_id", "name", "id_number", "bank", pl.Series("card", cards, pl.String),
                        "amount_fen")
 

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import db
+from aid_chassis.fields import FieldCipher
 from disbursement.adapters import tables
-from disbursement.domain.cards import CardCipher
 
 log = logging.getLogger(__name__)
 N = tables.notifications.c
@@ -100,7 +100,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** attempts))
 
 
-async def deliver_due(session: AsyncSession, channel: Channel, cipher: CardCipher, *, max_attempts: int,
+async def deliver_due(session: AsyncSession, channel: Channel, cipher: FieldCipher, *, max_attempts: int,
                       limit: int = 200) -> int:
     """Write the next chunk of notices, then send the ones that are due; failures are retried with
     backoff, then marked failed."""
@@ -111,7 +111,7 @@ async def deliver_due(session: AsyncSession, channel: Channel, cipher: CardCiphe
     sent = 0
     for row in rows:
         try:
-            await channel.send(cipher.decrypt(row.recipient_cipher, row.student_key), row.message)
+            await channel.send(cipher.open(row.recipient_cipher, row.student_key, "phone"), row.message)
         except Exception as exc:  # noqa: BLE001 - any channel failure is retried
             attempts = row.attempts + 1
             log.warning("notice %s not delivered (attempt %d): %s", row.id, attempts, type(exc).__name__)

@@ -1,0 +1,139 @@
+"""Personal fields encrypted at rest (字段加密): AES-256-GCM under a key ring that can be rotated.
+
+A sealed field is ``0xA1 ‖ len(key id) ‖ key id ‖ nonce (12) ‖ ciphertext+tag``; its associated
+data binds it to its owner (the student key) and the field's name, so a value copied onto another
+student's row or into another column does not open. The ring's first key seals; every key in it
+opens. Rotation: put the new key first, keep the old ones, re-seal what is stored (each service's
+``rekey`` command), then drop the old keys. Values sealed before key ids existed (nonce ‖
+ciphertext, bound to the owner alone) open with the ``legacy`` key.
+
+Errors never carry the value or the key: only which key id, owner field and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+VERSION = 0xA1
+NONCE = 12
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
+class FieldKeyError(ValueError):
+    """A key ring that cannot be used (bad key id, not 32 bytes, empty)."""
+
+
+class SealedFieldError(ValueError):
+    """A sealed field that does not open: unknown key id, tampered, or bound to another owner or field."""
+
+
+def new_key_text() -> str:
+    """A fresh 32-byte key, base64url without padding (what the ring's configuration holds)."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def _key(text: str, what: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except ValueError:
+        raise FieldKeyError(f"{what}: not base64url") from None
+    if len(key) != 32:
+        raise FieldKeyError(f"{what}: a key must be 32 bytes, base64url-encoded")
+    return key
+
+
+def parse_ring(text: str) -> dict[str, bytes]:
+    """``"2=<key>,1=<key>"`` → {key id: key}, the sealing key first."""
+    ring: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, sep, value = item.partition("=")
+        if not sep or not KEY_ID.match(key_id):
+            raise FieldKeyError("each entry of a key ring is <key id>=<base64url key>, the id 1-16 of A-Z a-z 0-9 _ -")
+        if key_id in ring:
+            raise FieldKeyError(f"key id {key_id} appears twice in the ring")
+        ring[key_id] = _key(value, f"key {key_id}")
+    if not ring:
+        raise FieldKeyError("the key ring is empty")
+    return ring
+
+
+class FieldCipher:
+    """Seals and opens personal fields under a key ring (the first key seals)."""
+
+    def __init__(self, ring: dict[str, bytes], *, legacy: bytes | None = None) -> None:
+        if not ring:
+            raise FieldKeyError("the key ring is empty")
+        self._ring = {key_id: AESGCM(key) for key_id, key in ring.items()}
+        self.current = next(iter(ring))
+        self.prefix = bytes([VERSION, len(self.current)]) + self.current.encode()
+        self._sealer = self._ring[self.current]
+        self._legacy = AESGCM(legacy) if legacy else None
+
+    @classmethod
+    def from_text(cls, ring: str, *, legacy: str | None = None) -> FieldCipher:
+        return cls(parse_ring(ring), legacy=_key(legacy, "legacy key") if legacy else None)
+
+    def seal(self, value: str, owner: str, field: str) -> bytes:
+        nonce = os.urandom(NONCE)
+        return self.prefix + nonce + self._sealer.encrypt(nonce, value.encode(), _bound(owner, field))
+
+    def open(self, blob: bytes, owner: str, field: str) -> str:
+        key_id, body = _parts(blob)
+        if key_id is not None and (aead := self._ring.get(key_id)) is not None:
+            try:
+                return aead.decrypt(body[:NONCE], body[NONCE:], _bound(owner, field)).decode()
+            except InvalidTag:
+                pass
+        if self._legacy is not None:
+            try:
+                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode()).decode()
+            except InvalidTag:
+                pass
+        if key_id is not None and key_id not in self._ring:
+            raise SealedFieldError(f"{field}: sealed under key {key_id}, which the ring no longer holds")
+        raise SealedFieldError(f"{field}: does not open (tampered, or bound to another student or field)")
+
+    def open_all(self, blobs: Iterable[bytes], owners: Iterable[str], field: str) -> list[str]:
+        """``open`` over many values (a bank file's million cards): those under the sealing key
+        opened inline, any other through ``open``."""
+        aead, prefix, start, bound = self._sealer, self.prefix, len(self.prefix), f"{field}\x1f"
+        opened = []
+        for blob, owner in zip(blobs, owners, strict=True):
+            if blob.startswith(prefix):
+                try:
+                    opened.append(aead.decrypt(blob[start:start + NONCE], blob[start + NONCE:],
+                                               (bound + owner).encode()).decode())
+                    continue
+                except InvalidTag:
+                    pass
+            opened.append(self.open(blob, owner, field))
+        return opened
+
+    def is_current(self, blob: bytes) -> bool:
+        """Sealed under the ring's sealing key (nothing for ``rekey`` to do)."""
+        return blob.startswith(self.prefix)
+
+    def reseal(self, blob: bytes, owner: str, field: str) -> bytes:
+        """The same value sealed under the sealing key (as it is when it is already)."""
+        return blob if self.is_current(blob) else self.seal(self.open(blob, owner, field), owner, field)
+
+
+def _bound(owner: str, field: str) -> bytes:
+    return f"{field}\x1f{owner}".encode()
+
+
+def _parts(blob: bytes) -> tuple[str | None, bytes]:
+    """(key id, nonce ‖ ciphertext) of a sealed field; (None, blob) for a legacy one."""
+    if len(blob) < 2 or blob[0] != VERSION or len(blob) < 2 + blob[1] + NONCE + 16:
+        return None, blob
+    key_id = blob[2:2 + blob[1]]
+    try:
+        return key_id.decode("ascii"), blob[2 + blob[1]:]
+    except UnicodeDecodeError:
+        return None, blob

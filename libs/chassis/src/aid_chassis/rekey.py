@@ -1,0 +1,103 @@
+"""Key rotation's second step (密钥轮换): re-seal stored personal fields under the ring's sealing key.
+
+A service lists its sealed columns; ``python -m <service> rekey`` walks each in key order, a chunk
+per transaction (rows locked, others skipped and left for the next run), re-seals every value not
+under the sealing key yet and prints its progress. A value that does not open (its key already
+dropped, or tampered) is counted and left as it is, never dropped. Run it again until it reports
+nothing left; then the old keys can leave the ring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aid_chassis.fields import FieldCipher, SealedFieldError
+
+CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A column of sealed values: its table, the table's key columns, its field name, the owner column."""
+
+    table: str
+    keys: tuple[str, ...]
+    column: str
+    field: str
+    owner: str = "student_key"
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+async def _chunk(session: AsyncSession, sealed: Sealed, cipher: FieldCipher, after: tuple | None) -> list:
+    keys = ", ".join(sealed.keys)
+    since = f"AND ({keys}) > ({', '.join(f':k{i}' for i in range(len(sealed.keys)))}) " if after else ""
+    params = {f"k{i}": value for i, value in enumerate(after or ())}
+    return (await session.execute(text(
+        f"SELECT {keys}, {sealed.owner}, {sealed.column} FROM {sealed.table} "
+        f"WHERE {sealed.column} IS NOT NULL AND substring({sealed.column} from 1 for :n) <> :prefix {since}"
+        f"ORDER BY {keys} LIMIT :chunk FOR UPDATE SKIP LOCKED"),
+        {"n": len(cipher.prefix), "prefix": cipher.prefix, "chunk": CHUNK, **params})).all()
+
+
+async def rekey_column(sessions: async_sessionmaker, sealed: Sealed, cipher: FieldCipher,
+                       progress: Callable[[str], None]) -> dict[str, int]:
+    """Re-seal one column; {resealed, unopened}."""
+    width = len(sealed.keys)
+    match = " AND ".join(f"{k} = :k{i}" for i, k in enumerate(sealed.keys))
+    update = text(f"UPDATE {sealed.table} SET {sealed.column} = :blob WHERE {match}")
+    done, unopened, after = 0, 0, None
+    while True:
+        async with sessions() as session, session.begin():
+            rows = await _chunk(session, sealed, cipher, after)
+            if not rows:
+                break
+            changes = []
+            for row in rows:
+                try:
+                    blob = cipher.reseal(bytes(row[width + 1]), row[width], sealed.field)
+                except SealedFieldError:
+                    unopened += 1
+                    continue
+                changes.append({"blob": blob, **{f"k{i}": row[i] for i in range(width)}})
+            if changes:
+                await session.execute(update, changes)
+            after = tuple(rows[-1][:width])
+        done += len(changes)
+        progress(f"{sealed.name}: {done} re-sealed, {unopened} not opened")
+    return {"resealed": done, "unopened": unopened}
+
+
+async def rekey(sessions: async_sessionmaker, columns: list[Sealed], cipher: FieldCipher,
+                progress: Callable[[str], None]) -> dict[str, dict[str, int]]:
+    """Re-seal every listed column; per column {resealed, unopened}."""
+    return {sealed.name: await rekey_column(sessions, sealed, cipher, progress) for sealed in columns}
+
+
+def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Callable]:
+    """``python -m <service> rekey``: progress on stderr, the report as JSON; exit 1 when a value did not open."""
+    def run(settings) -> int:
+        from aid_chassis import db
+
+        async def go() -> dict:
+            engine = db.make_engine(settings)
+            try:
+                return await rekey(db.make_sessions(engine), columns, cipher_of(settings),
+                                   lambda line: print(line, file=sys.stderr))
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(go())
+        print(json.dumps({"sealing_key": cipher_of(settings).current, "columns": report}))
+        return 1 if any(column["unopened"] for column in report.values()) else 0
+
+    return "re-seal stored personal fields under the key ring's first key (after a rotation)", run

@@ -1,0 +1,72 @@
+"""Personal fields sealed under a key ring: bound to owner and field, rotatable, legacy values open."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aid_chassis.fields import FieldCipher, FieldKeyError, SealedFieldError, new_key_text, parse_ring
+
+OLD, NEW = new_key_text(), new_key_text()
+CARD = "6222020200112233445"
+
+
+@given(value=st.text(max_size=60), owner=st.text(min_size=1, max_size=64))
+def test_whatever_is_sealed_opens_to_itself_and_never_shows_in_the_blob(value, owner):
+    cipher = FieldCipher.from_text(f"k1={OLD}")
+    blob = cipher.seal(value, owner, "name")
+    assert cipher.open(blob, owner, "name") == value
+    assert len(value) < 4 or value.encode() not in blob
+
+
+def test_a_value_does_not_open_for_another_student_or_field_and_the_error_hides_it():
+    cipher = FieldCipher.from_text(f"k1={OLD}")
+    blob = cipher.seal(CARD, "student-a", "card")
+    for owner, field in (("student-b", "card"), ("student-a", "phone")):
+        with pytest.raises(SealedFieldError) as refused:
+            cipher.open(blob, owner, field)
+        assert CARD not in str(refused.value) and "student-a" not in str(refused.value)
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(SealedFieldError, match="does not open"):
+        cipher.open(tampered, "student-a", "card")
+
+
+def test_rotation_seals_under_the_first_key_opens_under_any_and_reseals_the_old():
+    before = FieldCipher.from_text(f"k1={OLD}")
+    old_blob = before.seal(CARD, "s", "card")
+    during = FieldCipher.from_text(f"k2={NEW},k1={OLD}")
+    assert during.current == "k2" and not during.is_current(old_blob)
+    assert during.open(old_blob, "s", "card") == CARD
+    resealed = during.reseal(old_blob, "s", "card")
+    assert during.is_current(resealed) and during.reseal(resealed, "s", "card") is resealed
+    after = FieldCipher.from_text(f"k2={NEW}")
+    assert after.open(resealed, "s", "card") == CARD
+    with pytest.raises(SealedFieldError, match="key k1, which the ring no longer holds"):
+        after.open(old_blob, "s", "card")
+    assert after.open_all([resealed, during.seal("13800000000", "t", "card")], ["s", "t"], "card") == [
+        CARD, "13800000000"]
+
+
+def test_values_sealed_before_key_ids_open_with_the_legacy_key():
+    legacy = os.urandom(32)
+    nonce = os.urandom(12)
+    blob = nonce + AESGCM(legacy).encrypt(nonce, CARD.encode(), b"s")  # bound to the student alone
+    cipher = FieldCipher({"k2": os.urandom(32)}, legacy=legacy)
+    assert cipher.open(blob, "s", "card") == cipher.open_all([blob], ["s"], "card")[0] == CARD
+    assert cipher.is_current(cipher.reseal(blob, "s", "card"))
+    with pytest.raises(SealedFieldError):
+        FieldCipher({"k2": os.urandom(32)}).open(blob, "s", "card")
+
+
+@pytest.mark.parametrize("ring, message", [
+    ("", "empty"), ("k1", "<key id>=<base64url key>"), ("bad id!=" + OLD, "<key id>"),
+    ("k1=c2hvcnQ", "32 bytes"), (f"k1={OLD},k1={NEW}", "twice"), ("k1=***", "base64url"),
+])
+def test_a_ring_that_cannot_be_used_is_refused_saying_why(ring, message):
+    with pytest.raises(FieldKeyError, match=message.replace("(", r"\(")) as refused:
+        parse_ring(ring)
+    assert OLD not in str(refused.value)
