@@ -37,6 +37,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from aid_chassis.fields import FieldCipher, new_key_text
 from aid_chassis.kafka import ensure_topics, make_producer
 from aid_chassis.migrations import upgrade
 from aid_chassis.outbox import OutboxRelay
@@ -48,7 +49,8 @@ from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import imports
 
 RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
-BY = imports.Importer(actor="bench", secret=b"benchmark-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+BY = imports.Importer(actor="bench", secret=b"benchmark-pseudonym-secret", policy=EligibilityPolicy(year=2026),
+                      fields=FieldCipher.from_text(f"1={new_key_text()}"))
 
 
 class _Rss:

@@ -36,12 +36,15 @@ from disbursement.service_layer import batches
 RESULTS = Path(__file__).resolve().parent / "results" / "payments.json"
 COUNTY = Principal("bench", Role.PROVINCE_BUREAU, region="520000")
 CIPHER = FieldCipher.from_text(f"1={new_key_text()}")
+FIELDS = FieldCipher.from_text(f"1={new_key_text()}")  # students' ID numbers and names, sealed
 
 
 def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``n`` ready payments of a province and the students' encrypted cards."""
     keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
-    student = [f'{{"id_number":"5201022014{i:07d}X","name":"张小三","school_code":"5201020001","stage":"primary",'
+    ids = FIELDS.seal_texts([f"5201022014{i:07d}X" for i in range(n)], keys, "id_number")  # as events bring them
+    names = FIELDS.seal_texts(["张小三"] * n, keys, "name")
+    student = [f'{{"id_number":"{ids[i]}","name":"{names[i]}","school_code":"5201020001","stage":"primary",'
                f'"enrolment_region":"520102","household_region":"520102"}}' for i in range(n)]
     payments = pl.DataFrame({"payment_id": [f"P{i:010d}" for i in range(n)], "list_id": [str(i // 50) for i in range(n)],
                              "student_key": keys, "programme_code": "compulsory_living_subsidy_primary",
@@ -82,7 +85,7 @@ async def _run(sessions, n: int, out_dir: Path, results: dict) -> None:
 
     async def write():
         async with sessions() as s, s.begin():
-            found, lines = await batches.export_lines(s, COUNTY, batch["batch_id"], CIPHER)
+            found, lines = await batches.export_lines(s, COUNTY, batch["batch_id"], CIPHER, FIELDS)
         with bank_file.open("wb") as out:
             for chunk in batches.bank_file(found, lines, "csv"):
                 out.write(chunk)

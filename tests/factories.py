@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from aid_chassis.fields import FieldCipher
 from aid_contracts import (
     AuditRecorded,
     CheckProgressed,
@@ -24,6 +25,8 @@ from aid_contracts.events import Category, CategoryEntry, Stage, StudentFacts, V
 from aid_contracts.keys import check_digit
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+FIELD_KEYS = "1=" + "dGVzdC1maWVsZC1rZXktb2YtdGhpcnR5LXR3by1ieXQ"  # tests' ring: 32 bytes, base64url
+FIELDS = FieldCipher.from_text(FIELD_KEYS)  # what the services seal students' ID numbers and names with in tests
 
 
 def id_number(seq: int, region: str = "520102") -> str:
@@ -128,3 +131,14 @@ def institution(code: str = "5201020001", *, name: str, stage: Stage = Stage.PRI
     event = InstitutionChanged(code=code, stage=stage, name=name, county=county, source="roster", active=active,
                                changed_at=at)
     return Envelope.wrap(event, source="identity-matching", key=code)
+
+
+def sealed(envelope: Envelope, key: str | None = None) -> Envelope:
+    """The event under ``key`` (its own by default), the student's ID number and name sealed for
+    that key as identity-matching sends them (``aid_chassis.fields``)."""
+    from aid_contracts import EVENT_TYPES
+
+    event, key = envelope.parse(EVENT_TYPES[envelope.type]), key or envelope.partitionkey
+    if getattr(event, "student", None) is not None:
+        event = event.model_copy(update={"student": StudentFacts(**FIELDS.seal_student(event.student.model_dump(), key))})
+    return Envelope.wrap(event, source=envelope.source, key=key)

@@ -70,3 +70,31 @@ def test_a_ring_that_cannot_be_used_is_refused_saying_why(ring, message):
     with pytest.raises(FieldKeyError, match=message.replace("(", r"\(")) as refused:
         parse_ring(ring)
     assert OLD not in str(refused.value)
+
+
+def test_text_tokens_are_deterministic_per_student_and_field_and_let_plain_values_through():
+    cipher = FieldCipher.from_text(f"k1={OLD}")
+    token = cipher.seal_text("52010220140101001X", "s1", "id_number")
+    assert token.startswith("pd1:") and "52010220140101001X" not in token
+    assert token == cipher.seal_text("52010220140101001X", "s1", "id_number") == cipher.seal_text(token, "s1", "x")
+    assert len({token, cipher.seal_text("52010220140101001X", "s2", "id_number"),
+                cipher.seal_text("52010220140101001X", "s1", "name")}) == 3
+    assert cipher.open_text(token, "s1", "id_number") == "52010220140101001X"
+    assert cipher.open_text("张三", "s1", "name") == "张三"  # from before sealing, or hand-made
+    assert cipher.seal_texts(["张三", None], ["s1", "s2"], "name") == [cipher.seal_text("张三", "s1", "name"), None]
+    with pytest.raises(SealedFieldError):
+        cipher.open_text(token, "s2", "id_number")
+    with pytest.raises(SealedFieldError):
+        cipher.open_text("pd1:***", "s1", "id_number")
+    student = {"id_number": "52010220140101001X", "name": "张三", "school_code": "5201020001"}
+    sealed = cipher.seal_student(student, "s1")
+    assert sealed["school_code"] == "5201020001" and "张三" not in str(sealed)
+    assert cipher.open_student(sealed, "s1") == student == cipher.open_student(student, "s1")
+
+
+def test_many_texts_open_at_once_whatever_key_sealed_them():
+    old, new = FieldCipher.from_text(f"k1={OLD}"), FieldCipher.from_text(f"k2={NEW},k1={OLD}")
+    values = [new.seal_text("张三", "s1", "name"), old.seal_text("李四", "s2", "name"), "王五", None]
+    assert new.open_texts(values, ["s1", "s2", "s3", "s4"], "name") == ["张三", "李四", "王五", None]
+    with pytest.raises(SealedFieldError):
+        new.open_texts(values[:1], ["s2"], "name")

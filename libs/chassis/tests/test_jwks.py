@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from aid_chassis.auth import Principal, Role, TokenVerifier, allow
 from aid_chassis.dev_issuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
+from aid_chassis.fields import new_key_text
 from aid_chassis.settings import ServiceSettings
 
 
@@ -85,7 +86,7 @@ def test_a_published_key_is_trusted_and_a_rotated_one_fetched_once(keys, provide
 
 def test_settings_take_exactly_one_key_source(monkeypatch, tmp_path):
     monkeypatch.setenv("AID_PSEUDONYM_KEY", "a-real-secret-of-enough-length")
-    base = {"service_name": "t", "database_url": "postgresql://u@h/db"}
+    base = {"service_name": "t", "database_url": "postgresql://u@h/db", "field_keys": f"1={new_key_text()}"}
     assert ServiceSettings(**base, jwks_url="http://127.0.0.1:1/certs").jwks_url
     with pytest.raises(ValidationError, match="exactly one"):
         ServiceSettings(**base)

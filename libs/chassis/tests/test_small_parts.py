@@ -2,13 +2,24 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from aid_chassis.consumer import describe_error
+from aid_chassis.fields import new_key_text
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.settings import ServiceSettings
 
 
 def _settings(**env):
     return ServiceSettings(service_name="t", database_url=env.pop("url", "postgresql://u@h/db"),
-                           jwt_public_key_file="/dev/null", **env)
+                           jwt_public_key_file="/dev/null", field_keys=env.pop("field_keys", f"1={new_key_text()}"),
+                           **env)
+
+
+@pytest.mark.parametrize("ring", ["", "1=short", "no-equals-sign"])
+def test_a_field_key_ring_that_cannot_be_used_is_refused_without_showing_it(monkeypatch, ring):
+    monkeypatch.setenv("AID_PSEUDONYM_KEY", "a-real-secret-of-enough-length")
+    with pytest.raises(ValidationError, match="AID_FIELD_KEYS") as refused:
+        _settings(field_keys=ring)
+    assert "short" not in str(refused.value).split("input_value")[0]
+    assert _settings().field_cipher().current == "1"
 
 
 def test_database_url_is_normalised_to_psycopg3(monkeypatch):

@@ -19,6 +19,7 @@ from disbursement.entrypoints.api import create
 from disbursement.service_layer import accounts, batches
 from disbursement.settings import Settings
 from tests import factories as f
+from tests.factories import FIELD_KEYS
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 
 SECRET = "api-test-secret-0123456789"
@@ -52,7 +53,7 @@ def api(migrate, tmp_path):
     url = migrate("disbursement")
     issuer = DevIssuer(tmp_path)
     ids = asyncio.run(_seed(url))
-    app = create(Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
+    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
                           card_key=KEY, notify_file=tmp_path / "notices.jsonl"))
     with TestClient(app) as client:
         yield Api(client, issuer, url, MATRIX_CALLERS, ids)

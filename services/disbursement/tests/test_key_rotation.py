@@ -17,6 +17,7 @@ from aid_chassis.fields import new_key_text
 from aid_chassis.rekey import rekey_command
 from disbursement.adapters import tables
 from disbursement.settings import Settings
+from tests.factories import FIELD_KEYS
 
 SECRET = "rotation-test-secret-0123456789"
 KEY = new_key_text()
@@ -41,13 +42,13 @@ async def _on(url: str, statement):
 
 def test_the_card_key_alone_is_a_ring_of_one_and_opens_what_was_sealed_before_key_ids(migrate):
     url = migrate("disbursement")
-    settings = Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY)
+    settings = Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY)
     assert settings.cipher().current == "0"
-    blank = Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY, card_keys=" ")
+    blank = Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY, card_keys=" ")
     assert blank.cipher().current == "0"  # compose passes an unset ring as ''
     assert settings.cipher().open(_sealed_before_key_ids(CARD, "s1"), "s1", "card") == CARD
     with pytest.raises(ValidationError, match="DISBURSEMENT_CARD_KEYS"):
-        Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=JWT)
+        Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT)
 
 
 def test_the_rekey_command_reseals_the_stored_cards_under_the_rings_first_key(migrate, capsys):
@@ -55,7 +56,7 @@ def test_the_rekey_command_reseals_the_stored_cards_under_the_rings_first_key(mi
     asyncio.run(_on(url, insert(tables.accounts).values(
         student_key="s1", bank="ICBC", card_cipher=_sealed_before_key_ids(CARD, "s1"), card_last4=CARD[-4:],
         registered_by="test")))
-    rotated = Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_keys=f"1={new_key_text()},0={KEY}", card_key=KEY)
+    rotated = Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_keys=f"1={new_key_text()},0={KEY}", card_key=KEY)
     help_text, run = rekey_command(tables.SEALED, Settings.cipher)
     assert "re-seal" in help_text and run(rotated) == 0
     report = json.loads(capsys.readouterr().out)

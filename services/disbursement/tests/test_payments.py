@@ -21,6 +21,7 @@ from disbursement.domain.bankfile import FileRefused
 from disbursement.domain.cards import CardRefused
 from disbursement.service_layer import accounts, batches, notify
 from tests import factories as f
+from tests.factories import FIELDS
 
 SECRET = b"test-secret-of-sixteen+"
 OLD_KEY = new_key_text()
@@ -74,12 +75,15 @@ async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: 
 
 
 def _published(seq: int, **kwargs):
-    """A final entry keyed like the cards registered by ID number."""
+    """A final entry keyed like the cards registered by ID number, the student's ID number and name
+    sealed for that key (as events carry them)."""
     from aid_contracts import Envelope, Published
+    from aid_contracts.events import StudentFacts
     from aid_contracts.keys import student_key
 
-    event = f.published(seq, final=True, **kwargs).parse(Published)
-    return Envelope.wrap(event, source="test", key=student_key(f.id_number(seq), SECRET))
+    event, key = f.published(seq, final=True, **kwargs).parse(Published), student_key(f.id_number(seq), SECRET)
+    sealed = StudentFacts(**FIELDS.seal_student(event.student.model_dump(), key))
+    return Envelope.wrap(event.model_copy(update={"student": sealed}), source="test", key=key)
 
 
 async def test_one_payment_per_student_programme_and_period_whatever_the_replays(sessions):
@@ -98,13 +102,14 @@ async def _ready_batch(sessions) -> tuple[str, bytes]:
     await _card(sessions, 2, "6222020200998877665", phone=None)
     batch = await _run(sessions, batches.create_batch, COUNTY, list_id="L1", limit=100)
     assert (batch["count"], batch["total_fen"]) == (2, 100_000)
-    found, lines = await _run(sessions, batches.export_lines, COUNTY, batch["batch_id"], CIPHER)
+    found, lines = await _run(sessions, batches.export_lines, COUNTY, batch["batch_id"], CIPHER, FIELDS)
     return batch["batch_id"], b"".join(batches.bank_file(found, lines, "csv"))
 
 
 async def test_bank_file_return_with_a_failure_then_a_new_card_and_a_second_batch(sessions):
     batch_id, payment_file = await _ready_batch(sessions)
-    assert b"6222020200112233445" in payment_file  # the card in clear only here
+    assert b"6222020200112233445" in payment_file  # the card in clear only here, and the student's ID and name
+    assert f.id_number(1).encode() in payment_file and "张小三".encode() in payment_file and b"pd1:" not in payment_file
     async with sessions() as s:
         stored = (await s.execute(select(tables.accounts.c.card_cipher))).scalars().all()
     assert all(b"622202" not in blob for blob in stored)
@@ -113,12 +118,13 @@ async def test_bank_file_return_with_a_failure_then_a_new_card_and_a_second_batc
     assert (report["status"], report["paid"], report["failed"]) == ("reconciled", 1, 1)
     assert await _events(sessions) == ["paid", "payment-failed"]
     paid, failed = await _queued(sessions)
-    assert paid.parse(Paid).amount_fen == 50_000 and paid.parse(Paid).student.id_number in (f.id_number(1), f.id_number(2))
+    student = FIELDS.open_student(paid.parse(Paid).student.model_dump(), paid.partitionkey)  # sealed as it came
+    assert paid.parse(Paid).amount_fen == 50_000 and student["id_number"] in (f.id_number(1), f.id_number(2))
     assert failed.parse(PaymentFailed).bank_code == "E1021" and failed.partitionkey != paid.partitionkey
     await _card(sessions, 2, "6217000011112222333")  # corrected card: the failed payment is ready again
     second = await _run(sessions, batches.create_batch, COUNTY, list_id=None, limit=100)
     assert second["count"] == 1
-    found, lines = await _run(sessions, batches.export_lines, COUNTY, second["batch_id"], CIPHER)
+    found, lines = await _run(sessions, batches.export_lines, COUNTY, second["batch_id"], CIPHER, FIELDS)
     again = b"".join(batches.bank_file(found, lines, "fixed"))
     assert b"6217000011112222333" in again
     csv_again = b"".join(batches.bank_file(found, lines, "csv"))
@@ -202,10 +208,10 @@ async def test_notices_are_delivered_retried_and_recorded(sessions, tmp_path: Pa
     _, payment_file = await _ready_batch(sessions)
     await _run(sessions, batches.import_return, COUNTY, bank.answer(payment_file))
     flaky = _Flaky()
-    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3) == 0
+    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3, fields=FIELDS) == 0
     async with sessions() as s, s.begin():
         await s.execute(tables.notifications.update().values(next_attempt_at=func.now()))
-    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3) == 1
+    assert await _run(sessions, notify.deliver_due, flaky, CIPHER, max_attempts=3, fields=FIELDS) == 1
     async with sessions() as s:
         rows = {r.status: r for r in (await s.execute(select(tables.notifications))).all()}
     assert set(rows) == {"sent", "no_recipient"} and rows["sent"].attempts == 2

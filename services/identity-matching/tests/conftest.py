@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import imports
-from tests.factories import id_number
+from tests.factories import FIELDS, id_number
 
-BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026))
+BY = imports.Importer(actor="t", secret=b"test-pseudonym-secret", policy=EligibilityPolicy(year=2026), fields=FIELDS)
 ROSTER = "身份证号,姓名,学校代码,学段,学籍所在地,户籍所在地\n" + "".join(
     f"{id_number(i)},学生{i},5201020001,小学,520102,520102\n" for i in range(1, 4))
 

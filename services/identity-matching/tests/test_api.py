@@ -20,6 +20,7 @@ from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
+from tests.factories import FIELD_KEYS
 
 LIST = f"身份证号,姓名,类别,户籍所在地\n{id_number(1)},学生1,孤儿,520102\n{id_number(2)}0,学生2,孤儿,520102\n"
 
@@ -46,7 +47,7 @@ def api(migrate, tmp_path):
     url = migrate("identity_matching")
     issuer = DevIssuer(tmp_path)
     ids = asyncio.run(_seed(url))
-    app = create(Settings(database_url=url, pseudonym_key="api-test-secret-0123456789",
+    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key="api-test-secret-0123456789",
                           jwt_public_key_file=issuer.public_path, assessment_year=2026))
     with TestClient(app) as client:
         yield Api(client, issuer, url, MATRIX_CALLERS, ids)

@@ -51,14 +51,14 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
 
     async with sessions() as s, s.begin():
         await candidates.decide(s, candidate.candidate_id, accept=True, actor="reviewer", secret=BY.secret,
-                                policy=BY.policy)
+                                policy=BY.policy, fields=BY.fields)
     async with sessions() as s:
         active = (await s.execute(select(tables.matches.c.canonical).where(tables.matches.c.active))).scalars().all()
     assert [export.row(c)[0] for c in active] == [id_number(1)]
     with pytest.raises(candidates.CandidateRefused):
         async with sessions() as s, s.begin():
             await candidates.decide(s, candidate.candidate_id, accept=False, actor="x", secret=BY.secret,
-                                    policy=BY.policy)
+                                    policy=BY.policy, fields=BY.fields)
 
     again = await _import(sessions, _list(f"{typo},学生1,孤儿,520102"))  # the department sends the same typo
     assert (again.rejected, again.withdrawn, again.matched) == (0, 0, 1)

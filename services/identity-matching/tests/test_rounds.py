@@ -30,6 +30,10 @@ async def test_a_student_on_two_new_lists_gets_one_event_with_both_categories(wi
         events = [e for _, e in await outbox.pending(s, tables.chassis.outbox) if e.type == "student-matched"]
     assert len(events) == 1
     assert sorted(c["category"] for c in events[0].data["categories"]) == ["orphan", "registered_poor"]
+    student, key = events[0].data["student"], events[0].partitionkey  # personal fields sealed for the student
+    assert student["id_number"].startswith("pd1:") and student["name"].startswith("pd1:")
+    assert BY.fields.open_student(student, key)["id_number"] == id_number(1)
+    assert BY.fields.open_student(student, key)["name"] == "学生1"
     assert events[0].data["batch_id"] == report.round_id
 
 

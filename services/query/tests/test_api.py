@@ -3,22 +3,26 @@ drill-down, exports (masked, formula-safe, audited), timelines and the public pe
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.masking import mask_id_number
 from aid_contracts import Envelope, student_key
 from aid_contracts.events import Category
 from query.adapters import tables
-from query.domain import readmodel
 from query.entrypoints.api import create
 from query.service_layer import projections
 from query.settings import Settings
 from tests import factories as f
+from tests.factories import FIELD_KEYS
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests, seed
 
 SECRET = "api-test-secret-0123456789"
@@ -33,12 +37,11 @@ POOR = (Category.REGISTERED_POOR,)
 
 def _real_key(envelope: Envelope) -> Envelope:
     """The factory's event about student 7 under the key the lookup derives from the ID number."""
-    return Envelope.wrap(readmodel.parse(envelope), source="test",
-                         key=student_key(f.id_number(7, "530103"), SECRET.encode()))
+    return f.sealed(envelope, student_key(f.id_number(7, "530103"), SECRET.encode()))
 
 
-HISTORY = [
-    f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1),
+HISTORY = [  # students 1 and 7 as sealed events bring them, the others plain (as before sealing)
+    *map(f.sealed, (f.matched(1, categories=POOR), f.verified(1), f.published(1, final=True), f.paid(1))),
     f.matched(2, name="=1+1"),
     f.matched(3, school="5301020001", region="530102", household="520102"),
     f.verified(4, origin="supplementary", categories=POOR, school="5201030001", region="520103"),
@@ -53,7 +56,7 @@ def api(migrate, tmp_path):
     url = migrate("query")
     issuer = DevIssuer(tmp_path)
     seed(url, projections.project, HISTORY)
-    app = create(Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
+    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
                           lookup_per_client=0, lookup_per_student=3))
     with TestClient(app) as client:
         yield Api(client, issuer, url, CALLERS)
@@ -169,7 +172,7 @@ def test_one_id_number_is_tried_a_few_times_only(api):
 
 def test_one_client_is_limited_across_id_numbers(migrate, tmp_path):
     issuer = DevIssuer(tmp_path)
-    app = create(Settings(database_url=migrate("query"), pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
+    app = create(Settings(database_url=migrate("query"), field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path,
                           lookup_per_client=2))
     with TestClient(app) as client:
         codes = [client.post("/public/lookup", json={**LOOKUP, "id_number": f.id_number(i, "530103")}).status_code
@@ -202,7 +205,7 @@ MATRIX = [
 @pytest.fixture
 def matrix(api, tmp_path):
     """The API with the matrix's callers and no lookup limits (every caller looks the same student up)."""
-    app = create(Settings(database_url=api.url, pseudonym_key=SECRET, jwt_public_key_file=api.issuer.public_path,
+    app = create(Settings(database_url=api.url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=api.issuer.public_path,
                           lookup_per_client=0, lookup_per_student=0))
     with TestClient(app) as client:
         yield Api(client, api.issuer, api.url, MATRIX_CALLERS, {"key": f.key(1)})
@@ -217,6 +220,22 @@ def _template(path: str) -> str:
 
 test_every_route_is_in_the_authorization_matrix, test_authorization_matrix = authorization_tests(
     MATRIX, _template, fixture="matrix")
+
+
+def test_names_and_id_numbers_are_kept_sealed_and_opened_only_where_shown(api):
+    async def stored() -> tuple[str, str]:
+        engine = create_async_engine(api.url)
+        try:
+            async with engine.connect() as c:
+                return (await c.execute(select(tables.students.c.name, tables.students.c.id_number)
+                                        .where(tables.students.c.student_key == f.key(1)))).one()
+        finally:
+            await engine.dispose()
+
+    name, id_number = asyncio.run(stored())
+    assert name.startswith("pd1:") and id_number.startswith("pd1:") and f.id_number(1) not in id_number
+    shown = api.call("county", "GET", f"/students/{f.key(1)}/timeline").json()
+    assert (shown["name"], shown["id_number"]) == ("张小三", mask_id_number(f.id_number(1)))
 
 
 def test_a_whole_id_number_is_revealed_only_with_a_reason_and_audited(api):

@@ -23,6 +23,7 @@ from query.entrypoints.worker import TOPICS, build_loops
 from query.service_layer import rebuild
 from query.settings import Settings
 from tests import factories as f
+from tests.factories import FIELD_KEYS
 
 HISTORY = [f.matched(11), f.verified(11), f.published(11, final=False), f.published(11, final=True), f.paid(11),
            f.matched(12, revision=1), f.matched(12, revision=2, name="改名"), f.withdrawn(12, revision=3),
@@ -69,7 +70,7 @@ async def _state(sessions) -> dict:
 @pytest.fixture
 def settings(migrate, kafka_bootstrap, tmp_path):
     return Settings(database_url=migrate("query"), kafka_bootstrap_servers=kafka_bootstrap,
-                    service_name=f"query-{uuid.uuid4().hex[:8]}", pseudonym_key="rebuild-test-secret-0123",
+                    service_name=f"query-{uuid.uuid4().hex[:8]}", field_keys=FIELD_KEYS, pseudonym_key="rebuild-test-secret-0123",
                     jwt_public_key_file=tmp_path / "unused.pem")
 
 

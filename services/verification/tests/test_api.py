@@ -18,6 +18,7 @@ from aid_contracts import Envelope, StudentMatched
 from aid_contracts.events import Category, PovertyStatus, Stage
 from aid_contracts.keys import student_key
 from tests import factories as f
+from tests.factories import FIELD_KEYS
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.images import jpeg, png
 from verification.adapters import tables
@@ -45,7 +46,7 @@ async def _seed(url: str) -> dict:
             sup = await supplements.supplement(s, school, Supplement(
                 id_number=f.id_number(9), name="王五", stage=Stage.PRIMARY, category=Category.REGISTERED_POOR,
                 reason="漏录", poverty_status=PovertyStatus.NOT_OUT, enrolment_region="520102"), jpeg(),
-                secret=SECRET.encode(), today=date(2026, 11, 24))
+                secret=SECRET.encode(), fields=f.FIELDS, today=date(2026, 11, 24))
             check = await checks.upload(s, Principal("city", Role.CITY_BUREAU, region="520100"), "核查",
                                         f"身份证号,姓名,学校代码,学校所在地,异常情况\n{f.id_number(1)},张小三,{SCHOOL_A},520102,重复\n".encode())
             t = tables.tasks.c
@@ -61,7 +62,7 @@ async def _seed(url: str) -> dict:
 def api(migrate, tmp_path):
     url = migrate("verification")
     issuer = DevIssuer(tmp_path)
-    settings = Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path)
+    settings = Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=issuer.public_path)
     ids = asyncio.run(_seed(url))
     with TestClient(create(settings)) as client:
         yield Api(client, issuer, url, WHO, ids)

@@ -64,7 +64,7 @@ def _matched(seq=1, *, revision=1, other_schools=(), **facts) -> Envelope:
 
 
 async def _answer(sessions, who, task_id, answer):
-    return await _run(sessions, answers.answer, who, task_id, answer)
+    return await _run(sessions, answers.answer, who, task_id, answer, f.FIELDS)
 
 
 async def test_a_match_becomes_a_pending_task_and_an_older_revision_changes_nothing(sessions):
@@ -148,8 +148,12 @@ async def test_approval_emits_verified_with_the_corrected_facts(sessions):
     result = await _run(sessions, review.decide, COUNTY, [(task_id, "approve", None)])
     assert result["accepted"] == 1
     [event] = await _verified_events(sessions)
-    assert (event.status, event.student.name, event.approved_by) == (V.VERIFIED_UPDATED, "张晓三", "county")
-    assert event.corrections == {"name": {"old": "张小三", "new": "张晓三"}}
+    [task] = await _tasks(sessions)  # the corrected name travels sealed for the student, old and new
+    name = f.FIELDS.open_text(event.student.name, task.student_key, "name")
+    assert event.student.name.startswith("pd1:") and "张晓三" not in str(event.corrections)
+    assert (event.status, name, event.approved_by) == (V.VERIFIED_UPDATED, "张晓三", "county")
+    assert {k: f.FIELDS.open_text(v, task.student_key, "name") for k, v in event.corrections["name"].items()} == {
+        "old": "张小三", "new": "张晓三"}
 
 
 async def test_a_returned_record_goes_back_to_the_school_and_can_be_resubmitted(sessions):
@@ -184,7 +188,7 @@ def _supplement(**over) -> Supplement:
 
 async def _supplement_by(sessions, who, **over):
     return await _run(sessions, supplements.supplement, who, _supplement(**over), jpeg(), secret=SECRET,
-                      today=date(2026, 11, 24))
+                      fields=f.FIELDS, today=date(2026, 11, 24))
 
 
 async def test_a_supplement_with_proof_and_the_same_id_at_two_schools_is_resolved_by_the_city(sessions):
@@ -303,7 +307,7 @@ async def test_bulk_csv_answers_report_each_row(sessions):
                 f"{f.id_number(2)},无效数据,moved,,\n"
                 f"{f.id_number(3)},已核对更新了部分数据,,,张晓三\n"
                 f"{f.id_number(4)},无效数据,graduated,,\n")
-    result = await _run(sessions, answers.answer_csv, A, csv_text.encode(), SECRET)
+    result = await _run(sessions, answers.answer_csv, A, csv_text.encode(), SECRET, f.FIELDS)
     assert (result["read"], result["accepted"], result["refused"]) == (4, 2, 2)
     assert [(r["row"], r["ok"], r.get("code")) for r in result["results"]] == [
         (2, True, None), (3, False, "unknown_reason"), (4, True, None), (5, False, "not_found")]

@@ -118,6 +118,11 @@ class Platform:
         """The platform's pseudonym secret: from the environment, else generated once per state dir."""
         return self._secret("AID_PSEUDONYM_KEY", "pseudonym.key")
 
+    def field_keys(self) -> str:
+        """The key ring sealing students' ID numbers and names in events: from the environment, else
+        a ring of one key generated once per state dir."""
+        return os.environ.get("AID_FIELD_KEYS") or f"1={self._secret('AID_FIELD_KEY', 'field.key')}"
+
     def card_key(self) -> str:
         """disbursement's card-encryption key (32 bytes, base64url), like the pseudonym secret."""
         return self._secret("DISBURSEMENT_CARD_KEY", "card.key")
@@ -160,6 +165,7 @@ class Platform:
         env.update({
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "AID_PSEUDONYM_KEY": self.pseudonym_key(),
+            "AID_FIELD_KEYS": self.field_keys(),
             "AID_JWT_PUBLIC_KEY_FILE": str(self.keys_dir / "dev-jwt-public.pem"),
             "AID_TRACE_DIR": str(self.trace_dir),
             f"{service.prefix}DATABASE_URL": self.database_url(service),

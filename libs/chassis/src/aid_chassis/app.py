@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import db, metrics, outbox
 from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
+from aid_chassis.fields import FieldCipher
 from aid_chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -200,3 +201,8 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
     """A request-scoped session; the route opens its own transaction."""
     async with request.app.state.sessions() as s:
         yield s
+
+
+def fields(request: Request) -> FieldCipher:
+    """The cipher that opens students' sealed ID numbers and names (a route dependency)."""
+    return request.app.state.settings.field_cipher()

@@ -7,21 +7,32 @@ opens. Rotation: put the new key first, keep the old ones, re-seal what is store
 ``rekey`` command), then drop the old keys. Values sealed before key ids existed (nonce ‖
 ciphertext, bound to the owner alone) open with the ``legacy`` key.
 
+In events and read models a sealed field travels as text, ``pd1:`` + base64url of the bytes
+(``seal_text``): sealed deterministically (the nonce is a keyed hash of owner, field and value), so
+the same student's same value gives the same token — a re-sent fact compares equal — while nothing
+is shared between students or fields. ``open_text`` lets plain values through as they are (events
+and rows from before sealing, hand-made test data).
+
 Errors never carry the value or the key: only which key id, owner field and why.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Iterable
+from hashlib import blake2b
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = 0xA1
 NONCE = 12
+TOKEN = "pd1:"  # a sealed field as text
+PERSONAL = ("id_number", "name")  # the personal fields of a student's facts (StudentFacts)
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
@@ -73,15 +84,75 @@ class FieldCipher:
         self.current = next(iter(ring))
         self.prefix = bytes([VERSION, len(self.current)]) + self.current.encode()
         self._sealer = self._ring[self.current]
+        self._nonce_key = hmac.new(ring[self.current], b"aid-field-nonce", hashlib.sha256).digest()  # 32 bytes
         self._legacy = AESGCM(legacy) if legacy else None
 
     @classmethod
     def from_text(cls, ring: str, *, legacy: str | None = None) -> FieldCipher:
         return cls(parse_ring(ring), legacy=_key(legacy, "legacy key") if legacy else None)
 
-    def seal(self, value: str, owner: str, field: str) -> bytes:
-        nonce = os.urandom(NONCE)
-        return self.prefix + nonce + self._sealer.encrypt(nonce, value.encode(), _bound(owner, field))
+    def seal(self, value: str, owner: str, field: str, *, deterministic: bool = False) -> bytes:
+        data, bound = value.encode(), _bound(owner, field)
+        nonce = _synthetic(self._nonce_key, bound, data) if deterministic else os.urandom(NONCE)
+        return self.prefix + nonce + self._sealer.encrypt(nonce, data, bound)
+
+    def seal_text(self, value: str, owner: str, field: str) -> str:
+        """``value`` as a deterministic token (what events and read models carry)."""
+        if value.startswith(TOKEN):
+            return value  # sealed already
+        return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
+
+    def seal_texts(self, values: Iterable[str | None], owners: Iterable[str], field: str) -> list[str | None]:
+        """``seal_text`` over many values (a comparison round's events); None stays None."""
+        aead, prefix, nonce_key, tag = self._sealer, self.prefix, self._nonce_key, f"{field}\x1f"
+        sealed: list[str | None] = []
+        for value, owner in zip(values, owners, strict=True):
+            if value is None or value.startswith(TOKEN):
+                sealed.append(value)
+                continue
+            bound, data = (tag + owner).encode(), value.encode()
+            nonce = blake2b(bound + b"\x1e" + data, key=nonce_key, digest_size=NONCE).digest()
+            sealed.append(TOKEN + base64.urlsafe_b64encode(prefix + nonce + aead.encrypt(nonce, data, bound)).decode())
+        return sealed
+
+    def open_text(self, value: str, owner: str, field: str) -> str:
+        """A token's value; a plain value as it is."""
+        if not value.startswith(TOKEN):
+            return value
+        try:
+            blob = base64.urlsafe_b64decode(value[len(TOKEN):])
+        except ValueError:
+            raise SealedFieldError(f"{field}: not a sealed field") from None
+        return self.open(blob, owner, field)
+
+    def open_texts(self, values: Iterable[str | None], owners: Iterable[str], field: str) -> list[str | None]:
+        """``open_text`` over many values (a bank file's names and ID numbers): those sealed under the
+        sealing key opened inline, plain values and None as they are."""
+        aead, head, tag = self._sealer, TOKEN + base64.urlsafe_b64encode(self.prefix).decode()[:2], f"{field}\x1f"
+        start, decode = len(self.prefix), base64.urlsafe_b64decode
+        opened: list[str | None] = []
+        for value, owner in zip(values, owners, strict=True):
+            if value is None or not value.startswith(TOKEN):
+                opened.append(value)
+                continue
+            blob = decode(value[len(TOKEN):]) if value.startswith(head) else b""
+            if blob.startswith(self.prefix):
+                try:
+                    opened.append(aead.decrypt(blob[start:start + NONCE], blob[start + NONCE:],
+                                               (tag + owner).encode()).decode())
+                    continue
+                except InvalidTag:
+                    pass
+            opened.append(self.open_text(value, owner, field))
+        return opened
+
+    def seal_student(self, student: dict, owner: str) -> dict:
+        """A student's facts with their personal fields sealed."""
+        return {**student, **{f: self.seal_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
+
+    def open_student(self, student: dict, owner: str) -> dict:
+        """A student's facts with their personal fields opened."""
+        return {**student, **{f: self.open_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
 
     def open(self, blob: bytes, owner: str, field: str) -> str:
         key_id, body = _parts(blob)
@@ -122,6 +193,11 @@ class FieldCipher:
     def reseal(self, blob: bytes, owner: str, field: str) -> bytes:
         """The same value sealed under the sealing key (as it is when it is already)."""
         return blob if self.is_current(blob) else self.seal(self.open(blob, owner, field), owner, field)
+
+
+def _synthetic(key: bytes, bound: bytes, data: bytes) -> bytes:
+    """A deterministic nonce: keyed BLAKE2b of owner, field and value (the same only for the same three)."""
+    return blake2b(bound + b"\x1e" + data, key=key, digest_size=NONCE).digest()
 
 
 def _bound(owner: str, field: str) -> bytes:

@@ -5,10 +5,13 @@ Secrets have no defaults: a service refuses to start without them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aid_chassis.fields import FieldCipher, FieldKeyError, parse_ring
 
 _PLACEHOLDERS = {"changeme", "secret", "password", ""}
 
@@ -32,6 +35,7 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = _shared("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     pseudonym_key: SecretStr = _shared("AID_PSEUDONYM_KEY")
+    field_keys: SecretStr = _shared("AID_FIELD_KEYS")  # seals ID numbers and names in events (aid_chassis.fields)
     jwt_public_key_file: Path | None = _shared("AID_JWT_PUBLIC_KEY_FILE", default=None)
     jwks_url: str | None = _shared("AID_JWKS_URL", default=None)  # the OIDC provider's keys, e.g. Keycloak's certs
     jwt_issuer: str = _shared("AID_JWT_ISSUER", default="aid-dev-issuer")
@@ -63,6 +67,15 @@ class ServiceSettings(BaseSettings):
             raise ValueError("AID_PSEUDONYM_KEY must be a real secret of at least 16 characters")
         return value
 
+    @field_validator("field_keys")
+    @classmethod
+    def _a_usable_ring(cls, value: SecretStr) -> SecretStr:
+        try:
+            parse_ring(value.get_secret_value())
+        except FieldKeyError as exc:
+            raise ValueError(f"AID_FIELD_KEYS: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _one_key_source(self) -> ServiceSettings:
         if (self.jwt_public_key_file is None) == (self.jwks_url is None):
@@ -73,6 +86,15 @@ class ServiceSettings(BaseSettings):
     @property
     def pseudonym_secret(self) -> bytes:
         return self.pseudonym_key.get_secret_value().encode()
+
+    def field_cipher(self) -> FieldCipher:
+        """Seals and opens students' ID numbers and names (one per ring, kept)."""
+        return _field_cipher(self.field_keys.get_secret_value())
+
+
+@lru_cache(maxsize=4)
+def _field_cipher(ring: str) -> FieldCipher:
+    return FieldCipher.from_text(ring)
 
 
 def service_config(prefix: str) -> SettingsConfigDict:

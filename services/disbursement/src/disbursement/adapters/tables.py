@@ -2,7 +2,8 @@
 (card numbers encrypted), payment batches and their lines, return-file imports, notifications
 to students and parents, and an audit log."""
 
-from sqlalchemy import BigInteger, Column, Date, Identity, Integer, LargeBinary, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (BigInteger, Column, Date, Identity, Integer, LargeBinary, MetaData, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.audit import audit_log_table, timestamp
@@ -81,8 +82,8 @@ batch_lines = Table(  # what was sent to the bank: never updated
     Column("seq", Integer, nullable=False),
     Column("amount_fen", Integer, nullable=False),
     Column("student_key", String(64), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("id_number", String(18), nullable=False),
+    Column("name", Text, nullable=False),  # sealed (aid_chassis.fields), as the events brought it
+    Column("id_number", Text, nullable=False),
     Column("bank", String(8), nullable=False),
     Column("card_cipher", LargeBinary, nullable=False),  # the card as sent, still encrypted
 )

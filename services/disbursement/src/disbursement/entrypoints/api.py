@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from aid_chassis.app import create_app, session
+from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.errors import refusals as http_refusals
+from aid_chassis.fields import FieldCipher
 from aid_chassis.uploads import UploadRefused
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.params import INT4_MAX
@@ -55,7 +56,8 @@ def _settings(request: Request) -> Settings:
 @router.get("/payments", summary="Payments in my jurisdiction (发放记录)")
 async def list_payments(list_id: str | None = None, status: str | None = None,
                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT4_MAX), db=Depends(session),
-                        who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
+                        who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR)),
+                        opener: FieldCipher = Depends(fields)) -> dict:
     p, s = tables.payments.c, tables.payment_states.c
     stmt = select(tables.payments, *(c for c in tables.payment_states.c if c.name != "payment_id")).join(
         tables.payment_states, s.payment_id == p.payment_id)
@@ -70,7 +72,11 @@ async def list_payments(list_id: str | None = None, status: str | None = None,
         {"payment_id": r.payment_id, "list_id": r.list_id, "programme": r.programme_name, "period": r.period,
          "amount_fen": r.amount_fen, "status": r.status, "batch_id": r.batch_id, "attempts": r.attempts,
          "failure_code": r.failure_code, "paid_on": r.paid_on, "bank_reference": r.bank_reference,
-         "name": mask_name(r.student["name"]), "id_number": mask_id_number(r.student["id_number"])} for r in rows]}
+         **_masked(opener.open_student(r.student, r.student_key))} for r in rows]}
+
+
+def _masked(student: dict) -> dict:
+    return {"name": mask_name(student["name"]), "id_number": mask_id_number(student["id_number"])}
 
 
 @router.post("/accounts", summary="Register or replace a student's bank card (登记银行卡)")
@@ -116,7 +122,8 @@ async def bank_file(batch_id: str, request: Request, format: Literal["csv", "fix
                     who: Principal = Depends(AUDITORS)) -> StreamingResponse:
     with refusals():
         async with db.begin():
-            batch, lines = await batches.export_lines(db, who, batch_id, _settings(request).cipher())
+            settings = _settings(request)
+            batch, lines = await batches.export_lines(db, who, batch_id, settings.cipher(), settings.field_cipher())
     name = f"{batch_id}.{'txt' if format == 'fixed' else 'csv'}"
     return StreamingResponse(batches.bank_file(batch, lines, format), media_type="application/octet-stream",
                              headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

@@ -24,6 +24,6 @@ def build_loops(settings, sessions):
                                handlers={Verified.EVENT_TYPE: accounts.on_verified,
                                          Published.EVENT_TYPE: accounts.on_published})
     notifier = periodic(sessions, partial(notify.deliver_due, channel=channel(settings), cipher=settings.cipher(),
-                                          max_attempts=settings.notify_max_attempts),
+                                          max_attempts=settings.notify_max_attempts, fields=settings.field_cipher()),
                         every=settings.notify_every_seconds, name="delivering payment notices")
     return [*loops, notifier]

@@ -77,10 +77,12 @@ EXPORT_SCHEMA = {"payment_id": pl.String, "seq": pl.Int64, "amount_fen": pl.Int6
                  "id_number": pl.String, "student_key": pl.String, "bank": pl.String, "card_hex": pl.String}
 
 
-async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cipher: FieldCipher) -> tuple:
-    """The batch and its payment instructions (a frame) with card numbers in clear, only for the bank file."""
+async def export_lines(session: AsyncSession, who: Principal, batch_id: str, cipher: FieldCipher,
+                       fields: FieldCipher) -> tuple:
+    """The batch and its payment instructions (a frame) with card numbers (``cipher``), names and ID
+    numbers (``fields``) in clear, only for the bank file."""
     batch = await batch_of(session, who, batch_id, lock=True)
-    lines = await _lines_in_clear(session, batch_id, batch.count, cipher)
+    lines = await _lines_in_clear(session, batch_id, batch.count, cipher, fields)
     if batch.status == "created":
         await session.execute(update(tables.batches).where(B.batch_id == batch_id).values(
             status="exported", exported_at=datetime.now(UTC)))
@@ -93,24 +95,27 @@ _EXPORT_SQL = ("SELECT payment_id, seq, amount_fen, name, id_number, student_key
                "FROM payment_batch_lines WHERE batch_id = %s AND seq BETWEEN %s AND %s")
 
 
-async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, cipher: FieldCipher) -> pl.DataFrame:
-    """The batch's lines in order with their cards decrypted, read in parts: the cards of one part
-    are decrypted in a thread while PostgreSQL sends the next."""
+async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, cipher: FieldCipher,
+                          fields: FieldCipher) -> pl.DataFrame:
+    """The batch's lines in order with their cards, names and ID numbers opened, read in parts: one
+    part is opened in a thread while PostgreSQL sends the next."""
     parts, pending = [], None
     for start in range(1, count + 1, EXPORT_PART):
         rows = await bulk.copy_out(session, _EXPORT_SQL, EXPORT_SCHEMA, (batch_id, start, start + EXPORT_PART - 1))
         if pending is not None:
             parts.append(await pending)
-        pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher))
+        pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher, fields))
     if pending is not None:
         parts.append(await pending)
     return pl.concat(parts).sort("seq").drop("seq") if parts else pl.DataFrame()
 
 
-def _in_clear(rows: pl.DataFrame, cipher: FieldCipher) -> pl.DataFrame:
-    cards = cipher.open_all(rows["card_hex"].str.decode("hex").to_list(), rows["student_key"].to_list(), "card")
-    return rows.select("seq", "payment_id", "name", "id_number", "bank", pl.Series("card", cards, pl.String),
-                       "amount_fen")
+def _in_clear(rows: pl.DataFrame, cipher: FieldCipher, fields: FieldCipher) -> pl.DataFrame:
+    owners = rows["student_key"].to_list()
+    cards = cipher.open_all(rows["card_hex"].str.decode("hex").to_list(), owners, "card")
+    opened = [pl.Series(name, fields.open_texts(rows[name].to_list(), owners, name), pl.String)
+              for name in ("name", "id_number")]  # the order of a line
+    return rows.select("seq", "payment_id", *opened, "bank", pl.Series("card", cards, pl.String), "amount_fen")
 
 
 def bank_file(batch, lines: pl.DataFrame, fmt: str) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import db
 from aid_chassis.fields import FieldCipher
+from aid_chassis.masking import mask_name
 from disbursement.adapters import tables
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,16 @@ class SmsGatewayChannel:
         resp.raise_for_status()
 
 
-_MASKED_NAME = ("CASE WHEN char_length(n.name) <= 1 THEN '*' WHEN char_length(n.name) = 2 THEN left(n.name, 1) || '*' "
-                "ELSE left(n.name, 1) || repeat('*', char_length(n.name) - 2) || right(n.name, 1) END")
-_NOTICE = ("'【学生资助发放告知】' || " + _MASKED_NAME + " || '同学：' || n.programme_name || '（' || n.period || '）' || "
+NAME = "{姓名}"  # in a written notice, where the student's masked name goes when it is sent (names are sealed)
+_NOTICE = ("'【学生资助发放告知】" + NAME + "同学：' || n.programme_name || '（' || n.period || '）' || "
            "(n.amount_fen / 100)::text || '.' || lpad((n.amount_fen %% 100)::text, 2, '0') || ' 元已于 ' || "
            "to_char(n.returned_on, 'YYYY\"年\"MM\"月\"DD\"日\"') || ' 发放至学生本人银行卡。'")
 WRITE_CHUNK = 20_000
 
 
 async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
-    """Write the next chunk of one import's payment notices (no ID number, the name masked, yuan
-    with two decimals); a job is done when its batch has no result left after its cursor."""
+    """Write the next chunk of one import's payment notices (no ID number, a place for the masked
+    name, yuan with two decimals); a job is done when its batch has no result left after its cursor."""
     j = tables.notice_jobs.c
     job = (await session.execute(select(tables.notice_jobs).order_by(j.import_sha256).limit(1)
                                  .with_for_update(skip_locked=True))).first()
@@ -86,7 +86,7 @@ async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
         "INSERT INTO notifications (payment_id, student_key, recipient_cipher, message, status, next_attempt_at) "
         "SELECT n.payment_id, n.student_key, n.phone_cipher, " + _NOTICE + ", "
         "CASE WHEN n.phone_cipher IS NULL THEN 'no_recipient' ELSE 'pending' END, now() FROM ("
-        "SELECT p.payment_id, p.student_key, a.phone_cipher, p.student->>'name' AS name, p.programme_name, p.period, "
+        "SELECT p.payment_id, p.student_key, a.phone_cipher, p.programme_name, p.period, "
         "p.amount_fen, r.returned_on FROM payment_results r JOIN payments p ON p.payment_id = r.payment_id "
         "LEFT JOIN bank_accounts a ON a.student_key = p.student_key WHERE r.batch_id = %s AND r.payment_id > %s "
         "AND r.payment_id <= %s AND r.state = 'paid') n ON CONFLICT (payment_id) DO NOTHING",
@@ -101,17 +101,21 @@ def _backoff(attempts: int) -> timedelta:
 
 
 async def deliver_due(session: AsyncSession, channel: Channel, cipher: FieldCipher, *, max_attempts: int,
-                      limit: int = 200) -> int:
-    """Write the next chunk of notices, then send the ones that are due; failures are retried with
-    backoff, then marked failed."""
+                      fields: FieldCipher, limit: int = 200) -> int:
+    """Write the next chunk of notices, then send the ones that are due (the student's name opened
+    with ``fields`` and masked); failures are retried with backoff, then marked failed."""
     await write_notices(session)
     now = datetime.now(UTC)
-    rows = (await session.execute(select(tables.notifications).where(N.status == "pending", N.next_attempt_at <= now)
-                                  .order_by(N.id).limit(limit).with_for_update(skip_locked=True))).all()
+    P = tables.payments.c
+    rows = (await session.execute(
+        select(tables.notifications, P.student).join(tables.payments, P.payment_id == N.payment_id)
+        .where(N.status == "pending", N.next_attempt_at <= now).order_by(N.id).limit(limit)
+        .with_for_update(of=tables.notifications, skip_locked=True))).all()
     sent = 0
     for row in rows:
+        message = row.message.replace(NAME, mask_name(fields.open_text(row.student["name"], row.student_key, "name")))
         try:
-            await channel.send(cipher.open(row.recipient_cipher, row.student_key, "phone"), row.message)
+            await channel.send(cipher.open(row.recipient_cipher, row.student_key, "phone"), message)
         except Exception as exc:  # noqa: BLE001 - any channel failure is retried
             attempts = row.attempts + 1
             log.warning("notice %s not delivered (attempt %d): %s", row.id, attempts, type(exc).__name__)
@@ -120,6 +124,6 @@ async def deliver_due(session: AsyncSession, channel: Channel, cipher: FieldCiph
                 status="failed" if attempts >= max_attempts else "pending", next_attempt_at=now + _backoff(attempts)))
             continue
         await session.execute(update(tables.notifications).where(N.id == row.id).values(
-            status="sent", sent_at=now, attempts=row.attempts + 1, channel=channel.name))
+            status="sent", sent_at=now, attempts=row.attempts + 1, channel=channel.name, message=message))
         sent += 1
     return sent

@@ -33,7 +33,8 @@ STATUS_ROLES = allow(Role.DEPARTMENT, Role.PROVINCE_BUREAU, Role.OPERATOR)
 
 def _importer(request: Request, who: Principal) -> imports.Importer:
     settings: Settings = request.app.state.settings
-    return imports.Importer(actor=who.subject, secret=settings.pseudonym_secret, policy=settings.policy())
+    return imports.Importer(actor=who.subject, secret=settings.pseudonym_secret, policy=settings.policy(),
+                            fields=settings.field_cipher())
 
 
 @contextmanager
@@ -210,7 +211,8 @@ async def decide_candidate(candidate_id: RowNumber, decision: Literal["accept", 
     try:
         async with db.begin():
             result = await candidates.decide(db, candidate_id, accept=decision == "accept", actor=who.subject,
-                                             secret=settings.pseudonym_secret, policy=settings.policy())
+                                             secret=settings.pseudonym_secret, policy=settings.policy(),
+                                             fields=settings.field_cipher())
             await log(db, "review_candidate", str(candidate_id), decision, who, {})
             return result
     except LookupError as exc:

@@ -11,7 +11,8 @@ from identity_matching.settings import Settings
 
 
 def build_loops(settings: Settings, sessions):
-    by = imports.Importer(actor="department-feed", secret=settings.pseudonym_secret, policy=settings.policy())
+    by = imports.Importer(actor="department-feed", secret=settings.pseudonym_secret, policy=settings.policy(),
+                          fields=settings.field_cipher())
     context = {"by": by, "departments": settings.departments}
     return consumer_and_relay(
         settings, sessions, tables.chassis,

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.db import any_of
+from aid_chassis.fields import FieldCipher
 from aid_contracts import student_key
 from aid_contracts.keys import normalise_id_number
 from identity_matching.adapters import tables
@@ -90,7 +91,7 @@ def _candidate(batch_id: str, department: str, number: int, row: dict, near: dic
 
 
 async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, actor: str, secret: bytes,
-                 policy) -> dict:
+                 policy, fields: FieldCipher) -> dict:
     rc = tables.review_candidates.c
     found = (await session.execute(select(tables.review_candidates).where(rc.candidate_id == candidate_id)
                                    .with_for_update())).first()
@@ -101,11 +102,11 @@ async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, acto
     await session.execute(update(tables.review_candidates).where(rc.candidate_id == candidate_id).values(
         status="accepted" if accept else "rejected", decided_by=actor, decided_at=datetime.now(UTC)))
     if accept:
-        await _accept(session, found, secret, policy)
+        await _accept(session, found, secret, policy, fields)
     return {"candidate_id": candidate_id, "status": "accepted" if accept else "rejected"}
 
 
-async def _accept(session: AsyncSession, found, secret: bytes, policy) -> None:
+async def _accept(session: AsyncSession, found, secret: bytes, policy, fields: FieldCipher) -> None:
     key = student_key(found.candidate_id_number, secret)
     await session.execute(pg_insert(tables.department_records).values(
         department=found.department, student_key=key, batch_id=found.batch_id, **found.record,
@@ -113,4 +114,4 @@ async def _accept(session: AsyncSession, found, secret: bytes, policy) -> None:
     await session.execute(pg_insert(tables.id_corrections).values(
         department=found.department, raw_id_number=normalise_id_number(found.raw_id_number),
         id_number=found.candidate_id_number).on_conflict_do_nothing())
-    await rematch(session, {key}, batch_id=found.batch_id, policy=policy)
+    await rematch(session, {key}, batch_id=found.batch_id, policy=policy, fields=fields)

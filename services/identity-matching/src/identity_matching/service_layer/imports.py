@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
+from aid_chassis.fields import FieldCipher
 from aid_contracts import Envelope, ListImported
 from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
@@ -31,11 +32,13 @@ class UnknownDepartment(ValueError):
 
 @dataclass(frozen=True)
 class Importer:
-    """Who imports, and the rules in force: the pseudonym secret and the eligibility policy."""
+    """Who imports, and the rules in force: the pseudonym secret, the eligibility policy and the
+    cipher sealing students' ID numbers and names in events."""
 
     actor: str
     secret: bytes
     policy: EligibilityPolicy
+    fields: FieldCipher
 
 
 @dataclass
@@ -237,7 +240,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
-        compared = await compare(session, affected, batch_id=round_id, policy=by.policy, clock=clock,
+        compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
                                  stored=pl.concat([s.values for s in stored]))
     with clock.stage("report"):
         counted = await _coverage(session, stored, compared)
@@ -260,7 +263,8 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
                   on_list: pl.Series, clock: Stopwatch) -> ImportReport:
     """The roster's re-comparison and report."""
     with clock.stage("compare"):
-        changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, clock=clock)
+        changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, fields=by.fields,
+                                clock=clock)
     with clock.stage("report"):
         matched = await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
     return await _record(session, batch, by, changes, enrolled=on_list.n_unique(), matched=matched,

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
+from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
@@ -84,18 +85,20 @@ async def _count(session: AsyncSession, keys: pl.Series) -> tuple[int, int]:
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy, clock: Stopwatch | None = None,
+                  policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None,
                   stored: pl.DataFrame | None = None) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change (and times
     each step on ``clock``). ``stored``: whole department lists this transaction has just written
     (FINDINGS columns), used as they are instead of read back."""
-    return (await compare(session, keys, batch_id=batch_id, policy=policy, clock=clock, stored=stored)).changes
+    return (await compare(session, keys, batch_id=batch_id, policy=policy, fields=fields, clock=clock,
+                          stored=stored)).changes
 
 
 async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy, clock: Stopwatch | None = None,
+                  policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None,
                   stored: pl.DataFrame | None = None) -> Compared:
-    """``rematch``, telling also which of the keys are enrolled and which match now."""
+    """``rematch``, telling also which of the keys are enrolled and which match now. The events
+    carry each student's ID number and name sealed by ``fields``."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     since, number = await _count(session, keys)
@@ -115,7 +118,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         found = bulk_match.changes(current, priors)
     with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
         at = datetime.now(UTC).isoformat()
-        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at))
+        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
         try:
             await _store(session, found, priors)
         finally:
@@ -187,12 +190,19 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
 QUEUE_SLICE = 50_000  # events encoded and packed at a time (a province's round at once took 1.8 GB more)
 
 
-def _pack(found: pl.DataFrame, batch_id: str, at: str) -> list[tuple[str, int, bytes]]:
+def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher) -> list[tuple[str, int, bytes]]:
     """The round's events in order, encoded and packed a slice at a time (CPU work only)."""
     packed = []
     for start in range(0, found.height, QUEUE_SLICE):
-        packed += bulk.pack_events(_events(found.slice(start, QUEUE_SLICE), batch_id, at))
+        packed += bulk.pack_events(_events(_sealed(found.slice(start, QUEUE_SLICE), fields), batch_id, at))
     return packed
+
+
+def _sealed(found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
+    """The rows with each student's ID number and name sealed (``aid_chassis.fields``), as events carry them."""
+    owners = found["student_key"].to_list()
+    return found.with_columns(pl.Series(name, fields.seal_texts(found[name].to_list(), owners, name), pl.String)
+                              for name in PERSONAL)
 
 
 def _events(found: pl.DataFrame, batch_id: str, at: str) -> pl.DataFrame:

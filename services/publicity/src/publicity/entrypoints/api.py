@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from aid_chassis.app import create_app, session
+from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import Principal, Role, public
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_chassis.params import RowNumber
 from aid_contracts.events import Category, Stage
@@ -72,13 +73,13 @@ async def put_programme(code: str, body: ProgrammeBody, db=Depends(session), who
 
 @router.get("/lists/proposal", summary="The proposed list: my verified students who qualify (拟资助名单)")
 async def proposal(programme_code: str, period: str | None = None, db=Depends(session),
-                   who: Principal = Depends(SCHOOLS)) -> dict:
+                   who: Principal = Depends(SCHOOLS), opener: FieldCipher = Depends(fields)) -> dict:
     with refusals():
         rules = await rules_for(db, programme_code, period or Period.of_month(date.today()).text)
         rows = await lists.propose(db, school_code=who.school_code or "", rules=rules)
     return {"programme_code": programme_code, "students": len(rows), "amount_fen_total": sum(a for _, a in rows),
-            "items": [{"name": r.student["name"], "id_number": mask_id_number(r.student["id_number"]),
-                       "status": r.status, "amount_fen": a} for r, a in rows]}
+            "items": [{**_shown(opener.open_student(r.student, r.student_key)), "status": r.status, "amount_fen": a}
+                      for r, a in rows]}
 
 
 @router.post("/lists", summary="Build my school's draft list from verified students", status_code=201)
@@ -111,7 +112,8 @@ def _summary(row) -> dict:
 
 
 @router.get("/lists/{list_id}", summary="One list with every entry and its state")
-async def get_list(list_id: str, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS)) -> dict:
+async def get_list(list_id: str, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS),
+                   opener: FieldCipher = Depends(fields)) -> dict:
     a, e = tables.aid_lists.c, tables.list_entries.c
     row = (await db.execute(select(tables.aid_lists).where(a.list_id == list_id, _list_scope(who)))).first()
     with refusals():
@@ -119,8 +121,13 @@ async def get_list(list_id: str, db=Depends(session), who: Principal = Depends(S
             raise LookupError(f"没有这个资助名单 (no aid list {list_id} you may see)")
     entries = await db.execute(select(tables.list_entries).where(e.list_id == list_id).order_by(e.entry_no))
     return {**_summary(row), "entries": [
-        {"entry_no": x.entry_no, "name": x.student["name"], "id_number": mask_id_number(x.student["id_number"]),
+        {"entry_no": x.entry_no, **_shown(opener.open_student(x.student, x.student_key)),
          "amount_fen": x.amount_fen, "state": x.state, "state_reason": x.state_reason} for x in entries]}
+
+
+def _shown(student: dict) -> dict:
+    """A student as a school or bureau sees them on a list: the name, the ID number masked."""
+    return {"name": student["name"], "id_number": mask_id_number(student["id_number"])}
 
 
 @router.post("/lists/{list_id}/entries/{entry_no}/remove", summary="Take a student off my draft list, with a reason")

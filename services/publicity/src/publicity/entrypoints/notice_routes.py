@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from aid_chassis.app import session
+from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal, public
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.params import INT4_MAX
 from publicity.adapters import tables
@@ -51,7 +52,7 @@ async def notices_of_school(school_code: str = Query(..., pattern=r"^\d{10,12}$"
 
 
 @notices.get("/notices/{list_id}", summary="Public notice of an aid list (公示名单)", dependencies=[Depends(public)])
-async def notice(list_id: str, db=Depends(session)) -> dict:
+async def notice(list_id: str, db=Depends(session), opener: FieldCipher = Depends(fields)) -> dict:
     a, e = tables.aid_lists.c, tables.list_entries.c
     aid_list = (await db.execute(select(tables.aid_lists).where(a.list_id == list_id,
                                                                 a.status.in_(["published", "final"])))).first()
@@ -63,9 +64,13 @@ async def notice(list_id: str, db=Depends(session)) -> dict:
                                .order_by(e.entry_no))
     return {"list_id": list_id, "school_code": aid_list.school_code, "programme": rules.name, "period": aid_list.period,
             "status": aid_list.status, "published_at": aid_list.published_at, "notice_ends_at": aid_list.notice_ends_at,
-            "students": [{"entry_no": x.entry_no, "name": mask_name(x.student["name"]),
-                          "id_number": mask_id_number(x.student["id_number"]), "amount_fen": x.amount_fen}
-                         for x in entries]}
+            "students": [{"entry_no": x.entry_no, **_masked(opener.open_student(x.student, x.student_key)),
+                          "amount_fen": x.amount_fen} for x in entries]}
+
+
+def _masked(student: dict) -> dict:
+    """A student as the public notice shows them: name and ID number masked."""
+    return {"name": mask_name(student["name"]), "id_number": mask_id_number(student["id_number"])}
 
 
 @notices.post("/notices/{list_id}/objections", summary="Object to a notice (投诉举报); contact details required",

@@ -23,8 +23,8 @@ def _code(name: str, length: int, **kw) -> Column:
 students = Table(
     "students", metadata,
     Column("student_key", String(64), primary_key=True),
-    Column("name", String(50), nullable=False),
-    Column("id_number", String(18), nullable=False),
+    Column("name", Text, nullable=False),  # sealed (aid_chassis.fields): opened only where shown
+    Column("id_number", Text, nullable=False),
     _code("school_code", 20),
     Column("stage", String(20), nullable=False),
     _code("enrolment_region", 6),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aid_chassis.auth import OutsideJurisdiction, Principal, Role, jurisdiction
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_contracts import labels
 
@@ -79,9 +80,11 @@ def exports_whole(who: Principal, dimension: str) -> bool:
     return sees_id_numbers(who) and (who.role is Role.SCHOOL or dimension == "enrolment")
 
 
-def item(row) -> dict:
-    """One student as a view shows them (JSON): the ID number masked (a reveal is its own, audited request)."""
-    return {"student_key": row.student_key, "name": row.name, "id_number": mask_id_number(row.id_number),
+def item(row, fields: FieldCipher) -> dict:
+    """One student as a view shows them (JSON): the name opened, the ID number masked (a reveal is
+    its own, audited request)."""
+    return {"student_key": row.student_key, "name": fields.open_text(row.name, row.student_key, "name"),
+            "id_number": mask_id_number(fields.open_text(row.id_number, row.student_key, "id_number")),
             "school_code": row.school_code, "stage": row.stage, "enrolment_region": row.enrolment_region,
             "household_region": row.household_region, "categories": list(row.categories),
             "poverty_status": row.poverty_status, "status": row.status, "origin": row.origin,
@@ -92,11 +95,11 @@ EXPORT_HEADER = ["姓名", "身份证号", "学校代码", "学段", "学籍所�
                  "核对状态", "来源", "姓名不一致", "未资助原因"]
 
 
-def export_row(row, whole: bool) -> list[str]:
+def export_row(row, whole: bool, fields: FieldCipher) -> list[str]:
     """One student as an export line, in the words of EXPORT_HEADER: the whole ID number when
     ``whole`` (see ``exports_whole``; the export is audited), masked otherwise."""
-    shown = item(row)
-    id_number = row.id_number if whole else shown["id_number"]
+    shown = item(row, fields)
+    id_number = fields.open_text(row.id_number, row.student_key, "id_number") if whole else shown["id_number"]
     return [shown["name"], id_number, row.school_code, labels.label(labels.STAGE, row.stage),
             row.enrolment_region, row.household_region, labels.labels(labels.CATEGORY, row.categories),
             labels.label(labels.POVERTY_STATUS, row.poverty_status), labels.label(labels.STUDENT_STATUS, row.status),

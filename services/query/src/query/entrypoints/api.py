@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from aid_chassis.app import create_app, session
+from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number
 from query.adapters import tables
 from query.entrypoints import lookup_routes, view_routes
@@ -28,13 +29,15 @@ async def _student_in_reach(db, who: Principal, key: str, *, household: bool = T
 
 
 @router.get("/students/{key}/timeline", summary="A student's timeline: matched → verified → published → paid")
-async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow(*BUREAUS, Role.SCHOOL))) -> dict:
+async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow(*BUREAUS, Role.SCHOOL)),
+                   opener: FieldCipher = Depends(fields)) -> dict:
     student = await _student_in_reach(db, who, key)
     t = tables.timeline.c
     events = await db.execute(select(tables.timeline).where(t.student_key == key).order_by(t.occurred_at, t.event_id))
     a = tables.aid_records.c
     aid = await db.execute(select(tables.aid_records).where(a.student_key == key).order_by(a.published_at))
-    return {"student_key": key, "name": student.name, "id_number": mask_id_number(student.id_number),
+    return {"student_key": key, "name": opener.open_text(student.name, key, "name"),
+            "id_number": mask_id_number(opener.open_text(student.id_number, key, "id_number")),
             "school_code": student.school_code, "status": student.status, "categories": list(student.categories),
             "events": [{"type": e.event_type, "at": e.occurred_at, **e.summary} for e in events],
             "aid": [{"list_id": r.list_id, "programme": r.programme_name, "period": r.period,
@@ -55,13 +58,14 @@ class RevealReason(BaseModel):
 
 @router.post("/students/{key}/reveal", summary="The whole ID number, for a stated reason (查看完整身份证号, audited)")
 async def reveal(key: str, body: RevealReason, db=Depends(session),
-                 who: Principal = Depends(allow(Role.SCHOOL, Role.COUNTY_BUREAU))) -> dict:
+                 who: Principal = Depends(allow(Role.SCHOOL, Role.COUNTY_BUREAU)),
+                 opener: FieldCipher = Depends(fields)) -> dict:
     """The school or county that verifies and pays (by enrolment) sees the whole number; who, why
     and when go to the chained audit log first."""
     student = await _student_in_reach(db, who, key, household=False)
     await log(db, "student", key, "reveal_id_number", who, {"reason": body.reason})
     await db.commit()
-    return {"student_key": key, "id_number": student.id_number}
+    return {"student_key": key, "id_number": opener.open_text(student.id_number, key, "id_number")}
 
 
 def create(settings: Settings):

@@ -75,11 +75,14 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
         return 429, {"detail": TOO_MANY}, {"retry-after": str(int(wait) + 1)}
     rows = await state.coalescer.rows(key)
     first = rows[0] if rows else None
-    name_ok = _same(first.name if first else "", data["name"].strip())
+    opener = state.settings.field_cipher()
+    name = opener.open_text(first.name, key, "name") if first else ""
+    name_ok = _same(name, data["name"].strip())
     school_ok = _same(first.school_code if first else "", data["school_code"].strip())
     if not (first and name_ok and school_ok):
         return 404, {"detail": NOT_FOUND}, {}
-    return 200, {"name": mask_name(first.name), "id_number": mask_id_number(first.id_number),
+    return 200, {"name": mask_name(name), "id_number": mask_id_number(opener.open_text(first.id_number, key,
+                                                                                       "id_number")),
                  "school_code": first.school_code,
                  "aid": [{"programme": r.programme_name, "period": r.period, "amount_fen": r.amount_fen,
                           "amount_yuan": f"{r.amount_fen / 100:.2f}", "status": r.status,

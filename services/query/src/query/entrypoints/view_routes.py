@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from aid_chassis import exports
-from aid_chassis.app import session
+from aid_chassis.app import fields, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
+from aid_chassis.fields import FieldCipher
 from aid_contracts import labels
 from query.domain import views as v
 from query.service_layer import views as sql
@@ -62,14 +63,14 @@ async def catalogue(who: Principal = Depends(READERS)) -> dict:
 
 @router.get("/{view}", summary="A page of the view's students, in school order")
 async def view_page(a: Asked = Depends(asked), who: Principal = Depends(READERS), db=Depends(session),
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50, after: str | None = None) -> dict:
+                    opener: FieldCipher = Depends(fields), limit: Annotated[int, Query(ge=1, le=500)] = 50, after: str | None = None) -> dict:
     try:
         cursor = v.decode_cursor(after) if after else None
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     rows, total, more = await sql.page(db, a.view, a.scope, a.filters, limit=limit, after=cursor)
     return {"view": a.view, "name": v.VIEWS[a.view][0], "dimension": a.scope.dimension, "total": total,
-            "items": [v.item(r) for r in rows],
+            "items": [v.item(r, opener) for r in rows],
             "next": v.encode_cursor(rows[-1].school_code, rows[-1].student_key) if more else None}
 
 
@@ -83,7 +84,8 @@ async def view_summary(a: Asked = Depends(asked), db=Depends(session)) -> dict:
 
 @router.get("/{view}/export", summary="Every student of the view as CSV or XLSX (导出)")
 async def view_export(request: Request, a: Asked = Depends(asked), who: Principal = Depends(READERS),
-                      db=Depends(session), format: Literal["csv", "xlsx"] = "csv") -> Response:
+                      db=Depends(session), opener: FieldCipher = Depends(fields),
+                      format: Literal["csv", "xlsx"] = "csv") -> Response:
     rows = await sql.count(db, a.view, a.scope, a.filters)
     if format == "xlsx" and rows > exports.XLSX_MAX_ROWS:
         raise HTTPException(422, f"共 {rows} 行，超过 Excel 单表上限，请导出 CSV ({rows} rows: more than one sheet "
@@ -98,20 +100,20 @@ async def view_export(request: Request, a: Asked = Depends(asked), who: Principa
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
         async with request.app.state.sessions() as s:
-            lines = [v.export_row(r, whole) async for r in sql.every_row(s, a.view, a.scope, a.filters)]
+            lines = [v.export_row(r, whole, opener) async for r in sql.every_row(s, a.view, a.scope, a.filters)]
         body = await asyncio.to_thread(exports.xlsx_bytes, v.EXPORT_HEADER, lines, sheet=v.VIEWS[a.view][0])
         return Response(body, media_type=exports.XLSX_TYPE, headers=headers)
-    return StreamingResponse(_csv(request, a, whole), media_type=exports.CSV_TYPE, headers=headers)
+    return StreamingResponse(_csv(request, a, whole, opener), media_type=exports.CSV_TYPE, headers=headers)
 
 
-async def _csv(request: Request, a: Asked, whole: bool):
+async def _csv(request: Request, a: Asked, whole: bool, opener: FieldCipher):
     """The export's lines, a thousand at a time, read with the app's own session (the request's
     session is closed once streaming starts)."""
     yield exports.csv_header(v.EXPORT_HEADER)
     async with request.app.state.sessions() as s:
         batch: list[list[str]] = []
         async for row in sql.every_row(s, a.view, a.scope, a.filters):
-            batch.append(v.export_row(row, whole))
+            batch.append(v.export_row(row, whole, opener))
             if len(batch) >= 1000:
                 yield exports.csv_rows(batch)
                 batch = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aid_chassis.auth import BUREAUS, Role, allow
 from aid_chassis.errors import refusals as http_refusals
+from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_chassis.uploads import UploadRefused
 from verification.domain.proofs import ProofRefused
@@ -24,16 +25,23 @@ def refusals():
     return http_refusals((ProofRefused, VerificationRefused, UploadRefused), conflicts=CONFLICTS, statuses=PROOF_STATUS)
 
 
-def masked(student: dict) -> dict:
-    return {**student, "id_number": mask_id_number(student["id_number"])}
+def masked(student: dict, key: str, opener: FieldCipher) -> dict:
+    """A student's facts as a school or bureau sees them: the name opened, the ID number masked."""
+    opened = opener.open_student(student, key)
+    return {**opened, "id_number": mask_id_number(opened["id_number"])}
 
 
-def task_view(row) -> dict:
-    """A task as callers see it (ID number masked)."""
+def task_view(row, opener: FieldCipher) -> dict:
+    """A task as callers see it (the name and a corrected name opened, the ID number masked)."""
+    def shown(field: str, value):
+        return opener.open_text(value, row.student_key, field) if field in PERSONAL and value is not None else value
+
     return {"task_id": row.task_id, "student_key": row.student_key, "origin": row.origin, "status": row.status,
             "open": row.open, "invalid_reason": row.invalid_reason, "invalid_text": row.invalid_text,
-            "corrections": {k: ({"old": v["old"], "new": v["new"]}) for k, v in (row.corrections or {}).items()},
-            "changes": row.changes, "closed_reason": row.closed_reason, "student": masked(row.student),
+            "corrections": {k: {"old": shown(k, v["old"]), "new": shown(k, v["new"])}
+                            for k, v in (row.corrections or {}).items()},
+            "changes": row.changes, "closed_reason": row.closed_reason,
+            "student": masked(row.student, row.student_key, opener),
             "categories": row.categories, "review": row.review, "batch_id": row.batch_id,
             "match_revision": row.match_revision, "verified_by": row.verified_by, "audit_state": row.audit_state,
             "audit_reason": row.audit_reason, "audited_by": row.audited_by,

@@ -8,8 +8,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from aid_chassis.app import session
+from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal
+from aid_chassis.fields import FieldCipher
 from aid_chassis.params import RowNumber
 from verification.entrypoints.common import AUDITORS, PROVINCE, SCHOOLS, SCHOOLS_AND_AUDITORS, masked, refusals
 from verification.service_layer import checks, followups
@@ -30,9 +31,11 @@ class DeadlineBody(BaseModel):
 
 
 @unfunded_router.get("", summary="Registered-poor students not paid in the period, and the reasons reported")
-async def unfunded(period: str = Period, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS)) -> dict:
+async def unfunded(period: str = Period, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS),
+                   opener: FieldCipher = Depends(fields)) -> dict:
     rows = await followups.unfunded(db, who, period)
-    return {"total": len(rows), "items": [{"task_id": r.task_id, "school_code": r.school_code, "student": masked(r.student),
+    return {"total": len(rows), "items": [{"task_id": r.task_id, "school_code": r.school_code,
+                                           "student": masked(r.student, r.student_key, opener),
                                            "reason": r.reason, "text": r.text} for r in rows]}
 
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from aid_chassis.app import session
+from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal
+from aid_chassis.fields import FieldCipher
 from aid_contracts.events import Category, PovertyStatus, Stage
 from verification.adapters import tables
 from verification.domain.proofs import MAX_PROOF_BYTES
@@ -66,8 +67,9 @@ async def add_supplement(request: Request, id_number: str = Form(...), name: str
     content = await proof.read(MAX_PROOF_BYTES + 1)
     with refusals():
         async with db.begin():
-            return await supplements.supplement(db, who, given, content, secret=request.app.state.settings.pseudonym_secret,
-                                                today=date.today())
+            settings = request.app.state.settings
+            return await supplements.supplement(db, who, given, content, secret=settings.pseudonym_secret,
+                                                fields=settings.field_cipher(), today=date.today())
 
 
 @router.get("/tasks/{task_id}/proof", summary="Download a supplement's proof (its school and auditing bureau only)")
@@ -81,7 +83,7 @@ async def download_proof(task_id: str, db=Depends(session), who: Principal = Dep
 
 @router.get("/repeated-checks", summary="Repeated students my bureau resolves (重复学生核查)")
 async def repeated_checks(state: Literal["open", "resolved"] = "open", db=Depends(session),
-                          who: Principal = Depends(AUDITORS)) -> dict:
+                          who: Principal = Depends(AUDITORS), opener: FieldCipher = Depends(fields)) -> dict:
     r = tables.repeated_checks.c
     checks = (await db.execute(select(tables.repeated_checks).where(
         r.state == state, r.resolver_prefix == (who.region_prefix or "-")).order_by(r.opened_at))).all()
@@ -89,7 +91,7 @@ async def repeated_checks(state: Literal["open", "resolved"] = "open", db=Depend
     for check in checks:
         rows = await db.execute(select(tables.tasks).where(T.student_key == check.student_key, T.open).order_by(T.task_id))
         items.append({"student_key": check.student_key, "state": check.state, "kept_task_id": check.kept_task_id,
-                      "tasks": [task_view(t) for t in rows]})
+                      "tasks": [task_view(t, opener) for t in rows]})
     return {"total": len(items), "items": items}
 
 

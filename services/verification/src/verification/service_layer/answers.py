@@ -6,6 +6,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_chassis.uploads import CsvRow, read_csv
 from aid_contracts.events import VerificationStatus
 from aid_contracts.keys import student_key
@@ -20,13 +21,16 @@ async def verified_elsewhere(session: AsyncSession, key: str, task_id: str) -> b
         T.student_key == key, T.task_id != task_id, T.open, T.status.in_(VERIFIED)))))
 
 
-async def answer(session: AsyncSession, who: Principal, task_id: str, given: Answer) -> dict:
-    """Record a school's answer; it waits for submission and the bureau's audit."""
+async def answer(session: AsyncSession, who: Principal, task_id: str, given: Answer, fields: FieldCipher) -> dict:
+    """Record a school's answer; it waits for submission and the bureau's audit. A corrected name is
+    kept sealed (``fields``), old and new, like the student's facts."""
     task = await school_task(session, who, task_id)
     check_answerable(task.audit_state)
     check_answer(given, open_=task.open)
     check_duplicates(given.status, verified_elsewhere=await verified_elsewhere(session, task.student_key, task_id))
-    _, changed = corrected(task.student, given.corrections)
+    _, changed = corrected(fields.open_student(task.student, task.student_key), given.corrections)
+    changed = {k: {old_new: fields.seal_text(v, task.student_key, k) if k in PERSONAL else v
+                   for old_new, v in change.items()} for k, change in changed.items()}
     await set_task(session, task_id, status=given.status.value, invalid_reason=given.invalid_reason,
                    invalid_text=given.invalid_text, corrections=changed, verified_by=who.subject,
                    verified_at=now(), audit_state=UNSUBMITTED, audit_reason=None, changes={})
@@ -36,9 +40,10 @@ async def answer(session: AsyncSession, who: Principal, task_id: str, given: Ans
     return {"task_id": task_id, "status": given.status.value, "corrected": sorted(changed)}
 
 
-async def answer_many(session: AsyncSession, who: Principal, items: list[tuple[str, Answer]]) -> dict:
+async def answer_many(session: AsyncSession, who: Principal, items: list[tuple[str, Answer]],
+                      fields: FieldCipher) -> dict:
     """Many answers at once; each is accepted or refused on its own (per-item result)."""
-    return await each(session, items, lambda item: answer(session, who, item[0], item[1]),
+    return await each(session, items, lambda item: answer(session, who, item[0], item[1], fields),
                       lambda item: {"task_id": item[0]})
 
 
@@ -74,10 +79,12 @@ async def _task_id_of(session: AsyncSession, who: Principal, fields: dict[str, s
     return found
 
 
-async def answer_csv(session: AsyncSession, who: Principal, content: bytes, secret: bytes) -> dict:
+async def answer_csv(session: AsyncSession, who: Principal, content: bytes, secret: bytes,
+                     fields: FieldCipher) -> dict:
     """Answers from a CSV; each row's result names its row number."""
     async def apply(row: CsvRow) -> dict:
-        return await answer(session, who, await _task_id_of(session, who, row.fields, secret), _answer_of(row.fields))
+        return await answer(session, who, await _task_id_of(session, who, row.fields, secret), _answer_of(row.fields),
+                            fields)
 
     rows = read_csv(content, HEADERS, needs=[{"status"}, {"task_id", "id_number"}])
     return await each(session, rows, apply, lambda row: {"row": row.row})

@@ -31,7 +31,7 @@ async def on_paid(session: AsyncSession, envelope: Envelope) -> None:
 def _unfunded(period: str):
     """Approved, verified registered-poor students with no payment in the period, and any reason reported."""
     paid = select(P.student_key).where(P.student_key == T.student_key, P.period == period).exists()
-    return (select(T.task_id, T.school_code, T.student, U.reason, U.text, U.reported_at)
+    return (select(T.task_id, T.school_code, T.student_key, T.student, U.reason, U.text, U.reported_at)
             .outerjoin(tables.unfunded_reports, and_(U.task_id == T.task_id, U.period == period))
             .where(T.open, T.audit_state == APPROVED, T.status.in_(VERIFIED), T.categories.contains(POOR), ~paid))
 

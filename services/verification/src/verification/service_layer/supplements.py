@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.fields import FieldCipher
 from aid_contracts.keys import student_key
 from aid_chassis.audit import new_id
 from verification.adapters import tables
@@ -22,9 +23,10 @@ DEPARTMENT = "school_supplement"  # the source of a category a school supplied
 
 
 async def supplement(session: AsyncSession, who: Principal, given: Supplement, proof: bytes, *,
-                     secret: bytes, today: date) -> dict:
+                     secret: bytes, fields: FieldCipher, today: date) -> dict:
     """Add a student the comparison missed, with a JPG proof; it is verified by the school itself
-    and waits for submission like any answer. The same ID at another school opens a repeated-student check."""
+    and waits for submission like any answer (the ID number and name sealed by ``fields``, as the
+    comparison's events carry them). The same ID at another school opens a repeated-student check."""
     if who.stage and given.stage.value != who.stage:
         raise VerificationRefused("wrong_stage", f"本账号只管理 {who.stage} 学段 (this account is for stage {who.stage})")
     s = checked(given, today=today)
@@ -33,8 +35,9 @@ async def supplement(session: AsyncSession, who: Principal, given: Supplement, p
     if any(t.school_code == who.school_code for t in await tasks_of(session, key)):
         raise VerificationRefused("already_listed", "该学生已在本校名单中，请直接核对 (the student is already in your list: verify that record)")
     task_id, proof_id = new_id("S"), new_id("P")
-    student = {"id_number": s.id_number, "name": s.name, "school_code": who.school_code, "stage": s.stage.value,
-               "enrolment_region": s.enrolment_region, "household_region": s.household_region}
+    student = fields.seal_student({"id_number": s.id_number, "name": s.name, "school_code": who.school_code,
+                                   "stage": s.stage.value, "enrolment_region": s.enrolment_region,
+                                   "household_region": s.household_region}, key)
     category = {"category": s.category.value, "department": DEPARTMENT,
                 "poverty_status": s.poverty_status.value if s.poverty_status else None, "exit_year": s.exit_year}
     await session.execute(insert(tables.proofs).values(proof_id=proof_id, task_id=task_id, sha256=sha256,
