@@ -6,32 +6,20 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from aid_chassis import dead_letters
 from aid_chassis.kafka import make_producer
 from aid_contracts.topics import BUSINESS_TOPICS
-from aid_local import dlq, flow, lag
+from aid_local import flow, lag
 from aid_local.platform import SERVICES
+
+from tests.e2e.records import every_record
 
 GROUPS = {s.name for s in SERVICES}
 
 
 async def _history(bootstrap: str) -> list:
     """Every event record of the business topics now (not poison, not replays of dead letters)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [tp for t in BUSINESS_TOPICS for tp in await dlq.topic_partitions(bootstrap, t.value)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records += [r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)]]
-    finally:
-        await consumer.stop()
+    records = await every_record(bootstrap, (t.value for t in BUSINESS_TOPICS))
     return [r for r in records if "ce_id" in dict(r.headers or ()) and not (r.key or b"").startswith(b"poison-")
             and dead_letters.replay_target(r) is None]
 

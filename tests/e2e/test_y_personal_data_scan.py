@@ -16,11 +16,12 @@ from datetime import date
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from aid_contracts.keys import check_digit
 from aid_contracts.topics import Topic
-from aid_local import bank, dlq
+from aid_local import bank
+
+from tests.e2e.records import every_record
 
 ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
 CARD_SHAPE = re.compile(r"(?<![0-9A-Za-z])(62\d{14,17})(?![0-9A-Za-z])")
@@ -65,23 +66,6 @@ def test_no_id_or_card_number_in_logs_or_spans(running, result, province):
 SPARED = {"department-record": "fields"}  # the event type whose field comes in clear from outside
 
 
-async def _every_record(bootstrap: str) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [tp for t in Topic for tp in await dlq.topic_partitions(bootstrap, t.value)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records += [r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)]]
-    finally:
-        await consumer.stop()
-    return records
-
-
 def _scanned_value(record) -> str:
     """The record's value as scanned: a department's pushed row without its fields, anything else as it is."""
     spared = SPARED.get(dict(record.headers or ()).get("ce_type", b"").decode(errors="replace"))
@@ -95,7 +79,7 @@ def _scanned_value(record) -> str:
 
 
 def test_no_id_or_card_number_in_any_topic_but_in_a_departments_pushed_rows(running, result, province):
-    records = asyncio.run(_every_record(running.platform.bootstrap_servers))
+    records = asyncio.run(every_record(running.platform.bootstrap_servers, (t.value for t in Topic)))
     assert {Topic.STUDENT_MATCHED.value, Topic.VERIFIED.value, Topic.PAID.value, Topic.AUDIT.value} <= {
         r.topic for r in records}
     known, found = _known(province), []

@@ -118,3 +118,20 @@ def create_consumer_offsets(consumer: str) -> None:
 # are lz4-compressed already, and PostgreSQL compressing them again cost 0.8 s per 600,000 events.
 OUTBOX_VALUES_AS_IS = "ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTERNAL"
 OUTBOX_VALUES_COMPRESSED = "ALTER TABLE outbox ALTER COLUMN value SET STORAGE EXTENDED"
+
+
+def personal_columns_as_text(table: str, plain_types: dict) -> None:
+    """Alembic: let ``table``'s personal columns (name → their type while plain) hold sealed tokens."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    for column in plain_types:
+        op.alter_column(table, column, type_=sa.Text(), existing_nullable=False)
+
+
+def personal_columns_as_plain(table: str, plain_types: dict) -> None:
+    """Alembic: the downgrade of ``personal_columns_as_text`` (only while every stored value is plain)."""
+    from alembic import op
+
+    for column, plain in plain_types.items():
+        op.alter_column(table, column, type_=plain, existing_nullable=False)

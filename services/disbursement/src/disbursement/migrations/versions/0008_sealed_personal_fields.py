@@ -5,19 +5,19 @@ Revision ID: 0008
 Revises: 0007
 """
 import sqlalchemy as sa
-from alembic import op
+
+from aid_chassis.migrations import personal_columns_as_plain, personal_columns_as_text
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+PLAIN = {"name": sa.String(100), "id_number": sa.String(18)}
 
 
 def upgrade() -> None:
-    op.alter_column("payment_batch_lines", "name", type_=sa.Text(), existing_nullable=False)
-    op.alter_column("payment_batch_lines", "id_number", type_=sa.Text(), existing_nullable=False)
+    personal_columns_as_text("payment_batch_lines", PLAIN)
 
 
-def downgrade() -> None:  # only while every stored value is still plain
-    op.alter_column("payment_batch_lines", "id_number", type_=sa.String(18), existing_nullable=False)
-    op.alter_column("payment_batch_lines", "name", type_=sa.String(100), existing_nullable=False)
+def downgrade() -> None:
+    personal_columns_as_plain("payment_batch_lines", PLAIN)

@@ -4,19 +4,19 @@ Revision ID: 0005
 Revises: 0004
 """
 import sqlalchemy as sa
-from alembic import op
+
+from aid_chassis.migrations import personal_columns_as_plain, personal_columns_as_text
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+PLAIN = {"name": sa.String(50), "id_number": sa.String(18)}
 
 
 def upgrade() -> None:
-    op.alter_column("students", "name", type_=sa.Text(), existing_nullable=False)
-    op.alter_column("students", "id_number", type_=sa.Text(), existing_nullable=False)
+    personal_columns_as_text("students", PLAIN)
 
 
-def downgrade() -> None:  # only while every stored value is still plain
-    op.alter_column("students", "id_number", type_=sa.String(18), existing_nullable=False)
-    op.alter_column("students", "name", type_=sa.String(50), existing_nullable=False)
+def downgrade() -> None:
+    personal_columns_as_plain("students", PLAIN)
