@@ -22,6 +22,13 @@ def test_a_field_key_ring_that_cannot_be_used_is_refused_without_showing_it(monk
     assert _settings().field_cipher().current == "1"
 
 
+def test_a_service_without_a_field_key_ring_opens_nothing(monkeypatch):
+    monkeypatch.setenv("AID_PSEUDONYM_KEY", "a-real-secret-of-enough-length")
+    monkeypatch.delenv("AID_FIELD_KEYS", raising=False)
+    with pytest.raises(ValueError, match="AID_FIELD_KEYS is not set"):
+        _settings(field_keys=None).field_cipher()
+
+
 def test_database_url_is_normalised_to_psycopg3(monkeypatch):
     monkeypatch.setenv("AID_PSEUDONYM_KEY", "a-real-secret-of-enough-length")
     assert _settings().database_url == "postgresql+psycopg://u@h/db"

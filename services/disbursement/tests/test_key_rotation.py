@@ -47,6 +47,8 @@ def test_the_card_key_alone_is_a_ring_of_one_and_opens_what_was_sealed_before_ke
     blank = Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY, card_keys=" ")
     assert blank.cipher().current == "0"  # compose passes an unset ring as ''
     assert settings.cipher().open(_sealed_before_key_ids(CARD, "s1"), "s1", "card") == CARD
+    with pytest.raises(ValidationError, match="AID_FIELD_KEYS"):  # it holds students' names: no start without
+        Settings(database_url=url, pseudonym_key=SECRET, jwt_public_key_file=JWT, card_key=KEY)
     with pytest.raises(ValidationError, match="DISBURSEMENT_CARD_KEYS"):
         Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=SECRET, jwt_public_key_file=JWT)
 

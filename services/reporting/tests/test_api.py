@@ -16,7 +16,6 @@ from reporting.entrypoints.api import create
 from reporting.service_layer import projections
 from reporting.settings import Settings
 from tests import factories as f
-from tests.factories import FIELD_KEYS
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests, seed
 
 CALLERS = MATRIX_CALLERS
@@ -46,7 +45,7 @@ def api(migrate, tmp_path):
     url = migrate("reporting")
     issuer = DevIssuer(tmp_path)
     seed(url, projections.project, HISTORY)
-    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key="api-test-secret-0123456789",
+    app = create(Settings(database_url=url, pseudonym_key="api-test-secret-0123456789",
                           jwt_public_key_file=issuer.public_path))
     with TestClient(app) as client:
         yield Api(client, issuer, url, CALLERS)

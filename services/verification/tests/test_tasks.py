@@ -4,6 +4,7 @@ repeated students, unfunded reasons, abnormal-record checks and progress."""
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from tests import factories as f
 from tests.images import jpeg
 from verification.adapters import tables
 from verification.domain.supplements import Supplement
+from verification.entrypoints.common import task_view
 from verification.domain.tasks import Answer, VerificationRefused
 from verification.service_layer import answers, checks, distribution, followups, review, supplements
 from verification.service_layer.store import read_scope
@@ -95,6 +97,21 @@ async def test_an_unchanged_rematch_keeps_the_answer(sessions):
     await _answer(sessions, A, task.task_id, Answer(V.VERIFIED_UNCHANGED))
     await _run(sessions, distribution.on_student_matched, _matched(revision=2))
     assert (await _tasks(sessions))[0].status == "verified_unchanged"
+
+
+async def test_a_sealed_name_compares_by_its_value_and_a_changed_one_shows_opened(sessions):
+    """The same name plain before and sealed now is no change; a new name is, shown opened to the school."""
+    rematched = partial(distribution.on_student_matched, fields=f.FIELDS)
+    await _run(sessions, rematched, _matched())  # stored plain (as before sealing)
+    [task] = await _tasks(sessions)
+    await _answer(sessions, A, task.task_id, Answer(V.VERIFIED_UNCHANGED))
+    await _run(sessions, rematched, f.sealed(_matched(revision=2)))
+    assert (await _tasks(sessions))[0].status == "verified_unchanged"
+    await _run(sessions, rematched, f.sealed(_matched(revision=3, name="张晓三")))
+    [task] = await _tasks(sessions)
+    assert task.status == "pending" and set(task.changes) == {"name"} and "张晓三" not in str(task.changes)
+    shown = task_view(task, f.FIELDS)["changes"]["name"]
+    assert shown == {"old": "张小三", "new": "张晓三"}
 
 
 async def test_withdrawal_and_a_school_change_close_tasks_with_a_reason(sessions):

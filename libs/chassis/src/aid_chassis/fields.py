@@ -96,11 +96,21 @@ class FieldCipher:
         nonce = _synthetic(self._nonce_key, bound, data) if deterministic else os.urandom(NONCE)
         return self.prefix + nonce + self._sealer.encrypt(nonce, data, bound)
 
-    def seal_text(self, value: str, owner: str, field: str) -> str:
-        """``value`` as a deterministic token (what events and read models carry)."""
-        if value.startswith(TOKEN):
-            return value  # sealed already
+    def seal_text(self, value: str, owner: str, field: str, *, trusted: bool = False) -> str:
+        """``value`` as a deterministic token (what events and read models carry). A token is kept
+        as it is when it opens for this owner and field (anything else that looks like one — a name
+        typed as ``pd1:…`` — is sealed as a value); ``trusted``: a token this platform sealed and
+        stored, kept without opening it."""
+        if value.startswith(TOKEN) and (trusted or self._opens(value, owner, field)):
+            return value
         return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
+
+    def _opens(self, value: str, owner: str, field: str) -> bool:
+        try:
+            self.open_text(value, owner, field)
+        except SealedFieldError:
+            return False
+        return True
 
     def seal_texts(self, values: Iterable[str | None], owners: Iterable[str], field: str) -> list[str | None]:
         """``seal_text`` over many values (a comparison round's events); None stays None."""
@@ -108,10 +118,10 @@ class FieldCipher:
         sealed: list[str | None] = []
         for value, owner in zip(values, owners, strict=True):
             if value is None or value.startswith(TOKEN):
-                sealed.append(value)
+                sealed.append(value if value is None else self.seal_text(value, owner, field))
                 continue
             bound, data = (tag + owner).encode(), value.encode()
-            nonce = blake2b(bound + b"\x1e" + data, key=nonce_key, digest_size=NONCE).digest()
+            nonce = _synthetic(nonce_key, bound, data)
             sealed.append(TOKEN + base64.urlsafe_b64encode(prefix + nonce + aead.encrypt(nonce, data, bound)).decode())
         return sealed
 
@@ -129,9 +139,10 @@ class FieldCipher:
             opened[i] = value
         return opened
 
-    def seal_student(self, student: dict, owner: str) -> dict:
-        """A student's facts with their personal fields sealed."""
-        return {**student, **{f: self.seal_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
+    def seal_student(self, student: dict, owner: str, *, trusted: bool = False) -> dict:
+        """A student's facts with their personal fields sealed (``trusted``: see ``seal_text``)."""
+        return {**student, **{f: self.seal_text(student[f], owner, f, trusted=trusted) for f in PERSONAL
+                              if student.get(f) is not None}}
 
     def open_student(self, student: dict, owner: str) -> dict:
         """A student's facts with their personal fields opened."""
@@ -186,8 +197,9 @@ def _blob(token: str, field: str) -> bytes:
 
 
 def _synthetic(key: bytes, bound: bytes, data: bytes) -> bytes:
-    """A deterministic nonce: keyed BLAKE2b of owner, field and value (the same only for the same three)."""
-    return blake2b(bound + b"\x1e" + data, key=key, digest_size=NONCE).digest()
+    """A deterministic nonce: keyed BLAKE2b of owner, field and value (the same only for the same
+    three; the bound part's length first, so no split of the bytes is ambiguous)."""
+    return blake2b(len(bound).to_bytes(4, "big") + bound + data, key=key, digest_size=NONCE).digest()
 
 
 def _bound(owner: str, field: str) -> bytes:

@@ -35,7 +35,9 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = _shared("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:19092")
     pseudonym_key: SecretStr = _shared("AID_PSEUDONYM_KEY")
-    field_keys: SecretStr = _shared("AID_FIELD_KEYS")  # seals ID numbers and names in events (aid_chassis.fields)
+    # seals and opens students' ID numbers and names (aid_chassis.fields); required by the services that
+    # hold them (``field_keys_required``), not given to the others
+    field_keys: SecretStr | None = _shared("AID_FIELD_KEYS", default=None)
     jwt_public_key_file: Path | None = _shared("AID_JWT_PUBLIC_KEY_FILE", default=None)
     jwks_url: str | None = _shared("AID_JWKS_URL", default=None)  # the OIDC provider's keys, e.g. Keycloak's certs
     jwt_issuer: str = _shared("AID_JWT_ISSUER", default="aid-dev-issuer")
@@ -69,7 +71,9 @@ class ServiceSettings(BaseSettings):
 
     @field_validator("field_keys")
     @classmethod
-    def _a_usable_ring(cls, value: SecretStr) -> SecretStr:
+    def _a_usable_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
         try:
             parse_ring(value.get_secret_value())
         except FieldKeyError as exc:
@@ -89,7 +93,14 @@ class ServiceSettings(BaseSettings):
 
     def field_cipher(self) -> FieldCipher:
         """Seals and opens students' ID numbers and names (one per ring, kept)."""
+        if self.field_keys is None:
+            raise ValueError("AID_FIELD_KEYS is not set: this service holds no students' names or ID numbers")
         return _field_cipher(self.field_keys.get_secret_value())
+
+
+def field_keys_required():
+    """``field_keys`` of a service that holds students' names and ID numbers: it refuses to start without it."""
+    return _shared("AID_FIELD_KEYS")
 
 
 @lru_cache(maxsize=4)

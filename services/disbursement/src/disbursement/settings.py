@@ -6,13 +6,14 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 
 from aid_chassis.fields import FieldCipher
-from aid_chassis.settings import ServiceSettings, service_config
+from aid_chassis.settings import ServiceSettings, field_keys_required, service_config
 
 
 class Settings(ServiceSettings):
     model_config = service_config("DISBURSEMENT_")
 
     service_name: str = "disbursement"
+    field_keys: SecretStr = field_keys_required()  # AID_FIELD_KEYS: its data holds students' names and IDs
     http_port: int = 8104
     # Card numbers and phones at rest: DISBURSEMENT_CARD_KEYS is the key ring ("2=<key>,1=<key>", 32 bytes
     # base64url each, the first seals; aid_chassis.fields). DISBURSEMENT_CARD_KEY alone is a ring of one

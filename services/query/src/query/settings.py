@@ -1,10 +1,13 @@
-from aid_chassis.settings import ServiceSettings, service_config
+from pydantic import SecretStr
+
+from aid_chassis.settings import ServiceSettings, field_keys_required, service_config
 
 
 class Settings(ServiceSettings):
     model_config = service_config("QUERY_")
 
     service_name: str = "query"
+    field_keys: SecretStr = field_keys_required()  # AID_FIELD_KEYS: its data holds students' names and IDs
     http_port: int = 8105
     consumer_lanes: int = 2  # two transactions at once: one folds while the other waits for PostgreSQL
     consumer_batch_size: int = 8000  # a burst is projected in bulks of this many events (two lanes of ~4,000)

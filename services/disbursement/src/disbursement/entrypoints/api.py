@@ -19,7 +19,7 @@ from aid_chassis.params import INT4_MAX
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
 from disbursement.domain.cards import CardRefused
-from disbursement.service_layer import accounts, batches
+from disbursement.service_layer import accounts, batches, notify
 from disbursement.settings import Settings
 
 router = APIRouter(tags=["资金发放 disbursement"])
@@ -148,15 +148,18 @@ async def resume(batch_id: str, body: Note, db=Depends(session), who: Principal 
 
 @router.get("/notifications", summary="Payment notices and their delivery (发放告知)")
 async def notifications(payment_id: str | None = None, db=Depends(session),
-                        who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR))) -> dict:
+                        who: Principal = Depends(allow(*BUREAUS, Role.OPERATOR)),
+                        opener: FieldCipher = Depends(fields)) -> dict:
     n, p = tables.notifications.c, tables.payments.c
-    stmt = select(n.payment_id, n.message, n.status, n.channel, n.attempts, n.last_error, n.sent_at).join(
-        tables.payments, p.payment_id == n.payment_id)
+    stmt = select(n.payment_id, n.message, n.status, n.channel, n.attempts, n.last_error, n.sent_at, n.student_key,
+                  p.student).join(tables.payments, p.payment_id == n.payment_id)
     if who.region_prefix:
         stmt = stmt.where(func.left(p.region, len(who.region_prefix)) == who.region_prefix)
     if payment_id:
         stmt = stmt.where(n.payment_id == payment_id)
-    return {"items": [dict(r._mapping) for r in await db.execute(stmt.order_by(n.id).limit(1000))]}
+    rows = await db.execute(stmt.order_by(n.id).limit(1000))
+    return {"items": [{**{k: v for k, v in r._mapping.items() if k not in ("student", "student_key")},
+                       "message": notify.notice_text(r.message, r.student, r.student_key, opener)} for r in rows]}
 
 
 def create(settings: Settings):

@@ -96,6 +96,11 @@ async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
     return written.rowcount
 
 
+def notice_text(message: str, student: dict, key: str, fields: FieldCipher) -> str:
+    """A written notice as it is sent and shown: the student's name opened and masked in its place."""
+    return message.replace(NAME, mask_name(fields.open_text(student["name"], key, "name")))
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** attempts))
 
@@ -113,8 +118,8 @@ async def deliver_due(session: AsyncSession, channel: Channel, cipher: FieldCiph
         .with_for_update(of=tables.notifications, skip_locked=True))).all()
     sent = 0
     for row in rows:
-        message = row.message.replace(NAME, mask_name(fields.open_text(row.student["name"], row.student_key, "name")))
         try:
+            message = notice_text(row.message, row.student, row.student_key, fields)
             await channel.send(cipher.open(row.recipient_cipher, row.student_key, "phone"), message)
         except Exception as exc:  # noqa: BLE001 - any channel failure is retried
             attempts = row.attempts + 1

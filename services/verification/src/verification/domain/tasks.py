@@ -7,6 +7,8 @@ fields) or 无效数据 (invalid, with a reason). Nothing here touches a databas
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 from dataclasses import dataclass, field
 
@@ -107,9 +109,14 @@ def check_duplicates(status: VerificationStatus, *, verified_elsewhere: bool) ->
             " (this student is already verified in another record; mark this one invalid as duplicate)")
 
 
-def match_changes(old_student: dict, old_categories: list, new_student: dict, new_categories: list) -> dict:
-    """What a re-comparison changed in a task: each changed fact's old and new value."""
-    changes = {k: {"old": old_student.get(k), "new": v} for k, v in new_student.items() if old_student.get(k) != v}
+def match_changes(old_student: dict, old_categories: list, new_student: dict, new_categories: list,
+                  same: Callable[[str, object, object], bool] | None = None) -> dict:
+    """What a re-comparison changed in a task: each changed fact's old and new value (as stored:
+    a name or ID number sealed). ``same(field, old, new)`` tells equal values apart from equal text
+    (a sealed and a plain name, or names sealed under two keys)."""
+    same = same or (lambda _, old, new: old == new)
+    changes = {k: {"old": old_student.get(k), "new": v} for k, v in new_student.items()
+               if not same(k, old_student.get(k), v)}
     if _category_set(old_categories) != _category_set(new_categories):
         changes["categories"] = {"old": sorted(_category_set(old_categories)), "new": sorted(_category_set(new_categories))}
     return changes

@@ -33,14 +33,19 @@ def masked(student: dict, key: str, opener: FieldCipher) -> dict:
 
 def task_view(row, opener: FieldCipher) -> dict:
     """A task as callers see it (the name and a corrected name opened, the ID number masked)."""
-    def shown(field: str, value):
-        return opener.open_text(value, row.student_key, field) if field in PERSONAL and value is not None else value
+    def shown(field: str, value, masked_id: bool = False):
+        if field not in PERSONAL or not isinstance(value, str):
+            return value
+        opened = opener.open_text(value, row.student_key, field)
+        return mask_id_number(opened) if masked_id and field == "id_number" else opened
 
     return {"task_id": row.task_id, "student_key": row.student_key, "origin": row.origin, "status": row.status,
             "open": row.open, "invalid_reason": row.invalid_reason, "invalid_text": row.invalid_text,
             "corrections": {k: {"old": shown(k, v["old"]), "new": shown(k, v["new"])}
                             for k, v in (row.corrections or {}).items()},
-            "changes": row.changes, "closed_reason": row.closed_reason,
+            "changes": {k: {"old": shown(k, v["old"], True), "new": shown(k, v["new"], True)} if isinstance(v, dict)
+                        else v for k, v in (row.changes or {}).items()},
+            "closed_reason": row.closed_reason,
             "student": masked(row.student, row.student_key, opener),
             "categories": row.categories, "review": row.review, "batch_id": row.batch_id,
             "match_revision": row.match_revision, "verified_by": row.verified_by, "audit_state": row.audit_state,

@@ -4,6 +4,8 @@ The consumer takes whole batches (``intake.apply``): a burst of new matches beco
 at a time; every other event is applied one at a time, in order.
 """
 
+from functools import partial
+
 from aid_chassis.worker import consumer_and_relay
 from aid_contracts.topics import Topic
 from verification.adapters import tables
@@ -12,4 +14,5 @@ from verification.service_layer import intake
 
 def build_loops(settings, sessions):
     return consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.STUDENT_MATCHED.value, Topic.PAID.value],
-                              handlers={}, bulk=intake.apply, bulk_types=intake.TYPES)
+                              handlers={}, bulk=partial(intake.apply, fields=settings.field_cipher()),
+                              bulk_types=intake.TYPES)

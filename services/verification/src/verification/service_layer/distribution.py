@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
 from aid_chassis.audit import new_id
+from aid_chassis.fields import PERSONAL, FieldCipher
 from verification.adapters import tables
 from verification.domain.audit import UNSUBMITTED, resolver_prefix
 from verification.domain.tasks import PENDING, is_newer, match_changes
@@ -28,8 +29,9 @@ async def tasks_of(session: AsyncSession, key: str) -> list:
     return (await session.execute(stmt)).all()
 
 
-async def on_student_matched(session: AsyncSession, envelope: Envelope) -> None:
-    """Create or update the task of each school enrolling the student; close the ones it left."""
+async def on_student_matched(session: AsyncSession, envelope: Envelope, fields: FieldCipher | None = None) -> None:
+    """Create or update the task of each school enrolling the student; close the ones it left
+    (``fields`` opens sealed names and ID numbers to tell a real change)."""
     event: StudentMatched = envelope.parse(StudentMatched)
     key = envelope.partitionkey
     existing = await tasks_of(session, key)
@@ -38,7 +40,7 @@ async def on_student_matched(session: AsyncSession, envelope: Envelope) -> None:
     by_school = {t.school_code: t for t in existing}
     schools = [event.student.school_code, *[c for c in event.other_school_codes if c != event.student.school_code]]
     for school in schools:
-        await _hand_to(session, key, event, school, by_school.get(school))
+        await _hand_to(session, key, event, school, by_school.get(school), fields)
     for task in existing:
         if task.origin == "matched" and task.open and task.school_code not in schools:
             await _close(session, task, MOVED, event.revision)
@@ -55,7 +57,8 @@ def task_values(event: StudentMatched, school: str) -> dict:
             "review": sorted({*event.review, *(["name_mismatch"] if event.name_mismatch else [])})}
 
 
-async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, school: str, task) -> None:
+async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, school: str, task,
+                   fields: FieldCipher | None) -> None:
     if task is None:
         task_id = new_id("T")
         await session.execute(insert(tables.tasks).values(
@@ -63,15 +66,16 @@ async def _hand_to(session: AsyncSession, key: str, event: StudentMatched, schoo
             **task_values(event, school)))
         await history(session, task_id, "created", SYSTEM, {"match_revision": event.revision})
         return
-    values, action, detail = rematch(task, event, school)
+    values, action, detail = rematch(task, event, school, fields)
     await set_task(session, task.task_id, **values)
     await history(session, task.task_id, action, SYSTEM, detail)
 
 
-def rematch(task, event: StudentMatched, school: str) -> tuple[dict, str, dict]:
+def rematch(task, event: StudentMatched, school: str, fields: FieldCipher | None = None) -> tuple[dict, str, dict]:
     """A newer match of a school's task: the task's new values, and the history entry (action, detail)."""
     values = task_values(event, school)
-    changes = match_changes(task.student, task.categories, values["student"], values["categories"])
+    changes = match_changes(task.student, task.categories, values["student"], values["categories"],
+                            _same_for(fields, task.student_key))
     if task.open and not changes:  # what the school sees is the same; the batch or review flags may move
         return values, "rematched", {"match_revision": event.revision}
     reopened = values | {"changes": changes, "status": PENDING, "invalid_reason": None, "invalid_text": None,
@@ -80,6 +84,17 @@ def rematch(task, event: StudentMatched, school: str) -> tuple[dict, str, dict]:
     return reopened, "reopened", {
         "match_revision": event.revision, "changed": sorted(changes), "previous_status": task.status,
         "previous_invalid_reason": task.invalid_reason, "previous_audit_state": task.audit_state}
+
+
+def _same_for(fields: FieldCipher | None, key: str):
+    """Equality of two stored facts of a student: sealed names and ID numbers compared opened."""
+    if fields is None:
+        return None
+
+    def same(field: str, old, new) -> bool:
+        return old == new or (field in PERSONAL and isinstance(old, str) and isinstance(new, str)
+                              and fields.open_text(old, key, field) == fields.open_text(new, key, field))
+    return same
 
 
 def closing(reason: str, revision: int) -> tuple[dict, str, dict]:

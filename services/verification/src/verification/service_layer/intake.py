@@ -12,12 +12,15 @@ absorbed as there: a match no newer than the tasks' revision changes nothing.
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
 from aid_chassis.audit import new_id
 from aid_chassis.consumer import by_key
+from aid_chassis.fields import FieldCipher
 from aid_contracts import Envelope, Paid, StudentMatched, StudentMatchWithdrawn, TaskProgressed
 from verification.adapters import tables
 from verification.domain.tasks import PENDING, is_newer
@@ -31,7 +34,8 @@ TYPES = frozenset(ONE_AT_A_TIME)
 H = tables.task_history.c
 
 
-async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
+async def apply(session: AsyncSession, envelopes: list[Envelope], fields: FieldCipher | None = None) -> None:
+    """A batch of events (``fields`` opens sealed names and ID numbers to tell a real change)."""
     students = by_key(envelopes)
     stmt = select(tables.tasks).where(T.student_key.in_(list(students))).order_by(T.task_id).with_for_update()
     known: dict[str, list] = {}
@@ -39,21 +43,22 @@ async def apply(session: AsyncSession, envelopes: list[Envelope]) -> None:
         known.setdefault(task.student_key, []).append(task)
     fresh, changes = [], []
     for key, events in students.items():
-        plan = _plan(events[0], known.get(key, [])) if len(events) == 1 else None
+        plan = _plan(events[0], known.get(key, []), fields) if len(events) == 1 else None
         if isinstance(plan, StudentMatched):
             fresh.append((key, plan))
         elif plan is not None:
             changes += plan
         else:
             for envelope in events:
-                await ONE_AT_A_TIME[envelope.type](session, envelope)
+                await (partial(distribution.on_student_matched, fields=fields) if envelope.type == StudentMatched.EVENT_TYPE
+                       else ONE_AT_A_TIME[envelope.type])(session, envelope)
     if fresh:
         await _create(session, fresh)
     if changes:
         await _change(session, changes)
 
 
-def _plan(envelope: Envelope, tasks: list) -> StudentMatched | list | None:
+def _plan(envelope: Envelope, tasks: list, fields: FieldCipher | None = None) -> StudentMatched | list | None:
     """A new student's match to create, or the changes (task, values, action, detail) one event
     makes to a student whose tasks are matched tasks at one school; None: one at a time."""
     if envelope.type == Paid.EVENT_TYPE or any(t.origin != "matched" for t in tasks) or len(
@@ -74,7 +79,8 @@ def _plan(envelope: Envelope, tasks: list) -> StudentMatched | list | None:
         return match
     if not is_newer(match.revision, newest):
         return []
-    return [(tasks[0], *distribution.rematch(tasks[0], match, school))] if tasks[0].school_code == school else None
+    return [(tasks[0], *distribution.rematch(tasks[0], match, school, fields))] if tasks[0].school_code == school \
+        else None
 
 
 async def _create(session: AsyncSession, fresh: list[tuple[str, StudentMatched]]) -> None:
