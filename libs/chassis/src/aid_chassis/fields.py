@@ -19,6 +19,7 @@ Errors never carry the value or the key: only which key id, owner field and why.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -130,14 +131,31 @@ class FieldCipher:
         return self.open(_blob(value, field), owner, field) if value.startswith(TOKEN) else value
 
     def open_texts(self, values: Iterable[str | None], owners: Iterable[str], field: str) -> list[str | None]:
-        """``open_text`` over many values (a bank file's names and ID numbers); plain values and None
-        as they are."""
-        opened, owners = list(values), list(owners)
-        sealed = [i for i, value in enumerate(opened) if value is not None and value.startswith(TOKEN)]
-        blobs = [_blob(opened[i], field) for i in sealed]
-        for i, value in zip(sealed, self.open_all(blobs, [owners[i] for i in sealed], field), strict=True):
-            opened[i] = value
+        """``open_text`` over many values (a bank file's names and ID numbers): those under the
+        sealing key opened inline, plain values and None as they are."""
+        aead, prefix, start, tag = self._sealer, self.prefix, len(self.prefix) + NONCE, f"{field}\x1f"
+        opened: list[str | None] = []
+        for value, owner in zip(values, owners, strict=True):  # inline: a bank file opens two million
+            if value is None or not value.startswith(TOKEN):
+                opened.append(value)
+                continue
+            blob = _blob(value, field)
+            try:
+                opened.append(aead.decrypt(blob[start - NONCE:start], blob[start:], (tag + owner).encode()).decode()
+                              if blob.startswith(prefix) else self.open_text(value, owner, field))
+            except InvalidTag:
+                opened.append(self.open_text(value, owner, field))
         return opened
+
+    def _current(self, blob: bytes, bound: str) -> str | None:
+        """The value of a blob sealed under the sealing key; None for any other (or tampered)."""
+        if not blob.startswith(self.prefix):
+            return None
+        start = len(self.prefix)
+        try:
+            return self._sealer.decrypt(blob[start:start + NONCE], blob[start + NONCE:], bound.encode()).decode()
+        except InvalidTag:
+            return None
 
     def seal_student(self, student: dict, owner: str, *, trusted: bool = False) -> dict:
         """A student's facts with their personal fields sealed (``trusted``: see ``seal_text``)."""
@@ -167,17 +185,10 @@ class FieldCipher:
     def open_all(self, blobs: Iterable[bytes], owners: Iterable[str], field: str) -> list[str]:
         """``open`` over many values (a bank file's million cards): those under the sealing key
         opened inline, any other through ``open``."""
-        aead, prefix, start, bound = self._sealer, self.prefix, len(self.prefix), f"{field}\x1f"
-        opened = []
+        tag, opened = f"{field}\x1f", []
         for blob, owner in zip(blobs, owners, strict=True):
-            if blob.startswith(prefix):
-                try:
-                    opened.append(aead.decrypt(blob[start:start + NONCE], blob[start + NONCE:],
-                                               (bound + owner).encode()).decode())
-                    continue
-                except InvalidTag:
-                    pass
-            opened.append(self.open(blob, owner, field))
+            found = self._current(blob, tag + owner)
+            opened.append(found if found is not None else self.open(blob, owner, field))
         return opened
 
     def is_current(self, blob: bytes) -> bool:
@@ -189,10 +200,14 @@ class FieldCipher:
         return blob if self.is_current(blob) else self.seal(self.open(blob, owner, field), owner, field)
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _blob(token: str, field: str) -> bytes:
+    """A text token's bytes (base64url; binascii straight: a third faster than ``urlsafe_b64decode``)."""
     try:
-        return base64.urlsafe_b64decode(token[len(TOKEN):])
-    except ValueError:
+        return binascii.a2b_base64(token[len(TOKEN):].encode().translate(_URLSAFE))
+    except (ValueError, UnicodeEncodeError):
         raise SealedFieldError(f"{field}: not a sealed field") from None
 
 
