@@ -97,12 +97,11 @@ class FieldCipher:
         nonce = _synthetic(self._nonce_key, bound, data) if deterministic else os.urandom(NONCE)
         return self.prefix + nonce + self._sealer.encrypt(nonce, data, bound)
 
-    def seal_text(self, value: str, owner: str, field: str, *, trusted: bool = False) -> str:
+    def seal_text(self, value: str, owner: str, field: str) -> str:
         """``value`` as a deterministic token (what events and read models carry). A token is kept
         as it is when it opens for this owner and field (anything else that looks like one — a name
-        typed as ``pd1:…`` — is sealed as a value); ``trusted``: a token this platform sealed and
-        stored, kept without opening it."""
-        if value.startswith(TOKEN) and (trusted or self._opens(value, owner, field)):
+        typed as ``pd1:…`` — is sealed as a value)."""
+        if value.startswith(TOKEN) and self._opens(value, owner, field):
             return value
         return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
 
@@ -157,10 +156,9 @@ class FieldCipher:
         except InvalidTag:
             return None
 
-    def seal_student(self, student: dict, owner: str, *, trusted: bool = False) -> dict:
-        """A student's facts with their personal fields sealed (``trusted``: see ``seal_text``)."""
-        return {**student, **{f: self.seal_text(student[f], owner, f, trusted=trusted) for f in PERSONAL
-                              if student.get(f) is not None}}
+    def seal_student(self, student: dict, owner: str) -> dict:
+        """A student's facts with their personal fields sealed."""
+        return {**student, **{f: self.seal_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
 
     def open_student(self, student: dict, owner: str) -> dict:
         """A student's facts with their personal fields opened."""

@@ -88,16 +88,17 @@ def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Call
     def run(settings) -> int:
         from aid_chassis import db
 
+        cipher = cipher_of(settings)
+
         async def go() -> dict:
             engine = db.make_engine(settings)
             try:
-                return await rekey(db.make_sessions(engine), columns, cipher_of(settings),
-                                   lambda line: print(line, file=sys.stderr))
+                return await rekey(db.make_sessions(engine), columns, cipher, lambda line: print(line, file=sys.stderr))
             finally:
                 await engine.dispose()
 
         report = asyncio.run(go())
-        print(json.dumps({"sealing_key": cipher_of(settings).current, "columns": report}))
+        print(json.dumps({"sealing_key": cipher.current, "columns": report}))
         return 1 if any(column["unopened"] for column in report.values()) else 0
 
     return "re-seal stored personal fields under the key ring's first key (after a rotation)", run

@@ -8,9 +8,9 @@ lists). Each list's coverage is kept with the number of the comparison it was co
 no other comparison ran since (a roster import, a feed, an accepted review candidate each are
 one), the next round moves it by what that round compared — those keys' membership, enrolment
 and match before and after — instead of counting the list again (1.8 s for a 250,000-person
-list). Any other list is counted in the round's transaction. Counting a replaced list beside the round, on a
-connection of its own against the committed state, was tried: on two cores it only competed
-with the round's own work (a 250,000-person list's re-import 2.6 s → 6.6 s).
+list). Any other list is counted in the round's transaction. Counting a replaced list beside the
+round, on a connection of its own against the committed state, was tried: on two cores it only
+competed with the round's own work (a 250,000-person list's re-import 2.6 s → 6.6 s).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ async def apply(session: AsyncSession, envelopes: list[Envelope], fields: FieldC
     for task in await session.execute(stmt):
         known.setdefault(task.student_key, []).append(task)
     fresh, changes = [], []
+    one_at_a_time = {**ONE_AT_A_TIME, StudentMatched.EVENT_TYPE: partial(distribution.on_student_matched, fields=fields)}
     for key, events in students.items():
         plan = _plan(events[0], known.get(key, []), fields) if len(events) == 1 else None
         if isinstance(plan, StudentMatched):
@@ -50,8 +51,7 @@ async def apply(session: AsyncSession, envelopes: list[Envelope], fields: FieldC
             changes += plan
         else:
             for envelope in events:
-                await (partial(distribution.on_student_matched, fields=fields) if envelope.type == StudentMatched.EVENT_TYPE
-                       else ONE_AT_A_TIME[envelope.type])(session, envelope)
+                await one_at_a_time[envelope.type](session, envelope)
     if fresh:
         await _create(session, fresh)
     if changes:
