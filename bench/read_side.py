@@ -37,6 +37,7 @@ from aiokafka.errors import KafkaError
 import faust_floor
 from aid_chassis import replay
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher
 from aid_chassis.kafka import make_producer
 from aid_chassis.partitioner import partitions
 from aid_contracts import Envelope, StudentMatched, student_key
@@ -55,8 +56,9 @@ COUNTIES = [f"52{city:02d}{county:02d}" for city in range(1, 7) for county in ra
 CATEGORIES = list(Category)
 
 
-def _events(n: int, secret: bytes) -> list[Envelope]:
-    """``n`` matches of distinct students with valid ID numbers, spread over schools and categories."""
+def _events(n: int, secret: bytes, fields: FieldCipher) -> list[Envelope]:
+    """``n`` matches of distinct students with valid ID numbers, spread over schools and categories,
+    their names and ID numbers sealed as identity-matching publishes them."""
     rng = random.Random(6)
     now = datetime.now(UTC)
     out = []
@@ -64,14 +66,16 @@ def _events(n: int, secret: bytes) -> list[Envelope]:
         county, j = COUNTIES[i % len(COUNTIES)], i // len(COUNTIES)  # distinct (county, birth date, sequence)
         body = f"{county}2012{1 + j // 28_000 % 12:02d}{1 + j // 1000 % 28:02d}{j % 1000:03d}"
         id_number = body + check_digit(body)
-        facts = StudentFacts(id_number=id_number, name="学生", school_code=f"{county}{j % 10:04d}",
+        key = student_key(id_number, secret)
+        sealed = fields.seal_student({"id_number": id_number, "name": "学生"}, key)
+        facts = StudentFacts(id_number=sealed["id_number"], name=sealed["name"], school_code=f"{county}{j % 10:04d}",
                              stage=Stage.PRIMARY, enrolment_region=county,
                              household_region=COUNTIES[(i * 7) % len(COUNTIES)])
         cats = rng.sample(CATEGORIES, rng.randint(1, 3))
         event = StudentMatched(match_id=f"M{i}", revision=1, student=facts, name_mismatch=False, batch_id="BENCH",
                                matched_at=now, categories=[CategoryEntry(category=c, department="civil_affairs")
                                                            for c in cats])
-        out.append(Envelope.wrap(event, source="bench", key=student_key(id_number, secret)))
+        out.append(Envelope.wrap(event, source="bench", key=key))
     return out
 
 
@@ -179,7 +183,7 @@ async def run(platform: Platform, n: int, results: dict) -> None:
     workers = [s for s in SERVICES if s.name in GROUPS]
     DevIssuer(platform.keys_dir)
     supervisor.migrate(workers)
-    events = _events(n, platform.pseudonym_key().encode())
+    events = _events(n, platform.pseudonym_key().encode(), FieldCipher.from_text(platform.field_keys()))
     for service in workers:
         supervisor.start(service, "worker")
     admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap_servers)

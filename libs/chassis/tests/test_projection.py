@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import ARRAY, BigInteger, Column, MetaData, String, Table, Text, select
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ARRAY, BigInteger, Column, Date, DateTime, MetaData, Numeric, String, Table, Text, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.projection import add_counts, insert_new, rows_by_key, upsert
@@ -13,7 +16,8 @@ from .test_outbox_and_inbox import sessions_for
 ASYNC = pytest.mark.asyncio(loop_scope="function")
 metadata = MetaData()
 rows = Table("rows", metadata, Column("student_key", String(64), primary_key=True), Column("tags", ARRAY(Text)),
-             Column("doc", JSONB), Column("note", Text))
+             Column("doc", JSONB), Column("note", Text), Column("day", Date), Column("at", DateTime(timezone=True)),
+             Column("amount", Numeric(12, 2)))
 counts = Table("counts", metadata, Column("region", String(6), primary_key=True),
                Column("category", String(30), primary_key=True), Column("value", BigInteger, nullable=False))
 AWKWARD = ['say "hi"', "back\\slash", "{braces,comma}", "NULL", "", "行\t二\n三", None]
@@ -27,9 +31,11 @@ async def sessions(fresh_database):
 
 @ASYNC
 async def test_upsert_round_trips_arrays_json_and_nulls_and_replaces_whole_rows(sessions):
-    first = [{"student_key": "a", "tags": AWKWARD, "doc": {"名": ["x", 1, None]}, "note": None},
-             {"student_key": "b", "tags": [], "doc": None, "note": "\\N"},
-             {"student_key": "c", "tags": None, "doc": {"k": "v"}, "note": "kept"}]
+    first = [{"student_key": "a", "tags": AWKWARD, "doc": {"名": ["x", 1, None]}, "note": None, "day": date(2026, 3, 1),
+              "at": datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC), "amount": Decimal("1250.50")},
+             {"student_key": "b", "tags": [], "doc": None, "note": "\\N", "day": None, "at": None, "amount": None},
+             {"student_key": "c", "tags": None, "doc": {"k": "v"}, "note": "kept", "day": None, "at": None,
+              "amount": Decimal("0.01")}]
     async with sessions() as s, s.begin():
         await upsert(s, rows, first)
     async with sessions() as s, s.begin():
@@ -39,7 +45,8 @@ async def test_upsert_round_trips_arrays_json_and_nulls_and_replaces_whole_rows(
         back = {r["student_key"]: dict(r) for r in (await s.execute(select(rows))).mappings()}
     assert back["a"] == {**first[0], "note": "changed"}
     assert back["b"] == first[1] and back["c"] == first[2]
-    assert back["d"] == {"student_key": "d", "tags": ["x"], "doc": None, "note": None}
+    assert back["d"] == {"student_key": "d", "tags": ["x"], "doc": None, "note": None, "day": None, "at": None,
+                         "amount": None}
 
 
 @ASYNC

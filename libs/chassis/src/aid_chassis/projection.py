@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 
 import orjson
-from psycopg.types.json import Jsonb
-from sqlalchemy import ARRAY, Table, bindparam, func, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from aid_chassis.db import driver
 
 
 async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], key_of: Callable[[dict], object],
@@ -40,45 +37,31 @@ async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping
 
 async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *, replace: bool,
                  add: str | None = None) -> None:
-    """``COPY`` the rows into a temporary twin of ``table``, then one ``INSERT … SELECT … ON
-    CONFLICT``: a statement per batch, not one per row (psycopg's executemany sends one each).
-    ``add`` names a column whose new value is added to the stored one instead of replacing it."""
-    names = [c.name for c in table.columns]
-    converters = _converters(table)
-    values = [[convert(row.get(n)) if convert else row.get(n) for n, convert in converters] for row in rows]
-    if not values:
+    """One ``INSERT … SELECT … FROM json_populate_recordset … ON CONFLICT`` for every row: the rows
+    travel as one JSON array (orjson, in C) and the server turns it into the table's row type —
+    no statement per row and no per-value conversion in Python. ``add`` names a column whose new
+    value is added to the stored one instead of replacing it."""
+    payload = orjson.dumps([row if type(row) is dict else dict(row) for row in rows], default=_plain,
+                           option=orjson.OPT_NON_STR_KEYS)  # column names may be str subclasses
+    if payload == b"[]":
         return
-    twin, columns = f"merge_{table.name}", ", ".join(f'"{n}"' for n in names)
-    keys = [c.name for c in table.primary_key.columns]
-    await session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {twin} (LIKE {table.name}) ON COMMIT DROP"))
-    connection = await driver(session)
-    async with connection.cursor() as cursor, cursor.copy(f"COPY {twin} ({columns}) FROM STDIN") as copy:
-        for row in values:
-            await copy.write_row(row)
+    names = [c.name for c in table.columns]
+    columns, keys = ", ".join(f'"{n}"' for n in names), [c.name for c in table.primary_key.columns]
     updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
                         for n in names if n not in keys)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
-    await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {twin} "  # noqa: S608
-                               f"ON CONFLICT ({', '.join(keys)}) {action}"))
-    await session.execute(text(f"TRUNCATE {twin}"))
+    await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
+                               f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
+                               f"ON CONFLICT ({', '.join(keys)}) {action}"), {"rows": payload.decode()})
 
 
-def _converters(table: Table) -> list[tuple[str, Callable | None]]:
-    """Per column, how a value is prepared for ``COPY``: JSON through orjson, arrays as literals."""
-    return [(c.name, _jsonb if isinstance(c.type, JSONB) else _array if isinstance(c.type, ARRAY) else None)
-            for c in table.columns]
-
-
-def _jsonb(value):
-    return None if value is None else Jsonb(value, dumps=orjson.dumps)
-
-
-def _array(values):
-    """A PostgreSQL array literal of strings (psycopg's list dumper is pure Python, element by element)."""
-    if values is None:
-        return None
-    return "{" + ",".join("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                          for v in values) + "}"
+def _plain(value):
+    """What orjson does not write itself: decimals (as exact text) and sets (as lists)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:

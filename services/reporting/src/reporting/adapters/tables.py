@@ -101,6 +101,8 @@ audit_trail = Table(  # every service's audit entries (审计日志), for bureau
 
 
 def _counts(name: str, *keys: Column) -> Table:
+    """A counter table; its pages keep room for the next versions of their rows (fillfactor 30, set by
+    migration 0007: heap-only updates, where full pages made every update a new index entry)."""
     return Table(name, metadata, Column("dimension", String(10), primary_key=True),
                  Column("region", String(6, collation="C"), primary_key=True), *keys,
                  Column("value", BigInteger, nullable=False))
