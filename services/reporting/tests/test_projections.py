@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_contracts.events import Category, VerificationStatus as V
 from reporting.adapters import tables
-from reporting.domain.counts import contributions
+from reporting.domain.counts import contributions, with_totals
 from reporting.domain.tasks import task_contributions
 from reporting.service_layer import projections
 from tests import factories as f
@@ -79,7 +79,9 @@ async def test_the_counters_are_the_sum_of_every_student_however_batched(session
         await _project(sessions, envelope)
     one_by_one = await _counts(sessions)
     assert one_by_one == await _recounted(sessions)
-    assert one_by_one["progress", "enrolment", "520102", "5201020001", "*", "primary", "students"] == 5
+    bucket = {k[-1]: v for k, v in one_by_one.items()
+              if k[:-1] == ("progress", "enrolment", "520102", "5201020001", "*", "primary")}
+    assert with_totals(bucket)["students"] == 5
     assert one_by_one["progress", "enrolment", "520102", "5201020001", "*", "primary", "paid_fen"] == 50_000
     assert one_by_one["funding", "enrolment", "520102", "5201020001", "compulsory_living_subsidy_primary",
                       "2026-autumn", "listed"] == 2

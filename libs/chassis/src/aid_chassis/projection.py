@@ -39,20 +39,23 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
                  add: str | None = None) -> None:
     """One ``INSERT … SELECT … FROM json_populate_recordset … ON CONFLICT`` for every row: the rows
     travel as one JSON array (orjson, in C) and the server turns it into the table's row type —
-    no statement per row and no per-value conversion in Python. ``add`` names a column whose new
-    value is added to the stored one instead of replacing it."""
+    no statement per row and no per-value conversion in Python. The rows are written in primary-key
+    order, so transactions writing shared rows (counters) lock them in one order and never deadlock.
+    ``add`` names a column whose new value is added to the stored one instead of replacing it."""
     payload = orjson.dumps([row if type(row) is dict else dict(row) for row in rows], default=_plain,
                            option=orjson.OPT_NON_STR_KEYS)  # column names may be str subclasses
     if payload == b"[]":
         return
     names = [c.name for c in table.columns]
-    columns, keys = ", ".join(f'"{n}"' for n in names), [c.name for c in table.primary_key.columns]
+    keys = [c.name for c in table.primary_key.columns]
+    columns, key_list = ", ".join(f'"{n}"' for n in names), ", ".join(f'"{k}"' for k in keys)
     updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
                         for n in names if n not in keys)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
     await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
                                f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
-                               f"ON CONFLICT ({', '.join(keys)}) {action}"), {"rows": payload.decode()})
+                               f"ORDER BY {key_list} ON CONFLICT ({key_list}) {action}"),
+                          {"rows": payload.decode()})
 
 
 def _plain(value):
@@ -66,6 +69,6 @@ def _plain(value):
 
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:
     """Add ``deltas`` (primary key → change) to the ``value`` column of a counter table."""
-    keys = [c.name for c in table.primary_key.columns]
-    rows = [{**dict(zip(keys, key, strict=True)), "value": change} for key, change in sorted(deltas.items())]
-    await _merge(session, table, rows, replace=True, add="value")
+    names = [*(c.name for c in table.primary_key.columns), "value"]
+    await _merge(session, table, [dict(zip(names, (*key, change))) for key, change in deltas.items()], replace=True,
+                 add="value")

@@ -2,9 +2,11 @@
 state, so a change is applied as (what they add now) − (what they added before).
 
 Buckets, on both dimensions (学籍所在地 enrolment, 户籍所在地 household) and per school:
-- progress: per category (and ``*`` for every student once) and stage — students, matched,
-  pending (待核对), each verification status, withdrawn, supplemented (学校补录), published,
-  paid (students) and paid_fen, payment_failed;
+- progress: per category (and ``*`` for every student once) and stage — pending (待核对), each
+  verification status, withdrawn, unmatched, supplemented (学校补录), published, paid (students)
+  and paid_fen, payment_failed. Students and matched are not stored but derived when read
+  (``with_totals``): every student has exactly one status, so a student still pending writes one
+  row per bucket instead of three;
 - funding: per programme and period — listed, final, paid, paid_fen, payment_failed;
 - unfunded: per period and reason — verified registered-poor students not paid in the period
   whose school reported why;
@@ -31,11 +33,18 @@ CHINA = ZoneInfo("Asia/Shanghai")  # days are counted in Beijing time
 def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
     status = "pending" if student["status"] == "matched" else student["status"]
     paid = [a for a in aid if a["status"] == "paid"]
-    values = {"students": 1, "matched": int(student["matched"]), status: 1,
+    values = {status: 1, "unmatched": int(not student["matched"]),
               "supplemented": int(student["origin"] == "supplementary"), "published": int(bool(aid)),
               "paid": int(bool(paid)), "paid_fen": sum(a["amount_fen"] for a in paid),
               "payment_failed": int(any(a["status"] == "payment_failed" for a in aid))}
     return {k: v for k, v in values.items() if v}
+
+
+def with_totals(metrics: dict[str, int]) -> dict[str, int]:
+    """A progress bucket's stored metrics with the derived ones: students (the sum of the statuses)
+    and matched (students − unmatched)."""
+    students = sum(metrics.get(m, 0) for m in STATUS_METRICS)
+    return {**metrics, "students": students, "matched": students - metrics.get("unmatched", 0)}
 
 
 def _funding(record: Row) -> dict[str, int]:

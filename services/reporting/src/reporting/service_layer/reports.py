@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Level, level_below
 from reporting.adapters import tables
+from reporting.domain.counts import with_totals
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,10 @@ async def _by_metric(session: AsyncSession, table: Table, scope: Scope, category
 
 async def progress(session: AsyncSession, scope: Scope, *, category: str = "*", stage: str | None = None
                    ) -> dict[str, dict[str, int]]:
-    """region or school → metric → count, for one category (``*``: every student once)."""
+    """region or school → metric → count, for one category (``*``: every student once); students and
+    matched derived from the stored metrics."""
     pivot, _, _ = await _by_metric(session, tables.progress_counts, scope, category, stage)
-    return pivot
+    return {code: with_totals(metrics) for code, metrics in pivot.items()}
 
 
 async def funding(session: AsyncSession, scope: Scope, *, period: str | None = None, programme: str | None = None
