@@ -20,6 +20,7 @@ _ATTRIBUTES = ("id", "source", "type", "subject", "time", "dataschema", "specver
 _EXTENSIONS = ("dataversion", "partitionkey")
 _HEADERS = tuple((name, f"ce_{name}") for name in _ATTRIBUTES + _EXTENSIONS)
 _REQUIRED = ("id", "source", "type", "dataschema", "partitionkey")
+_BY_HEADER = {header: name for name, header in _HEADERS}
 
 
 class EnvelopeError(ValueError):
@@ -120,19 +121,31 @@ class Envelope:
         """Read an envelope from a Kafka record; raises EnvelopeError when malformed.
 
         The attributes are checked here (present, UTF-8, an RFC 3339 time); the data must look
-        like a JSON object, and is parsed when asked for (``parse``, ``data``)."""
-        found = dict(headers or ())
+        like a JSON object, and is parsed when asked for (``parse``, ``data``). Made without the
+        keyword constructor: a consumer reads every record through here."""
+        attrs: dict[str, str] = {}
         try:
-            attrs = {name: raw.decode() for name, key in _HEADERS if (raw := found.get(key)) is not None}
+            for key, raw in headers or ():
+                if (name := _BY_HEADER.get(key)) is not None and raw is not None:
+                    attrs[name] = raw.decode()
         except UnicodeDecodeError:
             raise EnvelopeError("CloudEvents headers are not UTF-8") from None
-        missing = [a for a in _REQUIRED if not attrs.get(a)]
-        if missing:
+        if not all(attrs.get(a) for a in _REQUIRED):
+            missing = [a for a in _REQUIRED if not attrs.get(a)]
             raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
         if not value or value.lstrip()[:1] != b"{":
             raise EnvelopeError("event data must be a JSON object")
-        attrs["time"] = _time(attrs.get("time"))
-        return cls(**attrs, raw=value if isinstance(value, bytes) else bytes(value))
+        envelope = object.__new__(cls)
+        put = object.__setattr__
+        for name in _REQUIRED:
+            put(envelope, name, attrs[name])
+        put(envelope, "subject", attrs.get("subject") or attrs["partitionkey"])
+        put(envelope, "time", _time(attrs.get("time")))
+        put(envelope, "dataversion", attrs.get("dataversion", "1"))
+        put(envelope, "specversion", attrs.get("specversion", SPEC_VERSION))
+        put(envelope, "_data", None)
+        put(envelope, "_raw", value if isinstance(value, bytes) else bytes(value))
+        return envelope
 
     def parse(self, model: type[BaseModel]) -> BaseModel:
         """Validate the data against an event model (raises pydantic.ValidationError).
