@@ -1,0 +1,126 @@
+"""Benchmark: what a burst of ``student-matched`` events costs query's and reporting's projections, in CPU.
+
+``bench/read_side.py`` runs the workers as processes beside the broker and the burst's producer, on
+two cores: its catch-up figures move with everything else the machine does. This one takes Kafka and
+the other processes away to say where the CPU goes: the same ``BENCH_EVENTS`` (default 150,000) sealed
+matches, as the records a consumer would read, are applied by each service's own consumer
+(``EventConsumer.apply_batch``: envelopes, validation, the fold, the statements, the offsets) to a
+fresh database of its own, 8,000 records a batch in two lanes as the workers do, one service after
+the other.
+
+- ``<service>.cpu_seconds``       the service's Python (this process's CPU while it applies)
+- ``<service>.postgres_seconds``  PostgreSQL's CPU over the same time (every server process)
+- ``<service>.seconds``           wall time
+
+Writes ``bench/results/projections.json``. Not part of ``make bench``'s goals (the goal is the
+catch-up, measured by ``read_side``); run it to judge a change to a projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import namedtuple
+from pathlib import Path
+
+from aiokafka import TopicPartition
+
+import read_side
+from aid_chassis import db, process
+from aid_chassis.fields import FieldCipher, new_key_text
+from aid_chassis.partitioner import partitions
+from aid_chassis.worker import event_consumer
+from aid_local.platform import SERVICES
+from aid_local.postgres import PostgresServer
+
+RESULTS = Path(__file__).resolve().parent / "results" / "projections.json"
+Record = namedtuple("Record", "topic partition offset key value headers timestamp")
+BATCH = 8000
+FIELD_KEYS = "1=" + new_key_text()
+
+
+def _postgres_cpu() -> float:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _records(n: int) -> list[Record]:
+    """The burst as a consumer reads it: partitioned by key as the relay does, offsets per partition."""
+    events = read_side._events(n, b"bench-pseudonym-key-32-bytes....", FieldCipher.from_text(FIELD_KEYS))
+    next_offset = [0] * 6
+    out = []
+    now = int(time.time() * 1000)
+    for event, partition in zip(events, partitions([e.partitionkey.encode() for e in events], 6), strict=True):
+        out.append(Record(read_side.TOPIC, partition, next_offset[partition], event.partitionkey.encode(),
+                          event.value(), event.headers(), now))
+        next_offset[partition] += 1
+    return out
+
+
+def _consumer(name: str, url: str):
+    """The service's own consumer of its worker's topics, on a migrated fresh database."""
+    service = next(s for s in SERVICES if s.name == name)
+    env = {**os.environ, f"{service.prefix}DATABASE_URL": url, "AID_FIELD_KEYS": FIELD_KEYS,
+           "AID_PSEUDONYM_KEY": "bench-" * 8, "AID_JWKS_URL": "http://127.0.0.1:9/jwks"}
+    subprocess.run([sys.executable, "-m", service.package, "migrate"], env=env, check=True, capture_output=True)
+    os.environ.update(env)
+    settings = importlib.import_module(f"{service.package}.settings").Settings()
+    worker = importlib.import_module(f"{service.package}.entrypoints.worker")
+    tables = importlib.import_module(f"{service.package}.adapters.tables")
+    projections = importlib.import_module(f"{service.package}.service_layer.projections")
+    engine = db.make_engine(settings)
+    return engine, event_consumer(settings, db.make_sessions(engine), tables.chassis, topics=worker.TOPICS,
+                                  handlers={}, bulk=projections.project, bulk_types=projections.TYPES)
+
+
+async def _apply(name: str, server: PostgresServer, records: list[Record]) -> dict:
+    server.ensure_database(f"bench_{name}")
+    engine, consumer = _consumer(name, server.dsn(f"bench_{name}"))
+    try:
+        start, cpu, postgres = time.perf_counter(), time.process_time(), _postgres_cpu()
+        for first in range(0, len(records), BATCH):
+            batch: dict[TopicPartition, list[Record]] = {}
+            for record in records[first:first + BATCH]:
+                batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+            await consumer.apply_batch(batch)
+        return {f"{name}.seconds": round(time.perf_counter() - start, 2),
+                f"{name}.cpu_seconds": round(time.process_time() - cpu, 2),
+                f"{name}.postgres_seconds": round(_postgres_cpu() - postgres, 2)}
+    finally:
+        await engine.dispose()
+
+
+async def main() -> dict:
+    n = int(os.environ.get("BENCH_EVENTS", "150000"))
+    results: dict = {"events": n}
+    records = _records(n)
+    process.tune_gc()  # as a worker process does
+    with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
+        server = PostgresServer(Path(state), port=24433)
+        await asyncio.to_thread(server.start)
+        try:
+            for name in ("query", "reporting"):
+                results.update(await _apply(name, server, records))
+        finally:
+            await asyncio.to_thread(server.stop)
+    return results
+
+
+if __name__ == "__main__":
+    found = asyncio.run(main())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=1) + "\n")
+    print(json.dumps(found, indent=2))
