@@ -3,6 +3,7 @@ from pydantic import BaseModel, ValidationError
 
 from aid_chassis.consumer import describe_error
 from aid_chassis.fields import new_key_text
+from aid_chassis.freetext import FreeText, holds_personal_number
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.settings import ServiceSettings
 
@@ -94,3 +95,21 @@ async def test_a_deadlock_victim_is_told_to_retry_not_a_server_error():
     other = DBAPIError("SELECT …", {}, psycopg.errors.UndefinedTable("no table"))
     with pytest.raises(DBAPIError):
         await _concurrent_change(None, other)
+
+
+@pytest.mark.parametrize(("text", "holds"), [
+    ("学生已转学，家长同意", False), ("联系电话 13800138000", False), ("金额 1250.50 元，2026-12-01 至 2027-01-01", False),
+    ("批次 20261201-0001 第 12 行", False), ("流水号 12345678901234", False),
+    ("身份证 52010220120315001X 有误", True), ("身份证52010220120315001x", True), ("旧证 520102120315001", True),
+    ("卡号 6222 0200 1234 5678 901", True), ("５２０１０２２０１２０３１５００１Ｘ", True), ("6222020012345678", True),
+])
+def test_free_text_with_an_id_or_card_number_is_refused(text, holds):
+    class Body(BaseModel):
+        reason: FreeText
+
+    assert holds_personal_number(text) is holds
+    if holds:
+        with pytest.raises(ValidationError, match="身份证号或银行卡号"):
+            Body(reason=text)
+    else:
+        assert Body(reason=text).reason == text

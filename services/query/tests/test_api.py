@@ -242,6 +242,9 @@ def test_a_whole_id_number_is_revealed_only_with_a_reason_and_audited(api):
     timeline = api.call("county", "GET", f"/students/{f.key(1)}/timeline").json()
     assert "*" in timeline["id_number"]
     assert api.call("county", "POST", f"/students/{f.key(1)}/reveal", json={"reason": ""}).status_code == 422
+    typed = api.call("county", "POST", f"/students/{f.key(1)}/reveal", json={"reason": f"核对 {f.id_number(1)}"})
+    assert typed.status_code == 422 and f.id_number(1) not in typed.text  # refused, and not echoed back
+    assert typed.json()["detail"][0]["loc"] == ["body", "reason"] and "身份证号" in typed.json()["detail"][0]["msg"]
     assert api.count(tables.audit_log) == 0
     shown = api.call("county", "POST", f"/students/{f.key(1)}/reveal", json={"reason": "核对银行卡开户信息"}).json()
     assert shown == {"student_key": f.key(1), "id_number": f.id_number(1)}

@@ -13,9 +13,10 @@ from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.errors import refusals as http_refusals
 from aid_chassis.fields import FieldCipher
-from aid_chassis.uploads import UploadRefused
+from aid_chassis.freetext import FreeText
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.params import INT4_MAX
+from aid_chassis.uploads import UploadRefused
 from disbursement.adapters import tables
 from disbursement.domain.bankfile import FileRefused
 from disbursement.domain.cards import CardRefused
@@ -46,7 +47,7 @@ class BatchBody(BaseModel):
 
 
 class Note(BaseModel):
-    note: str = Field(min_length=1, max_length=200)
+    note: FreeText = Field(min_length=1, max_length=200)
 
 
 def _settings(request: Request) -> Settings:

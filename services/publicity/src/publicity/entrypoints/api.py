@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import Principal, Role, public
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_chassis.masking import mask_id_number
 from aid_chassis.params import RowNumber
 from aid_contracts.events import Category, Stage
@@ -33,7 +34,7 @@ class NewList(BaseModel):
 
 
 class Reason(BaseModel):
-    reason: str = Field(max_length=200)
+    reason: FreeText = Field(max_length=200)
 
 
 class ProgrammeBody(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal, public
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_chassis.masking import mask_id_number, mask_name
 from aid_chassis.params import INT4_MAX
 from publicity.adapters import tables
@@ -28,12 +29,12 @@ class Objection(BaseModel):
     entry_no: int | None = Field(None, ge=1, le=INT4_MAX, description="公示名单上的序号; omit for the list as a whole")
     contact_name: str = Field(max_length=50)
     contact_phone: str = Field(max_length=20)
-    text: str = Field(max_length=1000)
+    text: FreeText = Field(max_length=1000)
 
 
 class Decision(BaseModel):
     decision: Literal["uphold", "dismiss"]
-    reason: str = Field(max_length=200)
+    reason: FreeText = Field(max_length=200)
 
 
 @notices.get("/notices", summary="A school's aid lists under public notice, or whose notice ended (公示名单)",

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import BUREAUS, Principal, Role, allow
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_chassis.masking import mask_id_number
 from query.adapters import tables
 from query.entrypoints import lookup_routes, view_routes
@@ -45,7 +46,7 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
 
 
 class RevealReason(BaseModel):
-    reason: str = Field(max_length=200, description="why the whole ID number is needed (查看原因)")
+    reason: FreeText = Field(max_length=200, description="why the whole ID number is needed (查看原因)")
 
     @field_validator("reason")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import Principal
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_chassis.params import INT4_MAX
 from aid_contracts.events import VerificationStatus
 from aid_contracts.keys import student_key
@@ -30,7 +31,7 @@ AuditState = Literal["unsubmitted", "submitted", "approved", "returned"]
 class AnswerBody(BaseModel):
     status: VerificationStatus
     invalid_reason: str | None = None
-    invalid_text: str | None = Field(None, max_length=200)
+    invalid_text: FreeText | None = Field(None, max_length=200)
     corrections: dict[str, str] = Field(default_factory=dict, description="name, stage, enrolment_region, household_region")
 
     def answer(self) -> Answer:

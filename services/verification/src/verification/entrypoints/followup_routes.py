@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_chassis.params import RowNumber
 from verification.entrypoints.common import AUDITORS, PROVINCE, SCHOOLS, SCHOOLS_AND_AUDITORS, masked, refusals
 from verification.service_layer import checks, followups
@@ -23,7 +24,7 @@ Period = Query(..., pattern=r"^\d{4}-(spring|autumn|\d{2})$", description="e.g. 
 
 class ReasonBody(BaseModel):
     reason: str = Field(description="not_enrolled_anymore, funded_elsewhere, family_declined, not_eligible_stage, other")
-    text: str | None = Field(None, max_length=200)
+    text: FreeText | None = Field(None, max_length=200)
 
 
 class DeadlineBody(BaseModel):
@@ -53,7 +54,7 @@ async def report(task_id: str, body: ReasonBody, period: str = Period, db=Depend
 
 
 @checks_router.post("", summary="Upload abnormal aid records; they are split by school", status_code=201)
-async def upload(title: str = Form(..., max_length=200), file: UploadFile = File(...), db=Depends(session),
+async def upload(title: Annotated[FreeText, Form(max_length=200)], file: UploadFile = File(...), db=Depends(session),
                  who: Principal = Depends(AUDITORS)) -> dict:
     with refusals():
         async with db.begin():
@@ -68,7 +69,7 @@ async def items(check_id: str | None = None, db=Depends(session), who: Principal
 
 class CheckAnswer(BaseModel):
     answer: str = Field(description="confirmed_correct, corrected, wrongly_funded, other")
-    text: str | None = Field(None, max_length=200)
+    text: FreeText | None = Field(None, max_length=200)
 
 
 @checks_router.post("/{check_id}/items/{row}/answer", summary="Answer one abnormal record (核查处理)")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal
 from aid_chassis.fields import FieldCipher
+from aid_chassis.freetext import FreeText
 from aid_contracts.events import Category, PovertyStatus, Stage
 from verification.adapters import tables
 from verification.domain.proofs import MAX_PROOF_BYTES
@@ -31,7 +32,7 @@ class SubmitBody(BaseModel):
 class Decision(BaseModel):
     task_id: str
     decision: Literal["approve", "return"]
-    reason: str | None = Field(None, max_length=200, description="required when returning (退回原因)")
+    reason: FreeText | None = Field(None, max_length=200, description="required when returning (退回原因)")
 
 
 class AuditBody(BaseModel):
