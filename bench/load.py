@@ -91,6 +91,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from aid_chassis import replay
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher
 from aid_chassis.kafka import make_producer
 from aid_chassis.partitioner import partitions
 from aid_contracts import Envelope, InstitutionChanged, StudentMatched, StudentMatchWithdrawn
@@ -176,8 +177,9 @@ def _categories(i: int, revision: int) -> list[CategoryEntry]:
 class Traffic:
     """The mix of events: which students were matched, their revisions, the schools to verify."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, fields: FieldCipher) -> None:
         self.key = keyer(secret)
+        self.fields = fields  # names and ID numbers travel sealed, as identity-matching publishes them
         self.rng = random.Random(10)
         self.kinds = [k for k, n in MIX.items() for _ in range(n)]
         self.rng.shuffle(self.kinds)
@@ -191,7 +193,8 @@ class Traffic:
 
     def facts(self, i: int) -> StudentFacts:
         school = self.own_school.get(i) or _school(i)
-        return StudentFacts(id_number=_id_number(i), name=_name(i), school_code=school, stage=Stage.PRIMARY,
+        sealed = self.fields.seal_student({"id_number": _id_number(i), "name": _name(i)}, self.key(_id_number(i)))
+        return StudentFacts(id_number=sealed["id_number"], name=sealed["name"], school_code=school, stage=Stage.PRIMARY,
                             enrolment_region=school[:6], household_region=COUNTIES[(i * 7) % len(COUNTIES)])
 
     def batch(self, n: int, tick: int) -> list[tuple[str, Envelope]]:
@@ -265,9 +268,8 @@ class Traffic:
             return None
         i = rng.randrange(old[-1])
         right = rng.random() < 0.9
-        facts = self.facts(i)
-        return {"name": facts.name if right else facts.name[:1] + "某", "id_number": facts.id_number,
-                "school_code": facts.school_code}, right
+        name, school = _name(i), self.own_school.get(i) or _school(i)  # what a parent types: the plain facts
+        return {"name": name if right else name[:1] + "某", "id_number": _id_number(i), "school_code": school}, right
 
 
 # --- producing -----------------------------------------------------------------------------------
@@ -631,7 +633,7 @@ async def idle_memory(supervisor: Supervisor) -> dict:
 async def load(supervisor: Supervisor, probe: LagProbe, seconds: int, results: dict) -> None:
     """The load with API traffic and sampling, then the drain; fills ``results``."""
     platform = supervisor.platform
-    traffic, tally, stop, done = Traffic(platform.pseudonym_key().encode()), Tally(), asyncio.Event(), asyncio.Event()
+    traffic, tally, stop, done = Traffic(platform.pseudonym_key().encode(), FieldCipher.from_text(platform.field_keys())), Tally(), asyncio.Event(), asyncio.Event()
     clients = CountingClients(platform, tally)
     series: dict = {"lag": [], "rss": []}
     producer = await make_producer(platform.bootstrap_servers, client_id="bench-load")
