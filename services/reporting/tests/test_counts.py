@@ -29,7 +29,7 @@ def test_a_paid_registered_poor_student_counts_on_both_dimensions_and_each_categ
                                    f.paid(1, amount_fen=62_500)))
     expected = {"verified_unchanged": 1, "published": 1, "paid": 1, "paid_fen": 62_500}
     assert _progress(counts) == _progress(counts, category="registered_poor") == expected
-    assert with_totals(expected) == {**expected, "students": 1, "matched": 1}
+    assert with_totals(expected) == {**expected, "students": 1, "matched": 1, "unmatched": 0}
     assert _progress(counts, "household") == expected
     assert {k[2] for k in counts if k[:2] == ("progress", "household")} == {"520103"}
     funding = {k[-1]: v for k, v in counts.items() if k[0] == "funding" and k[1] == "enrolment"}

@@ -58,7 +58,7 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
         app.include_router(router)
     assert_every_route_has_policy(app)
     app.add_exception_handler(DBAPIError, _concurrent_change)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     _document_refusals(app)
     _instrument(app)
     return app
@@ -67,7 +67,7 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
 RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     """A 422 shaped as FastAPI's (where, what, why), without the values sent: a field refused for
     holding an ID or card number is not echoed back, nor kept by a proxy that logs responses."""
     errors = [{k: v for k, v in error.items() if k not in ("input", "ctx", "url")} for error in exc.errors()]

@@ -41,7 +41,9 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     travel as one JSON array (orjson, in C) and the server turns it into the table's row type —
     no statement per row and no per-value conversion in Python. The rows are written in primary-key
     order, so transactions writing shared rows (counters) lock them in one order and never deadlock.
-    ``add`` names a column whose new value is added to the stored one instead of replacing it."""
+    ``add`` names a column whose new value is added to the stored one instead of replacing it. A row's
+    keys that are not columns travel too and are ignored by the server: leave out what the service
+    must not send (reporting's student rows drop the sealed name and ID number)."""
     payload = orjson.dumps([row if type(row) is dict else dict(row) for row in rows], default=_plain,
                            option=orjson.OPT_NON_STR_KEYS)  # column names may be str subclasses
     if payload == b"[]":
@@ -70,5 +72,5 @@ def _plain(value):
 async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple, int]) -> None:
     """Add ``deltas`` (primary key → change) to the ``value`` column of a counter table."""
     names = [*(c.name for c in table.primary_key.columns), "value"]
-    await _merge(session, table, [dict(zip(names, (*key, change))) for key, change in deltas.items()], replace=True,
-                 add="value")
+    await _merge(session, table, [dict(zip(names, (*key, change), strict=True)) for key, change in deltas.items()],
+                 replace=True, add="value")

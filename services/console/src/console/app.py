@@ -9,10 +9,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from aid_chassis.app import HttpMetrics, TraceIdHeader
+from aid_chassis.app import HttpMetrics, TraceIdHeader, invalid_request
 from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
 from console.backend import ApiError, Backend
 from console.oidc import Provider
@@ -98,6 +99,8 @@ def _health():
 
 
 def _handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, invalid_request)  # where and why, never the values sent
+
     @app.exception_handler(SignInNeeded)
     async def sign_in(request: Request, exc: SignInNeeded):
         return RedirectResponse(login_url(exc.next_url), status_code=303)

@@ -42,9 +42,11 @@ def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
 
 def with_totals(metrics: dict[str, int]) -> dict[str, int]:
     """A progress bucket's stored metrics with the derived ones: students (the sum of the statuses)
-    and matched (students − unmatched)."""
+    and matched (students − unmatched). Students and matched rows a worker of the previous version
+    added after migration 0008 count as what they say: unmatched moves by their difference."""
     students = sum(metrics.get(m, 0) for m in STATUS_METRICS)
-    return {**metrics, "students": students, "matched": students - metrics.get("unmatched", 0)}
+    unmatched = metrics.get("unmatched", 0) + metrics.get("students", 0) - metrics.get("matched", 0)
+    return {**metrics, "unmatched": unmatched, "students": students, "matched": students - unmatched}
 
 
 def _funding(record: Row) -> dict[str, int]:

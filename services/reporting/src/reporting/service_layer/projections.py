@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis.fields import PERSONAL
 from aid_chassis.projection import add_counts, rows_by_key, upsert
 from aid_contracts import (AuditRecorded, CheckProgressed, DeadlineSet, Envelope, InstitutionChanged, TaskProgressed,
                            lifecycle)
@@ -60,6 +61,12 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
         await add_counts(session, tables.COUNTS[family], by_family[family])
 
 
+def _without_personal(row: dict) -> dict:
+    """A student row as reporting stores it: the shared fold carries the sealed name and ID number,
+    which reporting neither keeps nor sends to its database."""
+    return {k: v for k, v in row.items() if k not in PERSONAL}
+
+
 async def _students(session: AsyncSession, envelopes: list[Envelope]) -> Counter:
     """Fold the students' lifecycle events; the change they make to the student counters."""
     keys = {env.partitionkey for env in envelopes}
@@ -70,7 +77,7 @@ async def _students(session: AsyncSession, envelopes: list[Envelope]) -> Counter
     changed_students, changed_aid, changed_reasons = lifecycle.fold(envelopes, students, aid, reasons)
     touched = changed_students | {k for _, k in changed_aid} | {k for k, _ in changed_reasons}
     change = delta(_state(touched, *before_rows), _state(touched, students, aid, reasons))
-    await upsert(session, tables.students, [students[k] for k in sorted(changed_students)])
+    await upsert(session, tables.students, [_without_personal(students[k]) for k in sorted(changed_students)])
     await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)])
     await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
     programmes = {aid[k]["programme_code"]: aid[k] for k in changed_aid}

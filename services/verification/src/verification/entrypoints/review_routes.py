@@ -57,7 +57,7 @@ async def audit(body: AuditBody, db=Depends(session), who: Principal = Depends(A
 
 @router.post("/supplements", summary="Add a missed student with a JPG proof ≤ 2 MB (补录)", status_code=201)
 async def add_supplement(request: Request, id_number: str = Form(...), name: str = Form(...), stage: Stage = Form(...),
-                         category: Category = Form(...), reason: str = Form(...),
+                         category: Category = Form(...), reason: FreeText = Form(..., max_length=200),
                          poverty_status: PovertyStatus | None = Form(None), exit_year: int | None = Form(None),
                          household_region: str | None = Form(None), enrolment_region: str | None = Form(None),
                          proof: UploadFile = File(..., description="JPG, at most 2 MB"), db=Depends(session),

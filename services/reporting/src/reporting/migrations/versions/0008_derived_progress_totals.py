@@ -3,7 +3,9 @@
 Every student has exactly one status, so the number of students in a bucket is the sum of its
 status counters, and matched is that minus the unmatched (supplemented students no department
 listed). Not storing them cuts the rows a burst of new matches writes from three per bucket to one.
-Existing counters are converted: unmatched = students − matched, then both rows go.
+Existing counters are converted: unmatched = students − matched, then both rows go. A worker of
+the previous version still running after the upgrade (a rolling update) may add to students and
+matched again; ``with_totals`` counts such rows in, so nothing it adds is lost.
 
 Revision ID: 0008
 Revises: 0007
@@ -18,7 +20,9 @@ depends_on = None
 BUCKET = "dimension, region, school_code, category, stage"
 
 
-def upgrade() -> None:
+def _fold_into_unmatched() -> None:
+    """Stored students and matched rows become unmatched (students − matched), then go."""
+    op.execute("LOCK TABLE progress_counts IN SHARE ROW EXCLUSIVE MODE")  # no counter moves in between
     op.execute(f"""
         INSERT INTO progress_counts ({BUCKET}, metric, value)
         SELECT {BUCKET}, 'unmatched', sum(CASE metric WHEN 'students' THEN value ELSE -value END)
@@ -28,7 +32,12 @@ def upgrade() -> None:
     op.execute("DELETE FROM progress_counts WHERE metric IN ('students', 'matched')")
 
 
+def upgrade() -> None:
+    _fold_into_unmatched()
+
+
 def downgrade() -> None:
+    _fold_into_unmatched()  # rows a worker of this version's predecessor added meanwhile included
     statuses = "'pending', 'verified_unchanged', 'verified_updated', 'invalid', 'withdrawn'"
     op.execute(f"""
         INSERT INTO progress_counts ({BUCKET}, metric, value)
