@@ -6,6 +6,7 @@ partition in order, and the ID number itself never becomes a Kafka key.
 
 import hashlib
 import hmac
+from datetime import date
 
 _FULL_WIDTH_OFFSET = 0xFEE0
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -15,6 +16,16 @@ _CHECK = "10X98765432"
 def check_digit(first17: str) -> str:
     """The GB 11643 check character of the first 17 digits of a resident ID number."""
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
+def born_on(id_number: str, today: date) -> date | None:
+    """The birth date of an 18-character ID number (its characters 7–14, YYYYMMDD); None when that
+    date does not exist, is after ``today`` or before 1900."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    return born if date(1900, 1, 1) <= born <= today else None
 
 
 def normalise_id_number(raw: str) -> str:

@@ -18,9 +18,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from aid_contracts.keys import check_digit
+from aid_contracts.keys import born_on, check_digit
 
 _GROUPED = re.compile(r"(?<![\dXx])\d+(?:[ \-]\d+)*[Xx]?(?![\dXx])")  # digits in groups split by one space/hyphen
+_SEPARATOR = re.compile(r"[ \-]")
 _ID_GROUPS = ((6, 8, 4), (6, 4, 4, 4), (3, 3, 4, 4, 4))
 MESSAGE = "must not contain an ID number or bank card number (请勿填写身份证号或银行卡号)"
 
@@ -34,28 +35,21 @@ def holds_personal_number(text: str) -> bool:
 def _numbers(found: str) -> list[str]:
     """The numbers in a run of digit groups: joined when the groups are shaped like a card's (fours)
     or an ID number's, each group by itself otherwise."""
-    groups = re.split(r"[ \-]", found)
+    groups = _SEPARATOR.split(found)
     sizes = tuple(len(g) for g in groups)
     card_like = len(groups) > 1 and all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4
     return ["".join(groups)] if len(groups) == 1 or card_like or sizes in _ID_GROUPS else groups
 
 
 def _personal(number: str) -> bool:
-    upper = number.upper()
+    upper, today = number.upper(), date.today()
     if len(upper) == 18 and upper[:17].isdigit():
-        return check_digit(upper[:17]) == upper[17] and _born(upper[6:14])
+        return check_digit(upper[:17]) == upper[17] and born_on(upper, today) is not None
     if not upper.isdigit():
         return False
-    if len(upper) == 15 and _born("19" + upper[6:12]):
+    if len(upper) == 15 and born_on(f"{upper[:6]}19{upper[6:]}", today) is not None:  # legacy: 2-digit year
         return True
     return 16 <= len(upper) <= 19 and _luhn(upper)
-
-
-def _born(yyyymmdd: str) -> bool:
-    try:
-        return date(1900, 1, 1) <= date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8])) <= date.today()
-    except ValueError:
-        return False
 
 
 def _luhn(digits: str) -> bool:

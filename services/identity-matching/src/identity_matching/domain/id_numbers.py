@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from aid_contracts.keys import check_digit, normalise_id_number
+from aid_contracts.keys import born_on, check_digit, normalise_id_number
 from aid_contracts import regions
 
 MESSAGES = {
@@ -56,10 +56,7 @@ def validate(raw: str, *, today: date | None = None) -> str:
 
 def birth_date(value: str, today: date) -> date:
     """The birth date in an 18-character number; InvalidIdNumber if impossible."""
-    try:
-        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        raise InvalidIdNumber("bad_birth_date") from None
-    if born > today or born.year < 1900:
+    born = born_on(value, today)
+    if born is None:
         raise InvalidIdNumber("bad_birth_date")
     return born
