@@ -48,7 +48,8 @@ async def _seed(url: str) -> dict:
                 reason="漏录", poverty_status=PovertyStatus.NOT_OUT, enrolment_region="520102"), jpeg(),
                 secret=SECRET.encode(), fields=f.FIELDS, today=date(2026, 11, 24))
             check = await checks.upload(s, Principal("city", Role.CITY_BUREAU, region="520100"), "核查",
-                                        f"身份证号,姓名,学校代码,学校所在地,异常情况\n{f.id_number(1)},张小三,{SCHOOL_A},520102,重复\n".encode())
+                                        f"身份证号,姓名,学校代码,学校所在地,异常情况\n{f.id_number(1)},张小三,{SCHOOL_A},520102,重复\n".encode(),
+                                        f.FIELDS)
             t = tables.tasks.c
             rows = (await s.execute(select(t.task_id, t.student_key, t.school_code))).all()
     finally:

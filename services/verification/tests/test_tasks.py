@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import outbox
 from aid_chassis.auth import Principal, Role
+from aid_chassis.masking import mask_id_number
 from aid_contracts import CheckProgressed, DeadlineSet, Envelope, StudentMatched, TaskProgressed, Verified
 from aid_contracts.events import Category, PovertyStatus, Stage, VerificationStatus as V
 from aid_contracts.keys import student_key
@@ -285,13 +286,16 @@ CHECK_CSV = ("身份证号,姓名,学校代码,学校所在地,资助项目,异�
 
 async def test_an_abnormal_record_check_is_split_by_school_answered_and_summarised(sessions):
     city = Principal("city", Role.CITY_BUREAU, region="520100")
-    report = await _run(sessions, checks.upload, city, "2026 第一次核查", CHECK_CSV.encode("gb18030"))
+    report = await _run(sessions, checks.upload, city, "2026 第一次核查", CHECK_CSV.encode("gb18030"), f.FIELDS)
     assert (report["read"], report["accepted"], report["rejected"], report["schools"]) == (4, 2, 2, 2)
     assert [(r["row"], r["field"], r["code"]) for r in report["rejections"]] == [
         (4, "county", "missing_field"), (5, "county", "outside_jurisdiction")]
     async with sessions() as s:
-        mine = await checks.items(s, A, report["check_id"])
-    assert [i["row"] for i in mine] == [2] and "*" in mine[0]["record"]["id_number"]
+        mine = await checks.items(s, A, report["check_id"], f.FIELDS)
+        stored = (await s.execute(select(tables.abnormal_items.c.record))).scalars().all()
+    assert [i["row"] for i in mine] == [2]
+    assert mine[0]["record"]["id_number"] == mask_id_number(f.id_number(1)) and mine[0]["record"]["name"] == "张小三"
+    assert stored and not {f.id_number(1), f.id_number(2), "张小三", "李四"} & {v for r in stored for v in r.values()}
     with pytest.raises(LookupError):
         await _run(sessions, checks.answer, A, report["check_id"], 3, "confirmed_correct", None)
     await _run(sessions, checks.answer, A, report["check_id"], 2, "wrongly_funded", None)
@@ -300,6 +304,16 @@ async def test_an_abnormal_record_check_is_split_by_school_answered_and_summaris
         table = (await checks.summary(s, city, report["check_id"], date(2026, 12, 2)))["counties"]
     assert [(r["county"], r["records"], r["answered"], r["wrongly_funded"], r["overdue"]) for r in table] == [
         ("520102", 1, 1, 1, 0), ("520103", 1, 0, 0, 1)]
+
+
+async def test_a_check_record_stored_before_sealing_is_shown_as_it_was(sessions):
+    report = await _run(sessions, checks.upload, CITY, "2026 第一次核查", CHECK_CSV.encode("gb18030"), f.FIELDS)
+    async with sessions() as s, s.begin():
+        await s.execute(tables.abnormal_items.update().where(tables.abnormal_items.c.row == 2).values(
+            record={"id_number": f.id_number(1), "name": "张小三", "programme": "", "issue": "年龄异常"}))
+    async with sessions() as s:
+        [mine] = await checks.items(s, A, report["check_id"], f.FIELDS)
+    assert (mine["record"]["id_number"], mine["record"]["name"]) == (mask_id_number(f.id_number(1)), "张小三")
 
 
 async def test_progress_counts_overdue_tasks_after_the_batch_deadline(sessions):
@@ -364,7 +378,7 @@ async def test_every_change_of_a_task_tells_reporting_its_new_state_in_order(ses
 
 async def test_deadlines_and_check_answers_are_published(sessions):
     await _run(sessions, followups.set_deadline, PROVINCE, "verification", "B1", date(2026, 6, 30))
-    report = await _run(sessions, checks.upload, CITY, "2026 第一次核查", CHECK_CSV.encode("gb18030"))
+    report = await _run(sessions, checks.upload, CITY, "2026 第一次核查", CHECK_CSV.encode("gb18030"), f.FIELDS)
     await _run(sessions, checks.answer, A, report["check_id"], 2, "wrongly_funded", None)
     [deadline] = await _events(sessions, DeadlineSet)
     assert (deadline.kind, deadline.batch, deadline.due) == ("verification", "B1", date(2026, 6, 30))

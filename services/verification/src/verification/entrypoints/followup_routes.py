@@ -55,15 +55,16 @@ async def report(task_id: str, body: ReasonBody, period: str = Period, db=Depend
 
 @checks_router.post("", summary="Upload abnormal aid records; they are split by school", status_code=201)
 async def upload(title: Annotated[FreeText, Form(max_length=200)], file: UploadFile = File(...), db=Depends(session),
-                 who: Principal = Depends(AUDITORS)) -> dict:
+                 who: Principal = Depends(AUDITORS), cipher: FieldCipher = Depends(fields)) -> dict:
     with refusals():
         async with db.begin():
-            return await checks.upload(db, who, title, await file.read())
+            return await checks.upload(db, who, title, await file.read(), cipher)
 
 
 @checks_router.get("/items", summary="Abnormal records for my school or jurisdiction")
-async def items(check_id: str | None = None, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS)) -> dict:
-    rows = await checks.items(db, who, check_id)
+async def items(check_id: str | None = None, db=Depends(session), who: Principal = Depends(SCHOOLS_AND_AUDITORS),
+                cipher: FieldCipher = Depends(fields)) -> dict:
+    rows = await checks.items(db, who, check_id, cipher)
     return {"total": len(rows), "items": rows}
 
 

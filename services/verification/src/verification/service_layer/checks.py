@@ -1,5 +1,9 @@
 """Abnormal-record checks (数据核查, seed 001 §3): a bureau uploads the national centre's list of
-abnormal aid records; it is split by school; schools answer each; a summary by county follows."""
+abnormal aid records; it is split by school; schools answer each; a summary by county follows.
+
+A record's ID number and name are stored sealed (``aid_chassis.fields`` tokens bound to the
+item, ``<check_id>/<row>``) and opened only to be shown: the ID number masked, the name as the
+school needs it to find the student. Records stored plain before sealing began open as they are."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
+from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_chassis.uploads import read_csv
 from aid_chassis.audit import new_id
@@ -40,8 +45,18 @@ def _refusal(row: int, fields: dict[str, str], who: Principal) -> dict | None:
     return None
 
 
-async def upload(session: AsyncSession, who: Principal, title: str, content: bytes) -> dict:
-    """Store a check's rows split by school; every rejected row says which field and why."""
+def _sealed(record: dict[str, str], owner: str, cipher: FieldCipher) -> dict[str, str]:
+    return {**record, **{f: cipher.seal_text(record[f], owner, f) for f in PERSONAL}}
+
+
+def _shown(record: dict[str, str], owner: str, cipher: FieldCipher) -> dict[str, str]:
+    opened = {**record, **{f: cipher.open_text(record[f], owner, f) for f in PERSONAL}}
+    return {**opened, "id_number": mask_id_number(opened["id_number"])}
+
+
+async def upload(session: AsyncSession, who: Principal, title: str, content: bytes, cipher: FieldCipher) -> dict:
+    """Store a check's rows split by school, ID numbers and names sealed; every rejected row says
+    which field and why."""
     rows = read_csv(content, HEADERS, needs=[{name} for name in REQUIRED])
     check_id, accepted, rejected = new_id("C"), [], []
     for row in rows:
@@ -51,7 +66,8 @@ async def upload(session: AsyncSession, who: Principal, title: str, content: byt
         else:
             record = {k: row.fields.get(k, "") for k in ("id_number", "name", "programme", "issue")}
             accepted.append({"check_id": check_id, "row": row.row, "school_code": row.fields["school_code"],
-                             "county": row.fields["county"], "record": record})
+                             "county": row.fields["county"],
+                             "record": _sealed(record, f"{check_id}/{row.row}", cipher)})
     if not accepted:
         raise VerificationRefused("no_rows", f"没有可导入的记录（{len(rejected)} 行有误）(no acceptable rows)")
     await session.execute(insert(tables.abnormal_checks).values(check_id=check_id, title=title,
@@ -122,11 +138,11 @@ async def summary(session: AsyncSession, who: Principal, check_id: str, today: d
     return {"check_id": check_id, "due": due, "counties": list(table.values())}
 
 
-async def items(session: AsyncSession, who: Principal, check_id: str | None) -> list[dict]:
+async def items(session: AsyncSession, who: Principal, check_id: str | None, cipher: FieldCipher) -> list[dict]:
     stmt = select(tables.abnormal_items).where(item_scope(who))
     if check_id:
         stmt = stmt.where(A.check_id == check_id)
     rows = await session.execute(stmt.order_by(A.check_id, A.row))
     return [{"check_id": r.check_id, "row": r.row, "school_code": r.school_code, "county": r.county,
-             "record": {**r.record, "id_number": mask_id_number(r.record["id_number"])}, "answer": r.answer,
+             "record": _shown(r.record, f"{r.check_id}/{r.row}", cipher), "answer": r.answer,
              "answer_text": r.answer_text} for r in rows]
