@@ -47,7 +47,12 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
     assert (report.rejected, report.matched_new, report.review_candidates) == (2, 0, 1)  # a different name: none
     async with sessions() as s:
         [candidate] = (await s.execute(select(tables.review_candidates))).all()
-    assert (candidate.row, candidate.candidate_id_number, candidate.score) == (2, id_number(1), 1.0)
+    stored = dict(candidate._mapping)
+    assert not {typo, id_number(1), "学生1"} & {*map(str, stored.values()), *stored["record"].values()}  # sealed
+    shown = candidates.opened(stored, BY.fields)
+    assert (shown["row"], shown["raw_id_number"], shown["candidate_id_number"], shown["score"]) == (
+        2, typo, id_number(1), 1.0)
+    assert (shown["record"]["id_number"], shown["record"]["name"]) == (id_number(1), "学生1")
 
     async with sessions() as s, s.begin():
         await candidates.decide(s, candidate.candidate_id, accept=True, actor="reviewer", secret=BY.secret,
@@ -60,5 +65,9 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
             await candidates.decide(s, candidate.candidate_id, accept=False, actor="x", secret=BY.secret,
                                     policy=BY.policy, fields=BY.fields)
 
+    async with sessions() as s:
+        [remembered] = (await s.execute(select(tables.id_corrections))).all()
+        assert await candidates.corrections(s, "civil_affairs", BY.fields) == {typo: id_number(1)}
+    assert not {typo, id_number(1)} & set(remembered)
     again = await _import(sessions, _list(f"{typo},学生1,孤儿,520102"))  # the department sends the same typo
     assert (again.rejected, again.withdrawn, again.matched) == (0, 0, 1)

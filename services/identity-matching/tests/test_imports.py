@@ -9,7 +9,7 @@ from aid_chassis import outbox
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import imports
+from identity_matching.service_layer import imports, personal
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
@@ -44,8 +44,10 @@ async def test_matching_then_recomparison_emits_only_changes(sessions):
     assert (first.read, first.accepted, first.rejected, first.matched_new) == (4, 3, 1, 2)
     assert (first.not_enrolled, first.matched) == (1, 2)
     async with sessions() as s:
-        outcome = (await s.execute(select(tables.import_batches.c.outcome)
-                                   .where(tables.import_batches.c.batch_id == first.batch_id))).scalar_one()
+        outcome, kept = (await s.execute(select(tables.import_batches.c.outcome, tables.import_batches.c.rejections)
+                                         .where(tables.import_batches.c.batch_id == first.batch_id))).one()
+    assert [r["raw"] for r in kept] != ["123"]  # sealed at rest, opened where shown:
+    assert personal.open_rejections(kept, first.batch_id, BY.fields) == first.rejections
     assert outcome["statistics"] == {"by_category": {"minimum_allowance": 1, "orphan": 2},
                                      "by_county": {"520102": 2, "520103": 1}}
     assert [(r["row"], r["field"], r["code"], r["raw"]) for r in first.rejections] == [(5, "id_number", "bad_length", "123")]

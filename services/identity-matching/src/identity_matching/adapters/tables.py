@@ -85,8 +85,8 @@ review_candidates = Table(
     Column("batch_id", String(40), nullable=False, index=True),
     Column("department", String(40), nullable=False),
     Column("row", Integer, nullable=False),
-    Column("raw_id_number", String(60), nullable=False),
-    Column("candidate_id_number", String(18), nullable=False),
+    Column("raw_id_number", Text, nullable=False),  # sealed, as the next two (service_layer/personal.py)
+    Column("candidate_id_number", Text, nullable=False),
     Column("record", JSONB, nullable=False),  # the department row, with the candidate number
     Column("score", Float, nullable=False),
     Column("reason", String(40), nullable=False),
@@ -98,8 +98,8 @@ review_candidates = Table(
 id_corrections = Table(
     "id_corrections", metadata,
     Column("department", String(40), primary_key=True),
-    Column("raw_id_number", String(60), primary_key=True),
-    Column("id_number", String(18), nullable=False),
+    Column("raw_id_number", Text, primary_key=True),  # sealed to the department (deterministic: one per raw)
+    Column("id_number", Text, nullable=False),
 )
 
 institutions = Table(  # 机构: schools by stage, from the roster or added by their county bureau (FAQ Q5, Q16, Q21)

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from aid_chassis.app import create_app, session
+from aid_chassis.app import create_app, fields, session
 from aid_chassis.auth import Principal, Role, allow
+from aid_chassis.fields import FieldCipher
 from aid_chassis.params import RowNumber
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
 from identity_matching.entrypoints import institution_routes
-from identity_matching.service_layer import candidates, imports
+from identity_matching.service_layer import candidates, imports, personal
 from identity_matching.service_layer.trail import log
 from identity_matching.settings import Settings
 
@@ -122,18 +123,22 @@ async def _batch(db, batch_id: str, who: Principal):
 
 
 @router.get("/{batch_id}/rejections.csv", summary="Rejected rows to correct (退回数据), as CSV")
-async def rejections_csv(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> Response:
+async def rejections_csv(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES),
+                         cipher: FieldCipher = Depends(fields)) -> Response:
     row = await _batch(db, batch_id, who)
     await _exported(db, who, "import_batch", batch_id, "rejections_exported", rows=len(row.rejections))
-    return Response(rejections_to_csv(row.rejections), media_type="text/csv; charset=utf-8", headers={
+    rejected = personal.open_rejections(row.rejections, batch_id, cipher)
+    return Response(rejections_to_csv(rejected), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="rejected-{batch_id}.csv"'})
 
 
 @router.get("/{batch_id}", summary="The report of one import: read, accepted, rejected rows")
-async def import_report(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES)) -> dict:
+async def import_report(batch_id: str, db=Depends(session), who: Principal = Depends(READ_ROLES),
+                        cipher: FieldCipher = Depends(fields)) -> dict:
     row = await _batch(db, batch_id, who)
     report = dict(row._mapping)
     report.update(report.pop("outcome"))
+    report["rejections"] = personal.open_rejections(report["rejections"], batch_id, cipher)
     return report
 
 
@@ -188,20 +193,25 @@ CANDIDATE_COLUMNS = ("department", "row", "raw_id_number", "candidate_id_number"
 
 
 @matches_router.get("/candidates.csv", summary="Typo'd ID numbers awaiting review, as CSV (疑似录入错误)")
-async def candidates_csv(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS)) -> Response:
+async def candidates_csv(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS),
+                         cipher: FieldCipher = Depends(fields)) -> Response:
     rc = tables.review_candidates.c
     await _exported(db, who, "review_candidates", status, "exported")
-    rows = await db.execute(select(*[rc[c] for c in CANDIDATE_COLUMNS]).where(rc.status == status)
+    rows = await db.execute(select(rc.batch_id, *[rc[c] for c in CANDIDATE_COLUMNS]).where(rc.status == status)
                             .order_by(rc.department, rc.batch_id, rc.row))
-    text = export.header_of(CANDIDATE_COLUMNS) + "".join(export.csv_line(list(map(str, r))) for r in rows)
+    shown = (candidates.opened(dict(r._mapping), cipher) for r in rows)
+    text = export.header_of(CANDIDATE_COLUMNS) + "".join(
+        export.csv_line([str(c[k]) for k in CANDIDATE_COLUMNS]) for c in shown)
     return Response(text, media_type="text/csv; charset=utf-8")
 
 
 @matches_router.get("/candidates", summary="Typo'd ID numbers awaiting review (疑似录入错误)")
-async def list_candidates(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS)) -> dict:
+async def list_candidates(status: str = "pending", db=Depends(session), who: Principal = Depends(REVIEWERS),
+                          cipher: FieldCipher = Depends(fields)) -> dict:
     rc = tables.review_candidates.c
     rows = await db.execute(select(tables.review_candidates).where(rc.status == status).order_by(rc.candidate_id))
-    return {"items": [{k: v for k, v in r._mapping.items() if k != "record"} for r in rows]}
+    shown = (candidates.opened({k: v for k, v in r._mapping.items() if k != "record"}, cipher) for r in rows)
+    return {"items": list(shown)}
 
 
 @matches_router.post("/candidates/{candidate_id}/{decision}", summary="Accept or reject a review candidate")

@@ -2,6 +2,7 @@
 
 Accepting one stores the department's record under the corrected number (and re-compares)
 and remembers the correction, so the department's next list with the same typo matches too.
+Candidates' numbers and names and the corrections are stored sealed (``personal``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aid_contracts import student_key
 from aid_contracts.keys import normalise_id_number
 from identity_matching.adapters import tables
 from identity_matching.domain import records, typos
+from identity_matching.service_layer import personal
 from identity_matching.service_layer.rematch import rematch
 
 
@@ -28,10 +30,15 @@ class CandidateRefused(ValueError):
     pass
 
 
-async def corrections(session: AsyncSession, department: str) -> dict[str, str]:
+CORRECTION = ("raw_id_number", "id_number")
+
+
+async def corrections(session: AsyncSession, department: str, cipher: FieldCipher) -> dict[str, str]:
+    """The department's accepted corrections, raw number → corrected number (opened)."""
     c = tables.id_corrections.c
     rows = await session.execute(select(c.raw_id_number, c.id_number).where(c.department == department))
-    return dict(rows.all())
+    shown = (personal.opened(dict(zip(CORRECTION, row, strict=True)), department, cipher) for row in rows.all())
+    return {one["raw_id_number"]: one["id_number"] for one in shown}
 
 
 def apply_corrections(frame: pl.DataFrame, fixes: dict[str, str]) -> pl.DataFrame:
@@ -43,7 +50,7 @@ def apply_corrections(frame: pl.DataFrame, fixes: dict[str, str]) -> pl.DataFram
 
 
 async def suggest(session: AsyncSession, *, batch_id: str, department: str, frame: pl.DataFrame,
-                  rejections: list[records.Rejection], secret: bytes) -> int:
+                  rejections: list[records.Rejection], secret: bytes, cipher: FieldCipher) -> int:
     """Store a candidate for each refused row that points to exactly one roster student; returns how many."""
     typo_rows = {r.row for r in rejections if r.field == "id_number" and r.code in typos.TYPO_CODES}
     rows = {r["row"]: r for r in frame.filter(pl.col("row").is_in(list(typo_rows))).iter_rows(named=True)}
@@ -55,11 +62,30 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, fram
             if near:
                 wanted[rejection.row] = (row, near)
     students = await _roster(session, {k for _, near in wanted.values() for k in near})
-    found = [c for number, (row, near) in wanted.items()
+    found = [_sealed(c, cipher) for number, (row, near) in wanted.items()
              if (c := _candidate(batch_id, department, number, row, near, students)) is not None]
     if found:
         await session.execute(insert(tables.review_candidates), found)
     return len(found)
+
+
+PERSONAL = ("raw_id_number", "candidate_id_number")
+
+
+def _sealed(candidate: dict, cipher: FieldCipher) -> dict:
+    """A candidate as stored: its numbers and its record's ID number and name sealed to its row."""
+    owner, record = personal.row_owner(candidate["batch_id"], candidate["row"]), candidate["record"]
+    return {**candidate, **personal.seal({k: candidate[k] for k in PERSONAL}, owner, cipher),
+            "record": {**record, **personal.seal({k: record[k] for k in ("id_number", "name")}, owner, cipher)}}
+
+
+def opened(candidate: dict, cipher: FieldCipher) -> dict:
+    """A stored candidate (a row's mapping) with its numbers and record opened."""
+    owner, record = personal.row_owner(candidate["batch_id"], candidate["row"]), candidate.get("record")
+    shown = {**candidate, **personal.opened({k: candidate[k] for k in PERSONAL}, owner, cipher)}
+    if record is not None:
+        shown["record"] = {**record, **personal.opened({k: record[k] for k in ("id_number", "name")}, owner, cipher)}
+    return shown
 
 
 async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
@@ -102,16 +128,17 @@ async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, acto
     await session.execute(update(tables.review_candidates).where(rc.candidate_id == candidate_id).values(
         status="accepted" if accept else "rejected", decided_by=actor, decided_at=datetime.now(UTC)))
     if accept:
-        await _accept(session, found, secret, policy, fields)
+        await _accept(session, opened(dict(found._mapping), fields), secret, policy, fields)
     return {"candidate_id": candidate_id, "status": "accepted" if accept else "rejected"}
 
 
-async def _accept(session: AsyncSession, found, secret: bytes, policy, fields: FieldCipher) -> None:
-    key = student_key(found.candidate_id_number, secret)
+async def _accept(session: AsyncSession, found: dict, secret: bytes, policy, fields: FieldCipher) -> None:
+    key = student_key(found["candidate_id_number"], secret)
     await session.execute(pg_insert(tables.department_records).values(
-        department=found.department, student_key=key, batch_id=found.batch_id, **found.record,
+        department=found["department"], student_key=key, batch_id=found["batch_id"], **found["record"],
     ).on_conflict_do_nothing())
+    correction = (normalise_id_number(found["raw_id_number"]), found["candidate_id_number"])
     await session.execute(pg_insert(tables.id_corrections).values(
-        department=found.department, raw_id_number=normalise_id_number(found.raw_id_number),
-        id_number=found.candidate_id_number).on_conflict_do_nothing())
-    await rematch(session, {key}, batch_id=found.batch_id, policy=policy, fields=fields)
+        department=found["department"], **personal.seal(dict(zip(CORRECTION, correction, strict=True)),
+                                                        found["department"], fields)).on_conflict_do_nothing())
+    await rematch(session, {key}, batch_id=found["batch_id"], policy=policy, fields=fields)

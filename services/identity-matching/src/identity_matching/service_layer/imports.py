@@ -22,7 +22,7 @@ from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import candidates, coverage, institutions, snapshots
+from identity_matching.service_layer import candidates, coverage, institutions, personal, snapshots
 from identity_matching.service_layer.rematch import SOURCE, Compared, Stopwatch, compare, rematch, serialise
 
 
@@ -224,7 +224,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     The next list is validated and keyed in a thread while the server stores the one before (the
     stages' seconds then overlap)."""
     await serialise(session)
-    fixes = {department: await candidates.corrections(session, department) for department, _, _ in frames}
+    fixes = {department: await candidates.corrections(session, department, by.fields) for department, _, _ in frames}
     stored = []
     coming = _prepare_next(frames, fixes, by, clock)
     while coming is not None:
@@ -250,7 +250,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         with clock.stage("review_candidates"):
             suggested = await candidates.suggest(
                 session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.rejected,
-                rejections=item.batch.rejections, secret=by.secret)
+                rejections=item.batch.rejections, secret=by.secret, cipher=by.fields)
         enrolled, matched = counted.get(item.batch.department, (0, 0))
         reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
                                      listed=item.values["student_key"].n_unique(), seconds=clock.seconds,
@@ -273,7 +273,8 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
 
 async def _record(session: AsyncSession, batch: _Batch, by: Importer, changes, *, enrolled: int, matched: int,
                   listed: int, seconds: dict, review_candidates: int = 0) -> ImportReport:
-    """The import's report, stored with its rejected rows, and its ``list-imported`` event queued."""
+    """The import's report, stored with its rejected rows (raw values sealed), and its ``list-imported``
+    event queued."""
     report = ImportReport(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department, read=batch.read,
         accepted=batch.read - len(batch.rejections), rejected=len(batch.rejections),
@@ -285,7 +286,8 @@ async def _record(session: AsyncSession, batch: _Batch, by: Importer, changes, *
     await session.execute(insert(tables.import_batches).values(
         batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
         file_name=batch.file_name[:200], read=batch.read, accepted=report.accepted, rejected=report.rejected,
-        rejections=report.rejections, outcome=outcome, created_by=by.actor))
+        rejections=personal.seal_rejections(report.rejections, batch.batch_id, by.fields), outcome=outcome,
+        created_by=by.actor))
     event = ListImported(batch_id=batch.batch_id, list_kind=batch.kind, department=batch.department,
                          read=batch.read, accepted=report.accepted, rejected=report.rejected,
                          imported_at=datetime.now(UTC))
