@@ -61,6 +61,10 @@ async def test_batch_is_imported_once_closed_and_complete_in_any_order(sessions)
     assert batch.rejections[0]["row"] == 3 and batch.rejections[0]["code"] == "bad_length"
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(tables.feed_records)) == 0
+        [entry] = (await s.execute(select(tables.audit_log).where(tables.audit_log.c.action == "list_pushed"))).all()
+    assert (entry.entity_id, entry.actor) == (batch.batch_id, "feed:department:civil_affairs")
+    assert entry.detail == {"department": "civil_affairs", "feed_batch": "CA-2026-11", "read": 3, "accepted": 2,
+                            "rejected": 1, "matched_new": 2, "matched_changed": 0, "withdrawn": 0}
 
 
 async def test_own_list_imported_events_are_not_closes(sessions):

@@ -104,9 +104,8 @@ async def import_lists(request: Request, files: list[UploadFile] = File(...), de
 
 async def _audited(db, who: Principal, action: str, report: imports.ImportReport, **more) -> None:
     """Who imported which file, with its counts (no rows: they hold personal data), in the chained log."""
-    counts = {k: getattr(report, k) for k in ("read", "accepted", "rejected", "matched_new", "matched_changed",
-                                              "withdrawn")}
-    await log(db, "import_batch", report.batch_id, action, who, {"department": report.department, **counts, **more})
+    await log(db, "import_batch", report.batch_id, action, who, {"department": report.department, **report.counts(),
+                                                                **more})
 
 
 async def _exported(db, who: Principal, entity: str, entity_id: str, action: str, **detail) -> None:

@@ -2,7 +2,8 @@
 
 Records and the closing ``list-imported`` travel on different topics, so either may arrive
 first; a batch is imported once it is closed and every announced record has arrived. The
-import is the same pipeline as a file upload; a rejected record is named by its row in the batch.
+import is the same pipeline as a file upload; a rejected record is named by its row in the batch,
+and it enters the chained audit log as the pushing system's (the event's source) write.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aid_contracts import DepartmentRecord, Envelope, ListImported
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
 from identity_matching.service_layer import imports
+from identity_matching.service_layer.trail import log
 
 SELF = "identity-matching"
 
@@ -25,7 +27,7 @@ async def on_record(session: AsyncSession, env: Envelope, *, by: imports.Importe
     await _open(session, record.batch_id, record.department)
     await session.execute(pg_insert(tables.feed_records).values(
         batch_id=record.batch_id, row=record.row, fields=record.fields).on_conflict_do_nothing())
-    await _complete_if_ready(session, record.batch_id, by)
+    await _complete_if_ready(session, record.batch_id, by, env.source)
 
 
 async def on_list_imported(session: AsyncSession, env: Envelope, *, by: imports.Importer,
@@ -38,7 +40,7 @@ async def on_list_imported(session: AsyncSession, env: Envelope, *, by: imports.
     await _open(session, closed.batch_id, closed.department or "")
     await session.execute(update(tables.feed_batches).where(tables.feed_batches.c.batch_id == closed.batch_id)
                           .values(expected=closed.read))
-    await _complete_if_ready(session, closed.batch_id, by)
+    await _complete_if_ready(session, closed.batch_id, by, env.source)
 
 
 def _known(department: str, departments: list[str]) -> None:
@@ -51,7 +53,8 @@ async def _open(session: AsyncSession, batch_id: str, department: str) -> None:
                           .on_conflict_do_nothing())
 
 
-async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.Importer) -> None:
+async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.Importer, source: str) -> None:
+    """Import the batch once it is closed and complete (``source``: the system whose event completed it)."""
     b, r = tables.feed_batches.c, tables.feed_records.c
     batch = (await session.execute(select(tables.feed_batches).where(b.batch_id == batch_id)
                                    .with_for_update())).one()
@@ -69,3 +72,5 @@ async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.I
     await session.execute(update(tables.feed_batches).where(b.batch_id == batch_id)
                           .values(completed_as=report.batch_id, updated_at=func.now()))
     await session.execute(delete(tables.feed_records).where(r.batch_id == batch_id))
+    await log(session, "import_batch", report.batch_id, "list_pushed", f"feed:{source}",
+              {"department": batch.department, "feed_batch": batch_id, **report.counts()})

@@ -59,6 +59,11 @@ class ImportReport:
     review_candidates: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # time of each stage, for operators and benchmarks
 
+    def counts(self) -> dict[str, int]:
+        """What the audit log keeps of an import (no rows: they hold personal data)."""
+        return {k: getattr(self, k) for k in ("read", "accepted", "rejected", "matched_new", "matched_changed",
+                                              "withdrawn")}
+
 
 def new_batch_id() -> str:
     return f"B{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:12]}"
