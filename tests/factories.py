@@ -14,6 +14,7 @@ from aid_contracts import (
     InstitutionChanged,
     Paid,
     PaymentFailed,
+    PublicationWithdrawn,
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
@@ -72,6 +73,13 @@ def published(seq: int = 1, *, final: bool, list_id: str = "L1", amount_fen: int
     event = Published(list_id=list_id, programme_code="compulsory_living_subsidy_primary", programme_name="生活补助",
                       period="2026-autumn", amount_fen=amount_fen, student=student(seq), published_at=NOW,
                       notice_ends_at=NOW + timedelta(days=7), final=final)
+    return Envelope.wrap(event, source="test", key=key(seq))
+
+
+def publication_withdrawn(seq: int = 1, *, list_id: str = "L1", amount_fen: int = 50_000) -> Envelope:
+    event = PublicationWithdrawn(list_id=list_id, programme_code="compulsory_living_subsidy_primary",
+                                 programme_name="生活补助", period="2026-autumn", amount_fen=amount_fen,
+                                 reason_code="objection_upheld", reason="经调查家庭收入超标", withdrawn_at=NOW)
     return Envelope.wrap(event, source="test", key=key(seq))
 
 

@@ -207,6 +207,23 @@ class Published(Event):
     final: bool = Field(description="the notice window closed with no upheld objection")
 
 
+class PublicationWithdrawn(Event):
+    """A student's entry taken off an aid list under notice before it became final (移出名单): an
+    objection upheld (异议成立), or no longer eligible when the notice closed. It is never paid."""
+
+    EVENT_TYPE = "publication-withdrawn"
+    TOPIC = Topic.PUBLISHED
+
+    list_id: str
+    programme_code: str
+    programme_name: str
+    period: str = Field(description="e.g. 2026-autumn or 2026-11")
+    amount_fen: int = Field(gt=0, description="the amount the entry was published with, in fen (分)")
+    reason_code: Literal["objection_upheld", "ineligible"]
+    reason: str = Field(description="the bureau's reason for upholding, or the rule no longer met")
+    withdrawn_at: datetime
+
+
 class _Payment(Event):
     """What every payment event says: the payment, the programme and period, the amount, the student."""
 
@@ -357,6 +374,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     StudentMatchWithdrawn,
     Verified,
     Published,
+    PublicationWithdrawn,
     Paid,
     PaymentFailed,
     UnfundedReasonReported,

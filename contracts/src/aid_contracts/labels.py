@@ -13,7 +13,8 @@ STAGE = {"preschool": "学前", "primary": "小学", "junior": "初中", "senior
 STUDENT_STATUS = {"matched": "待核对", "withdrawn": "比对已撤销", "verified_unchanged": "已核对未更新数据",
                   "verified_updated": "已核对更新了部分数据", "invalid": "无效数据"}
 ORIGIN = {"matched": "比对下发", "supplementary": "学校补录"}
-AID_STATUS = {"published": "公示中", "final": "公示结束", "payment_failed": "发放失败", "paid": "已发放"}
+AID_STATUS = {"published": "公示中", "final": "公示结束", "removed": "已移出名单", "payment_failed": "发放失败",
+              "paid": "已发放"}
 UNFUNDED_REASON = {"not_enrolled_anymore": "已不在校", "funded_elsewhere": "已在其他学校/项目资助",
                    "family_declined": "家庭放弃", "not_eligible_stage": "学段无对应资助项目", "other": "其他"}
 DIMENSION = {"enrolment": "学籍所在地", "household": "户籍所在地"}

@@ -3,7 +3,8 @@
 Every consumer that keeps per-student state (query's read models, reporting's progress) folds
 the same way, so their numbers agree. A student row follows the student's latest match and the
 bureau-approved verification; an aid record follows one student on one aid list (published →
-final → paid; a failed payment waits for its re-payment); an unfunded reason is the latest a
+final → paid; a failed payment waits for its re-payment; or published → removed when an
+objection is upheld or the student no longer qualifies at the notice's end); an unfunded reason is the latest a
 school reported for a period. Each fold is idempotent in effect:
 an older match revision or a backward move of an aid record leaves the row as it is, so a
 replay from the beginning arrives at the same rows.
@@ -17,6 +18,7 @@ from aid_contracts.events import (
     CategoryEntry,
     Paid,
     PaymentFailed,
+    PublicationWithdrawn,
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
@@ -28,13 +30,15 @@ from aid_contracts.events import (
 
 Row = dict
 STUDENT_TYPES = frozenset({StudentMatched.EVENT_TYPE, StudentMatchWithdrawn.EVENT_TYPE, Verified.EVENT_TYPE})
-AID_TYPES = frozenset({Published.EVENT_TYPE, Paid.EVENT_TYPE, PaymentFailed.EVENT_TYPE})
+AID_TYPES = frozenset({Published.EVENT_TYPE, PublicationWithdrawn.EVENT_TYPE, Paid.EVENT_TYPE,
+                       PaymentFailed.EVENT_TYPE})
 REASON_TYPES = frozenset({UnfundedReasonReported.EVENT_TYPE})
 TYPES = STUDENT_TYPES | AID_TYPES | REASON_TYPES
-AID_RANK = {"published": 1, "final": 2, "payment_failed": 3, "paid": 4}  # 公示中, 公示结束, 发放失败, 已发放
+AID_RANK = {"published": 1, "final": 2, "removed": 2, "payment_failed": 3, "paid": 4}
+# 公示中, 公示结束 or 已移出名单 (an entry is one or the other, never both), 发放失败, 已发放
 VALID = (VerificationStatus.VERIFIED_UNCHANGED.value, VerificationStatus.VERIFIED_UPDATED.value)
-MODELS = {m.EVENT_TYPE: m for m in (StudentMatched, StudentMatchWithdrawn, Verified, Published, Paid, PaymentFailed,
-                                     UnfundedReasonReported)}
+MODELS = {m.EVENT_TYPE: m for m in (StudentMatched, StudentMatchWithdrawn, Verified, Published, PublicationWithdrawn,
+                                     Paid, PaymentFailed, UnfundedReasonReported)}
 
 
 def _facts(student: StudentFacts) -> Row:
@@ -105,6 +109,8 @@ def on_aid(row: Row | None, key: str, event) -> Row:
     """The aid record of (list, student) after one event of ``AID_TYPES``; its status only moves forward."""
     if isinstance(event, Published):
         status, values = ("final" if event.final else "published"), {"published_at": event.published_at}
+    elif isinstance(event, PublicationWithdrawn):
+        status, values = "removed", {}
     elif isinstance(event, Paid):
         status, values = "paid", {"paid_on": event.paid_on, "failure_code": None}
     else:

@@ -41,11 +41,22 @@ async def _apply(sessions, *pairs):
             await handler(s, env)
 
 
-async def _published(sessions) -> list[tuple[str, bool]]:
+async def _on_topic(sessions, event_type: str) -> list[tuple[str, dict]]:
     async with sessions() as s:
         o = tables.chassis.outbox.c
-        rows = (await s.execute(select(o.key, o.value).where(o.topic == "aid.published.v1").order_by(o.id))).all()
-    return [(key, orjson.loads(value)["final"]) for key, value in rows]
+        rows = (await s.execute(select(o.key, o.headers, o.value).where(o.topic == "aid.published.v1")
+                                .order_by(o.id))).all()
+    return [(key, orjson.loads(value)) for key, headers, value in rows if headers["ce_type"] == event_type]
+
+
+async def _published(sessions) -> list[tuple[str, bool]]:
+    return [(key, data["final"]) for key, data in await _on_topic(sessions, "published")]
+
+
+async def _withdrawn(sessions) -> list[tuple[str, str, int]]:
+    """(student, reason code, amount) of each ``publication-withdrawn``."""
+    return [(key, data["reason_code"], data["amount_fen"]) for key, data in
+            await _on_topic(sessions, "publication-withdrawn")]
 
 
 async def _list_with(sessions, *seqs) -> str:
@@ -110,6 +121,7 @@ async def test_a_student_withdrawn_meanwhile_is_flagged_at_finalisation_not_paid
     await _run(sessions, lists.finalise_due, datetime.now(UTC) + timedelta(days=20))
     finals = [key for key, final in await _published(sessions) if final]
     assert finals == [f.key(1)]
+    assert await _withdrawn(sessions) == [(f.key(2), "ineligible", 50_000)]  # published before: no longer shown
     async with sessions() as s:
         entry = (await s.execute(select(tables.list_entries).where(tables.list_entries.c.student_key == f.key(2)))).one()
         told = (await s.execute(select(tables.school_messages.c.kind))).scalars().all()
@@ -153,9 +165,11 @@ async def test_an_upheld_objection_takes_the_student_off_and_final_waits_for_eve
     with pytest.raises(ListRefused):
         await _run(sessions, objections.decide, COUNTY, upheld["objection_id"], "dismiss", "重复处理")
     await _run(sessions, objections.decide, COUNTY, pending["objection_id"], "dismiss", "经核实情况属实，符合条件")
+    assert await _withdrawn(sessions) == [(f.key(1), "objection_upheld", 50_000)]
     assert await _run(sessions, lists.finalise_due, later) == 1
     finals = [key for key, final in await _published(sessions) if final]
     assert finals == [f.key(2)]
+    assert len(await _withdrawn(sessions)) == 1
     async with sessions() as s:
         told = (await s.execute(select(tables.school_messages.c.message))).scalars().all()
     assert any("异议成立" in m for m in told)

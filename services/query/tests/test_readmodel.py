@@ -57,6 +57,14 @@ def test_a_failed_payment_waits_for_its_repayment_and_never_undoes_one():
     assert (aid[("L1", f.key(1))]["status"], aid[("L1", f.key(1))]["failure_code"]) == ("paid", None)
 
 
+def test_an_entry_taken_off_its_list_stays_off_and_says_why():
+    _, aid, _ = _fold(f.published(1, final=False), f.publication_withdrawn(1), f.published(1, final=False))
+    assert aid[("L1", f.key(1))]["status"] == "removed"  # a redelivered publication does not put it back
+    line = readmodel.timeline_entry(f.publication_withdrawn(1), readmodel.parse(f.publication_withdrawn(1)))
+    assert line["summary"] == {"list_id": "L1", "programme": "生活补助", "period": "2026-autumn", "amount_fen": 50_000,
+                               "reason_code": "objection_upheld", "reason": "经调查家庭收入超标"}
+
+
 def test_the_latest_unfunded_reason_counts():
     later = f.NOW + timedelta(days=1)
     _, _, reasons = _fold(f.unfunded_reason(1, reason="other", at=later), f.unfunded_reason(1))

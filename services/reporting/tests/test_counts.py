@@ -37,6 +37,16 @@ def test_a_paid_registered_poor_student_counts_on_both_dimensions_and_each_categ
     assert counts["daily", "enrolment", "520102", date(2026, 11, 2), "paid_fen"] == 62_500
 
 
+def test_an_entry_taken_off_its_list_counts_neither_published_nor_listed():
+    on_notice = contributions(*_state(f.matched(1), f.verified(1), f.published(1, final=False)))
+    taken_off = contributions(*_state(f.matched(1), f.verified(1), f.published(1, final=False),
+                                      f.publication_withdrawn(1)))
+    assert _progress(on_notice)["published"] == 1 and "published" not in _progress(taken_off)
+    change = delta(on_notice, taken_off)
+    assert change["funding", "enrolment", "520102", "5201020001", "compulsory_living_subsidy_primary", "2026-autumn",
+                  "listed"] == -1
+
+
 def test_unfunded_counts_only_until_paid_in_that_period():
     poor = (Category.REGISTERED_POOR,)
     unpaid = contributions(*_state(f.matched(1, categories=poor), f.verified(1), f.unfunded_reason(1)))

@@ -33,6 +33,7 @@ DOMAIN = {  # code → (中文, English), the words officials use
     "other": ("其他", "Other"),
     # lists and payments
     "draft": ("草稿", "Draft"), "published": ("公示中", "Under public notice"), "final": ("公示结束", "Final"),
+    "removed": ("已移出名单", "Taken off the list"),
     "ready": ("待发放", "Ready to pay"), "sent": ("已发送银行", "Sent to the bank"), "paid": ("已发放", "Paid"),
     "failed": ("发放失败", "Failed"), "in_batch": ("已生成代发批次", "In a batch"),
     "reconciled": ("已对账", "Reconciled"), "exported": ("已导出代发文件", "File exported"),

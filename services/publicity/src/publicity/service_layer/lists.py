@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
 from aid_chassis.auth import Principal
-from aid_contracts import Envelope, Published
+from aid_contracts import Envelope, PublicationWithdrawn, Published
 from aid_contracts.events import StudentFacts
 from aid_chassis.audit import new_id
 from publicity.adapters import tables
@@ -147,7 +147,7 @@ async def approve(session: AsyncSession, who: Principal, list_id: str, *, calend
 
 async def finalise_due(session: AsyncSession, now: datetime | None = None) -> int:
     """Lists whose window has closed with every objection decided become final; returns how many.
-    Students who no longer qualify are flagged and left out of the final list."""
+    Students who no longer qualify are flagged and left out of the final list (``publication-withdrawn``)."""
     now = now or datetime.now(UTC)
     o = tables.objections.c
     open_objections = select(func.count()).where(o.list_id == A.list_id, o.state == "open").scalar_subquery()
@@ -160,6 +160,7 @@ async def finalise_due(session: AsyncSession, now: datetime | None = None) -> in
                             open_objections=row.open_objections):
             continue
         flagged = await recheck(session, row, await rules_for(session, row.programme_code, row.period, row.rules_version))
+        await emit_withdrawn(session, row, {entry["entry_no"]: entry["reason"] for entry in flagged}, "ineligible")
         for entry in flagged:
             await tell_school(session, row.school_code, row.list_id, "entry_ineligible",
                               f"第 {entry['entry_no']} 号学生不再符合条件，未列入最终名单：{entry['reason']}")
@@ -182,3 +183,19 @@ async def _emit(session: AsyncSession, list_id: str, *, final: bool) -> int:
         notice_ends_at=aid_list.notice_ends_at, final=final), source=SOURCE, key=e.student_key)) for e in entries]
     await outbox.add_many(session, tables.chassis.outbox, events)
     return len(events)
+
+
+async def emit_withdrawn(session: AsyncSession, aid_list, reasons: dict[int, str], code: str) -> None:
+    """``publication-withdrawn`` for entries (number → reason) taken off a list under notice: the
+    read models stop showing them as published, and they are never paid."""
+    if not reasons:
+        return
+    rules = await rules_for(session, aid_list.programme_code, aid_list.period, aid_list.rules_version)
+    entries = (await session.execute(select(E.entry_no, E.student_key, E.amount_fen).where(
+        E.list_id == aid_list.list_id, E.entry_no.in_(list(reasons))).order_by(E.entry_no))).all()
+    now = datetime.now(UTC)
+    await outbox.add_many(session, tables.chassis.outbox, [(PublicationWithdrawn.TOPIC, Envelope.wrap(
+        PublicationWithdrawn(list_id=aid_list.list_id, programme_code=rules.code, programme_name=rules.name,
+                             period=aid_list.period, amount_fen=e.amount_fen, reason_code=code,
+                             reason=reasons[e.entry_no], withdrawn_at=now), source=SOURCE, key=e.student_key))
+        for e in entries])

@@ -15,7 +15,7 @@ from aid_chassis.audit import new_id
 from publicity.adapters import tables
 from publicity.domain.notice import IN, UPHELD, check_objection, check_reason
 from publicity.domain.programmes import ListRefused
-from publicity.service_layer.lists import audited_list
+from publicity.service_layer.lists import audited_list, emit_withdrawn
 from publicity.service_layer.store import load_list, log, tell_school
 
 O, E = tables.objections.c, tables.list_entries.c
@@ -52,7 +52,8 @@ async def file_objection(session: AsyncSession, *, list_id: str, entry_no: int |
 
 
 async def decide(session: AsyncSession, who: Principal, objection_id: str, decision: str, reason: str) -> dict:
-    """Uphold (the student leaves the list, the school is told) or dismiss, with a reason."""
+    """Uphold (the student leaves the list — ``publication-withdrawn`` — and the school is told) or
+    dismiss, with a reason."""
     objection = (await session.execute(select(tables.objections).where(O.objection_id == objection_id)
                                        .with_for_update())).first()
     if objection is None:
@@ -67,6 +68,7 @@ async def decide(session: AsyncSession, who: Principal, objection_id: str, decis
                               "no_entry")
         await session.execute(update(tables.list_entries).where(
             E.list_id == objection.list_id, E.entry_no == objection.entry_no).values(state=UPHELD, state_reason=text))
+        await emit_withdrawn(session, aid_list, {objection.entry_no: text}, "objection_upheld")
         await tell_school(session, aid_list.school_code, aid_list.list_id, "objection_upheld",
                           f"第 {objection.entry_no} 号学生因异议成立移出名单：{text}")
     await session.execute(update(tables.objections).where(O.objection_id == objection_id).values(

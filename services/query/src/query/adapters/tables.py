@@ -55,7 +55,7 @@ aid_records = Table(
     Column("programme_name", String(100), nullable=False),
     Column("period", String(20), nullable=False),
     Column("amount_fen", Integer, nullable=False),
-    Column("status", String(20), nullable=False),  # published, final, payment_failed, paid
+    Column("status", String(20), nullable=False),  # published, final, removed, payment_failed, paid
     Column("published_at", DateTime(timezone=True)),
     Column("paid_on", Date),
     Column("failure_code", String(20)),

@@ -7,6 +7,8 @@ from aid_contracts import lifecycle
 from aid_contracts.envelope import Envelope
 from aid_contracts.events import (
     Paid,
+    PaymentFailed,
+    PublicationWithdrawn,
     Published,
     StudentMatched,
     StudentMatchWithdrawn,
@@ -39,9 +41,13 @@ def timeline_entry(env: Envelope, event) -> Row:
     elif isinstance(event, Paid):
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "paid_on": event.paid_on.isoformat()}
+    elif isinstance(event, PublicationWithdrawn):
+        summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
+                   "amount_fen": event.amount_fen, "reason_code": event.reason_code, "reason": event.reason}
     elif isinstance(event, UnfundedReasonReported):
         summary = {"period": event.period, "reason": event.reason, "reported_by": event.reported_by}
     else:
+        assert isinstance(event, PaymentFailed), event
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "failure_code": event.bank_code,
                    "failed_on": event.failed_on.isoformat()}

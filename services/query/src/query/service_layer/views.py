@@ -61,7 +61,8 @@ def _where(view: str, scope: Scope, f: Filters) -> list:
     if f.school_code:
         clauses.append(S.school_code == f.school_code)
     if view != "unfunded" and (f.programme or f.period):
-        aid = [A.student_key == S.student_key, *([A.programme_code == f.programme] if f.programme else []),
+        aid = [A.student_key == S.student_key, A.status != "removed",
+               *([A.programme_code == f.programme] if f.programme else []),
                *([A.period == f.period] if f.period else [])]
         clauses.append(exists().where(*aid))
     return clauses

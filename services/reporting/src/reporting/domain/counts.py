@@ -7,7 +7,8 @@ Buckets, on both dimensions (学籍所在地 enrolment, 户籍所在地 househol
   and paid_fen, payment_failed. Students and matched are not stored but derived when read
   (``with_totals``): every student has exactly one status, so a student still pending writes one
   row per bucket instead of three;
-- funding: per programme and period — listed, final, paid, paid_fen, payment_failed;
+- funding: per programme and period — listed, final, paid, paid_fen, payment_failed (an entry
+  taken off its list under notice counts in none);
 - unfunded: per period and reason — verified registered-poor students not paid in the period
   whose school reported why;
 - daily: per county and day — verified (by approval date), paid and paid_fen (by payment date).
@@ -32,6 +33,7 @@ CHINA = ZoneInfo("Asia/Shanghai")  # days are counted in Beijing time
 
 def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
     status = "pending" if student["status"] == "matched" else student["status"]
+    aid = [a for a in aid if a["status"] != "removed"]  # taken off a list under notice: not published
     paid = [a for a in aid if a["status"] == "paid"]
     values = {status: 1, "unmatched": int(not student["matched"]),
               "supplemented": int(student["origin"] == "supplementary"), "published": int(bool(aid)),
@@ -51,7 +53,7 @@ def with_totals(metrics: dict[str, int]) -> dict[str, int]:
 
 def _funding(record: Row) -> dict[str, int]:
     status = record["status"]
-    values = {"listed": 1, "final": int(status in ("final", "paid", "payment_failed")),
+    values = {"listed": int(status != "removed"), "final": int(status in ("final", "paid", "payment_failed")),
               "paid": int(status == "paid"), "paid_fen": record["amount_fen"] if status == "paid" else 0,
               "payment_failed": int(status == "payment_failed")}
     return {k: v for k, v in values.items() if v}
