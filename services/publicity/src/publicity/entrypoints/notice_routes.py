@@ -106,13 +106,26 @@ async def decide(objection_id: str, body: Decision, db=Depends(session), who: Pr
 
 @bureau.get("/messages", summary="What my school has been told (upheld objections, returned lists)")
 async def messages(db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
+    """Reading changes nothing: a school marks what it has seen with ``POST /messages/read``."""
+    m = tables.school_messages.c
+    rows = (await db.execute(select(tables.school_messages).where(m.school_code == who.school_code)
+                             .order_by(m.id))).all()
+    return {"items": [{"id": r.id, "list_id": r.list_id, "kind": r.kind, "message": r.message, "at": r.at,
+                       "read": r.read} for r in rows], "unread": sum(not r.read for r in rows)}
+
+
+class SeenUpTo(BaseModel):
+    up_to: int = Field(ge=1, le=2**63 - 1, description="the id of the newest message the school has seen")
+
+
+@bureau.post("/messages/read", summary="Mark my school's messages read, up to the newest one seen (已读)")
+async def mark_read(body: SeenUpTo, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
+    """Messages that arrived after ``up_to`` stay unread."""
     m = tables.school_messages.c
     async with db.begin():
-        rows = (await db.execute(select(tables.school_messages).where(m.school_code == who.school_code)
-                                 .order_by(m.id))).all()
-        await db.execute(update(tables.school_messages).where(m.school_code == who.school_code).values(read=True))
-    return {"items": [{"list_id": r.list_id, "kind": r.kind, "message": r.message, "at": r.at, "read": r.read}
-                      for r in rows]}
+        marked = await db.execute(update(tables.school_messages).where(
+            m.school_code == who.school_code, m.id <= body.up_to, ~m.read).values(read=True))
+    return {"marked": marked.rowcount}
 
 
 routers = [notices, bureau]
