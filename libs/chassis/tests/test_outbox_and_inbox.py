@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -13,7 +14,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from aid_chassis import outbox
+from aid_chassis import bulk, outbox
 from aid_chassis.consumer import EventConsumer
 from aid_chassis.kafka import ensure_topics, make_producer
 from aid_chassis.outbox import OutboxRelay
@@ -87,6 +88,35 @@ async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, t
     assert all(dict(r.headers)["ce_type"] == b"list-imported" for r in records)
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(chassis.outbox)) == 0
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(sessions, topic, kafka_bootstrap):
+    """A record larger than the broker takes, and a packed row that does not unpack, between good
+    ones: the good ones go out, the two stay in the outbox marked, and nothing waits on them."""
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"p{i}")) for i in range(3)])
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key="big", event_id="big",
+                             headers=dict((k, v.decode()) for k, v in _event("big").headers()),
+                             value=os.urandom(3 * 2**20))  # incompressible, over the broker's 1 MB
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
+                             headers={bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json",
+                                      "ce_source": "test", "ce_time": "2026-12-01T00:00:00Z",
+                                      "ce_specversion": "1.0"}, value=b"not lz4 at all")
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"q{i}")) for i in range(3)])
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        assert await relay.relay_once() == 6
+        assert await relay.relay_once() == 0  # the parked rows are passed over
+    finally:
+        await relay._producer.stop()
+    records = await _read_all(kafka_bootstrap, topic, 6)
+    assert sorted(r.key.decode() for r in records) == ["p0", "p1", "p2", "q0", "q1", "q2"]
+    async with sessions() as s:
+        left = (await s.execute(select(chassis.outbox.c.event_id, chassis.outbox.c.headers)
+                                .order_by(chassis.outbox.c.id))).all()
+    assert [(e, h[outbox.PARKED]) for e, h in left] == [("big", "MessageSizeTooLargeError"),
+                                                         ("packed-bad", "DecompressionError")]
 
 
 async def _count_effect(session, envelope: Envelope) -> None:

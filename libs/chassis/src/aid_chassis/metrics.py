@@ -6,6 +6,8 @@ EVENTS_HANDLED = Counter(
     "aid_events_handled_total", "Events consumed, by outcome", ["service", "topic", "outcome"]
 )
 EVENTS_PUBLISHED = Counter("aid_events_published_total", "Events published from the outbox", ["service"])
+EVENTS_PARKED = Counter("aid_outbox_rows_parked_total", "Outbox rows the relay can never send, left for an operator",
+                        ["service"])
 OUTBOX_BACKLOG = Gauge("aid_outbox_backlog", "Outbox rows waiting to be published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("aid_outbox_oldest_age_seconds", "Age of the oldest outbox row", ["service"])
 HTTP_REQUESTS = Counter("aid_http_requests_total", "HTTP requests, by route and status",

@@ -3,7 +3,8 @@
 The relay claims rows with ``FOR UPDATE SKIP LOCKED`` (never "id > last seen", which
 skips rows of transactions that commit out of order), sends a whole batch through an
 idempotent producer, waits for every acknowledgement, then deletes the rows in the
-same transaction. A crash between send and delete re-sends: consumers absorb it.
+same transaction. A crash between send and delete re-sends: consumers absorb it. A row
+no retry can send is parked (``relay_once``) instead of holding every row behind it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+import cramjam
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (CorruptRecordException, MessageSizeTooLargeError, RecordListTooLargeError,
+                             RecordTooLargeError)
 from opentelemetry import propagate, trace
 import orjson
 from sqlalchemy import Table, func, insert, literal_column, select
@@ -116,31 +120,79 @@ class OutboxRelay:
             return 0
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many events were sent."""
+        """Publish one batch; returns how many events were sent.
+
+        A batch with a row no retry can send (the broker refuses a record as too large or
+        corrupt, or the row does not unpack) is sent again a row at a time; that row is parked:
+        kept in the outbox with the reason in its headers (``PARKED``), passed over from then on,
+        for an operator (the outbox's backlog and oldest age keep counting it). Any other error
+        leaves every row for the next attempt, as before."""
+        try:
+            return await self._relay()
+        except _Refused as refused:
+            log.error("outbox: a batch can never be sent as it is (%s); sending its %d rows one at a time",
+                      type(refused.cause).__name__, len(refused.ids))
+            return await self._one_at_a_time(refused.ids)
+
+    async def _one_at_a_time(self, ids: list[int]) -> int:
+        sent = 0
+        for row_id in ids:
+            try:
+                sent += await self._relay([row_id])
+            except _Refused as refused:
+                await self._park(row_id, refused.cause)
+        return sent
+
+    async def _park(self, row_id: int, cause: BaseException) -> None:
+        """Mark a row the relay can never send, and start a new producer (a batch the broker
+        refused leaves an idempotent producer's sequence for that partition behind)."""
+        async with self._sessions() as session, session.begin():
+            await (await db.driver(session)).execute(
+                f"UPDATE {self._outbox.name} "  # noqa: S608
+                "SET headers = headers || jsonb_build_object(%s::text, %s::text) WHERE id = %s",
+                (PARKED, type(cause).__name__, row_id))
+        log.error("outbox: row %d parked (%s): it needs an operator", row_id, type(cause).__name__)
+        metrics.EVENTS_PARKED.labels(self._service).inc()
+        assert self._producer is not None
+        await self._producer.stop()
+        self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
+
+    async def _relay(self, only: list[int] | None = None) -> int:
+        """One batch (or the rows ``only``) sent and deleted; ``_Refused`` when no retry would send it."""
         assert self._producer is not None, "run() starts the producer"
         async with self._sessions() as session, session.begin():
             driver = await db.driver(session)
+            where = "NOT (headers ? %s)" + (" AND id = ANY(%s)" if only is not None else "")
             claimed = await (await driver.execute(
-                f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} ORDER BY id "  # noqa: S608
-                "LIMIT %s FOR UPDATE SKIP LOCKED", (self._batch_size,))).fetchall()
+                f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} WHERE {where} ORDER BY id "  # noqa: S608
+                "LIMIT %s FOR UPDATE SKIP LOCKED", (PARKED, *([only] if only is not None else []),
+                                                   self._batch_size))).fetchall()
             ids = _up_to(claimed, self._batch_size)
             if not ids:
                 return 0
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
-            with _collector_paused():  # no await inside: the process's other tasks keep their collector
-                groups = _by_trace_and_topic(rows)
-            spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
             try:
-                await asyncio.gather(*await self._send_groups(groups, spans))
-            finally:
-                for span in spans:
-                    span.end()
+                sent = await self._send_rows(rows)
+            except Exception as exc:
+                if _record_fault(exc):
+                    raise _Refused(ids, exc) from exc
+                raise
             await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
-        sent = sum(len(group) for group in groups.values())
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
         return sent
+
+    async def _send_rows(self, rows) -> int:
+        with _collector_paused():  # no await inside: the process's other tasks keep their collector
+            groups = _by_trace_and_topic(rows)
+        spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
+        try:
+            await asyncio.gather(*await self._send_groups(groups, spans))
+        finally:
+            for span in spans:
+                span.end()
+        return sum(len(group) for group in groups.values())
 
     @staticmethod
     def _span(parent: tuple, topic: str, count: int):
@@ -217,6 +269,25 @@ def _collector_paused():
 
 
 _TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+PARKED = "aid-outbox-parked"  # a row's header: the relay can never send it (the value: why)
+RECORD_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError, CorruptRecordException)
+
+
+class _Refused(Exception):
+    """Rows no retry can send (``cause``: the error of the record or of its unpacking)."""
+
+    def __init__(self, ids: list[int], cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.ids, self.cause = ids, cause
+
+
+def _record_fault(exc: BaseException) -> bool:
+    """The record is at fault — the broker refuses it, or its row does not unpack (not lz4, not
+    tab-separated, headers not JSON) — not the broker, the network or the relay: sending it again
+    cannot help."""
+    return isinstance(exc, (*RECORD_FAULTS, ValueError, KeyError, cramjam.DecompressionError))
 
 
 def _up_to(claimed: list[tuple[int, int]], most: int) -> list[int]:
