@@ -7,6 +7,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -117,6 +118,33 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(sessio
                                 .order_by(chassis.outbox.c.id))).all()
     assert [(e, h[outbox.PARKED]) for e, h in left] == [("big", "MessageSizeTooLargeError"),
                                                          ("packed-bad", "DecompressionError")]
+
+
+async def test_after_the_broker_refuses_a_record_the_same_partition_still_flows(sessions, topic, kafka_bootstrap):
+    """The refused batch leaves the idempotent producer's sequence behind for its partition: the
+    rows around it, on the same partition, still go out (through a new producer)."""
+    def same_key(batch: str, value: bytes | None = None) -> tuple[str, Envelope]:
+        event = ListImported(batch_id=batch, list_kind="department", department="civil_affairs", read=1, accepted=1,
+                             rejected=0, imported_at=datetime.now(UTC))
+        return topic, Envelope.wrap(event, source="test", key="one-student")
+
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [same_key("before")])
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key="one-student", event_id="big",
+                             headers=dict((k, v.decode()) for k, v in _event("big").headers()),
+                             value=os.urandom(3 * 2**20))
+        await outbox.add_many(s, chassis.outbox, [same_key("after")])
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        assert await relay.relay_once() == 2
+    finally:
+        await relay._producer.stop()
+    records = await _read_all(kafka_bootstrap, topic, 2)
+    assert {orjson.loads(r.value)["batch_id"] for r in records} == {"before", "after"}  # once or twice each
+    async with sessions() as s:
+        left = (await s.execute(select(chassis.outbox.c.event_id))).scalars().all()
+    assert left == ["big"]
 
 
 async def _count_effect(session, envelope: Envelope) -> None:

@@ -100,7 +100,7 @@ def test_objections_are_rate_limited_and_go_to_the_bureau(api):
     assert (bad.status_code, bad.json()["detail"]["code"]) == (422, "bad_phone")  # checked before the limit
 
 
-def test_reading_messages_marks_nothing_and_marking_stops_at_the_newest_seen(api):
+def test_reading_messages_marks_nothing_and_marking_takes_only_the_messages_shown(api):
     def returned(period: str) -> None:
         created = api.call("school", "POST", "/lists", json={"programme_code": PROGRAMME, "period": period}).json()
         assert api.call("school", "POST", f"/lists/{created['list_id']}/submit").status_code == 200
@@ -110,11 +110,11 @@ def test_reading_messages_marks_nothing_and_marking_stops_at_the_newest_seen(api
     seen = api.call("school", "GET", "/messages").json()
     assert (seen["unread"], api.call("school", "GET", "/messages").json()["unread"]) == (1, 1)  # a read marks nothing
     returned("2027-spring")  # arrives after the school looked
-    up_to = seen["items"][-1]["id"]
-    assert api.call("school", "POST", "/messages/read", json={"up_to": up_to}).json() == {"marked": 1}
+    shown = [m["id"] for m in seen["items"]]
+    assert api.call("school", "POST", "/messages/read", json={"ids": shown}).json() == {"marked": 1}
     items = api.call("school", "GET", "/messages").json()["items"]
     assert [m["read"] for m in items] == [True, False]
-    assert api.call("other_school", "POST", "/messages/read", json={"up_to": items[-1]["id"]}).json() == {"marked": 0}
+    assert api.call("other_school", "POST", "/messages/read", json={"ids": [items[-1]["id"]]}).json() == {"marked": 0}
 
 
 def test_an_objection_after_the_window_gets_a_precise_error_and_changes_nothing(migrate, tmp_path):
@@ -183,7 +183,7 @@ MATRIX = [
     ("POST", "/objections/{objection}/decide", {"json": {"decision": "dismiss", "reason": ""}},
      {"county": 422, "city": 422, "province": 422, "other_county": 404}),
     ("GET", "/messages", {}, dict.fromkeys(SCHOOLS, 200)),
-    ("POST", "/messages/read", {"json": {"up_to": 0}}, dict.fromkeys(SCHOOLS, 422)),
+    ("POST", "/messages/read", {"json": {"ids": []}}, dict.fromkeys(SCHOOLS, 422)),
 ]
 
 

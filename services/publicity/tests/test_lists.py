@@ -175,6 +175,20 @@ async def test_an_upheld_objection_takes_the_student_off_and_final_waits_for_eve
     assert any("异议成立" in m for m in told)
 
 
+async def test_a_second_objection_upheld_on_the_same_student_changes_nothing_more(sessions):
+    list_id = await _list_with(sessions, 1, 2)
+    await _run(sessions, lists.submit, SCHOOL, list_id)
+    await _approve(sessions, list_id)
+    first, second = await _objection(sessions, list_id, 1, "c1"), await _objection(sessions, list_id, 1, "c2")
+    await _run(sessions, objections.decide, COUNTY, first["objection_id"], "uphold", "经调查家庭收入超标")
+    await _run(sessions, objections.decide, COUNTY, second["objection_id"], "uphold", "同一学生再次举报属实")
+    assert await _withdrawn(sessions) == [(f.key(1), "objection_upheld", 50_000)]
+    async with sessions() as s:
+        told = (await s.execute(select(tables.school_messages.c.kind))).scalars().all()
+        entry = (await s.execute(select(tables.list_entries).where(tables.list_entries.c.entry_no == 1))).one()
+    assert told == ["objection_upheld"] and entry.state_reason == "经调查家庭收入超标"
+
+
 async def test_an_objection_after_the_window_changes_nothing(sessions):
     list_id = await _list_with(sessions, 1)
     await _run(sessions, lists.submit, SCHOOL, list_id)

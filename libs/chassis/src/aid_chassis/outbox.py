@@ -132,6 +132,8 @@ class OutboxRelay:
         except _Refused as refused:
             log.error("outbox: a batch can never be sent as it is (%s); sending its %d rows one at a time",
                       type(refused.cause).__name__, len(refused.ids))
+            if isinstance(refused.cause, RECORD_FAULTS):
+                await self._renew_producer()
             return await self._one_at_a_time(refused.ids)
 
     async def _one_at_a_time(self, ids: list[int]) -> int:
@@ -144,8 +146,7 @@ class OutboxRelay:
         return sent
 
     async def _park(self, row_id: int, cause: BaseException) -> None:
-        """Mark a row the relay can never send, and start a new producer (a batch the broker
-        refused leaves an idempotent producer's sequence for that partition behind)."""
+        """Mark a row the relay can never send."""
         async with self._sessions() as session, session.begin():
             await (await db.driver(session)).execute(
                 f"UPDATE {self._outbox.name} "  # noqa: S608
@@ -153,13 +154,22 @@ class OutboxRelay:
                 (PARKED, type(cause).__name__, row_id))
         log.error("outbox: row %d parked (%s): it needs an operator", row_id, type(cause).__name__)
         metrics.EVENTS_PARKED.labels(self._service).inc()
-        assert self._producer is not None
-        await self._producer.stop()
+        if isinstance(cause, RECORD_FAULTS):
+            await self._renew_producer()
+
+    async def _renew_producer(self) -> None:
+        """A new producer: a batch the broker refused leaves an idempotent producer's sequence for
+        that partition behind, and every later batch to it would be refused too. When the new
+        one cannot start, the next batch starts one (``_relay``)."""
+        old, self._producer = self._producer, None
+        if old is not None:
+            await old.stop()
         self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
 
     async def _relay(self, only: list[int] | None = None) -> int:
         """One batch (or the rows ``only``) sent and deleted; ``_Refused`` when no retry would send it."""
-        assert self._producer is not None, "run() starts the producer"
+        if self._producer is None:
+            self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
         async with self._sessions() as session, session.begin():
             driver = await db.driver(session)
             where = "NOT (headers ? %s)" + (" AND id = ANY(%s)" if only is not None else "")
@@ -173,25 +183,31 @@ class OutboxRelay:
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
-            try:
-                sent = await self._send_rows(rows)
-            except Exception as exc:
-                if _record_fault(exc):
-                    raise _Refused(ids, exc) from exc
-                raise
+            sent = await self._send_rows(rows, ids)
             await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
         return sent
 
-    async def _send_rows(self, rows) -> int:
-        with _collector_paused():  # no await inside: the process's other tasks keep their collector
-            groups = _by_trace_and_topic(rows)
+    async def _send_rows(self, rows, ids: list[int]) -> int:
+        """Send the rows' records and wait for every acknowledgement. ``_Refused`` when a row does
+        not unpack or the broker refuses a record for good (whatever else failed with it)."""
+        try:
+            with _collector_paused():  # no await inside: the process's other tasks keep their collector
+                groups = _by_trace_and_topic(rows)
+        except UNPACK_FAULTS as exc:
+            raise _Refused(ids, exc) from exc
         spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
         try:
-            await asyncio.gather(*await self._send_groups(groups, spans))
+            outcomes = await asyncio.gather(*await self._send_groups(groups, spans), return_exceptions=True)
         finally:
             for span in spans:
                 span.end()
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        refused = next((f for f in failures if isinstance(f, RECORD_FAULTS)), None)
+        if refused is not None:
+            raise _Refused(ids, refused) from refused
+        if failures:
+            raise failures[0]
         return sum(len(group) for group in groups.values())
 
     @staticmethod
@@ -272,22 +288,17 @@ _TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 PARKED = "aid-outbox-parked"  # a row's header: the relay can never send it (the value: why)
-RECORD_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError, CorruptRecordException)
+RECORD_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError,
+                 CorruptRecordException)  # the broker refuses the record itself: no retry can help
+UNPACK_FAULTS = (ValueError, KeyError, cramjam.DecompressionError)  # a row that is not lz4, TSV or JSON
 
 
 class _Refused(Exception):
-    """Rows no retry can send (``cause``: the error of the record or of its unpacking)."""
+    """Rows no retry can send (``cause``: the broker's refusal of a record, or its row's unpacking error)."""
 
     def __init__(self, ids: list[int], cause: BaseException) -> None:
         super().__init__(type(cause).__name__)
         self.ids, self.cause = ids, cause
-
-
-def _record_fault(exc: BaseException) -> bool:
-    """The record is at fault — the broker refuses it, or its row does not unpack (not lz4, not
-    tab-separated, headers not JSON) — not the broker, the network or the relay: sending it again
-    cannot help."""
-    return isinstance(exc, (*RECORD_FAULTS, ValueError, KeyError, cramjam.DecompressionError))
 
 
 def _up_to(claimed: list[tuple[int, int]], most: int) -> list[int]:

@@ -72,5 +72,5 @@ async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.I
     await session.execute(update(tables.feed_batches).where(b.batch_id == batch_id)
                           .values(completed_as=report.batch_id, updated_at=func.now()))
     await session.execute(delete(tables.feed_records).where(r.batch_id == batch_id))
-    await log(session, "import_batch", report.batch_id, "list_pushed", f"feed:{source}",
+    await log(session, "import_batch", report.batch_id, "list_pushed", f"feed:{source}"[:100],
               {"department": batch.department, "feed_batch": batch_id, **report.counts()})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -106,7 +106,7 @@ async def decide(objection_id: str, body: Decision, db=Depends(session), who: Pr
 
 @bureau.get("/messages", summary="What my school has been told (upheld objections, returned lists)")
 async def messages(db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
-    """Reading changes nothing: a school marks what it has seen with ``POST /messages/read``."""
+    """Reading changes nothing: a school marks what it was shown with ``POST /messages/read``."""
     m = tables.school_messages.c
     rows = (await db.execute(select(tables.school_messages).where(m.school_code == who.school_code)
                              .order_by(m.id))).all()
@@ -114,17 +114,18 @@ async def messages(db=Depends(session), who: Principal = Depends(SCHOOLS)) -> di
                        "read": r.read} for r in rows], "unread": sum(not r.read for r in rows)}
 
 
-class SeenUpTo(BaseModel):
-    up_to: int = Field(ge=1, le=2**63 - 1, description="the id of the newest message the school has seen")
+class Seen(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        min_length=1, max_length=1000, description="the ids of the messages the school was shown")
 
 
-@bureau.post("/messages/read", summary="Mark my school's messages read, up to the newest one seen (已读)")
-async def mark_read(body: SeenUpTo, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
-    """Messages that arrived after ``up_to`` stay unread."""
+@bureau.post("/messages/read", summary="Mark the messages my school was shown as read (已读)")
+async def mark_read(body: Seen, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
+    """Only the messages named: one that arrived meanwhile stays unread (ids are not in commit order)."""
     m = tables.school_messages.c
     async with db.begin():
         marked = await db.execute(update(tables.school_messages).where(
-            m.school_code == who.school_code, m.id <= body.up_to, ~m.read).values(read=True))
+            m.school_code == who.school_code, m.id.in_(body.ids), ~m.read).values(read=True))
     return {"marked": marked.rowcount}
 
 

@@ -66,11 +66,13 @@ async def decide(session: AsyncSession, who: Principal, objection_id: str, decis
         if objection.entry_no is None:
             raise ListRefused("异议未指明学生，只能驳回或由学校撤回名单 (the objection names no entry: dismiss it)",
                               "no_entry")
-        await session.execute(update(tables.list_entries).where(
-            E.list_id == objection.list_id, E.entry_no == objection.entry_no).values(state=UPHELD, state_reason=text))
-        await emit_withdrawn(session, aid_list, {objection.entry_no: text}, "objection_upheld")
-        await tell_school(session, aid_list.school_code, aid_list.list_id, "objection_upheld",
-                          f"第 {objection.entry_no} 号学生因异议成立移出名单：{text}")
+        taken_off = await session.execute(update(tables.list_entries).where(
+            E.list_id == objection.list_id, E.entry_no == objection.entry_no, E.state == IN).values(
+            state=UPHELD, state_reason=text))
+        if taken_off.rowcount:  # a second objection upheld on the same student changes nothing more
+            await emit_withdrawn(session, aid_list, {objection.entry_no: text}, "objection_upheld")
+            await tell_school(session, aid_list.school_code, aid_list.list_id, "objection_upheld",
+                              f"第 {objection.entry_no} 号学生因异议成立移出名单：{text}")
     await session.execute(update(tables.objections).where(O.objection_id == objection_id).values(
         state="upheld" if decision == "uphold" else "dismissed", decided_by=who.subject,
         decided_at=datetime.now(UTC), decision_reason=text))
