@@ -190,35 +190,35 @@ class Verified(Event):
     approved_at: datetime | None = None
 
 
-class Published(Event):
-    """A student's entry on an aid list under public notice (公示), or final after it."""
-
-    EVENT_TYPE = "published"
-    TOPIC = Topic.PUBLISHED
+class _ListEntry(Event):
+    """What every event of a student's entry on an aid list says: the list, programme, period, amount."""
 
     list_id: str
     programme_code: str
     programme_name: str
     period: str = Field(description="e.g. 2026-autumn or 2026-11")
     amount_fen: int = Field(gt=0, description="amount in fen (分)")
+
+
+class Published(_ListEntry):
+    """A student's entry on an aid list under public notice (公示), or final after it."""
+
+    EVENT_TYPE = "published"
+    TOPIC = Topic.PUBLISHED
+
     student: StudentFacts
     published_at: datetime
     notice_ends_at: datetime
     final: bool = Field(description="the notice window closed with no upheld objection")
 
 
-class PublicationWithdrawn(Event):
+class PublicationWithdrawn(_ListEntry):
     """A student's entry taken off an aid list under notice before it became final (移出名单): an
     objection upheld (异议成立), or no longer eligible when the notice closed. It is never paid."""
 
     EVENT_TYPE = "publication-withdrawn"
     TOPIC = Topic.PUBLISHED
 
-    list_id: str
-    programme_code: str
-    programme_name: str
-    period: str = Field(description="e.g. 2026-autumn or 2026-11")
-    amount_fen: int = Field(gt=0, description="the amount the entry was published with, in fen (分)")
     reason_code: Literal["objection_upheld", "ineligible"]
     reason: str = Field(description="the bureau's reason for upholding, or the rule no longer met")
     withdrawn_at: datetime
