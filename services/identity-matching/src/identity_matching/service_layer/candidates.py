@@ -69,23 +69,27 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, fram
     return len(found)
 
 
-PERSONAL = ("raw_id_number", "candidate_id_number")
+PERSONAL, RECORD_PERSONAL = ("raw_id_number", "candidate_id_number"), ("id_number", "name")
+
+
+def _personal(candidate: dict, change) -> dict:
+    """``candidate`` with its numbers and its record's ID number and name passed through
+    ``change(values, owner)`` — sealed or opened, bound to the candidate's import row."""
+    owner = personal.row_owner(candidate["batch_id"], candidate["row"])
+    out = {**candidate, **change({k: candidate[k] for k in PERSONAL}, owner)}
+    if (record := candidate.get("record")) is not None:
+        out["record"] = {**record, **change({k: record[k] for k in RECORD_PERSONAL}, owner)}
+    return out
 
 
 def _sealed(candidate: dict, cipher: FieldCipher) -> dict:
-    """A candidate as stored: its numbers and its record's ID number and name sealed to its row."""
-    owner, record = personal.row_owner(candidate["batch_id"], candidate["row"]), candidate["record"]
-    return {**candidate, **personal.seal({k: candidate[k] for k in PERSONAL}, owner, cipher),
-            "record": {**record, **personal.seal({k: record[k] for k in ("id_number", "name")}, owner, cipher)}}
+    """A candidate as stored."""
+    return _personal(candidate, lambda values, owner: personal.seal(values, owner, cipher))
 
 
 def opened(candidate: dict, cipher: FieldCipher) -> dict:
-    """A stored candidate (a row's mapping) with its numbers and record opened."""
-    owner, record = personal.row_owner(candidate["batch_id"], candidate["row"]), candidate.get("record")
-    shown = {**candidate, **personal.opened({k: candidate[k] for k in PERSONAL}, owner, cipher)}
-    if record is not None:
-        shown["record"] = {**record, **personal.opened({k: record[k] for k in ("id_number", "name")}, owner, cipher)}
-    return shown
+    """A stored candidate (a row's mapping, with or without its record) opened."""
+    return _personal(candidate, lambda values, owner: personal.opened(values, owner, cipher))
 
 
 async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
