@@ -118,6 +118,17 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(sessio
                                 .order_by(chassis.outbox.c.id))).all()
     assert [(e, h[outbox.PARKED]) for e, h in left] == [("big", "MessageSizeTooLargeError"),
                                                          ("packed-bad", "DecompressionError")]
+    async with sessions() as s, s.begin():
+        assert [(p["event_id"], p["reason"]) for p in await outbox.parked(s, chassis.outbox)] == [
+            ("big", "MessageSizeTooLargeError"), ("packed-bad", "DecompressionError")]
+        assert await outbox.release(s, chassis.outbox) == 2  # the operator fixed nothing: both park again
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        assert await relay.relay_once() == 0
+    finally:
+        await relay._producer.stop()
+    async with sessions() as s:
+        assert len(await outbox.parked(s, chassis.outbox)) == 2
 
 
 async def test_after_the_broker_refuses_a_record_the_same_partition_still_flows(sessions, topic, kafka_bootstrap):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from aid_chassis import migrations
+from aid_chassis import migrations, outbox
 from aid_chassis.process import run_worker, serve_api
 from aid_chassis.settings import ServiceSettings
 
@@ -15,9 +15,10 @@ USAGE = "usage: python -m {pkg} api|worker|migrate\n  api      serve the HTTP AP
 def service_main(package: str, settings_cls: type[ServiceSettings], app_factory: Callable,
                  build_loops: Callable, argv: list[str] | None = None,
                  commands: dict[str, tuple[str, Callable[[ServiceSettings], int]]] | None = None) -> int:
-    """Run one command; ``commands`` adds a service's own (name → (help, function of the settings))."""
+    """Run one command; ``commands`` adds a service's own (name → (help, function of the settings)),
+    beside the outbox's (``outbox-parked``, ``outbox-release``)."""
     args = sys.argv[1:] if argv is None else argv
-    extra = commands or {}
+    extra = {**(commands or {}), **outbox.outbox_commands()}
     if not args or args[0] in {"-h", "--help"} or args[0] not in {"api", "worker", "migrate", *extra}:
         names = "|".join(["api", "worker", "migrate", *extra])
         print(USAGE.format(pkg=package).replace("api|worker|migrate", names)

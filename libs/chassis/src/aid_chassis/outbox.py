@@ -21,7 +21,7 @@ from aiokafka.errors import (CorruptRecordException, MessageSizeTooLargeError, R
                              RecordTooLargeError)
 from opentelemetry import propagate, trace
 import orjson
-from sqlalchemy import Table, func, insert, literal_column, select
+from sqlalchemy import Table, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import bulk, db, metrics, partitioner
@@ -74,6 +74,52 @@ async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envel
                                   .order_by(outbox.c.id))).all()
     return [(topic, Envelope.from_kafka(h, v)) for topic, key, headers, value in rows
             for _, _, h, v in bulk.records_of(headers, key, value)]
+
+
+async def parked(session: AsyncSession, outbox: Table) -> list[dict]:
+    """The rows the relay parked, oldest first: id, topic, event id, why, queued at (no key and no
+    value: they may name a student)."""
+    c = outbox.c
+    rows = await session.execute(select(c.id, c.topic, c.event_id, c.headers[PARKED].astext.label("reason"),
+                                        c.created_at).where(c.headers.has_key(PARKED)).order_by(c.id))
+    return [{**row._mapping, "created_at": row.created_at.isoformat()} for row in rows]
+
+
+async def release(session: AsyncSession, outbox: Table) -> int:
+    """Put every parked row back in the relay's way, once the cause is fixed (a broker that now
+    takes larger records); a row still refused is parked again. Returns how many."""
+    c = outbox.c
+    result = await session.execute(update(outbox).where(c.headers.has_key(PARKED)).values(
+        headers=c.headers.op("-")(PARKED)))
+    return result.rowcount
+
+
+def outbox_commands() -> dict[str, tuple[str, object]]:
+    """``python -m <service> outbox-parked`` (JSON lines) and ``outbox-release``: every service's."""
+    from sqlalchemy import MetaData
+
+    from aid_chassis.tables import outbox_table
+
+    table = outbox_table(MetaData())
+
+    def command(work, show):
+        def run(settings) -> int:
+            async def go():
+                engine = db.make_engine(settings)
+                try:
+                    async with db.make_sessions(engine)() as session, session.begin():
+                        return await work(session, table)
+                finally:
+                    await engine.dispose()
+
+            show(asyncio.run(go()))
+            return 0
+        return run
+
+    return {"outbox-parked": ("list the outbox rows the relay parked (it can never send them), as JSON lines",
+                              command(parked, lambda rows: [print(orjson.dumps(r).decode()) for r in rows])),
+            "outbox-release": ("put the parked outbox rows back in the relay's way (after fixing the cause)",
+                               command(release, lambda n: print(orjson.dumps({"released": n}).decode())))}
 
 
 async def backlog(session: AsyncSession, outbox: Table) -> tuple[int, float]:
