@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from aid_chassis.app import fields, session
 from aid_chassis.auth import Principal, public
@@ -18,6 +18,7 @@ from publicity.adapters import tables
 from publicity.entrypoints.common import AUDITORS, SCHOOLS, refusals
 from publicity.service_layer import objections
 from publicity.service_layer.lists import audited_list
+from publicity.service_layer import store
 from publicity.service_layer.store import rules_for
 from publicity.settings import Settings
 
@@ -107,9 +108,7 @@ async def decide(objection_id: str, body: Decision, db=Depends(session), who: Pr
 @bureau.get("/messages", summary="What my school has been told (upheld objections, returned lists)")
 async def messages(db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
     """Reading changes nothing: a school marks what it was shown with ``POST /messages/read``."""
-    m = tables.school_messages.c
-    rows = (await db.execute(select(tables.school_messages).where(m.school_code == who.school_code)
-                             .order_by(m.id))).all()
+    rows = await store.messages(db, who.school_code or "")
     return {"items": [{"id": r.id, "list_id": r.list_id, "kind": r.kind, "message": r.message, "at": r.at,
                        "read": r.read} for r in rows], "unread": sum(not r.read for r in rows)}
 
@@ -121,12 +120,8 @@ class Seen(BaseModel):
 
 @bureau.post("/messages/read", summary="Mark the messages my school was shown as read (已读)")
 async def mark_read(body: Seen, db=Depends(session), who: Principal = Depends(SCHOOLS)) -> dict:
-    """Only the messages named: one that arrived meanwhile stays unread (ids are not in commit order)."""
-    m = tables.school_messages.c
     async with db.begin():
-        marked = await db.execute(update(tables.school_messages).where(
-            m.school_code == who.school_code, m.id.in_(body.ids), ~m.read).values(read=True))
-    return {"marked": marked.rowcount}
+        return {"marked": await store.mark_read(db, who.school_code or "", body.ids)}
 
 
 routers = [notices, bureau]

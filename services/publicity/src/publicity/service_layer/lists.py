@@ -159,8 +159,10 @@ async def finalise_due(session: AsyncSession, now: datetime | None = None) -> in
         if not can_finalise(status=row.status, notice_ends_at=row.notice_ends_at, now=now,
                             open_objections=row.open_objections):
             continue
-        flagged = await recheck(session, row, await rules_for(session, row.programme_code, row.period, row.rules_version))
-        await emit_withdrawn(session, row, {entry["entry_no"]: entry["reason"] for entry in flagged}, "ineligible")
+        rules = await rules_for(session, row.programme_code, row.period, row.rules_version)
+        flagged = await recheck(session, row, rules)
+        await emit_withdrawn(session, row, rules, {entry["entry_no"]: entry["reason"] for entry in flagged},
+                             "ineligible")
         for entry in flagged:
             await tell_school(session, row.school_code, row.list_id, "entry_ineligible",
                               f"第 {entry['entry_no']} 号学生不再符合条件，未列入最终名单：{entry['reason']}")
@@ -185,12 +187,11 @@ async def _emit(session: AsyncSession, list_id: str, *, final: bool) -> int:
     return len(events)
 
 
-async def emit_withdrawn(session: AsyncSession, aid_list, reasons: dict[int, str], code: str) -> None:
-    """``publication-withdrawn`` for entries (number → reason) taken off a list under notice: the
-    read models stop showing them as published, and they are never paid."""
+async def emit_withdrawn(session: AsyncSession, aid_list, rules: Rules, reasons: dict[int, str], code: str) -> None:
+    """``publication-withdrawn`` for entries (number → reason) taken off a list under notice (its
+    programme's ``rules``): the read models stop showing them as published, and they are never paid."""
     if not reasons:
         return
-    rules = await rules_for(session, aid_list.programme_code, aid_list.period, aid_list.rules_version)
     entries = (await session.execute(select(E.entry_no, E.student_key, E.amount_fen).where(
         E.list_id == aid_list.list_id, E.entry_no.in_(list(reasons))).order_by(E.entry_no))).all()
     now = datetime.now(UTC)

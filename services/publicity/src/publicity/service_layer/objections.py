@@ -16,7 +16,7 @@ from publicity.adapters import tables
 from publicity.domain.notice import IN, UPHELD, check_objection, check_reason
 from publicity.domain.programmes import ListRefused
 from publicity.service_layer.lists import audited_list, emit_withdrawn
-from publicity.service_layer.store import load_list, log, tell_school
+from publicity.service_layer.store import load_list, log, rules_for, tell_school
 
 O, E = tables.objections.c, tables.list_entries.c
 
@@ -70,7 +70,8 @@ async def decide(session: AsyncSession, who: Principal, objection_id: str, decis
             E.list_id == objection.list_id, E.entry_no == objection.entry_no, E.state == IN).values(
             state=UPHELD, state_reason=text))
         if taken_off.rowcount:  # a second objection upheld on the same student changes nothing more
-            await emit_withdrawn(session, aid_list, {objection.entry_no: text}, "objection_upheld")
+            rules = await rules_for(session, aid_list.programme_code, aid_list.period, aid_list.rules_version)
+            await emit_withdrawn(session, aid_list, rules, {objection.entry_no: text}, "objection_upheld")
             await tell_school(session, aid_list.school_code, aid_list.list_id, "objection_upheld",
                               f"第 {objection.entry_no} 号学生因异议成立移出名单：{text}")
     await session.execute(update(tables.objections).where(O.objection_id == objection_id).values(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import audit
@@ -18,6 +18,22 @@ log = audit.logger(tables.audit_log, tables.chassis.outbox, "publicity")  # the 
 async def tell_school(session: AsyncSession, school_code: str, list_id: str, kind: str, message: str) -> None:
     await session.execute(insert(tables.school_messages).values(school_code=school_code, list_id=list_id, kind=kind,
                                                                 message=message[:500]))
+
+
+async def messages(session: AsyncSession, school_code: str) -> list:
+    """What a school has been told, oldest first; reading marks nothing (``mark_read``)."""
+    m = tables.school_messages.c
+    return (await session.execute(select(tables.school_messages).where(m.school_code == school_code)
+                                  .order_by(m.id))).all()
+
+
+async def mark_read(session: AsyncSession, school_code: str, ids: list[int]) -> int:
+    """Mark read the school's messages it was shown (named by id: ids are not in commit order, so
+    one that arrived meanwhile stays unread); returns how many changed."""
+    m = tables.school_messages.c
+    result = await session.execute(update(tables.school_messages).where(
+        m.school_code == school_code, m.id.in_(ids), ~m.read).values(read=True))
+    return result.rowcount
 
 
 async def versions(session: AsyncSession, code: str) -> list[Rules]:

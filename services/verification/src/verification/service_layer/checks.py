@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
-from aid_chassis.fields import PERSONAL, FieldCipher
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_chassis.uploads import read_csv
 from aid_chassis.audit import new_id
@@ -45,12 +45,8 @@ def _refusal(row: int, fields: dict[str, str], who: Principal) -> dict | None:
     return None
 
 
-def _sealed(record: dict[str, str], owner: str, cipher: FieldCipher) -> dict[str, str]:
-    return {**record, **{f: cipher.seal_text(record[f], owner, f) for f in PERSONAL}}
-
-
 def _shown(record: dict[str, str], owner: str, cipher: FieldCipher) -> dict[str, str]:
-    opened = {**record, **{f: cipher.open_text(record[f], owner, f) for f in PERSONAL}}
+    opened = cipher.open_student(record, owner)
     return {**opened, "id_number": mask_id_number(opened["id_number"])}
 
 
@@ -67,7 +63,7 @@ async def upload(session: AsyncSession, who: Principal, title: str, content: byt
             record = {k: row.fields.get(k, "") for k in ("id_number", "name", "programme", "issue")}
             accepted.append({"check_id": check_id, "row": row.row, "school_code": row.fields["school_code"],
                              "county": row.fields["county"],
-                             "record": _sealed(record, f"{check_id}/{row.row}", cipher)})
+                             "record": cipher.seal_student(record, f"{check_id}/{row.row}")})
     if not accepted:
         raise VerificationRefused("no_rows", f"没有可导入的记录（{len(rejected)} 行有误）(no acceptable rows)")
     await session.execute(insert(tables.abnormal_checks).values(check_id=check_id, title=title,
