@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
+import polars as pl
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aid_chassis import vault
 from aid_chassis.fields import FieldCipher, FieldKeyError, SealedFieldError, new_key_text, parse_ring
 
 OLD, NEW = new_key_text(), new_key_text()
@@ -108,3 +110,19 @@ def test_something_that_only_looks_like_a_token_is_sealed_as_a_value():
     someone_elses = cipher.seal_text("张三", "s2", "name")
     assert cipher.open_text(cipher.seal_text(someone_elses, "s1", "name"), "s1", "name") == someone_elses
     assert cipher.seal_texts(["pd1:x"], ["s1"], "name") == [typed]
+
+
+def test_a_sealed_snapshot_opens_only_under_its_name_and_through_a_rotation():
+    frame = pl.DataFrame({"student_key": ["a", "b"], "id_number": ["520102201401010011", None],
+                          "exit_year": pl.Series([2020, None], dtype=pl.Int16)})
+    before = FieldCipher.from_text(f"k1={OLD}")
+    blob = vault.seal_frame(frame, before, "roster/")
+    assert b"520102201401010011" not in blob and blob.startswith(before.prefix)
+    during = FieldCipher.from_text(f"k2={NEW},k1={OLD}")
+    assert vault.open_frame(blob, during, "roster/").equals(frame)
+    assert vault.open_frame(blob, during, "roster/", ["exit_year"]).columns == ["exit_year"]
+    assert vault.seal_frame(frame, during, "roster/").startswith(during.prefix)  # the next snapshot: the new key
+    with pytest.raises(SealedFieldError):
+        vault.open_frame(blob, during, "department/civil_affairs")  # copied under another name
+    with pytest.raises(SealedFieldError, match="k1"):
+        vault.open_frame(blob, FieldCipher.from_text(f"k2={NEW}"), "roster/")  # its key already dropped

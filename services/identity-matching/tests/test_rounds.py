@@ -59,8 +59,8 @@ async def test_coverage_counts_agree_whether_seen_by_the_comparison_probed_or_jo
                                    f"{id_number(2)},学生2,建档立卡,520102,已脱贫,2018\n").encode(), "po.csv")]
     async with with_roster() as s, s.begin():  # new lists: everyone on them compared, counted from that
         report = await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
-        probed = await coverage.in_transaction(s, DEPARTMENTS, 4)  # both plans
-        joined = await coverage.in_transaction(s, DEPARTMENTS, coverage.PROBE_UP_TO + 1)
+        probed = await coverage.in_transaction(s, DEPARTMENTS, 4, BY.fields)  # both plans
+        joined = await coverage.in_transaction(s, DEPARTMENTS, coverage.PROBE_UP_TO + 1, BY.fields)
     assert probed == joined == {"civil_affairs": (1, 1), "poverty_office": (2, 1)}
     seen = {r.department: (2 - r.not_enrolled, r.matched) for r in report.lists}
     assert seen == probed
@@ -82,13 +82,13 @@ async def test_a_replaced_lists_coverage_counts_who_is_on_it_now(with_roster, ro
     again = [("civil_affairs", (HEADER + "\n".join(rows) + "\n").encode(), "ca2.csv")]
     async with with_roster() as s, s.begin():  # not everyone compared again: counted in the transaction
         report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
-        reference = await coverage.in_transaction(s, ["civil_affairs"], len(rows))
+        reference = await coverage.in_transaction(s, ["civil_affairs"], len(rows), BY.fields)
     enrolled, matched = reference["civil_affairs"]
     assert (report.lists[0].matched, report.lists[0].not_enrolled) == (matched, len(rows) - enrolled) == expected
 
 
 async def _recounted(s) -> dict[str, tuple[int, int]]:
-    return await coverage.in_transaction(s, DEPARTMENTS, 10)
+    return await coverage.in_transaction(s, DEPARTMENTS, 10, BY.fields)
 
 
 async def test_a_round_moves_every_kept_coverage_by_what_it_compared(with_roster):

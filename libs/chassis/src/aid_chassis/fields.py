@@ -93,7 +93,11 @@ class FieldCipher:
         return cls(parse_ring(ring), legacy=_key(legacy, "legacy key") if legacy else None)
 
     def seal(self, value: str, owner: str, field: str, *, deterministic: bool = False) -> bytes:
-        data, bound = value.encode(), _bound(owner, field)
+        return self.seal_bytes(value.encode(), owner, field, deterministic=deterministic)
+
+    def seal_bytes(self, data: bytes, owner: str, field: str, *, deterministic: bool = False) -> bytes:
+        """``seal`` for bytes (a whole sealed snapshot, ``aid_chassis.vault``)."""
+        bound = _bound(owner, field)
         nonce = _synthetic(self._nonce_key, bound, data) if deterministic else os.urandom(NONCE)
         return self.prefix + nonce + self._sealer.encrypt(nonce, data, bound)
 
@@ -165,15 +169,19 @@ class FieldCipher:
         return {**student, **{f: self.open_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
 
     def open(self, blob: bytes, owner: str, field: str) -> str:
+        return self.open_bytes(blob, owner, field).decode()
+
+    def open_bytes(self, blob: bytes, owner: str, field: str) -> bytes:
+        """``open`` for bytes sealed by ``seal_bytes``."""
         key_id, body = _parts(blob)
         if key_id is not None and (aead := self._ring.get(key_id)) is not None:
             try:
-                return aead.decrypt(body[:NONCE], body[NONCE:], _bound(owner, field)).decode()
+                return aead.decrypt(body[:NONCE], body[NONCE:], _bound(owner, field))
             except InvalidTag:
                 pass
         if self._legacy is not None:
             try:
-                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode()).decode()
+                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode())
             except InvalidTag:
                 pass
         if key_id is not None and key_id not in self._ring:

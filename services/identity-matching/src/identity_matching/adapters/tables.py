@@ -1,7 +1,7 @@
 """identity-matching's own tables."""
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, Identity, Integer, MetaData,
-                        SmallInteger, String, Table, Text, func)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, Identity, Integer, LargeBinary,
+                        MetaData, SmallInteger, String, Table, Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aid_chassis.audit import audit_log_table
@@ -10,6 +10,25 @@ from aid_chassis.tables import ChassisTables
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
+sealed_snapshots = Table(  # the roster ("roster", "") and each department's list ("department", its name), sealed
+    "sealed_snapshots", metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("scope", String(40), primary_key=True),
+    Column("batch_id", String(40), nullable=False),  # the import that stored it
+    Column("rows", Integer, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # aid_chassis.vault.seal_frame
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+roster_schools = Table(  # the roster's students per school (机构的在籍学生数), counted at each roster import
+    "roster_schools", metadata,
+    Column("school_code", String(20), primary_key=True),
+    Column("stage", String(20), primary_key=True),
+    Column("enrolment_region", String(6), primary_key=True),
+    Column("students", Integer, nullable=False),
+)
+
+# Rows stored before migration 0011: read until the next import of their snapshot moves them.
 roster_students = Table(
     "roster_students", metadata,
     Column("student_key", String(64), primary_key=True),

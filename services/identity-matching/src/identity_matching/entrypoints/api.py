@@ -18,7 +18,7 @@ from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
 from identity_matching.entrypoints import institution_routes
-from identity_matching.service_layer import candidates, imports, personal
+from identity_matching.service_layer import candidates, imports, personal, snapshots
 from identity_matching.service_layer.trail import log
 from identity_matching.settings import Settings
 
@@ -142,18 +142,13 @@ async def import_report(batch_id: str, db=Depends(session), who: Principal = Dep
 
 
 @router.get("", summary="Department lists in force: people by category and county (部门名单统计)")
-async def department_statistics(db=Depends(session), who: Principal = Depends(STATUS_ROLES)) -> dict:
-    d = tables.department_records.c
-    stmt = select(d.department, d.category, d.household_region, func.count()).group_by(
-        d.department, d.category, d.household_region).order_by(d.department, d.category, d.household_region)
-    if who.role is Role.DEPARTMENT:
-        stmt = stmt.where(d.department == (who.department or ""))
-    result: dict[str, dict] = {}
-    for department, category, county, count in await db.execute(stmt):
-        entry = result.setdefault(department, {"by_category": {}, "by_county": {}})
-        entry["by_category"][category] = entry["by_category"].get(category, 0) + count
-        entry["by_county"][county] = entry["by_county"].get(county, 0) + count
-    return {"departments": result}
+async def department_statistics(db=Depends(session), who: Principal = Depends(STATUS_ROLES),
+                                cipher: FieldCipher = Depends(fields)) -> dict:
+    scopes = [who.department or ""] if who.role is Role.DEPARTMENT else None
+    rows = await snapshots.load(db, snapshots.LIST, cipher, scopes=scopes,
+                                columns=["department", "category", "household_region"])
+    return {"departments": {department: imports.statistics(own, by="category", county="household_region")
+                            for (department,), own in sorted(rows.partition_by("department", as_dict=True).items())}}
 
 
 @router.get("/feeds/{feed_batch_id}", summary="A batch pushed on Kafka: waiting, closed, or imported")

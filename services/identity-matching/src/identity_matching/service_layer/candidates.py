@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import polars as pl
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis.db import any_of
 from aid_chassis.fields import FieldCipher
 from aid_contracts import student_key
 from aid_contracts.keys import normalise_id_number
 from identity_matching.adapters import tables
 from identity_matching.domain import records, typos
-from identity_matching.service_layer import personal
+from identity_matching.service_layer import personal, snapshots
 from identity_matching.service_layer.rematch import rematch
 
 
@@ -61,7 +61,7 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, fram
             near = {student_key(n, secret): n for n in typos.one_edit_away(rejection.raw)}
             if near:
                 wanted[rejection.row] = (row, near)
-    students = await _roster(session, {k for _, near in wanted.values() for k in near})
+    students = await _roster(session, {k for _, near in wanted.values() for k in near}, cipher)
     found = [_sealed(c, cipher) for number, (row, near) in wanted.items()
              if (c := _candidate(batch_id, department, number, row, near, students)) is not None]
     if found:
@@ -92,13 +92,18 @@ def opened(candidate: dict, cipher: FieldCipher) -> dict:
     return _personal(candidate, lambda values, owner: personal.opened(values, owner, cipher))
 
 
-async def _roster(session: AsyncSession, keys: set[str]) -> dict[str, list]:
-    r = tables.roster_students.c
-    found: dict[str, list] = defaultdict(list)
+class _Enrolled(NamedTuple):
+    name: str
+    household_region: str
+
+
+async def _roster(session: AsyncSession, keys: set[str], cipher: FieldCipher) -> dict[str, list[_Enrolled]]:
+    found: dict[str, list[_Enrolled]] = defaultdict(list)
     if keys:
-        for row in await session.execute(select(r.student_key, r.name, r.household_region)
-                                         .where(any_of(r.student_key, keys))):
-            found[row.student_key].append(row)
+        roster = await snapshots.load(session, snapshots.ROSTER, cipher,
+                                      columns=["student_key", "name", "household_region"])
+        for key, name, region in roster.filter(pl.col("student_key").is_in(list(keys))).iter_rows():
+            found[key].append(_Enrolled(name, region))
     return found
 
 
@@ -138,11 +143,19 @@ async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, acto
 
 async def _accept(session: AsyncSession, found: dict, secret: bytes, policy, fields: FieldCipher) -> None:
     key = student_key(found["candidate_id_number"], secret)
-    await session.execute(pg_insert(tables.department_records).values(
-        department=found["department"], student_key=key, batch_id=found["batch_id"], **found["record"],
-    ).on_conflict_do_nothing())
+    await _add_record(session, {**found["record"], "department": found["department"], "student_key": key,
+                                "batch_id": found["batch_id"]}, fields)
     correction = (normalise_id_number(found["raw_id_number"]), found["candidate_id_number"])
     await session.execute(pg_insert(tables.id_corrections).values(
         department=found["department"], **personal.seal(dict(zip(CORRECTION, correction, strict=True)),
                                                         found["department"], fields)).on_conflict_do_nothing())
     await rematch(session, {key}, batch_id=found["batch_id"], policy=policy, fields=fields)
+
+
+async def _add_record(session: AsyncSession, record: dict, fields: FieldCipher) -> None:
+    """The department's list in force with ``record`` added (unless it holds that student's category)."""
+    kind, department = snapshots.LIST, record["department"]
+    stored = await snapshots.load(session, kind, fields, scopes=[department])
+    row = pl.DataFrame([{c: record.get(c) for c in kind.schema}], schema=kind.schema)
+    added = pl.concat([stored, row.join(stored, on=list(kind.pk), how="anti")])
+    await snapshots.write(session, kind, added, scope=department, batch_id=record["batch_id"], cipher=fields)

@@ -20,7 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aid_chassis import bulk
+from aid_chassis.fields import FieldCipher
 from identity_matching.adapters import tables
+from identity_matching.service_layer import snapshots
 from identity_matching.service_layer.rematch import Compared
 
 Coverage = dict[str, tuple[int, int]]  # department → (enrolled, matched)
@@ -42,32 +45,27 @@ def from_comparison(lists: dict[str, pl.Series], compared: Compared) -> Coverage
             counted.select("department", "all_compared", "enrolled", "matched").iter_rows() if everyone}
 
 
-async def in_transaction(session: AsyncSession, departments: list[str], people: int) -> Coverage:
+async def in_transaction(session: AsyncSession, departments: list[str], people: int, cipher: FieldCipher
+                         ) -> Coverage:
     """Per department, of the people on its list: how many are enrolled, how many have a match in force.
 
-    A few thousand people (a feed) are looked up in the roster and the matches one by one; a
-    province's lists are joined to the enrolled and matched keys as wholes (``bench/matching.py``:
-    a province's four lists 3.7 s probed, 2.0 s joined; one 250,000-person list 1.1 s either way)."""
+    The lists and the roster are opened from their sealed snapshots and joined as frames; the
+    matches in force are looked up by key for a few thousand people (a feed), read whole for a
+    province's lists."""
     if not departments:
         return {}
+    lists = (await snapshots.load(session, snapshots.LIST, cipher, scopes=departments,
+                                  columns=["department", "student_key"])).unique()
+    enrolled = (await snapshots.load(session, snapshots.ROSTER, cipher, columns=["student_key"])).unique()
     if people <= PROBE_UP_TO:
-        rows = await session.execute(text(
-            "SELECT d.department, "
-            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM roster_students r WHERE r.student_key = d.student_key)), "
-            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM matches m WHERE m.student_key = d.student_key "
-            "AND m.active)) "
-            "FROM (SELECT DISTINCT department, student_key FROM department_records "
-            "      WHERE department = ANY(:departments)) d GROUP BY d.department"), {"departments": departments})
+        matched = await bulk.copy_out(session, "SELECT student_key FROM matches WHERE active AND student_key = ANY(%s)",
+                                      {"student_key": pl.String}, [lists["student_key"].unique().to_list()])
     else:
-        rows = await session.execute(text(
-            "WITH d AS (SELECT DISTINCT department, student_key FROM department_records "
-            "           WHERE department = ANY(:departments)), "
-            "r AS (SELECT DISTINCT student_key FROM roster_students), "
-            "m AS (SELECT DISTINCT student_key FROM matches WHERE active) "
-            "SELECT d.department, count(r.student_key), count(m.student_key) FROM d "
-            "LEFT JOIN r ON r.student_key = d.student_key LEFT JOIN m ON m.student_key = d.student_key "
-            "GROUP BY d.department"), {"departments": departments})
-    return {department: (enrolled, matched) for department, enrolled, matched in rows}
+        matched = await bulk.copy_out(session, "SELECT student_key FROM matches WHERE active", {"student_key": pl.String})
+    counted = lists.with_columns(enrolled=pl.col("student_key").is_in(enrolled["student_key"].implode()),
+                                 matched=pl.col("student_key").is_in(matched["student_key"].implode()))
+    totals = counted.group_by("department").agg(pl.col("enrolled").sum(), pl.col("matched").sum())
+    return {department: (int(e), int(m)) for department, e, m in totals.iter_rows()}
 
 
 async def kept(session: AsyncSession, compared: Compared) -> Coverage:

@@ -116,10 +116,11 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
     await serialise(session)
     preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_roster, frame, file_name, by, clock))
     with clock.stage("store"):  # the roster stored now is read while the new one is validated
-        old = await snapshots.stored(session, tables.roster_students)
+        old = await snapshots.load(session, snapshots.ROSTER, by.fields)
     batch, values = await asyncio.shield(preparing)
     with clock.stage("store"):
-        changed = await snapshots.replace(session, tables.roster_students, values, old=old)
+        changed = await snapshots.replace(session, snapshots.ROSTER, values, scope="", batch_id=batch.batch_id,
+                                          cipher=by.fields, old=old)
         del old
         await institutions.from_roster(session, values)
     return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
@@ -234,13 +235,13 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     coming = _prepare_next(frames, fixes, by, clock)
     while coming is not None:
         department, preparing = coming
-        scope = {"department": department}
         with clock.stage("store"):  # the department's stored list is read while its new one is validated
-            old = await snapshots.stored(session, tables.department_records, scope)
+            old = await snapshots.load(session, snapshots.LIST, by.fields, scopes=[department])
         item = await asyncio.shield(preparing)
         coming = _prepare_next(frames, fixes, by, clock)
         with clock.stage("store"):
-            changed = await snapshots.replace(session, tables.department_records, item.values, scope=scope, old=old)
+            changed = await snapshots.replace(session, snapshots.LIST, item.values, scope=department,
+                                              batch_id=item.batch.batch_id, cipher=by.fields, old=old)
         stored.append(_Stored(item.batch, item.values, item.rejected, changed, old["student_key"].unique()))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
@@ -248,7 +249,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
                                  stored=pl.concat([s.values for s in stored]))
     with clock.stage("report"):
-        counted = await _coverage(session, stored, compared)
+        counted = await _coverage(session, stored, compared, by.fields)
     changes = compared.changes
     reports = []
     for item in stored:
@@ -306,7 +307,8 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 # In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared) -> coverage.Coverage:
+async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared, cipher: FieldCipher
+                    ) -> coverage.Coverage:
     """Each list's coverage: from the comparison where it tells it, else the kept one moved by the
     round where none other ran since, else counted in the transaction; kept for the next round."""
     lists = {s.batch.department: s.values["student_key"] for s in stored}
@@ -318,6 +320,6 @@ async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Comp
                 department=pl.lit(s.batch.department)) for s in stored)])
         known = coverage.moved(kept, before, compared) | known
     rest = [department for department in lists if department not in known]
-    known |= await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest))
+    known |= await coverage.in_transaction(session, rest, sum(lists[d].len() for d in rest), cipher)
     await coverage.keep(session, known, compared)
     return known

@@ -8,17 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
+from aid_chassis import bulk, outbox
 from aid_chassis.auth import Principal
 from aid_contracts import Envelope, InstitutionChanged
 from identity_matching.adapters import tables
 from identity_matching.service_layer.trail import log
 
-I, R = tables.institutions.c, tables.roster_students.c
+I, R = tables.institutions.c, tables.roster_schools.c
 SOURCE = "identity-matching"
 CHUNK = 5_000  # rows per INSERT (PostgreSQL takes at most 65,535 parameters in one statement)
 
@@ -46,6 +46,7 @@ async def from_roster(session: AsyncSession, students: pl.DataFrame) -> int:
     back (known, active ones are left as they are: their names stay)."""
     schools = (students.select(code="school_code", stage="stage", county="enrolment_region")
                .unique(subset=["code", "stage"], keep="first").sort("code", "stage"))
+    await _count_students(session, students)
     added = 0
     for start in range(0, schools.height, CHUNK):
         rows = [{**r, "source": "roster", "changed_by": "system"} for r in schools.slice(start, CHUNK).to_dicts()]
@@ -94,9 +95,16 @@ async def _own(session: AsyncSession, who: Principal, code: str, stage: str):
     return row
 
 
+async def _count_students(session: AsyncSession, students: pl.DataFrame) -> None:
+    """The roster's students per school, stage and enrolment region (replacing the last roster's)."""
+    counts = students.group_by("school_code", "stage", "enrolment_region").len("students")
+    await session.execute(delete(tables.roster_schools))
+    await bulk.copy_in(session, tables.roster_schools.name, counts)
+
+
 async def _students(session: AsyncSession, code: str, stage: str) -> int:
-    return await session.scalar(select(func.count()).select_from(tables.roster_students)
-                                .where(R.school_code == code, R.stage == stage))
+    return await session.scalar(select(func.coalesce(func.sum(R.students), 0)).where(R.school_code == code,
+                                                                                     R.stage == stage))
 
 
 async def rename(session: AsyncSession, who: Principal, code: str, stage: str, name: str) -> dict:
@@ -127,7 +135,7 @@ async def remove(session: AsyncSession, who: Principal, code: str, stage: str) -
 async def listing(session: AsyncSession, who: Principal, *, stage: str | None, removed: bool) -> list[dict]:
     """The schools in the caller's jurisdiction with their students on the roster, by code."""
     prefix = who.region_prefix or "-"
-    counts = (select(R.school_code, R.stage, func.count().label("students"))
+    counts = (select(R.school_code, R.stage, func.sum(R.students).label("students"))
               .where(R.enrolment_region.startswith(prefix)).group_by(R.school_code, R.stage).subquery())
     stmt = (select(tables.institutions, func.coalesce(counts.c.students, 0).label("students"))
             .outerjoin(counts, (counts.c.school_code == I.code) & (counts.c.stage == I.stage))

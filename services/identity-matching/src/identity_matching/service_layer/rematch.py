@@ -1,6 +1,7 @@
 """Re-comparison of a set of students: emit new, changed and withdrawn matches only.
 
-Reads the findings, enrolments and prior matches of the affected students with ``COPY``,
+Reads the findings and enrolments of the affected students from the sealed snapshots and their
+prior matches with ``COPY``,
 decides with ``domain.bulk_match`` and writes the changed matches and their events back in
 bulk, all in the caller's transaction.
 """
@@ -24,6 +25,7 @@ from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
 from identity_matching.domain.matching import EligibilityPolicy
+from identity_matching.service_layer import snapshots
 
 SOURCE = "identity-matching"
 WITHDRAWN_REASON = "不再出现在部门名单或学籍中 (no longer on any list or roster)"
@@ -106,11 +108,13 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         return _nothing(keys, since)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
+        lists = await _lists(session, fields, stored)
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
-            keys = await _relevant(session, keys)
+            keys = await _relevant(session, keys, lists)
         await bulk.temp_keys(session, "_affected", keys)
-        findings = await _findings(session, keys, stored)
-        enrolments = await _enrolments(session)
+        findings = lists.join(keys.to_frame("student_key"), on="student_key", how="semi")
+        del lists
+        enrolments = await _enrolments(session, keys, fields)
         priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active, "
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
     with clock.stage("compare.decide"):
@@ -134,34 +138,27 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
 LARGE = 100_000
 
 
-async def _relevant(session: AsyncSession, keys: pl.Series) -> pl.Series:
+async def _relevant(session: AsyncSession, keys: pl.Series, lists: pl.DataFrame) -> pl.Series:
     """Of very many keys (a whole roster), those that can match or had a match: the rest need no look."""
     if keys.len() < LARGE:
         return keys
     one = {"student_key": S}
-    known = pl.concat([await bulk.copy_out(session, "SELECT student_key FROM department_records", one),
-                       await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
+    known = pl.concat([lists.select("student_key"), await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
     return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
 
 
-async def _findings(session: AsyncSession, keys: pl.Series, stored: pl.DataFrame | None) -> pl.DataFrame:
-    """Department records of the affected keys: the lists just stored from memory, the others read."""
+async def _lists(session: AsyncSession, fields: FieldCipher, stored: pl.DataFrame | None) -> pl.DataFrame:
+    """Every department's records (FINDINGS): the lists just stored from memory, the others opened."""
     fresh = [] if stored is None else stored["department"].unique().to_list()
-    read = await bulk.copy_out(session, "SELECT d.student_key, department, category, name, poverty_status, exit_year, "
-                               "batch_id FROM department_records d JOIN _affected USING (student_key) "
-                               "WHERE department <> ALL(%s)", FINDINGS, (fresh,))
-    if stored is None:
-        return read
-    mine = stored.select(list(FINDINGS)).cast(FINDINGS).join(keys.to_frame("student_key"), on="student_key",
-                                                                how="semi")
-    return pl.concat([read, mine])
+    others = await snapshots.load(session, snapshots.LIST, fields, without=fresh, columns=list(FINDINGS))
+    return others if stored is None else pl.concat([others, stored.select(list(FINDINGS)).cast(FINDINGS)])
 
 
-async def _enrolments(session: AsyncSession) -> pl.DataFrame:
+async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.DataFrame:
     """The enrolments of the affected students (only those with findings can match, but a list's
     coverage counts those who left it too)."""
-    return await bulk.copy_out(session, "SELECT r.student_key, id_number, name, school_code, stage, enrolment_region, "
-                               "household_region FROM roster_students r JOIN _affected USING (student_key)", ENROLMENTS)
+    roster = await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS))
+    return roster.join(keys.to_frame("student_key"), on="student_key", how="semi")
 
 
 async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:

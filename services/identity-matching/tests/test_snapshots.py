@@ -1,0 +1,83 @@
+"""The roster and the departments' lists are kept sealed (service_layer/snapshots.py): no ID number
+or name in the clear, rows stored before the vault still read, unchanged rows keep their batch."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, insert, select, text, update
+
+from aid_chassis.fields import SealedFieldError
+from aid_contracts.keys import student_key
+from identity_matching.adapters import tables
+from identity_matching.service_layer import imports, snapshots
+from tests.factories import FIELDS, id_number
+
+from .conftest import BY, ROSTER
+
+DEPARTMENTS = ["civil_affairs", "poverty_office"]
+HEADER = "身份证号,姓名,类别,户籍所在地,脱贫状态,脱贫年份\n"
+
+
+def _list(*seqs: int, renamed: int | None = None) -> bytes:
+    return (HEADER + "".join(f"{id_number(i)},{'改名' if i == renamed else '学生'}{i},孤儿,520102,,\n"
+                             for i in seqs)).encode()
+
+
+async def _import_list(sessions, content: bytes):
+    async with sessions() as s, s.begin():
+        return await imports.import_department_list(s, department="civil_affairs", departments=DEPARTMENTS,
+                                                    content=content, file_name="ca.csv", by=BY)
+
+
+async def test_the_roster_and_lists_are_stored_sealed_with_no_row_in_the_clear(with_roster):
+    await _import_list(with_roster, _list(1, 2, 900))
+    async with with_roster() as s:
+        assert await s.scalar(select(func.count()).select_from(tables.roster_students)) == 0
+        assert await s.scalar(select(func.count()).select_from(tables.department_records)) == 0
+        stored = (await s.execute(select(tables.sealed_snapshots.c.kind, tables.sealed_snapshots.c.scope,
+                                         tables.sealed_snapshots.c.rows, tables.sealed_snapshots.c.sealed))).all()
+        assert sorted(r[:3] for r in stored) == [("department", "civil_affairs", 3), ("roster", "", 3)]
+        for *_, blob in stored:
+            assert id_number(1).encode() not in blob and "学生1".encode() not in blob
+        roster = await snapshots.load(s, snapshots.ROSTER, FIELDS)
+        lists = await snapshots.load(s, snapshots.LIST, FIELDS, scopes=["civil_affairs"])
+    assert sorted(roster["id_number"]) == [id_number(i) for i in (1, 2, 3)]
+    assert sorted(lists["id_number"]) == sorted(id_number(i) for i in (1, 2, 900))
+
+
+async def test_a_snapshot_copied_under_another_name_does_not_open(with_roster):
+    await _import_list(with_roster, _list(1))
+    async with with_roster() as s, s.begin():
+        await s.execute(update(tables.sealed_snapshots).where(tables.sealed_snapshots.c.scope == "civil_affairs")
+                        .values(scope="poverty_office"))
+        with pytest.raises(SealedFieldError):
+            await snapshots.load(s, snapshots.LIST, FIELDS, scopes=["poverty_office"])
+
+
+async def test_an_unchanged_row_keeps_the_batch_that_brought_it(with_roster):
+    first = await _import_list(with_roster, _list(1, 2))
+    second = await _import_list(with_roster, _list(1, 2, renamed=2))
+    async with with_roster() as s:
+        stored = await snapshots.load(s, snapshots.LIST, FIELDS, scopes=["civil_affairs"])
+    batches = dict(zip(stored["id_number"], stored["batch_id"], strict=True))
+    assert batches == {id_number(1): first.batch_id, id_number(2): second.batch_id}
+    assert (second.matched_new, second.matched_changed) == (0, 1)
+
+
+async def test_rows_stored_before_the_vault_are_read_and_moved_by_the_next_import(sessions):
+    legacy = [{"student_key": student_key(id_number(i), BY.secret), "id_number": id_number(i), "name": f"学生{i}",
+               "school_code": "5201020001", "stage": "primary", "enrolment_region": "520102",
+               "household_region": "520102", "batch_id": "B-old"} for i in (1, 2)]
+    async with sessions() as s, s.begin():
+        await s.execute(insert(tables.roster_students), legacy)
+        await s.execute(text("INSERT INTO roster_schools VALUES ('5201020001', 'primary', '520102', 2)"))
+    report = await _import_list(sessions, _list(1, 900))
+    assert (report.matched_new, report.not_enrolled) == (1, 1)  # the roster's legacy rows were read
+    async with sessions() as s, s.begin():
+        again = await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
+        assert await s.scalar(select(func.count()).select_from(tables.roster_students)) == 0
+        assert sorted((await snapshots.load(s, snapshots.ROSTER, FIELDS))["id_number"]) == [
+            id_number(i) for i in (1, 2, 3)]
+        students = await s.scalar(select(func.sum(tables.roster_schools.c.students)))
+    assert (again.matched_new, again.matched_changed, again.withdrawn, students) == (0, 0, 0, 3)
+
