@@ -14,7 +14,8 @@ sealed_snapshots = Table(  # the roster ("roster", "") and each department's lis
     "sealed_snapshots", metadata,
     Column("kind", String(20), primary_key=True),
     Column("scope", String(40), primary_key=True),
-    Column("batch_id", String(40), nullable=False),  # the import that stored it
+    Column("part", String(8), primary_key=True),  # its students' keys' first character
+    Column("batch_id", String(40), nullable=False),  # the import that stored the part
     Column("rows", Integer, nullable=False),
     Column("sealed", LargeBinary, nullable=False),  # aid_chassis.vault.seal_frame
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

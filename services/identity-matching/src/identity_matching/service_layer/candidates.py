@@ -100,9 +100,9 @@ class _Enrolled(NamedTuple):
 async def _roster(session: AsyncSession, keys: set[str], cipher: FieldCipher) -> dict[str, list[_Enrolled]]:
     found: dict[str, list[_Enrolled]] = defaultdict(list)
     if keys:
-        roster = await snapshots.load(session, snapshots.ROSTER, cipher,
+        roster = await snapshots.load(session, snapshots.ROSTER, cipher, keys=pl.Series(list(keys), dtype=pl.String),
                                       columns=["student_key", "name", "household_region"])
-        for key, name, region in roster.filter(pl.col("student_key").is_in(list(keys))).iter_rows():
+        for key, name, region in roster.iter_rows():
             found[key].append(_Enrolled(name, region))
     return found
 
@@ -158,4 +158,4 @@ async def _add_record(session: AsyncSession, record: dict, fields: FieldCipher) 
     stored = await snapshots.load(session, kind, fields, scopes=[department])
     row = pl.DataFrame([{c: record.get(c) for c in kind.schema}], schema=kind.schema)
     added = pl.concat([stored, row.join(stored, on=list(kind.pk), how="anti")])
-    await snapshots.write(session, kind, added, scope=department, batch_id=record["batch_id"], cipher=fields)
+    await snapshots.replace(session, kind, added, scope=department, batch_id=record["batch_id"], cipher=fields)

@@ -56,7 +56,8 @@ async def in_transaction(session: AsyncSession, departments: list[str], people: 
         return {}
     lists = (await snapshots.load(session, snapshots.LIST, cipher, scopes=departments,
                                   columns=["department", "student_key"])).unique()
-    enrolled = (await snapshots.load(session, snapshots.ROSTER, cipher, columns=["student_key"])).unique()
+    enrolled = await snapshots.load(session, snapshots.ROSTER, cipher, columns=["student_key"],
+                                    keys=lists["student_key"].unique())
     if people <= PROBE_UP_TO:
         matched = await bulk.copy_out(session, "SELECT student_key FROM matches WHERE active AND student_key = ANY(%s)",
                                       {"student_key": pl.String}, [lists["student_key"].unique().to_list()])

@@ -114,16 +114,12 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
     with clock.stage("read"):
         frame = _read(content, records.ROSTER_REQUIRED)
     await serialise(session)
-    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_roster, frame, file_name, by, clock))
-    with clock.stage("store"):  # the roster stored now is read while the new one is validated
-        old = await snapshots.load(session, snapshots.ROSTER, by.fields)
-    batch, values = await asyncio.shield(preparing)
+    batch, values = await asyncio.to_thread(_prepare_roster, frame, file_name, by, clock)
     with clock.stage("store"):
-        changed = await snapshots.replace(session, snapshots.ROSTER, values, scope="", batch_id=batch.batch_id,
-                                          cipher=by.fields, old=old)
-        del old
+        replaced = await snapshots.replace(session, snapshots.ROSTER, values, scope="", batch_id=batch.batch_id,
+                                           cipher=by.fields)
         await institutions.from_roster(session, values)
-    return await _finish(session, batch, by, affected=changed, on_list=values["student_key"], clock=clock)
+    return await _finish(session, batch, by, affected=replaced.changed, on_list=values["student_key"], clock=clock)
 
 
 def _prepare_roster(frame: pl.DataFrame, file_name: str, by: Importer, clock: Stopwatch
@@ -235,14 +231,12 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     coming = _prepare_next(frames, fixes, by, clock)
     while coming is not None:
         department, preparing = coming
-        with clock.stage("store"):  # the department's stored list is read while its new one is validated
-            old = await snapshots.load(session, snapshots.LIST, by.fields, scopes=[department])
         item = await asyncio.shield(preparing)
-        coming = _prepare_next(frames, fixes, by, clock)
+        coming = _prepare_next(frames, fixes, by, clock)  # validated and keyed while this one is stored
         with clock.stage("store"):
-            changed = await snapshots.replace(session, snapshots.LIST, item.values, scope=department,
-                                              batch_id=item.batch.batch_id, cipher=by.fields, old=old)
-        stored.append(_Stored(item.batch, item.values, item.rejected, changed, old["student_key"].unique()))
+            replaced = await snapshots.replace(session, snapshots.LIST, item.values, scope=department,
+                                               batch_id=item.batch.batch_id, cipher=by.fields)
+        stored.append(_Stored(item.batch, item.values, item.rejected, replaced.changed, replaced.was))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):

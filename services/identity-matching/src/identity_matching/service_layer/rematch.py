@@ -108,12 +108,10 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         return _nothing(keys, since)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
-        lists = await _lists(session, fields, stored)
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
-            keys = await _relevant(session, keys, lists)
+            keys = await _relevant(session, keys, fields)
         await bulk.temp_keys(session, "_affected", keys)
-        findings = lists.join(keys.to_frame("student_key"), on="student_key", how="semi")
-        del lists
+        findings = await _findings(session, keys, fields, stored)
         enrolments = await _enrolments(session, keys, fields)
         priors = await bulk.copy_out(session, "SELECT m.student_key, match_id, revision, fingerprint, active, "
                                      "school_code FROM matches m JOIN _affected USING (student_key)", PRIORS)
@@ -138,27 +136,31 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
 LARGE = 100_000
 
 
-async def _relevant(session: AsyncSession, keys: pl.Series, lists: pl.DataFrame) -> pl.Series:
+async def _relevant(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.Series:
     """Of very many keys (a whole roster), those that can match or had a match: the rest need no look."""
     if keys.len() < LARGE:
         return keys
-    one = {"student_key": S}
-    known = pl.concat([lists.select("student_key"), await bulk.copy_out(session, "SELECT student_key FROM matches", one)])
+    listed = await snapshots.load(session, snapshots.LIST, fields, columns=["student_key"])
+    known = pl.concat([listed, await bulk.copy_out(session, "SELECT student_key FROM matches", {"student_key": S})])
     return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
 
 
-async def _lists(session: AsyncSession, fields: FieldCipher, stored: pl.DataFrame | None) -> pl.DataFrame:
-    """Every department's records (FINDINGS): the lists just stored from memory, the others opened."""
+async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, stored: pl.DataFrame | None
+                    ) -> pl.DataFrame:
+    """Department records of the affected keys: the lists just stored from memory, the others opened."""
     fresh = [] if stored is None else stored["department"].unique().to_list()
-    others = await snapshots.load(session, snapshots.LIST, fields, without=fresh, columns=list(FINDINGS))
-    return others if stored is None else pl.concat([others, stored.select(list(FINDINGS)).cast(FINDINGS)])
+    others = await snapshots.load(session, snapshots.LIST, fields, without=fresh, columns=list(FINDINGS), keys=keys)
+    if stored is None:
+        return others
+    mine = stored.select(list(FINDINGS)).cast(FINDINGS).join(keys.to_frame("student_key"), on="student_key",
+                                                                how="semi")
+    return pl.concat([others, mine])
 
 
 async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.DataFrame:
     """The enrolments of the affected students (only those with findings can match, but a list's
     coverage counts those who left it too)."""
-    roster = await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS))
-    return roster.join(keys.to_frame("student_key"), on="student_key", how="semi")
+    return await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS), keys=keys)
 
 
 async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:

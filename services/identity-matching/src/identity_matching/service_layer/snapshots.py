@@ -1,13 +1,17 @@
 """The roster and the departments' lists, kept as sealed snapshots (``aid_chassis.vault``).
 
-Each is replaced whole by an import and read whole by a comparison, so each is one sealed value,
-not rows: no ID number or name lies in the clear in the database, and a province's roster is
-stored in about a second instead of PostgreSQL's 4–7 s of ``COPY`` and index upkeep. Replacing
-compares the new rows with the stored ones as frames and tells which students changed; a row that
-did not change keeps the batch that brought it.
+Each is replaced whole by an import and read by a comparison, so each is kept as a few sealed
+values, not rows: no ID number or name lies in the clear in the database, and a province's roster
+is stored in about a second instead of PostgreSQL's 4–7 s of ``COPY`` and index upkeep.
+
+A snapshot is sealed in parts by its student keys' first character (16 parts: keys are hex), so a
+reader that wants some students opens only their parts and holds one part at a time, never the
+whole roster; replacing compares each part's new rows with its stored ones, tells which students
+changed, and writes only the parts that did (a row that did not change keeps the batch that
+brought it).
 
 Rows stored before migration 0011 (``roster_students``, ``department_records``) are read while a
-snapshot has no sealed value yet, and deleted when its first sealed value is written.
+snapshot has no sealed part yet, and deleted when its first parts are written.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class Kind:
     def content(self) -> list[str]:
         return [c for c in self.schema if c != "batch_id"]
 
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.schema)
+
 
 ROSTER = Kind("roster", {"student_key": S, "id_number": S, "name": S, "school_code": S, "stage": S,
                          "enrolment_region": S, "household_region": S, "batch_id": S},
@@ -48,21 +55,38 @@ ROSTER = Kind("roster", {"student_key": S, "id_number": S, "name": S, "school_co
 LIST = Kind("department", {"department": S, "student_key": S, "category": S, "id_number": S, "name": S,
                            "household_region": S, "poverty_status": S, "exit_year": pl.Int16, "batch_id": S},
             ("department", "student_key", "category"), tables.department_records, "department")
+PART = pl.col("student_key").str.slice(0, 1)
 
 
-def _name(kind: Kind, scope: str) -> str:
-    return f"identity-matching/{kind.name}/{scope}"
+def _name(kind: Kind, scope: str, part: str) -> str:
+    """What a part's seal is bound to: a part copied to another kind, scope or part does not open."""
+    return f"identity-matching/{kind.name}/{scope}/{part}"
 
 
-async def _sealed(session: AsyncSession, kind: Kind, scopes: list[str] | None, without: list[str]
-                  ) -> list[tuple[str, bytes]]:
-    """(scope, sealed value) of the snapshots of ``kind`` (of ``scopes`` only, when given), but ``without``."""
+def _parts(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    split = frame.with_columns(PART.alias("_part")).partition_by("_part", as_dict=True)
+    return {part: rows.drop("_part") for (part,), rows in split.items()}
+
+
+async def _sealed(session: AsyncSession, kind: Kind, *, scopes: list[str] | None, without: list[str],
+                  parts: list[str] | None) -> list[tuple[str, str, bytes]]:
+    """(scope, part, sealed value) of the stored parts of ``kind``, as filtered."""
+    where, params = ["kind = %s", "scope <> ALL(%s)"], [kind.name, without]
+    for column, allowed in (("scope", scopes), ("part", parts)):
+        if allowed is not None:
+            where.append(f"{column} = ANY(%s)")
+            params.append(allowed)
     driver = await db.driver(session)
-    where = "" if scopes is None else " AND scope = ANY(%s)"
-    cursor = await driver.execute(
-        f"SELECT scope, sealed FROM sealed_snapshots WHERE kind = %s AND scope <> ALL(%s){where} ORDER BY scope",
-        [kind.name, without] + ([scopes] if scopes is not None else []), binary=True)
-    return [(scope, bytes(sealed)) for scope, sealed in await cursor.fetchall()]
+    cursor = await driver.execute(f"SELECT scope, part, sealed FROM sealed_snapshots WHERE {' AND '.join(where)} "
+                                  "ORDER BY scope, part", params, binary=True)
+    return [(scope, part, bytes(sealed)) for scope, part, sealed in await cursor.fetchall()]
+
+
+async def _scopes(session: AsyncSession, kind: Kind) -> list[str]:
+    """The scopes of ``kind`` with sealed parts."""
+    driver = await db.driver(session)
+    cursor = await driver.execute("SELECT DISTINCT scope FROM sealed_snapshots WHERE kind = %s", [kind.name])
+    return [scope for (scope,) in await cursor.fetchall()]
 
 
 async def _legacy(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None) -> pl.DataFrame:
@@ -72,61 +96,94 @@ async def _legacy(session: AsyncSession, kind: Kind, without: list[str], scopes:
         where = f"{kind.scoped_by} <> ALL(%s)" + ("" if scopes is None else f" AND {kind.scoped_by} = ANY(%s)")
         params = [without] + ([scopes] if scopes is not None else [])
     elif without:
-        return pl.DataFrame(schema=kind.schema)
+        return kind.empty()
     return await bulk.copy_out(session, f"SELECT {', '.join(kind.schema)} FROM {kind.legacy.name} WHERE {where}",
                                kind.schema, params)
 
 
+def _only(frame: pl.DataFrame, keys: pl.Series | None) -> pl.DataFrame:
+    return frame if keys is None else frame.join(keys.to_frame("student_key"), on="student_key", how="semi")
+
+
+def _opened(kind: Kind, sealed: list[tuple[str, str, bytes]], cipher: FieldCipher, wanted: list[str],
+            keys: pl.Series | None) -> list[pl.DataFrame]:
+    """Each part opened and narrowed to ``keys``, one at a time (``sealed`` is emptied as it goes)."""
+    frames = []
+    while sealed:
+        scope, part, blob = sealed.pop(0)
+        frames.append(_only(open_frame(blob, cipher, _name(kind, scope, part), wanted).select(wanted), keys))
+    return frames
+
+
 async def load(session: AsyncSession, kind: Kind, cipher: FieldCipher, *, scopes: list[str] | None = None,
-               without: list[str] = (), columns: list[str] | None = None) -> pl.DataFrame:
+               without: list[str] = (), columns: list[str] | None = None, keys: pl.Series | None = None
+               ) -> pl.DataFrame:
     """The snapshots of ``kind`` (of ``scopes`` only, when given; none of ``without``) as one frame
-    (of ``columns``)."""
-    without = list(without)
-    sealed = await _sealed(session, kind, scopes, without)
-    wanted = columns or list(kind.schema)
-
-    def opened() -> list[pl.DataFrame]:
-        return [open_frame(blob, cipher, _name(kind, scope), wanted).select(wanted) for scope, blob in sealed]
-
-    frames = await asyncio.to_thread(opened)  # opening a province's roster takes ~0.3 s of CPU
-    frames.append((await _legacy(session, kind, without + [scope for scope, _ in sealed], scopes)).select(wanted))
+    of ``columns`` — only the rows of ``keys``, when given (then ``columns`` must hold student_key)."""
+    without, wanted = list(without), columns or list(kind.schema)
+    parts = None if keys is None else keys.str.slice(0, 1).unique().to_list()
+    sealed = await _sealed(session, kind, scopes=scopes, without=without, parts=parts)
+    frames = await asyncio.to_thread(_opened, kind, sealed, cipher, wanted, keys)  # a roster: ~0.3 s of CPU
+    legacy = await _legacy(session, kind, without + await _scopes(session, kind), scopes)
+    frames.append(_only(legacy.select(wanted), keys))
     return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
+@dataclass
+class Replaced:
+    changed: pl.Series  # the student keys whose rows went away, came or changed
+    was: pl.Series  # the student keys the snapshot held before
+
+
+@dataclass
+class _Part:
+    sealed: bytes | None  # the part to store; None: nothing to write
+    rows: int
+    changed: pl.Series
+    was: pl.Series
+
+
 async def replace(session: AsyncSession, kind: Kind, rows: pl.DataFrame, *, scope: str, batch_id: str,
-                  cipher: FieldCipher, old: pl.DataFrame | None = None) -> pl.Series:
-    """Make the snapshot ``kind``/``scope`` hold exactly ``rows``; returns the student keys that
-    changed. ``old``: what ``load`` gave for it in this transaction, when read already (a caller
-    reads it while it validates the new rows in a thread)."""
-    if old is None:
-        old = await load(session, kind, cipher, scopes=[scope] if kind.scoped_by else None)
-    snapshot, changed = await asyncio.to_thread(_merged, kind, rows, old)
-    await write(session, kind, snapshot, scope=scope, batch_id=batch_id, cipher=cipher)
-    return changed
-
-
-def _merged(kind: Kind, rows: pl.DataFrame, old: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The snapshot to store (unchanged rows keep their batch) and the keys of rows gone or changed."""
-    pk, content = list(kind.pk), kind.content
-    new = rows.select(list(kind.schema)).cast(kind.schema)
-    gone = old.join(new, on=pk, how="anti")
-    changed = new.join(old, on=content, how="anti", nulls_equal=True)
-    kept = new.join(changed, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
-    snapshot = pl.concat([kept.select(list(kind.schema)), changed])
-    return snapshot, pl.concat([gone["student_key"], changed["student_key"]]).unique()
-
-
-async def write(session: AsyncSession, kind: Kind, snapshot: pl.DataFrame, *, scope: str, batch_id: str,
-                cipher: FieldCipher) -> None:
-    """Store ``snapshot`` as the sealed value of ``kind``/``scope`` (and drop its legacy rows)."""
-    blob = await asyncio.to_thread(seal_frame, snapshot.select(list(kind.schema)), cipher, _name(kind, scope))
+                  cipher: FieldCipher) -> Replaced:
+    """Make the snapshot ``kind``/``scope`` hold exactly ``rows``; tells which student keys changed."""
+    new = _parts(rows.select(list(kind.schema)).cast(kind.schema))
+    legacy = {} if scope in await _scopes(session, kind) else _parts(
+        await _legacy(session, kind, [], [scope] if kind.scoped_by else None))
+    stored = {part: blob for _, part, blob in await _sealed(session, kind, scopes=[scope], without=[], parts=None)}
+    changed, was, had_legacy = [], [], bool(legacy)
     driver = await db.driver(session)
-    await driver.execute(
-        "INSERT INTO sealed_snapshots (kind, scope, batch_id, rows, sealed) VALUES (%s, %s, %s, %s, %b) "
-        "ON CONFLICT (kind, scope) DO UPDATE SET batch_id = excluded.batch_id, rows = excluded.rows, "
-        "sealed = excluded.sealed, stored_at = now()", [kind.name, scope, batch_id, snapshot.height, blob])
-    del blob
-    if kind.scoped_by:
-        await driver.execute(f"DELETE FROM {kind.legacy.name} WHERE {kind.scoped_by} = %s", [scope])
-    else:
-        await driver.execute(f"DELETE FROM {kind.legacy.name}")
+    for part in sorted(set(new) | set(stored) | set(legacy)):
+        old = stored.pop(part, None)
+        done = await asyncio.to_thread(_replace_part, kind, new.pop(part, kind.empty()), old,
+                                       legacy.pop(part, kind.empty()), cipher, _name(kind, scope, part))
+        changed.append(done.changed)
+        was.append(done.was)
+        if done.rows == 0:
+            await driver.execute("DELETE FROM sealed_snapshots WHERE kind = %s AND scope = %s AND part = %s",
+                                 [kind.name, scope, part])
+        elif done.sealed is not None:
+            await driver.execute(
+                "INSERT INTO sealed_snapshots (kind, scope, part, batch_id, rows, sealed) VALUES (%s, %s, %s, %s, %s, %b) "
+                "ON CONFLICT (kind, scope, part) DO UPDATE SET batch_id = excluded.batch_id, rows = excluded.rows, "
+                "sealed = excluded.sealed, stored_at = now()", [kind.name, scope, part, batch_id, done.rows, done.sealed])
+    if had_legacy:
+        where = f" WHERE {kind.scoped_by} = %s" if kind.scoped_by else ""
+        await driver.execute(f"DELETE FROM {kind.legacy.name}{where}", [scope] if kind.scoped_by else [])
+    none = pl.Series("student_key", [], dtype=S)
+    return Replaced(pl.concat([none, *changed]).unique(), pl.concat([none, *was]).unique())
+
+
+def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: pl.DataFrame, cipher: FieldCipher,
+                  name: str) -> _Part:
+    """One part replaced: CPU work only (run in a thread)."""
+    old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else legacy
+    pk, content = list(kind.pk), kind.content
+    gone = old.join(new, on=pk, how="anti")
+    came = new.join(old, on=content, how="anti", nulls_equal=True)
+    keys = pl.concat([gone["student_key"], came["student_key"]])
+    if keys.is_empty() and sealed is not None:
+        return _Part(None, new.height, keys, old["student_key"])
+    kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
+    snapshot = pl.concat([kept.select(list(kind.schema)), came])
+    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys,
+                 old["student_key"])

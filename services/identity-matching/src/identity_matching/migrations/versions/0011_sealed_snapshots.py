@@ -1,5 +1,5 @@
 """the roster and each department's list are kept as sealed snapshots (aid_chassis.vault), one
-value each, instead of rows with ID numbers and names in the clear. Rows stored before stay in
+value per part (students by their keys' first character), instead of rows with ID numbers and names in the clear. Rows stored before stay in
 roster_students / department_records and are read from there until the next import of that
 snapshot moves them (service_layer/snapshots.py). The roster's students per school are counted
 in roster_schools (what institutions show, and what stops a school with students being removed).
@@ -21,6 +21,7 @@ def upgrade() -> None:
         "sealed_snapshots",
         sa.Column("kind", sa.String(20), primary_key=True),
         sa.Column("scope", sa.String(40), primary_key=True),
+        sa.Column("part", sa.String(8), primary_key=True),
         sa.Column("batch_id", sa.String(40), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
