@@ -118,6 +118,7 @@ async def import_roster(session: AsyncSession, *, content: bytes, file_name: str
     with clock.stage("store"):
         replaced = await snapshots.replace(session, snapshots.ROSTER, values, scope="", batch_id=batch.batch_id,
                                            cipher=by.fields)
+    with clock.stage("institutions"):
         await institutions.from_roster(session, values)
     return await _finish(session, batch, by, affected=replaced.changed, on_list=values["student_key"], clock=clock)
 
@@ -241,7 +242,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     affected = pl.concat([s.changed for s in stored]).unique()
     with clock.stage("compare"):
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
-                                 stored=pl.concat([s.values for s in stored]))
+                                 stored=pl.concat([s.values for s in stored], rechunk=False))
     with clock.stage("report"):
         counted = await _coverage(session, stored, compared, by.fields)
     changes = compared.changes

@@ -118,6 +118,11 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
         found = bulk_match.changes(current, priors)
+        compared = Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
+                            enrolments["student_key"].unique(), current["student_key"],
+                            priors.filter(pl.col("active"))["student_key"],
+                            findings.select("student_key", "department"), since, number)
+        del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
         at = datetime.now(UTC).isoformat()
         packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
@@ -127,10 +132,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
             packed = await asyncio.shield(packing)
     with clock.stage("compare.queue"):
         await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
-    return Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
-                    enrolments["student_key"].unique(), current["student_key"],
-                    priors.filter(pl.col("active"))["student_key"],
-                    findings.select("student_key", "department"), since, number)
+    return compared
 
 
 LARGE = 100_000

@@ -166,26 +166,35 @@ async def replace(session: AsyncSession, kind: Kind, rows: pl.DataFrame, *, scop
     parts = sorted(set(new) | set(stored) | set(legacy))
     jobs = [(kind, new.pop(part, kind.empty()), stored.pop(part, None), legacy.get(part, kind.empty()), cipher,
              _name(kind, scope, part)) for part in parts]
-    results = await asyncio.to_thread(_in_parallel, lambda job: _replace_part(*job), jobs)
-    del jobs
     changed, was = [], []
     driver = await db.driver(session)
-    for part, done in zip(parts, results, strict=True):
-        changed.append(done.changed)
-        was.append(done.was)
-        if done.rows == 0:
-            await driver.execute("DELETE FROM sealed_snapshots WHERE kind = %s AND scope = %s AND part = %s",
-                                 [kind.name, scope, part])
-        elif done.sealed is not None:
-            await driver.execute(
-                "INSERT INTO sealed_snapshots (kind, scope, part, batch_id, rows, sealed) VALUES (%s, %s, %s, %s, %s, %b) "
-                "ON CONFLICT (kind, scope, part) DO UPDATE SET batch_id = excluded.batch_id, rows = excluded.rows, "
-                "sealed = excluded.sealed, stored_at = now()", [kind.name, scope, part, batch_id, done.rows, done.sealed])
+    loop, pool = asyncio.get_running_loop(), ThreadPoolExecutor(WORKERS)
+    try:  # each part is written while the next ones are sealed
+        futures = [loop.run_in_executor(pool, _replace_part, *job) for job in jobs]
+        del jobs
+        for part, future in zip(parts, futures, strict=True):
+            done = await future
+            changed.append(done.changed)
+            was.append(done.was)
+            await _write(driver, kind, scope, part, batch_id, done)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     if legacy:
         where = f" WHERE {kind.scoped_by} = %s" if kind.scoped_by else ""
         await driver.execute(f"DELETE FROM {kind.legacy.name}{where}", [scope] if kind.scoped_by else [])
     none = pl.Series("student_key", [], dtype=S)
-    return Replaced(pl.concat([none, *changed]).unique(), pl.concat([none, *was]).unique())
+    return Replaced(pl.concat([none, *changed]), pl.concat([none, *was]))  # parts hold apart keys: no repeats
+
+
+async def _write(driver, kind: Kind, scope: str, part: str, batch_id: str, done: _Part) -> None:
+    if done.rows == 0:
+        await driver.execute("DELETE FROM sealed_snapshots WHERE kind = %s AND scope = %s AND part = %s",
+                             [kind.name, scope, part])
+    elif done.sealed is not None:
+        await driver.execute(
+            "INSERT INTO sealed_snapshots (kind, scope, part, batch_id, rows, sealed) VALUES (%s, %s, %s, %s, %s, %b) "
+            "ON CONFLICT (kind, scope, part) DO UPDATE SET batch_id = excluded.batch_id, rows = excluded.rows, "
+            "sealed = excluded.sealed, stored_at = now()", [kind.name, scope, part, batch_id, done.rows, done.sealed])
 
 
 def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: pl.DataFrame, cipher: FieldCipher,
@@ -195,10 +204,9 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
     pk, content = list(kind.pk), kind.content
     gone = old.join(new, on=pk, how="anti")
     came = new.join(old, on=content, how="anti", nulls_equal=True)
-    keys = pl.concat([gone["student_key"], came["student_key"]])
+    keys, was = pl.concat([gone["student_key"], came["student_key"]]).unique(), old["student_key"].unique()
     if keys.is_empty() and sealed is not None:
-        return _Part(None, new.height, keys, old["student_key"])
+        return _Part(None, new.height, keys, was)
     kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
     snapshot = pl.concat([kept.select(list(kind.schema)), came])
-    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys,
-                 old["student_key"])
+    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
