@@ -39,7 +39,7 @@ async def test_the_roster_and_lists_are_stored_sealed_with_no_row_in_the_clear(w
         held: dict[tuple[str, str], int] = {}
         for kind, scope, rows, _ in stored:
             held[kind, scope] = held.get((kind, scope), 0) + rows
-        assert held == {("department", "civil_affairs"): 3, ("roster", ""): 3}
+        assert held == {("department", "civil_affairs"): 3, ("roster", ""): 3, ("matches", ""): 2}
         for *_, blob in stored:
             assert id_number(1).encode() not in blob and "学生1".encode() not in blob
         roster = await snapshots.load(s, snapshots.ROSTER, FIELDS)
@@ -95,3 +95,24 @@ async def test_importing_the_same_roster_again_rewrites_no_part(with_roster):
     async with with_roster() as s:
         after = (await s.execute(select(c.part, c.batch_id).where(c.kind == "roster"))).all()
     assert sorted(after) == sorted(before) and again.batch_id not in {batch for _, batch in after}
+
+
+async def _exported(s) -> list[str]:
+    return [text for part in [p async for p in snapshots.each_part(s, snapshots.MATCHES, FIELDS)]
+            for text in part["canonical"]]
+
+
+async def test_matches_text_stored_before_the_vault_is_exported_then_moved_by_the_next_comparison(with_roster):
+    await _import_list(with_roster, _list(1, 2))
+    async with with_roster() as s, s.begin():
+        texts = dict((await snapshots.load(s, snapshots.MATCHES, FIELDS)).iter_rows())
+        for key, canonical in texts.items():  # as migration 0011 found them: in the matches' rows
+            await s.execute(update(tables.matches).where(tables.matches.c.student_key == key).values(canonical=canonical))
+        await s.execute(text("DELETE FROM sealed_snapshots WHERE kind = 'matches'"))
+    async with with_roster() as s:
+        assert await _exported(s) == [texts[k] for k in sorted(texts)]
+    await _import_list(with_roster, _list(1, 2, 3))  # compares student 3 only
+    async with with_roster() as s:
+        assert await s.scalar(select(func.count()).where(tables.matches.c.canonical.is_not(None))) == 0
+        exported = await _exported(s)
+    assert len(exported) == 3 and set(texts.values()) < set(exported)

@@ -79,7 +79,7 @@ matches = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("school_code", String(20), nullable=False),
-    Column("canonical", Text),  # the current match, MatchFacts.canonical_text() (None once withdrawn)
+    Column("canonical", Text),  # before migration 0011 only: now sealed apart (service_layer/snapshots.MATCHES)
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -167,16 +167,15 @@ matches_router = APIRouter(prefix="/matches", tags=["matches 比对结果"])
 
 
 @matches_router.get("/export.csv", summary="Every match in force, with full ID numbers (比对结果导出)")
-async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU))):
-    m = tables.matches.c
+async def export_matches(db=Depends(session), who: Principal = Depends(allow(Role.PROVINCE_BUREAU)),
+                         cipher: FieldCipher = Depends(fields)):
     await _exported(db, who, "matches", "in_force", "exported")
-    rows = await db.stream(select(m.canonical).where(m.active).order_by(m.student_key)
-                           .execution_options(yield_per=2000))
 
     async def lines():
         yield export.header()
-        async for (canonical,) in rows:
-            yield export.line(canonical)
+        async for part in snapshots.each_part(db, snapshots.MATCHES, cipher):
+            for canonical in part.sort("student_key")["canonical"]:
+                yield export.line(canonical)
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="matches.csv"'})

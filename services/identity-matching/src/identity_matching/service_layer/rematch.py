@@ -128,6 +128,10 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
         try:
             await _store(session, found, priors)
+            active = found.filter(pl.col("active"))
+            await snapshots.amend(session, snapshots.MATCHES, active.select("student_key", "canonical"),
+                                  found.filter(~pl.col("active"))["student_key"], batch_id=batch_id, cipher=fields)
+            del active
         finally:
             packed = await asyncio.shield(packing)
     with clock.stage("compare.queue"):
@@ -170,7 +174,7 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     if found.is_empty():
         return
     rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
-                        "school_code", "canonical",
+                        "school_code", pl.lit(None, dtype=S).alias("canonical"),  # sealed apart (snapshots.MATCHES)
                         pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
     first = rows.join(priors.select("student_key"), on="student_key", how="anti")
     await bulk.copy_in(session, "matches", first)

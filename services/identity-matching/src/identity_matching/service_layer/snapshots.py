@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
@@ -42,6 +42,7 @@ class Kind:
     pk: tuple[str, ...]
     legacy: Table
     scoped_by: str | None  # the legacy table's column naming the scope
+    legacy_rows: str = "true"  # which of the legacy table's rows belong to the snapshot
 
     @property
     def content(self) -> list[str]:
@@ -57,6 +58,8 @@ ROSTER = Kind("roster", {"student_key": S, "id_number": S, "name": S, "school_co
 LIST = Kind("department", {"department": S, "student_key": S, "category": S, "id_number": S, "name": S,
                            "household_region": S, "poverty_status": S, "exit_year": pl.Int16, "batch_id": S},
             ("department", "student_key", "category"), tables.department_records, "department")
+MATCHES = Kind("matches", {"student_key": S, "canonical": S}, ("student_key",), tables.matches, None,
+               "canonical IS NOT NULL")  # each match in force as its canonical text (MatchFacts)
 PART = pl.col("student_key").str.slice(0, 1)
 WORKERS = min(os.cpu_count() or 1, 4)
 
@@ -94,9 +97,9 @@ async def _scopes(session: AsyncSession, kind: Kind) -> list[str]:
 
 async def _legacy(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None) -> pl.DataFrame:
     """Rows of the legacy table, but for the scopes in ``without``."""
-    where, params = "true", []
+    where, params = kind.legacy_rows, []
     if kind.scoped_by:
-        where = f"{kind.scoped_by} <> ALL(%s)" + ("" if scopes is None else f" AND {kind.scoped_by} = ANY(%s)")
+        where += f" AND {kind.scoped_by} <> ALL(%s)" + ("" if scopes is None else f" AND {kind.scoped_by} = ANY(%s)")
         params = [without] + ([scopes] if scopes is not None else [])
     elif without:
         return kind.empty()
@@ -129,17 +132,30 @@ def _in_parallel(work, items: list) -> list:
 
 
 async def load(session: AsyncSession, kind: Kind, cipher: FieldCipher, *, scopes: list[str] | None = None,
-               without: list[str] = (), columns: list[str] | None = None, keys: pl.Series | None = None
-               ) -> pl.DataFrame:
+               without: list[str] = (), columns: list[str] | None = None, keys: pl.Series | None = None,
+               parts: list[str] | None = None, legacy: bool = True) -> pl.DataFrame:
     """The snapshots of ``kind`` (of ``scopes`` only, when given; none of ``without``) as one frame
-    of ``columns`` — only the rows of ``keys``, when given (then ``columns`` must hold student_key)."""
+    of ``columns`` — only the rows of ``keys``, when given (then ``columns`` must hold student_key),
+    of ``parts``, when given, and without the legacy rows when ``legacy`` is false."""
     without, wanted = list(without), columns or list(kind.schema)
-    parts = None if keys is None else keys.str.slice(0, 1).unique().to_list()
+    parts = parts if keys is None else keys.str.slice(0, 1).unique().to_list()
     sealed = await _sealed(session, kind, scopes=scopes, without=without, parts=parts)
     frames = await asyncio.to_thread(_opened, kind, sealed, cipher, wanted, keys)  # a roster: ~0.3 s of CPU
-    legacy = await _legacy(session, kind, without + await _scopes(session, kind), scopes)
-    frames.append(_only(legacy.select(wanted), keys))
-    return pl.concat(frames) if len(frames) > 1 else frames[0]
+    if legacy:
+        rows = await _legacy(session, kind, without + await _scopes(session, kind), scopes)
+        frames.append(_only(rows.select(wanted), keys))
+    return pl.concat(frames) if len(frames) > 1 else frames[0] if frames else kind.empty().select(wanted)
+
+
+async def each_part(session: AsyncSession, kind: Kind, cipher: FieldCipher):
+    """The unscoped snapshot ``kind`` a part at a time, in the order of their keys (a province's
+    matches exported holding one sixteenth of them at once); its legacy rows at the end."""
+    driver = await db.driver(session)
+    cursor = await driver.execute("SELECT part FROM sealed_snapshots WHERE kind = %s AND scope = '' ORDER BY part",
+                                  [kind.name])
+    for (part,) in await cursor.fetchall():
+        yield await load(session, kind, cipher, scopes=[""], keys=None, parts=[part], legacy=False)
+    yield (await _legacy(session, kind, [], None)).sort("student_key")
 
 
 @dataclass
@@ -164,26 +180,34 @@ async def replace(session: AsyncSession, kind: Kind, rows: pl.DataFrame, *, scop
         await _legacy(session, kind, [], [scope] if kind.scoped_by else None))
     stored = {part: blob for _, part, blob in await _sealed(session, kind, scopes=[scope], without=[], parts=None)}
     parts = sorted(set(new) | set(stored) | set(legacy))
-    jobs = [(kind, new.pop(part, kind.empty()), stored.pop(part, None), legacy.get(part, kind.empty()), cipher,
-             _name(kind, scope, part)) for part in parts]
-    changed, was = [], []
+    jobs = [(part, _replace_part, (kind, new.pop(part, kind.empty()), stored.pop(part, None),
+                                   legacy.get(part, kind.empty()), cipher, _name(kind, scope, part)))
+            for part in parts]
+    results = await _written(session, kind, scope, batch_id, jobs)
     driver = await db.driver(session)
-    loop, pool = asyncio.get_running_loop(), ThreadPoolExecutor(WORKERS)
-    try:  # each part is written while the next ones are sealed
-        futures = [loop.run_in_executor(pool, _replace_part, *job) for job in jobs]
-        del jobs
-        for part, future in zip(parts, futures, strict=True):
-            done = await future
-            changed.append(done.changed)
-            was.append(done.was)
-            await _write(driver, kind, scope, part, batch_id, done)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
     if legacy:
         where = f" WHERE {kind.scoped_by} = %s" if kind.scoped_by else ""
         await driver.execute(f"DELETE FROM {kind.legacy.name}{where}", [scope] if kind.scoped_by else [])
-    none = pl.Series("student_key", [], dtype=S)
-    return Replaced(pl.concat([none, *changed]), pl.concat([none, *was]))  # parts hold apart keys: no repeats
+    none = pl.Series("student_key", [], dtype=S)  # parts hold apart keys: no repeats
+    return Replaced(pl.concat([none, *(r.changed for r in results)]), pl.concat([none, *(r.was for r in results)]))
+
+
+async def _written(session: AsyncSession, kind: Kind, scope: str, batch_id: str, jobs: list) -> list[_Part]:
+    """Each (part, work, arguments) done on every core, each part written while the next are sealed."""
+    driver = await db.driver(session)
+    loop, pool = asyncio.get_running_loop(), ThreadPoolExecutor(WORKERS)
+    results = []
+    try:
+        futures = [(part, loop.run_in_executor(pool, work, *arguments)) for part, work, arguments in jobs]
+        jobs.clear()
+        for part, future in futures:
+            done = await future
+            await _write(driver, kind, scope, part, batch_id, done)
+            done.sealed = None
+            results.append(done)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
 
 
 async def _write(driver, kind: Kind, scope: str, part: str, batch_id: str, done: _Part) -> None:
@@ -210,3 +234,31 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
     kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
     snapshot = pl.concat([kept.select(list(kind.schema)), came])
     return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
+
+
+async def amend(session: AsyncSession, kind: Kind, rows: pl.DataFrame, gone: pl.Series, *, batch_id: str,
+                cipher: FieldCipher) -> None:
+    """Put ``rows`` in the snapshot of the matches' text (``MATCHES``), replacing those of their keys,
+    and take the rows of the keys ``gone`` out: only the parts of those keys are opened and sealed again."""
+    touched = pl.concat([rows["student_key"], gone]).str.slice(0, 1).unique().to_list()
+    if not touched:
+        return
+    if "" not in await _scopes(session, kind):  # the first amendment moves the legacy rows, all of them
+        legacy = await _legacy(session, kind, [], None)
+        touched = sorted(set(touched) | set(legacy["student_key"].str.slice(0, 1).unique().to_list()))
+        rows = pl.concat([legacy.join(rows, on="student_key", how="anti"), rows.select(list(kind.schema))])
+        await session.execute(text(f"UPDATE {kind.legacy.name} SET canonical = NULL WHERE {kind.legacy_rows}"))
+    stored = {part: blob for _, part, blob in await _sealed(session, kind, scopes=[""], without=[], parts=touched)}
+    new, out = _parts(rows.select(list(kind.schema))), _parts(gone.to_frame("student_key"))
+    jobs = [(part, _amend_part, (kind, stored.pop(part, None), new.pop(part, kind.empty()), out.pop(part, None),
+                                 cipher, _name(kind, "", part))) for part in touched]
+    await _written(session, kind, "", batch_id, jobs)
+
+
+def _amend_part(kind: Kind, sealed: bytes | None, rows: pl.DataFrame, gone: pl.DataFrame | None, cipher: FieldCipher,
+                name: str) -> _Part:
+    old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else kind.empty()
+    out = pl.concat([rows.select("student_key"), *([gone] if gone is not None else [])])
+    snapshot = pl.concat([old.join(out, on="student_key", how="anti"), rows])
+    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height,
+                 rows["student_key"], old["student_key"])
