@@ -9,7 +9,8 @@ from sqlalchemy import func, insert, select, text, update
 from aid_chassis.fields import SealedFieldError
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
-from identity_matching.service_layer import imports, snapshots
+from identity_matching.domain import export
+from identity_matching.service_layer import imports, match_texts, snapshots
 from tests.factories import FIELDS, id_number
 
 from .conftest import BY, ROSTER
@@ -98,14 +99,14 @@ async def test_importing_the_same_roster_again_rewrites_no_part(with_roster):
 
 
 async def _exported(s) -> list[str]:
-    return [text for part in [p async for p in snapshots.each_part(s, snapshots.MATCHES, FIELDS)]
+    return [text for part in [p async for p in match_texts.each_part(s, FIELDS)]
             for text in part["canonical"]]
 
 
 async def test_matches_text_stored_before_the_vault_is_exported_then_moved_by_the_next_comparison(with_roster):
     await _import_list(with_roster, _list(1, 2))
     async with with_roster() as s, s.begin():
-        texts = dict((await snapshots.load(s, snapshots.MATCHES, FIELDS)).iter_rows())
+        texts = dict((await match_texts.in_force(s, FIELDS)).iter_rows())
         for key, canonical in texts.items():  # as migration 0011 found them: in the matches' rows
             await s.execute(update(tables.matches).where(tables.matches.c.student_key == key).values(canonical=canonical))
         await s.execute(text("DELETE FROM sealed_snapshots WHERE kind = 'matches'"))
@@ -116,3 +117,25 @@ async def test_matches_text_stored_before_the_vault_is_exported_then_moved_by_th
         assert await s.scalar(select(func.count()).where(tables.matches.c.canonical.is_not(None))) == 0
         exported = await _exported(s)
     assert len(exported) == 3 and set(texts.values()) < set(exported)
+
+
+async def _parts_and_ids(sessions) -> tuple[list[str], list[str]]:
+    async with sessions() as s:
+        parts = (await s.execute(select(tables.sealed_snapshots.c.part)
+                                 .where(tables.sealed_snapshots.c.kind == "matches"))).scalars().all()
+        texts = await match_texts.in_force(s, FIELDS)
+    return sorted(parts), sorted(export.row(t)[0] for t in texts["canonical"])
+
+
+async def test_a_few_changed_matches_are_sealed_as_amendments_then_folded_into_the_parts(with_roster, monkeypatch):
+    monkeypatch.setattr(match_texts, "FOLD_SHARE", 1)  # amend while the changes are no more than the parts' rows
+    await _import_list(with_roster, _list(1, 2))
+    parts, ids = await _parts_and_ids(with_roster)
+    assert not [p for p in parts if p.startswith("~")] and ids == [id_number(1), id_number(2)]
+    await _import_list(with_roster, _list(1, 2, renamed=2))  # one text changed
+    await _import_list(with_roster, _list(1))  # one withdrawn
+    parts, ids = await _parts_and_ids(with_roster)
+    assert [p for p in parts if p.startswith("~")] == ["~00000001", "~00000002"] and ids == [id_number(1)]
+    await _import_list(with_roster, _list(1, 2, 3))  # two more: folded
+    parts, ids = await _parts_and_ids(with_roster)
+    assert not [p for p in parts if p.startswith("~")] and ids == [id_number(i) for i in (1, 2, 3)]

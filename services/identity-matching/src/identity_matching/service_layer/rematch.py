@@ -25,7 +25,7 @@ from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import snapshots
+from identity_matching.service_layer import match_texts, snapshots
 
 SOURCE = "identity-matching"
 WITHDRAWN_REASON = "不再出现在部门名单或学籍中 (no longer on any list or roster)"
@@ -129,8 +129,8 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         try:
             await _store(session, found, priors)
             active = found.filter(pl.col("active"))
-            await snapshots.amend(session, snapshots.MATCHES, active.select("student_key", "canonical"),
-                                  found.filter(~pl.col("active"))["student_key"], batch_id=batch_id, cipher=fields)
+            await match_texts.amend(session, active.select("student_key", "canonical"),
+                                    found.filter(~pl.col("active"))["student_key"], batch_id=batch_id, cipher=fields)
             del active
         finally:
             packed = await asyncio.shield(packing)

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
@@ -64,17 +64,17 @@ PART = pl.col("student_key").str.slice(0, 1)
 WORKERS = min(os.cpu_count() or 1, 4)
 
 
-def _name(kind: Kind, scope: str, part: str) -> str:
+def bound_name(kind: Kind, scope: str, part: str) -> str:
     """What a part's seal is bound to: a part copied to another kind, scope or part does not open."""
     return f"identity-matching/{kind.name}/{scope}/{part}"
 
 
-def _parts(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def by_part(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     split = frame.with_columns(PART.alias("_part")).partition_by("_part", as_dict=True)
     return {part: rows.drop("_part") for (part,), rows in split.items()}
 
 
-async def _sealed(session: AsyncSession, kind: Kind, *, scopes: list[str] | None, without: list[str],
+async def sealed_parts(session: AsyncSession, kind: Kind, *, scopes: list[str] | None, without: list[str],
                   parts: list[str] | None) -> list[tuple[str, str, bytes]]:
     """(scope, part, sealed value) of the stored parts of ``kind``, as filtered."""
     where, params = ["kind = %s", "scope <> ALL(%s)"], [kind.name, without]
@@ -95,7 +95,8 @@ async def _scopes(session: AsyncSession, kind: Kind) -> list[str]:
     return [scope for (scope,) in await cursor.fetchall()]
 
 
-async def _legacy(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None) -> pl.DataFrame:
+async def legacy_frame(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None
+                       ) -> pl.DataFrame:
     """Rows of the legacy table, but for the scopes in ``without``."""
     where, params = kind.legacy_rows, []
     if kind.scoped_by:
@@ -111,15 +112,15 @@ def _only(frame: pl.DataFrame, keys: pl.Series | None) -> pl.DataFrame:
     return frame if keys is None else frame.join(keys.to_frame("student_key"), on="student_key", how="semi")
 
 
-def _opened(kind: Kind, sealed: list[tuple[str, str, bytes]], cipher: FieldCipher, wanted: list[str],
+def opened(kind: Kind, sealed: list[tuple[str, str, bytes]], cipher: FieldCipher, wanted: list[str],
             keys: pl.Series | None) -> list[pl.DataFrame]:
     """Each part opened and narrowed to its share of ``keys``."""
-    shares = None if keys is None else _parts(keys.to_frame("student_key"))
+    shares = None if keys is None else by_part(keys.to_frame("student_key"))
 
     def one(item: tuple[str, str, bytes]) -> pl.DataFrame:
         scope, part, blob = item
         share = None if shares is None else shares[part]["student_key"]
-        return _only(open_frame(blob, cipher, _name(kind, scope, part), wanted).select(wanted), share)
+        return _only(open_frame(blob, cipher, bound_name(kind, scope, part), wanted).select(wanted), share)
 
     return _in_parallel(one, sealed)
 
@@ -132,30 +133,17 @@ def _in_parallel(work, items: list) -> list:
 
 
 async def load(session: AsyncSession, kind: Kind, cipher: FieldCipher, *, scopes: list[str] | None = None,
-               without: list[str] = (), columns: list[str] | None = None, keys: pl.Series | None = None,
-               parts: list[str] | None = None, legacy: bool = True) -> pl.DataFrame:
+               without: list[str] = (), columns: list[str] | None = None, keys: pl.Series | None = None
+               ) -> pl.DataFrame:
     """The snapshots of ``kind`` (of ``scopes`` only, when given; none of ``without``) as one frame
-    of ``columns`` — only the rows of ``keys``, when given (then ``columns`` must hold student_key),
-    of ``parts``, when given, and without the legacy rows when ``legacy`` is false."""
+    of ``columns`` — only the rows of ``keys``, when given (then ``columns`` must hold student_key)."""
     without, wanted = list(without), columns or list(kind.schema)
-    parts = parts if keys is None else keys.str.slice(0, 1).unique().to_list()
-    sealed = await _sealed(session, kind, scopes=scopes, without=without, parts=parts)
-    frames = await asyncio.to_thread(_opened, kind, sealed, cipher, wanted, keys)  # a roster: ~0.3 s of CPU
-    if legacy:
-        rows = await _legacy(session, kind, without + await _scopes(session, kind), scopes)
-        frames.append(_only(rows.select(wanted), keys))
-    return pl.concat(frames) if len(frames) > 1 else frames[0] if frames else kind.empty().select(wanted)
-
-
-async def each_part(session: AsyncSession, kind: Kind, cipher: FieldCipher):
-    """The unscoped snapshot ``kind`` a part at a time, in the order of their keys (a province's
-    matches exported holding one sixteenth of them at once); its legacy rows at the end."""
-    driver = await db.driver(session)
-    cursor = await driver.execute("SELECT part FROM sealed_snapshots WHERE kind = %s AND scope = '' ORDER BY part",
-                                  [kind.name])
-    for (part,) in await cursor.fetchall():
-        yield await load(session, kind, cipher, scopes=[""], keys=None, parts=[part], legacy=False)
-    yield (await _legacy(session, kind, [], None)).sort("student_key")
+    parts = None if keys is None else keys.str.slice(0, 1).unique().to_list()
+    sealed = await sealed_parts(session, kind, scopes=scopes, without=without, parts=parts)
+    frames = await asyncio.to_thread(opened, kind, sealed, cipher, wanted, keys)  # a roster: ~0.3 s of CPU
+    legacy = await legacy_frame(session, kind, without + await _scopes(session, kind), scopes)
+    frames.append(_only(legacy.select(wanted), keys))
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
 @dataclass
@@ -165,7 +153,7 @@ class Replaced:
 
 
 @dataclass
-class _Part:
+class Part:
     sealed: bytes | None  # the part to store; None: nothing to write
     rows: int
     changed: pl.Series
@@ -175,15 +163,15 @@ class _Part:
 async def replace(session: AsyncSession, kind: Kind, rows: pl.DataFrame, *, scope: str, batch_id: str,
                   cipher: FieldCipher) -> Replaced:
     """Make the snapshot ``kind``/``scope`` hold exactly ``rows``; tells which student keys changed."""
-    new = _parts(rows.select(list(kind.schema)).cast(kind.schema))
-    legacy = {} if scope in await _scopes(session, kind) else _parts(
-        await _legacy(session, kind, [], [scope] if kind.scoped_by else None))
-    stored = {part: blob for _, part, blob in await _sealed(session, kind, scopes=[scope], without=[], parts=None)}
+    new = by_part(rows.select(list(kind.schema)).cast(kind.schema))
+    legacy = {} if scope in await _scopes(session, kind) else by_part(
+        await legacy_frame(session, kind, [], [scope] if kind.scoped_by else None))
+    stored = {part: blob for _, part, blob in await sealed_parts(session, kind, scopes=[scope], without=[], parts=None)}
     parts = sorted(set(new) | set(stored) | set(legacy))
     jobs = [(part, _replace_part, (kind, new.pop(part, kind.empty()), stored.pop(part, None),
-                                   legacy.get(part, kind.empty()), cipher, _name(kind, scope, part)))
+                                   legacy.get(part, kind.empty()), cipher, bound_name(kind, scope, part)))
             for part in parts]
-    results = await _written(session, kind, scope, batch_id, jobs)
+    results = await written(session, kind, scope, batch_id, jobs)
     driver = await db.driver(session)
     if legacy:
         where = f" WHERE {kind.scoped_by} = %s" if kind.scoped_by else ""
@@ -192,7 +180,7 @@ async def replace(session: AsyncSession, kind: Kind, rows: pl.DataFrame, *, scop
     return Replaced(pl.concat([none, *(r.changed for r in results)]), pl.concat([none, *(r.was for r in results)]))
 
 
-async def _written(session: AsyncSession, kind: Kind, scope: str, batch_id: str, jobs: list) -> list[_Part]:
+async def written(session: AsyncSession, kind: Kind, scope: str, batch_id: str, jobs: list) -> list[Part]:
     """Each (part, work, arguments) done on every core, each part written while the next are sealed."""
     driver = await db.driver(session)
     loop, pool = asyncio.get_running_loop(), ThreadPoolExecutor(WORKERS)
@@ -202,7 +190,7 @@ async def _written(session: AsyncSession, kind: Kind, scope: str, batch_id: str,
         jobs.clear()
         for part, future in futures:
             done = await future
-            await _write(driver, kind, scope, part, batch_id, done)
+            await write_part(driver, kind, scope, part, batch_id, done)
             done.sealed = None
             results.append(done)
     finally:
@@ -210,7 +198,7 @@ async def _written(session: AsyncSession, kind: Kind, scope: str, batch_id: str,
     return results
 
 
-async def _write(driver, kind: Kind, scope: str, part: str, batch_id: str, done: _Part) -> None:
+async def write_part(driver, kind: Kind, scope: str, part: str, batch_id: str, done: Part) -> None:
     if done.rows == 0:
         await driver.execute("DELETE FROM sealed_snapshots WHERE kind = %s AND scope = %s AND part = %s",
                              [kind.name, scope, part])
@@ -222,7 +210,7 @@ async def _write(driver, kind: Kind, scope: str, part: str, batch_id: str, done:
 
 
 def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: pl.DataFrame, cipher: FieldCipher,
-                  name: str) -> _Part:
+                  name: str) -> Part:
     """One part replaced: CPU work only (run in a thread)."""
     old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else legacy
     pk, content = list(kind.pk), kind.content
@@ -230,35 +218,8 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
     came = new.join(old, on=content, how="anti", nulls_equal=True)
     keys, was = pl.concat([gone["student_key"], came["student_key"]]).unique(), old["student_key"].unique()
     if keys.is_empty() and sealed is not None:
-        return _Part(None, new.height, keys, was)
+        return Part(None, new.height, keys, was)
     kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
     snapshot = pl.concat([kept.select(list(kind.schema)), came])
-    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
+    return Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
 
-
-async def amend(session: AsyncSession, kind: Kind, rows: pl.DataFrame, gone: pl.Series, *, batch_id: str,
-                cipher: FieldCipher) -> None:
-    """Put ``rows`` in the snapshot of the matches' text (``MATCHES``), replacing those of their keys,
-    and take the rows of the keys ``gone`` out: only the parts of those keys are opened and sealed again."""
-    touched = pl.concat([rows["student_key"], gone]).str.slice(0, 1).unique().to_list()
-    if not touched:
-        return
-    if "" not in await _scopes(session, kind):  # the first amendment moves the legacy rows, all of them
-        legacy = await _legacy(session, kind, [], None)
-        touched = sorted(set(touched) | set(legacy["student_key"].str.slice(0, 1).unique().to_list()))
-        rows = pl.concat([legacy.join(rows, on="student_key", how="anti"), rows.select(list(kind.schema))])
-        await session.execute(text(f"UPDATE {kind.legacy.name} SET canonical = NULL WHERE {kind.legacy_rows}"))
-    stored = {part: blob for _, part, blob in await _sealed(session, kind, scopes=[""], without=[], parts=touched)}
-    new, out = _parts(rows.select(list(kind.schema))), _parts(gone.to_frame("student_key"))
-    jobs = [(part, _amend_part, (kind, stored.pop(part, None), new.pop(part, kind.empty()), out.pop(part, None),
-                                 cipher, _name(kind, "", part))) for part in touched]
-    await _written(session, kind, "", batch_id, jobs)
-
-
-def _amend_part(kind: Kind, sealed: bytes | None, rows: pl.DataFrame, gone: pl.DataFrame | None, cipher: FieldCipher,
-                name: str) -> _Part:
-    old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else kind.empty()
-    out = pl.concat([rows.select("student_key"), *([gone] if gone is not None else [])])
-    snapshot = pl.concat([old.join(out, on="student_key", how="anti"), rows])
-    return _Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height,
-                 rows["student_key"], old["student_key"])

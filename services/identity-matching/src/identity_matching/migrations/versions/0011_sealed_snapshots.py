@@ -21,7 +21,7 @@ def upgrade() -> None:
         "sealed_snapshots",
         sa.Column("kind", sa.String(20), primary_key=True),
         sa.Column("scope", sa.String(40), primary_key=True),
-        sa.Column("part", sa.String(8), primary_key=True),
+        sa.Column("part", sa.String(12), primary_key=True),
         sa.Column("batch_id", sa.String(40), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
