@@ -6,16 +6,23 @@ list — need not be a table of rows in the clear: it is written as an Arrow IPC
 to its name, and stored as one value. A 1.5M-row roster seals in under a second and opens in about
 0.3 s (``bench/matching.py``), where storing the same rows took PostgreSQL 4–7 s and left every ID
 number and name readable to anyone with the database's files or a backup. Rotation: the next
-snapshot written is sealed under the ring's first key; the old keys open what is stored until then.
+snapshot written is sealed under the ring's first key; the old keys open what is stored until then,
+and ``rekey`` re-seals what is stored (``python -m <service> rekey``) so the old keys can go.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import sys
+from collections.abc import Callable
 
 import polars as pl
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from aid_chassis.fields import FieldCipher
+from aid_chassis.fields import FieldCipher, SealedFieldError
 
 FIELD = "snapshot"
 
@@ -30,3 +37,55 @@ def seal_frame(frame: pl.DataFrame, cipher: FieldCipher, name: str) -> bytes:
 def open_frame(blob: bytes, cipher: FieldCipher, name: str, columns: list[str] | None = None) -> pl.DataFrame:
     """The frame ``seal_frame`` sealed under ``name`` (only ``columns``, when given)."""
     return pl.read_ipc(io.BytesIO(cipher.open_bytes(blob, name, FIELD)), columns=columns)
+
+
+def reseal(blob: bytes, cipher: FieldCipher, name: str) -> bytes:
+    """The same snapshot sealed under the ring's sealing key (as it is when it is already)."""
+    return blob if cipher.is_current(blob) else cipher.seal_bytes(cipher.open_bytes(blob, name, FIELD), name, FIELD)
+
+
+async def rekey(sessions: async_sessionmaker, table: str, keys: tuple[str, ...], name_of: Callable[[tuple], str],
+                cipher: FieldCipher, progress: Callable[[str], None]) -> dict[str, int]:
+    """Re-seal every sealed snapshot of ``table`` (its ``sealed`` column; ``keys`` name a row,
+    ``name_of(keys' values)`` what it is bound to) not under the sealing key yet, one per
+    transaction; {resealed, unopened}. A snapshot that does not open is counted and left as it is."""
+    columns, match = ", ".join(keys), " AND ".join(f"{k} = :k{i}" for i, k in enumerate(keys))
+    stale = text(f"SELECT {columns} FROM {table} WHERE substring(sealed from 1 for :n) <> :prefix ORDER BY {columns}")
+    async with sessions() as session:
+        rows = (await session.execute(stale, {"n": len(cipher.prefix), "prefix": cipher.prefix})).all()
+    done = unopened = 0
+    for row in rows:
+        at = {f"k{i}": value for i, value in enumerate(row)}
+        async with sessions() as session, session.begin():
+            blob = await session.scalar(text(f"SELECT sealed FROM {table} WHERE {match} FOR UPDATE"), at)
+            try:
+                fresh = reseal(bytes(blob), cipher, name_of(tuple(row))) if blob is not None else None
+            except SealedFieldError:
+                unopened += 1
+                continue
+            if fresh is not None:
+                await session.execute(text(f"UPDATE {table} SET sealed = :blob WHERE {match}"), {**at, "blob": fresh})
+                done += 1
+        progress(f"{table}: {done} re-sealed, {unopened} not opened")
+    return {"resealed": done, "unopened": unopened}
+
+
+def rekey_command(table: str, keys: tuple[str, ...], name_of: Callable[[tuple], str]) -> tuple[str, Callable]:
+    """``python -m <service> rekey`` for a table of sealed snapshots (AID_FIELD_KEYS' ring):
+    progress on stderr, the report as JSON; exit 1 when one did not open."""
+    def run(settings) -> int:
+        from aid_chassis import db
+
+        async def go() -> dict:
+            engine = db.make_engine(settings)
+            try:
+                return await rekey(db.make_sessions(engine), table, keys, name_of, settings.field_cipher(),
+                                   lambda line: print(line, file=sys.stderr))
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(go())
+        print(json.dumps({"sealing_key": settings.field_cipher().current, table: report}))
+        return 1 if report["unopened"] else 0
+
+    return "re-seal the stored sealed snapshots under the key ring's first key (after a rotation)", run

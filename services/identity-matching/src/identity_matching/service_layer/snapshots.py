@@ -66,7 +66,15 @@ WORKERS = min(os.cpu_count() or 1, 4)
 
 def bound_name(kind: Kind, scope: str, part: str) -> str:
     """What a part's seal is bound to: a part copied to another kind, scope or part does not open."""
-    return f"identity-matching/{kind.name}/{scope}/{part}"
+    return bound_name_of((kind.name, scope, part))
+
+
+SEALED_KEYS = ("kind", "scope", "part")  # a stored part's key (``python -m identity_matching rekey``)
+
+
+def bound_name_of(key: tuple[str, str, str]) -> str:
+    kind, scope, part = key
+    return f"identity-matching/{kind}/{scope}/{part}"
 
 
 def by_part(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
