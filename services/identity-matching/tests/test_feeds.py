@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from aid_contracts import DepartmentRecord, Envelope, ListImported
 from identity_matching.adapters import tables
@@ -78,3 +78,17 @@ async def test_unknown_department_is_a_poison_message(sessions):
     event = DepartmentRecord(batch_id="X", department="tax_office", row=1, fields={})
     with pytest.raises(imports.UnknownDepartment):
         await _apply(sessions, feeds.on_record, Envelope.wrap(event, source="department:tax", key="X"))
+
+
+async def test_staged_records_are_sealed_and_records_staged_before_sealing_still_import(sessions):
+    await _apply(sessions, feeds.on_record, _record(1, {"身份证号": id_number(1), "姓名": "学生1", "类别": "孤儿",
+                                                         "户籍所在地": "520102"}))
+    async with sessions() as s, s.begin():
+        [stored] = (await s.execute(select(tables.feed_records.c.fields))).scalars().all()
+        assert id_number(1) not in str(stored) and "学生1" not in str(stored)
+        await s.execute(insert(tables.feed_records).values(  # as staged before sealing began
+            batch_id="CA-2026-11", row=2, fields={"id_number": id_number(2), "name": "学生2", "category": "disabled",
+                                                  "household_region": "520102"}))
+    await _apply(sessions, feeds.on_list_imported, _close(2))
+    [batch] = await _imports(sessions)
+    assert (batch.read, batch.accepted, batch.outcome["matched_new"]) == (2, 2, 2)

@@ -3,6 +3,7 @@
 Records and the closing ``list-imported`` travel on different topics, so either may arrive
 first; a batch is imported once it is closed and every announced record has arrived. The
 import is the same pipeline as a file upload; a rejected record is named by its row in the batch,
+a staged record's fields are kept sealed (``personal.seal_record``) until the import,
 and it enters the chained audit log as the pushing system's (the event's source) write.
 """
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_contracts import DepartmentRecord, Envelope, ListImported
 from identity_matching.adapters import tables
 from identity_matching.domain import files, records
-from identity_matching.service_layer import imports
+from identity_matching.service_layer import imports, personal
 from identity_matching.service_layer.trail import log
 
 SELF = "identity-matching"
@@ -26,7 +27,8 @@ async def on_record(session: AsyncSession, env: Envelope, *, by: imports.Importe
     _known(record.department, departments)
     await _open(session, record.batch_id, record.department)
     await session.execute(pg_insert(tables.feed_records).values(
-        batch_id=record.batch_id, row=record.row, fields=record.fields).on_conflict_do_nothing())
+        batch_id=record.batch_id, row=record.row,
+        fields=personal.seal_record(record.fields, record.batch_id, record.row, by.fields)).on_conflict_do_nothing())
     await _complete_if_ready(session, record.batch_id, by, env.source)
 
 
@@ -64,7 +66,8 @@ async def _complete_if_ready(session: AsyncSession, batch_id: str, by: imports.I
     if arrived < batch.expected:
         return
     staged = (await session.execute(select(r.row, r.fields).where(r.batch_id == batch_id).order_by(r.row))).all()
-    rows = [{records.canonical_header(k): v for k, v in fields.items()} for _, fields in staged]
+    rows = [{records.canonical_header(k): v for k, v in personal.open_record(fields, batch_id, row, by.fields).items()}
+            for row, fields in staged]
     frame = files.rows_frame(list(dict.fromkeys(k for row in rows for k in row)), rows,
                              numbers=[number for number, _ in staged])
     report = await imports.import_department_rows(session, department=batch.department, frame=frame,

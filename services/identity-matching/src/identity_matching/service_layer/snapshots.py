@@ -83,7 +83,7 @@ def by_part(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 async def sealed_parts(session: AsyncSession, kind: Kind, *, scopes: list[str] | None, without: list[str],
-                  parts: list[str] | None) -> list[tuple[str, str, bytes]]:
+                       parts: list[str] | None) -> list[tuple[str, str, bytes]]:
     """(scope, part, sealed value) of the stored parts of ``kind``, as filtered."""
     where, params = ["kind = %s", "scope <> ALL(%s)"], [kind.name, without]
     for column, allowed in (("scope", scopes), ("part", parts)):
@@ -121,7 +121,7 @@ def _only(frame: pl.DataFrame, keys: pl.Series | None) -> pl.DataFrame:
 
 
 def opened(kind: Kind, sealed: list[tuple[str, str, bytes]], cipher: FieldCipher, wanted: list[str],
-            keys: pl.Series | None) -> list[pl.DataFrame]:
+           keys: pl.Series | None) -> list[pl.DataFrame]:
     """Each part opened and narrowed to its share of ``keys``."""
     shares = None if keys is None else by_part(keys.to_frame("student_key"))
 
