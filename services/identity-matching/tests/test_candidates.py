@@ -14,7 +14,6 @@ from tests.factories import id_number
 from .conftest import BY
 
 
-
 def _typo(number: str) -> str:
     """The number with two neighbouring digits swapped (a classic typing error)."""
     return number[:8] + number[9] + number[8] + number[10:]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from aid_chassis import vault
-from aid_chassis.fields import FieldCipher, SealedFieldError, new_key_text
+from aid_chassis.fields import SealedFieldError
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.service_layer import imports, match_texts, snapshots
-from tests.factories import FIELD_KEYS, FIELDS, id_number
+from tests.factories import FIELDS, id_number
 
 from .conftest import BY, ROSTER
 
@@ -140,21 +139,3 @@ async def test_a_few_changed_matches_are_sealed_as_amendments_then_folded_into_t
     await _import_list(with_roster, _list(1, 2, 3))  # two more: folded
     parts, ids = await _parts_and_ids(with_roster)
     assert not [p for p in parts if p.startswith("~")] and ids == [id_number(i) for i in (1, 2, 3)]
-
-
-async def test_rekey_seals_every_stored_part_under_the_new_key_so_the_old_one_can_go(with_roster):
-    await _import_list(with_roster, _list(1, 2))
-    key = new_key_text()
-    rotated, only_new = FieldCipher.from_text(f"k2={key},{FIELD_KEYS}"), FieldCipher.from_text(f"k2={key}")
-    lines: list[str] = []
-    report = await vault.rekey(with_roster, "sealed_snapshots", snapshots.SEALED_KEYS, snapshots.bound_name_of,
-                               rotated, lines.append)
-    async with with_roster() as s:
-        blobs = (await s.execute(select(tables.sealed_snapshots.c.sealed))).scalars().all()
-        assert report == {"resealed": len(blobs), "unopened": 0} and lines
-        assert all(rotated.is_current(b) for b in blobs)
-        roster = await snapshots.load(s, snapshots.ROSTER, only_new)
-    assert sorted(roster["id_number"]) == [id_number(i) for i in (1, 2, 3)]
-    again = await vault.rekey(with_roster, "sealed_snapshots", snapshots.SEALED_KEYS, snapshots.bound_name_of,
-                              rotated, lines.append)
-    assert again == {"resealed": 0, "unopened": 0}

@@ -12,10 +12,7 @@ and ``rekey`` re-seals what is stored (``python -m <service> rekey``) so the old
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
-import sys
 from collections.abc import Callable
 
 import polars as pl
@@ -69,23 +66,3 @@ async def rekey(sessions: async_sessionmaker, table: str, keys: tuple[str, ...],
         progress(f"{table}: {done} re-sealed, {unopened} not opened")
     return {"resealed": done, "unopened": unopened}
 
-
-def rekey_command(table: str, keys: tuple[str, ...], name_of: Callable[[tuple], str]) -> tuple[str, Callable]:
-    """``python -m <service> rekey`` for a table of sealed snapshots (AID_FIELD_KEYS' ring):
-    progress on stderr, the report as JSON; exit 1 when one did not open."""
-    def run(settings) -> int:
-        from aid_chassis import db
-
-        async def go() -> dict:
-            engine = db.make_engine(settings)
-            try:
-                return await rekey(db.make_sessions(engine), table, keys, name_of, settings.field_cipher(),
-                                   lambda line: print(line, file=sys.stderr))
-            finally:
-                await engine.dispose()
-
-        report = asyncio.run(go())
-        print(json.dumps({"sealing_key": settings.field_cipher().current, table: report}))
-        return 1 if report["unopened"] else 0
-
-    return "re-seal the stored sealed snapshots under the key ring's first key (after a rotation)", run

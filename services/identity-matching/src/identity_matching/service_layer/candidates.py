@@ -62,7 +62,7 @@ async def suggest(session: AsyncSession, *, batch_id: str, department: str, fram
             if near:
                 wanted[rejection.row] = (row, near)
     students = await _roster(session, {k for _, near in wanted.values() for k in near}, cipher)
-    found = [_sealed(c, cipher) for number, (row, near) in wanted.items()
+    found = [sealed(c, cipher) for number, (row, near) in wanted.items()
              if (c := _candidate(batch_id, department, number, row, near, students)) is not None]
     if found:
         await session.execute(insert(tables.review_candidates), found)
@@ -82,7 +82,7 @@ def _personal(candidate: dict, change) -> dict:
     return out
 
 
-def _sealed(candidate: dict, cipher: FieldCipher) -> dict:
+def sealed(candidate: dict, cipher: FieldCipher) -> dict:
     """A candidate as stored."""
     return _personal(candidate, lambda values, owner: personal.seal(values, owner, cipher))
 
