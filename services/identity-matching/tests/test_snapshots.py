@@ -45,6 +45,8 @@ async def test_the_roster_and_lists_are_stored_sealed_with_no_row_in_the_clear(w
             assert id_number(1).encode() not in blob and "学生1".encode() not in blob
         roster = await snapshots.load(s, snapshots.ROSTER, FIELDS)
         lists = await snapshots.load(s, snapshots.LIST, FIELDS, scopes=["civil_affairs"])
+        counted = (await s.execute(select(tables.list_statistics.c.statistics))).scalars().all()
+    assert counted == [{"by_category": {"orphan": 3}, "by_county": {"520102": 3}}]  # what GET /imports shows
     assert sorted(roster["id_number"]) == [id_number(i) for i in (1, 2, 3)]
     assert sorted(lists["id_number"]) == sorted(id_number(i) for i in (1, 2, 900))
 
@@ -139,3 +141,21 @@ async def test_a_few_changed_matches_are_sealed_as_amendments_then_folded_into_t
     await _import_list(with_roster, _list(1, 2, 3))  # two more: folded
     parts, ids = await _parts_and_ids(with_roster)
     assert not [p for p in parts if p.startswith("~")] and ids == [id_number(i) for i in (1, 2, 3)]
+
+
+async def test_a_departments_rows_stored_before_the_vault_are_compared_then_moved_by_its_next_list(with_roster):
+    key = student_key(id_number(2), BY.secret)
+    async with with_roster() as s, s.begin():
+        await s.execute(insert(tables.department_records).values(
+            department="poverty_office", student_key=key, category="registered_poor", id_number=id_number(2),
+            name="学生2", household_region="520102", poverty_status="not_out", exit_year=None, batch_id="B-old"))
+    await _import_list(with_roster, _list(2))  # civil_affairs: student 2 compared with both departments' rows
+    async with with_roster() as s:
+        [text_] = (await match_texts.in_force(s, FIELDS))["canonical"].to_list()
+    assert "registered_poor" in text_ and "orphan" in text_
+    async with with_roster() as s, s.begin():
+        again = await imports.import_department_list(
+            s, department="poverty_office", departments=DEPARTMENTS, file_name="po.csv", by=BY,
+            content=(HEADER + f"{id_number(2)},学生2,建档立卡,520102,未脱贫,\n").encode())
+        assert await s.scalar(select(func.count()).select_from(tables.department_records)) == 0
+    assert (again.matched_new, again.matched_changed, again.withdrawn) == (0, 0, 0)

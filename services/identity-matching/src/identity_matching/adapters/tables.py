@@ -29,6 +29,12 @@ roster_schools = Table(  # the roster's students per school (机构的在籍学�
     Column("students", Integer, nullable=False),
 )
 
+list_statistics = Table(  # each department's list in force: people by category and by county (部门名单统计)
+    "list_statistics", metadata,
+    Column("department", String(40), primary_key=True),
+    Column("statistics", JSONB, nullable=False),
+)
+
 # Rows stored before migration 0011: read until the next import of their snapshot moves them.
 roster_students = Table(
     "roster_students", metadata,

@@ -168,3 +168,10 @@ def _resolve_repeats(rows: pl.DataFrame, unique: tuple[str, ...]) -> tuple[pl.Da
     conflicting = marked.filter(~pl.col("_first") & ~pl.col("_same"))
     repeats = marked.filter(~pl.col("_first") & pl.col("_same")).height
     return accepted, conflicting, repeats
+
+
+def statistics(rows: pl.DataFrame, *, by: str, county: str) -> dict:
+    """Rows counted by category (or stage) and by county."""
+    def count(column: str) -> dict:
+        return dict(sorted(rows.group_by(column).len().iter_rows()))
+    return {f"by_{by}": count(by), "by_county": count(county)}

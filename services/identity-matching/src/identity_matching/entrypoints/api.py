@@ -142,13 +142,13 @@ async def import_report(batch_id: str, db=Depends(session), who: Principal = Dep
 
 
 @router.get("", summary="Department lists in force: people by category and county (部门名单统计)")
-async def department_statistics(db=Depends(session), who: Principal = Depends(STATUS_ROLES),
-                                cipher: FieldCipher = Depends(fields)) -> dict:
-    scopes = [who.department or ""] if who.role is Role.DEPARTMENT else None
-    rows = await snapshots.load(db, snapshots.LIST, cipher, scopes=scopes,
-                                columns=["department", "category", "household_region"])
-    return {"departments": {department: imports.statistics(own, by="category", county="household_region")
-                            for (department,), own in sorted(rows.partition_by("department", as_dict=True).items())}}
+async def department_statistics(db=Depends(session), who: Principal = Depends(STATUS_ROLES)) -> dict:
+    t = tables.list_statistics.c
+    stmt = select(t.department, t.statistics).order_by(t.department)
+    if who.role is Role.DEPARTMENT:
+        stmt = stmt.where(t.department == (who.department or ""))
+    return {"departments": {department: {kind: dict(sorted(counts.items())) for kind, counts in statistics.items()}
+                            for department, statistics in await db.execute(stmt)}}
 
 
 @router.get("/feeds/{feed_batch_id}", summary="A batch pushed on Kafka: waiting, closed, or imported")
@@ -173,6 +173,7 @@ async def export_matches(db=Depends(session), who: Principal = Depends(allow(Rol
 
     async def lines():
         yield export.header()
+        await snapshots.consistent(db)  # the parts and amendments of one moment
         async for part in match_texts.each_part(db, cipher):
             for canonical in part.sort("student_key")["canonical"]:
                 yield export.line(canonical)

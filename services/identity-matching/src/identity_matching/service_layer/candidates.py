@@ -23,7 +23,7 @@ from aid_contracts.keys import normalise_id_number
 from identity_matching.adapters import tables
 from identity_matching.domain import records, typos
 from identity_matching.service_layer import personal, snapshots
-from identity_matching.service_layer.rematch import rematch
+from identity_matching.service_layer.rematch import rematch, serialise
 
 
 class CandidateRefused(ValueError):
@@ -127,6 +127,7 @@ def _candidate(batch_id: str, department: str, number: int, row: dict, near: dic
 
 async def decide(session: AsyncSession, candidate_id: int, *, accept: bool, actor: str, secret: bytes,
                  policy, fields: FieldCipher) -> dict:
+    await serialise(session)  # an accepted record rewrites its list's part: no import may run beside it
     rc = tables.review_candidates.c
     found = (await session.execute(select(tables.review_candidates).where(rc.candidate_id == candidate_id)
                                    .with_for_update())).first()
@@ -159,3 +160,4 @@ async def _add_record(session: AsyncSession, record: dict, fields: FieldCipher) 
     row = pl.DataFrame([{c: record.get(c) for c in kind.schema}], schema=kind.schema)
     added = pl.concat([stored, row.join(stored, on=list(kind.pk), how="anti")])
     await snapshots.replace(session, kind, added, scope=department, batch_id=record["batch_id"], cipher=fields)
+    await snapshots.keep_list_statistics(session, department, added)

@@ -83,13 +83,6 @@ class _Batch:
     batch_id: str = field(default_factory=new_batch_id)
 
 
-def statistics(rows: pl.DataFrame, *, by: str, county: str) -> dict:
-    """Accepted rows counted by category (or stage) and by county."""
-    def count(column: str) -> dict:
-        return dict(sorted(rows.group_by(column).len().iter_rows()))
-    return {f"by_{by}": count(by), "by_county": count(county)}
-
-
 def _read(content: bytes, required: tuple[str, ...]) -> pl.DataFrame:
     frame = files.read_frame(content)
     missing = records.missing_columns(frame.columns, required)
@@ -129,7 +122,7 @@ def _prepare_roster(frame: pl.DataFrame, file_name: str, by: Importer, clock: St
     with clock.stage("validate"):
         valid = columnar.validate_roster(frame, date.today())
     batch = _Batch("roster", None, file_name, frame.height, valid.rejections, valid.repeats,
-                   statistics(valid.accepted, by="stage", county="enrolment_region"))
+                   columnar.statistics(valid.accepted, by="stage", county="enrolment_region"))
     with clock.stage("pseudonymise"):
         return batch, _keyed(valid.accepted, by.secret, batch.batch_id)
 
@@ -202,7 +195,7 @@ def _prepare_list(department: str, frame: pl.DataFrame, file_name: str, fixes: d
         frame = candidates.apply_corrections(frame, fixes)
         valid = columnar.validate_list(frame, date.today())
     batch = _Batch("department", department, file_name, frame.height, valid.rejections, valid.repeats,
-                   statistics(valid.accepted, by="category", county="household_region"))
+                   columnar.statistics(valid.accepted, by="category", county="household_region"))
     with clock.stage("pseudonymise"):
         values = _keyed(valid.accepted, by.secret, batch.batch_id).with_columns(department=pl.lit(department))
     refused = pl.Series([r.row for r in valid.rejections], dtype=frame.schema["row"])
@@ -237,6 +230,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         with clock.stage("store"):
             replaced = await snapshots.replace(session, snapshots.LIST, item.values, scope=department,
                                                batch_id=item.batch.batch_id, cipher=by.fields)
+            await snapshots.keep_list_statistics(session, department, item.values)
         stored.append(_Stored(item.batch, item.values, item.rejected, replaced.changed, replaced.was))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()

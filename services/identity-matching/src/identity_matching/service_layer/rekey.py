@@ -70,7 +70,7 @@ async def rekey_table(sessions: async_sessionmaker, table: Table, reseal: Callab
     after = None
     while True:
         async with sessions() as session, session.begin():
-            query = select(table).order_by(*pk).limit(CHUNK).with_for_update(skip_locked=True)
+            query = select(table).order_by(*pk).limit(CHUNK).with_for_update()
             if after is not None:
                 query = query.where(tuple_(*pk) > tuple_(*after))
             rows = [dict(r) for r in (await session.execute(query)).mappings()]

@@ -22,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Table
+from sqlalchemy import Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import bulk, db
 from aid_chassis.fields import FieldCipher
 from aid_chassis.vault import open_frame, seal_frame
 from identity_matching.adapters import tables
+from identity_matching.domain import columnar
 
 S = pl.String
 
@@ -59,9 +61,15 @@ LIST = Kind("department", {"department": S, "student_key": S, "category": S, "id
                            "household_region": S, "poverty_status": S, "exit_year": pl.Int16, "batch_id": S},
             ("department", "student_key", "category"), tables.department_records, "department")
 MATCHES = Kind("matches", {"student_key": S, "canonical": S}, ("student_key",), tables.matches, None,
-               "canonical IS NOT NULL")  # each match in force as its canonical text (MatchFacts)
+               "active AND canonical IS NOT NULL")  # each match in force as its canonical text (MatchFacts)
 PART = pl.col("student_key").str.slice(0, 1)
 WORKERS = min(os.cpu_count() or 1, 4)
+
+
+async def consistent(session: AsyncSession) -> None:
+    """Read what follows as of one moment (a reader outside the import lock reads several
+    statements: parts, amendments, legacy rows). The first statement of its transaction."""
+    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
 
 
 def bound_name(kind: Kind, scope: str, part: str) -> str:
@@ -103,15 +111,18 @@ async def _scopes(session: AsyncSession, kind: Kind) -> list[str]:
     return [scope for (scope,) in await cursor.fetchall()]
 
 
-async def legacy_frame(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None
-                       ) -> pl.DataFrame:
-    """Rows of the legacy table, but for the scopes in ``without``."""
+async def legacy_frame(session: AsyncSession, kind: Kind, without: list[str], scopes: list[str] | None,
+                       keys: pl.Series | None = None) -> pl.DataFrame:
+    """Rows of the legacy table, but for the scopes in ``without`` (of ``keys`` only, when given)."""
     where, params = kind.legacy_rows, []
     if kind.scoped_by:
         where += f" AND {kind.scoped_by} <> ALL(%s)" + ("" if scopes is None else f" AND {kind.scoped_by} = ANY(%s)")
         params = [without] + ([scopes] if scopes is not None else [])
     elif without:
         return kind.empty()
+    if keys is not None:
+        where += " AND student_key = ANY(%s)"
+        params.append(keys.to_list())
     return await bulk.copy_out(session, f"SELECT {', '.join(kind.schema)} FROM {kind.legacy.name} WHERE {where}",
                                kind.schema, params)
 
@@ -149,8 +160,8 @@ async def load(session: AsyncSession, kind: Kind, cipher: FieldCipher, *, scopes
     parts = None if keys is None else keys.str.slice(0, 1).unique().to_list()
     sealed = await sealed_parts(session, kind, scopes=scopes, without=without, parts=parts)
     frames = await asyncio.to_thread(opened, kind, sealed, cipher, wanted, keys)  # a roster: ~0.3 s of CPU
-    legacy = await legacy_frame(session, kind, without + await _scopes(session, kind), scopes)
-    frames.append(_only(legacy.select(wanted), keys))
+    legacy = await legacy_frame(session, kind, without + await _scopes(session, kind), scopes, keys)
+    frames.append(legacy.select(wanted))
     return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
@@ -192,7 +203,7 @@ async def written(session: AsyncSession, kind: Kind, scope: str, batch_id: str, 
     """Each (part, work, arguments) done on every core, each part written while the next are sealed."""
     driver = await db.driver(session)
     loop, pool = asyncio.get_running_loop(), ThreadPoolExecutor(WORKERS)
-    results = []
+    results, futures = [], []
     try:
         futures = [(part, loop.run_in_executor(pool, work, *arguments)) for part, work, arguments in jobs]
         jobs.clear()
@@ -203,6 +214,8 @@ async def written(session: AsyncSession, kind: Kind, scope: str, batch_id: str, 
             results.append(done)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        for _, future in futures:  # after a failure, the parts still sealing end unheard
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
     return results
 
 
@@ -231,3 +244,11 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
     snapshot = pl.concat([kept.select(list(kind.schema)), came])
     return Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
 
+
+
+async def keep_list_statistics(session: AsyncSession, department: str, rows: pl.DataFrame) -> None:
+    """A department's list in force counted by category and by county (what ``GET /imports`` shows
+    without opening the lists), from the rows its snapshot now holds."""
+    counted = columnar.statistics(rows, by="category", county="household_region")
+    await session.execute(pg_insert(tables.list_statistics).values(department=department, statistics=counted)
+                          .on_conflict_do_update(index_elements=["department"], set_={"statistics": counted}))
