@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import outbox
 from aid_chassis.auth import Principal, Role
+from aid_chassis.fields import FieldCipher, new_key_text
 from aid_chassis.masking import mask_id_number
+from aid_chassis.rekey import rekey_rows
 from aid_contracts import CheckProgressed, DeadlineSet, Envelope, StudentMatched, TaskProgressed, Verified
 from aid_contracts.events import Category, PovertyStatus, Stage, VerificationStatus as V
 from aid_contracts.keys import student_key
@@ -314,6 +316,24 @@ async def test_a_check_record_stored_before_sealing_is_shown_as_it_was(sessions)
     async with sessions() as s:
         [mine] = await checks.items(s, A, report["check_id"], f.FIELDS)
     assert (mine["record"]["id_number"], mine["record"]["name"]) == (mask_id_number(f.id_number(1)), "张小三")
+
+
+async def test_rekey_seals_every_check_record_under_the_new_key_plain_ones_too(sessions):
+    report = await _run(sessions, checks.upload, CITY, "2026 第一次核查", CHECK_CSV.encode("gb18030"), f.FIELDS)
+    async with sessions() as s, s.begin():  # row 2 as stored before sealing began
+        await s.execute(tables.abnormal_items.update().where(tables.abnormal_items.c.row == 2).values(
+            record={"id_number": f.id_number(1), "name": "张小三", "programme": "", "issue": "年龄异常"}))
+    key = new_key_text()
+    rotated, only_new = FieldCipher.from_text(f"k2={key},{f.FIELD_KEYS}"), FieldCipher.from_text(f"k2={key}")
+    done = await rekey_rows(sessions, tables.abnormal_items, checks.resealed, rotated, lambda line: None)
+    assert done == {"resealed": 2, "unopened": 0}
+    async with sessions() as s:
+        [mine] = await checks.items(s, A, report["check_id"], only_new)
+        stored = (await s.execute(select(tables.abnormal_items.c.record))).scalars().all()
+    assert (mine["record"]["id_number"], mine["record"]["name"]) == (mask_id_number(f.id_number(1)), "张小三")
+    assert not {f.id_number(1), "张小三"} & {v for r in stored for v in r.values()}
+    assert await rekey_rows(sessions, tables.abnormal_items, checks.resealed, rotated, lambda line: None) == {
+        "resealed": 0, "unopened": 0}
 
 
 async def test_progress_counts_overdue_tasks_after_the_batch_deadline(sessions):

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Table, delete, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis.fields import FieldCipher, SealedFieldError
@@ -102,3 +103,72 @@ def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Call
         return 1 if any(column["unopened"] for column in report.values()) else 0
 
     return "re-seal stored personal fields under the key ring's first key (after a rotation)", run
+
+
+async def _put(session: AsyncSession, table: Table, row: dict, changed: dict) -> None:
+    """The row with its ``changed`` values. When a sealed value is part of the row's key (a
+    deterministic token), the row is moved — and dropped when its twin under the new key exists."""
+    at = [c == row[c.name] for c in table.primary_key.columns]
+    if set(changed) & {c.name for c in table.primary_key.columns}:
+        await session.execute(pg_insert(table).values({**row, **changed}).on_conflict_do_nothing())
+        await session.execute(delete(table).where(*at))
+    else:
+        await session.execute(update(table).where(*at).values(**changed))
+
+
+async def rekey_rows(sessions: async_sessionmaker, table: Table, reseal: Callable[[dict, FieldCipher], dict],
+                     cipher: FieldCipher, progress: Callable[[str], None]) -> dict[str, int]:
+    """Every row of ``table`` walked in key order, a chunk per transaction (locked rows waited
+    for, never skipped); ``reseal(row, cipher)`` gives the row's sealed columns as they should be
+    — opened and sealed again, so values under the sealing key come back the same (deterministic
+    tokens) and plain ones get sealed. {resealed, unopened}."""
+    pk = list(table.primary_key.columns)
+    done = unopened = 0
+    after = None
+    while True:
+        async with sessions() as session, session.begin():
+            query = select(table).order_by(*pk).limit(CHUNK).with_for_update()
+            if after is not None:
+                query = query.where(tuple_(*pk) > tuple_(*after))
+            rows = [dict(r) for r in (await session.execute(query)).mappings()]
+            if not rows:
+                break
+            for row in rows:
+                try:
+                    changed = {k: v for k, v in reseal(row, cipher).items() if v != row[k]}
+                except SealedFieldError:
+                    unopened += 1
+                    continue
+                if changed:
+                    await _put(session, table, row, changed)
+                    done += 1
+            after = tuple(rows[-1][c.name] for c in pk)
+        progress(f"{table.name}: {done} re-sealed, {unopened} not opened")
+    return {"resealed": done, "unopened": unopened}
+
+
+def rows_command(stored: list[tuple[Table, Callable[[dict, FieldCipher], dict]]], before=None) -> tuple[str, Callable]:
+    """``python -m <service> rekey`` for values kept inside rows (tokens, JSON holding tokens) under
+    ``AID_FIELD_KEYS``' ring; ``before(sessions, cipher, progress)`` may re-seal something else
+    first and add its report. Progress on stderr, the report as JSON; exit 1 when a value did not open."""
+    def run(settings) -> int:
+        from aid_chassis import db
+
+        cipher = settings.field_cipher()
+
+        async def go() -> dict:
+            engine = db.make_engine(settings)
+            sessions, say = db.make_sessions(engine), (lambda line: print(line, file=sys.stderr))
+            try:
+                report = await before(sessions, cipher, say) if before else {}
+                for table, reseal in stored:
+                    report[table.name] = await rekey_rows(sessions, table, reseal, cipher, say)
+                return report
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(go())
+        print(json.dumps({"sealing_key": cipher.current, "tables": report}))
+        return 1 if any(r["unopened"] for r in report.values()) else 0
+
+    return "re-seal every stored personal value under the key ring's first key (after a rotation)", run
