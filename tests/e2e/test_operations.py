@@ -11,12 +11,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
 from aid_chassis.kafka import make_producer
 from aid_contracts import AuditRecorded, Envelope
 from aid_local import flow
 from aid_local.cli import app
+from aid_local.platform import SERVICES
 
 
 def test_lag_watch_refreshes_as_often_as_asked(running, result):
@@ -76,3 +79,34 @@ def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
         watch.terminate()
         watch.wait(timeout=10)
     assert max(lags) > 0 and lags[-1] == 0
+
+
+def test_aidctl_outbox_lists_a_parked_row_without_its_content_and_releases_none_when_none(running):
+    """A row the relay parked shows in `aidctl outbox parked` (service, id, topic, reason — never
+    its key or value); `release` on a service with none parked says 0."""
+    plat = running.platform
+    reporting = next(s for s in SERVICES if s.name == "reporting")
+    url = plat.database_url(reporting).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        row_id = conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, headers, value) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            ("parked-by-test", "aid.audit.v1", "S-secret-key", Jsonb({"aid-outbox-parked": "MessageSizeTooLargeError"}),
+             b"value that must not be shown")).fetchone()[0]
+        try:
+            listed, shown = _aidctl(plat, "outbox", "parked", "reporting", "--json"), _aidctl(plat, "outbox", "parked")
+        finally:
+            conn.execute("DELETE FROM outbox WHERE id = %s", (row_id,))
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (row["service"], row["id"], row["topic"], row["reason"]) == ("reporting", row_id, "aid.audit.v1",
+                                                                         "MessageSizeTooLargeError")
+    assert shown.exit_code == 0 and "MessageSizeTooLargeError" in shown.output
+    assert "secret" not in listed.output + shown.output and "must not" not in listed.output + shown.output
+    released = _aidctl(plat, "outbox", "release", "query")
+    assert released.exit_code == 0 and released.output.strip() == "query: 0 released"
+
+
+def _aidctl(plat, *args: str):
+    env = {"AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
+           "AID_POSTGRES_PORT": str(plat.postgres_port)}
+    return CliRunner().invoke(app, [*args, "--state-dir", str(plat.state_dir)], env=env)

@@ -370,6 +370,49 @@ def audit_verify(services: Annotated[list[str] | None, typer.Argument(help=f"def
         raise typer.Exit(1)
 
 
+outbox_app = typer.Typer(help="Events the outbox relay parked: the broker refuses them for good (搁置的事件).",
+                         no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+NAMES = tuple(s.name for s in SERVICES)
+
+
+def _run_command(platform: Platform, name: str, command: str) -> list[str]:
+    """``python -m <service> <command>``'s output lines (the service's own database)."""
+    target = next((s for s in SERVICES if s.name == name), None)
+    if target is None:
+        raise typer.BadParameter(f"no service {name} (one of: {', '.join(NAMES)})")
+    done = subprocess.run([sys.executable, "-m", target.package, command], env=platform.service_env(target),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        typer.echo(f"{name}: {command} could not run (exit {done.returncode})", err=True)
+        raise typer.Exit(2)
+    return done.stdout.strip().splitlines()
+
+
+@outbox_app.command("parked")
+def outbox_parked(services: Annotated[list[str] | None, typer.Argument(help=f"default: {' '.join(NAMES)}")] = None,
+                  state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List each service's parked outbox rows: id, topic, event id, why, since (no key or value)."""
+    platform = _platform(state_dir)
+    rows = [{"service": name, **json.loads(line)} for name in services or NAMES
+            for line in _run_command(platform, name, "outbox-parked")]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        typer.echo(f"{row['service']:<18} #{row['id']:<8} {row['topic']:<28} {row['reason']:<24} {row['created_at']}")
+    if not rows:
+        typer.echo("没有搁置的事件 (no parked events)")
+
+
+@outbox_app.command("release")
+def outbox_release(service: Annotated[str, typer.Argument(help=" | ".join(NAMES))], state_dir: StateDir = None) -> None:
+    """Put a service's parked rows back in its relay's way once the cause is fixed (a row still
+    refused is parked again)."""
+    [line] = _run_command(_platform(state_dir), service, "outbox-release")
+    typer.echo(f"{service}: {json.loads(line)['released']} released")
+
+
 def _download(platform: Platform, path: str, output: Path | None) -> None:
     with (output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)) as out:
         try:

@@ -82,7 +82,8 @@ async def parked(session: AsyncSession, outbox: Table) -> list[dict]:
     c = outbox.c
     rows = await session.execute(select(c.id, c.topic, c.event_id, c.headers[PARKED].astext.label("reason"),
                                         c.created_at).where(c.headers.has_key(PARKED)).order_by(c.id))
-    return [{**row._mapping, "created_at": row.created_at.isoformat()} for row in rows]
+    return [{**{str(k): v for k, v in row._mapping.items()}, "created_at": row.created_at.isoformat()}
+            for row in rows]  # plain str keys: a column's name is a str subclass, which orjson refuses
 
 
 async def release(session: AsyncSession, outbox: Table) -> int:
