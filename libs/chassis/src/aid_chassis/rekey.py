@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aid_chassis.fields import FieldCipher, SealedFieldError
 
 CHUNK = 5_000
+Resealer = Callable[[dict, FieldCipher], dict]  # a row → its sealed columns sealed again
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ async def rekey(sessions: async_sessionmaker, columns: list[Sealed], cipher: Fie
     return {sealed.name: await rekey_column(sessions, sealed, cipher, progress) for sealed in columns}
 
 
-def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Callable]:
-    """``python -m <service> rekey``: progress on stderr, the report as JSON; exit 1 when a value did not open."""
+def _command(help_text: str, cipher_of: Callable, work: Callable, name: str) -> tuple[str, Callable]:
+    """A ``python -m <service> rekey`` command: ``work(sessions, cipher, progress)`` gives the
+    report; progress on stderr, the report as JSON under ``name``; exit 1 when a value did not open."""
     def run(settings) -> int:
         from aid_chassis import db
 
@@ -94,15 +96,21 @@ def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Call
         async def go() -> dict:
             engine = db.make_engine(settings)
             try:
-                return await rekey(db.make_sessions(engine), columns, cipher, lambda line: print(line, file=sys.stderr))
+                return await work(db.make_sessions(engine), cipher, lambda line: print(line, file=sys.stderr))
             finally:
                 await engine.dispose()
 
         report = asyncio.run(go())
-        print(json.dumps({"sealing_key": cipher.current, "columns": report}))
-        return 1 if any(column["unopened"] for column in report.values()) else 0
+        print(json.dumps({"sealing_key": cipher.current, name: report}))
+        return 1 if any(part["unopened"] for part in report.values()) else 0
 
-    return "re-seal stored personal fields under the key ring's first key (after a rotation)", run
+    return help_text, run
+
+
+def rekey_command(columns: list[Sealed], cipher_of: Callable) -> tuple[str, Callable]:
+    """``python -m <service> rekey`` for sealed columns (under ``cipher_of(settings)``)."""
+    return _command("re-seal stored personal fields under the key ring's first key (after a rotation)", cipher_of,
+                    lambda sessions, cipher, progress: rekey(sessions, columns, cipher, progress), "columns")
 
 
 async def _put(session: AsyncSession, table: Table, row: dict, changed: dict) -> None:
@@ -116,7 +124,7 @@ async def _put(session: AsyncSession, table: Table, row: dict, changed: dict) ->
         await session.execute(update(table).where(*at).values(**changed))
 
 
-async def rekey_rows(sessions: async_sessionmaker, table: Table, reseal: Callable[[dict, FieldCipher], dict],
+async def rekey_rows(sessions: async_sessionmaker, table: Table, reseal: Resealer,
                      cipher: FieldCipher, progress: Callable[[str], None]) -> dict[str, int]:
     """Every row of ``table`` walked in key order, a chunk per transaction (locked rows waited
     for, never skipped); ``reseal(row, cipher)`` gives the row's sealed columns as they should be
@@ -147,28 +155,20 @@ async def rekey_rows(sessions: async_sessionmaker, table: Table, reseal: Callabl
     return {"resealed": done, "unopened": unopened}
 
 
-def rows_command(stored: list[tuple[Table, Callable[[dict, FieldCipher], dict]]], before=None) -> tuple[str, Callable]:
+async def rekey_stored(sessions: async_sessionmaker, stored: list[tuple[Table, Resealer]], cipher: FieldCipher,
+                       progress: Callable[[str], None], before=None) -> dict[str, dict[str, int]]:
+    """``before(sessions, cipher, progress)``'s report (something else re-sealed first), then each
+    table's rows re-sealed; per table {resealed, unopened}."""
+    report = await before(sessions, cipher, progress) if before else {}
+    for table, reseal in stored:
+        report[table.name] = await rekey_rows(sessions, table, reseal, cipher, progress)
+    return report
+
+
+def rows_command(stored: list[tuple[Table, Resealer]], before=None) -> tuple[str, Callable]:
     """``python -m <service> rekey`` for values kept inside rows (tokens, JSON holding tokens) under
-    ``AID_FIELD_KEYS``' ring; ``before(sessions, cipher, progress)`` may re-seal something else
-    first and add its report. Progress on stderr, the report as JSON; exit 1 when a value did not open."""
-    def run(settings) -> int:
-        from aid_chassis import db
-
-        cipher = settings.field_cipher()
-
-        async def go() -> dict:
-            engine = db.make_engine(settings)
-            sessions, say = db.make_sessions(engine), (lambda line: print(line, file=sys.stderr))
-            try:
-                report = await before(sessions, cipher, say) if before else {}
-                for table, reseal in stored:
-                    report[table.name] = await rekey_rows(sessions, table, reseal, cipher, say)
-                return report
-            finally:
-                await engine.dispose()
-
-        report = asyncio.run(go())
-        print(json.dumps({"sealing_key": cipher.current, "tables": report}))
-        return 1 if any(r["unopened"] for r in report.values()) else 0
-
-    return "re-seal every stored personal value under the key ring's first key (after a rotation)", run
+    ``AID_FIELD_KEYS``' ring (``rekey_stored``)."""
+    return _command("re-seal every stored personal value under the key ring's first key (after a rotation)",
+                    lambda settings: settings.field_cipher(),
+                    lambda sessions, cipher, progress: rekey_stored(sessions, stored, cipher, progress, before),
+                    "tables")

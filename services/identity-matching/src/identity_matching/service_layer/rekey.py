@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import vault
 from aid_chassis.fields import FieldCipher
-from aid_chassis.rekey import rekey_rows, rows_command
+from aid_chassis.rekey import Resealer, rekey_stored, rows_command
 from identity_matching.adapters import tables
 from identity_matching.service_layer import candidates, personal, snapshots
 
@@ -41,7 +41,7 @@ def _record(row: dict, cipher: FieldCipher) -> dict:
     return {"fields": personal.seal_record(fields, row["batch_id"], row["row"], cipher)}
 
 
-STORED: list[tuple[Table, Callable[[dict, FieldCipher], dict]]] = [
+STORED: list[tuple[Table, Resealer]] = [
     (tables.import_batches, _rejections), (tables.review_candidates, _candidate),
     (tables.id_corrections, _correction), (tables.feed_records, _record)]
 
@@ -52,10 +52,7 @@ async def _snapshots(sessions: async_sessionmaker, cipher: FieldCipher, progress
 
 
 async def rekey(sessions: async_sessionmaker, cipher: FieldCipher, progress: Callable[[str], None]) -> dict:
-    report = await _snapshots(sessions, cipher, progress)
-    for table, reseal in STORED:
-        report[table.name] = await rekey_rows(sessions, table, reseal, cipher, progress)
-    return report
+    return await rekey_stored(sessions, STORED, cipher, progress, before=_snapshots)
 
 
 def command() -> tuple[str, Callable]:
