@@ -37,6 +37,7 @@ TYPES = STUDENT_TYPES | AID_TYPES | REASON_TYPES
 AID_RANK = {"published": 1, "final": 2, "removed": 2, "payment_failed": 3, "paid": 4}
 # 公示中, 公示结束 or 已移出名单 (an entry is one or the other, never both), 发放失败, 已发放
 VALID = (VerificationStatus.VERIFIED_UNCHANGED.value, VerificationStatus.VERIFIED_UPDATED.value)
+_POOR = Category.REGISTERED_POOR
 MODELS = {m.EVENT_TYPE: m for m in (StudentMatched, StudentMatchWithdrawn, Verified, Published, PublicationWithdrawn,
                                      Paid, PaymentFailed, UnfundedReasonReported)}
 
@@ -48,11 +49,14 @@ def _facts(student: StudentFacts) -> Row:
 
 
 def categories_of(entries: list[CategoryEntry]) -> Row:
-    """The categories, departments and poverty status of a student's findings (plain strings)."""
-    poor = [e.poverty_status for e in entries if e.category is Category.REGISTERED_POOR and e.poverty_status]
-    return {"categories": [str(c) for c in sorted({e.category for e in entries})],  # StrEnum: str() is the value
+    """The categories, departments and poverty status of a student's findings (plain strings).
+
+    Read once or twice for every match a consumer folds: the members' ``_value_`` (an attribute)
+    rather than ``.value`` (a descriptor call each), the registered-poor member looked up once."""
+    poor = next((e.poverty_status for e in entries if e.category is _POOR and e.poverty_status), None)
+    return {"categories": [c._value_ for c in sorted({e.category for e in entries})],  # StrEnum: sorts as its value
             "departments": sorted({e.department for e in entries}),
-            "poverty_status": str(poor[0]) if poor else None}
+            "poverty_status": None if poor is None else poor._value_}
 
 
 def _later(row: Row | None, at):

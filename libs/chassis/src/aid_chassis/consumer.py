@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import dead_letters, metrics, offsets, outbox
+from aid_chassis.process import collector_paused
 from aid_chassis.kafka import make_consumer, start_with_retry
 from aid_chassis.tables import ChassisTables
 from aid_contracts import Envelope
@@ -180,6 +181,10 @@ class EventConsumer:
         rows they share (counters) are written in key order, so they wait for each other, never deadlock.
         A lane whose bulk fails for good is rolled back and applied again alone, one event at a time
         (those locks come in event order, which only a lane running alone may take)."""
+        with collector_paused():
+            await self._apply_lanes(batch)
+
+    async def _apply_lanes(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         if self.lanes == 1:
             await self._apply_transaction(batch)
             return
@@ -380,8 +385,8 @@ def _one_per_trace(records: list[ConsumerRecord]) -> list[ConsumerRecord]:
     without extracting a context per record.
     """
     seen: dict[bytes | None, ConsumerRecord] = {}
-    for record in records:
-        parent = next((v for k, v in record.headers or () if k == "traceparent"), None)
+    for record in records:  # from the end: publishers add the trace headers last
+        parent = next((v for k, v in reversed(record.headers or ()) if k == "traceparent"), None)
         trace_id = parent[3:35] if parent else None
         if trace_id not in seen:
             seen[trace_id] = record

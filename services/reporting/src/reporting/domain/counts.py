@@ -32,13 +32,21 @@ CHINA = ZoneInfo("Asia/Shanghai")  # days are counted in Beijing time
 
 
 def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
-    status = "pending" if student["status"] == "matched" else student["status"]
+    status = student["status"]
+    values = {"pending" if status == "matched" else status: 1}
+    if not student["matched"]:
+        values["unmatched"] = 1
+    if student["origin"] == "supplementary":
+        values["supplemented"] = 1
     aid = [a for a in aid if a["status"] != "removed"]  # taken off a list under notice: not published
-    paid = [a for a in aid if a["status"] == "paid"]
-    values = {status: 1, "unmatched": int(not student["matched"]),
-              "supplemented": int(student["origin"] == "supplementary"), "published": int(bool(aid)),
-              "paid": int(bool(paid)), "paid_fen": sum(a["amount_fen"] for a in paid),
-              "payment_failed": int(any(a["status"] == "payment_failed" for a in aid))}
+    if aid:  # a student just matched has none: the common case stops here
+        values["published"] = 1
+        paid = [a for a in aid if a["status"] == "paid"]
+        if paid:
+            values["paid"] = 1
+            values["paid_fen"] = sum(a["amount_fen"] for a in paid)
+        if any(a["status"] == "payment_failed" for a in aid):
+            values["payment_failed"] = 1
     return {k: v for k, v in values.items() if v}
 
 
@@ -66,15 +74,18 @@ def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: 
     if student is None:
         return out
     school, stage = student["school_code"], student["stage"]
-    progress = _progress(student, aid)
+    progress = list(_progress(student, aid).items())
+    categories = (ALL, *student["categories"])
     paid_periods = {a["period"] for a in aid if a["status"] == "paid"}
     unfunded = [r for r in reasons if POOR in student["categories"] and student["status"] in VALID
                 and r["period"] not in paid_periods]
+    get = out.get  # not ``out[key] += value``: a new key would call Counter's __missing__ (Python) each time
     for dimension, column in DIMENSIONS.items():
         region = student[column]
-        for category in (ALL, *student["categories"]):
-            for metric, value in progress.items():
-                out["progress", dimension, region, school, category, stage, metric] += value
+        for category in categories:
+            for metric, value in progress:
+                key = ("progress", dimension, region, school, category, stage, metric)
+                out[key] = get(key, 0) + value
         for record in aid:
             for metric, value in _funding(record).items():
                 out["funding", dimension, region, school, record["programme_code"], record["period"], metric] += value

@@ -64,7 +64,10 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
 def _without_personal(row: dict) -> dict:
     """A student row as reporting stores it: the shared fold carries the sealed name and ID number,
     which reporting neither keeps nor sends to its database."""
-    return {k: v for k, v in row.items() if k not in PERSONAL}
+    out = row.copy()
+    for field in PERSONAL:
+        out.pop(field, None)
+    return out
 
 
 async def _students(session: AsyncSession, envelopes: list[Envelope]) -> Counter:
