@@ -71,7 +71,7 @@ def _records(n: int) -> list[Record]:
     now = int(time.time() * 1000)
     for event, partition in zip(events, partitions([e.partitionkey.encode() for e in events], 6), strict=True):
         out.append(Record(read_side.TOPIC, partition, next_offset[partition], event.partitionkey.encode(),
-                          event.value(), event.headers(), now))
+                          event.value(), read_side.headers(event), now))
         next_offset[partition] += 1
     return out
 

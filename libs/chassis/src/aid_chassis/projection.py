@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import Table, bindparam, func, select, text
+from sqlalchemy import Table, Text, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +21,9 @@ async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], 
     wanted = sorted(set(keys))
     if not wanted:
         return {}
+    keys_json = bindparam("keys", orjson.dumps(wanted).decode(), type_=Text)  # not SQLAlchemy's JSON: stdlib json
     stmt = (select(table).where(table.c[column].in_(select(func.json_array_elements_text(
-        bindparam("keys", wanted, type_=JSON_TEXT))))).with_for_update())
+        cast(keys_json, JSON_TEXT))))).with_for_update())
     return {key_of(row): row for row in map(dict, (await session.execute(stmt)).mappings())}
 
 
