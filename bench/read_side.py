@@ -15,7 +15,9 @@ running platform, not to a broker and workers that have just started.
                         and with one changelog-backed table write per event (bench/faust_floor.py)
 - ``lag``               the sampled lag of both groups over time (seconds since the burst began)
 - ``verification.seconds`` / ``.events_per_s``  verification's worker started alone after the
-                        burst: seconds until it has taken in every event (its start included)
+                        burst: seconds until it has taken in every event, the warm-up's too
+                        (its start included)
+- ``warmup``            events of the warm-up burst
 - ``cpu_seconds``       CPU used from the burst's start until both caught up, per process kind
 
 Writes ``bench/results/read_side.json``; ``make bench`` runs it.
@@ -211,7 +213,7 @@ async def run(platform: Platform, n: int, results: dict) -> None:
     workers = [s for s in SERVICES if s.name in GROUPS]
     DevIssuer(platform.keys_dir)
     supervisor.migrate(workers)
-    warm = int(os.environ.get("BENCH_WARMUP", str(WARMUP)))
+    warm = results["warmup"] = int(os.environ.get("BENCH_WARMUP", str(WARMUP)))
     events = _records(_events(warm + n, platform.pseudonym_key().encode(),
                               FieldCipher.from_text(platform.field_keys())))
     for service in workers:

@@ -20,7 +20,6 @@ _ATTRIBUTES = ("id", "source", "type", "subject", "time", "dataschema", "specver
 _EXTENSIONS = ("dataversion", "partitionkey")
 _HEADERS = tuple((name, f"ce_{name}") for name in _ATTRIBUTES + _EXTENSIONS)
 _REQUIRED = ("id", "source", "type", "dataschema", "partitionkey")
-_BY_HEADER = {header: name for name, header in _HEADERS}
 
 
 class EnvelopeError(ValueError):
@@ -123,7 +122,7 @@ class Envelope:
         The attributes are checked here (present, UTF-8, an RFC 3339 time); the data must look
         like a JSON object, and is parsed when asked for (``parse``, ``data``). Made without the
         keyword constructor: a consumer reads every record through here."""
-        found = dict(headers) if headers else {}
+        found = {k: v for k, v in headers if v is not None} if headers else {}  # a repeated header: the last
         try:
             id_, source, type_, subject, at, schema, spec, version, key = [
                 None if (raw := found.get(header)) is None else raw.decode() for header in _READ]
@@ -141,9 +140,9 @@ class Envelope:
         _SET_SUBJECT(envelope, subject or key)
         _SET_TIME(envelope, _time(at))
         _SET_SCHEMA(envelope, schema)
-        _SET_VERSION(envelope, version or "1")
+        _SET_VERSION(envelope, "1" if version is None else version)
         _SET_KEY(envelope, key)
-        _SET_SPEC(envelope, spec or SPEC_VERSION)
+        _SET_SPEC(envelope, SPEC_VERSION if spec is None else spec)
         _SET_DATA(envelope, None)
         _SET_RAW(envelope, value if isinstance(value, bytes) else bytes(value))
         return envelope

@@ -27,6 +27,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -180,8 +181,12 @@ class EventConsumer:
         events are all in partitions of one number, so two lanes never touch the same student; the
         rows they share (counters) are written in key order, so they wait for each other, never deadlock.
         A lane whose bulk fails for good is rolled back and applied again alone, one event at a time
-        (those locks come in event order, which only a lane running alone may take)."""
-        with collector_paused():
+        (those locks come in event order, which only a lane running alone may take).
+
+        A bulk batch runs with the cycle collector paused (``collector_paused``), its waits for the
+        database included: the worker's other tasks (the relay, the probes) allocate little
+        meanwhile, and what they leave is collected when the batch ends."""
+        with collector_paused() if self._bulk is not None else nullcontext():
             await self._apply_lanes(batch)
 
     async def _apply_lanes(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:

@@ -10,10 +10,8 @@ no retry can send is parked (``relay_once``) instead of holding every row behind
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 
 import cramjam
 from aiokafka import AIOKafkaProducer
@@ -26,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import bulk, db, metrics, partitioner
 from aid_chassis.kafka import make_producer
+from aid_chassis.process import collector_paused
 from aid_contracts import Envelope
 
 log = logging.getLogger(__name__)
@@ -239,7 +238,7 @@ class OutboxRelay:
         """Send the rows' records and wait for every acknowledgement. ``_Refused`` when a row does
         not unpack or the broker refuses a record for good (whatever else failed with it)."""
         try:
-            with _collector_paused():  # no await inside: the process's other tasks keep their collector
+            with collector_paused():  # no await inside: the process's other tasks keep their collector
                 groups = _by_trace_and_topic(rows)
         except UNPACK_FAULTS as exc:
             raise _Refused(ids, exc) from exc
@@ -315,20 +314,6 @@ def _record_batches(producer: AIOKafkaProducer, items: list) -> Iterator:
             append(key=key, value=value, timestamp=None, headers=headers)
     if batch.record_count():
         yield batch
-
-
-@contextmanager
-def _collector_paused():
-    """Python's cycle collector off while a batch's records are unpacked: they are tens of
-    thousands of lists and tuples without cycles, and the collections their allocation set off
-    took two thirds of the relay's unpacking time. Reference counting still frees them."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 _TRACE_HEADERS = ("traceparent", "tracestate")

@@ -37,10 +37,11 @@ def tune_gc() -> None:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside: a consumer's batch makes and drops a million objects, nearly
-    all freed by their reference counts when it ends, and the collector's passes over them while
-    it runs find next to nothing (they were a tenth of a projection's CPU in
-    ``bench/projections.py``). The collector resumes afterwards and takes any cycles left."""
+    """No cyclic collection inside: a consumer's batch or the relay's unpacking makes and drops
+    up to a million objects without cycles, freed by their reference counts, and the collector's
+    passes over them found next to nothing (a tenth of a projection's CPU in
+    ``bench/projections.py``, two thirds of the relay's unpacking). The collector resumes
+    afterwards and takes any cycles left; a nested use leaves it to the outermost."""
     was = gc.isenabled()
     gc.disable()
     try:
