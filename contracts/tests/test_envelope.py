@@ -104,3 +104,22 @@ def test_replace_makes_a_changed_copy():
     other = env.replace(source="identity-matching")
     assert other.source == "identity-matching" and other.id == env.id and other.data == env.data
     assert env.source == "x" and other != env
+
+
+def test_a_repeated_header_counts_once_and_a_header_without_value_is_none():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    again = Envelope.from_kafka([*env.headers(), ("ce_source", b"y"), ("ce_id", None)], env.value())
+    assert again.source == "y" and again.id == env.id  # the last value wins; a None value is no header
+    with pytest.raises(EnvelopeError, match="missing CloudEvents headers: id, source"):
+        Envelope.from_kafka([(k, None if k in ("ce_id", "ce_source") else v) for k, v in env.headers()],
+                            env.value())
+
+
+def test_versions_default_only_when_their_headers_are_absent():
+    env = Envelope.wrap(_imported(), source="x", key="b1")
+    absent = [(k, v) for k, v in env.headers() if k not in ("ce_dataversion", "ce_specversion", "ce_subject")]
+    back = Envelope.from_kafka(absent, env.value())
+    assert (back.dataversion, back.specversion, back.subject) == ("1", "1.0", "b1")
+    empty = [(k, b"" if k in ("ce_dataversion", "ce_specversion") else v) for k, v in env.headers()]
+    kept = Envelope.from_kafka(empty, env.value())
+    assert (kept.dataversion, kept.specversion) == ("", "")

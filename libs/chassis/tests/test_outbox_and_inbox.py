@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import uuid
 from datetime import UTC, datetime
@@ -158,8 +159,12 @@ async def test_after_the_broker_refuses_a_record_the_same_partition_still_flows(
     assert left == ["big"]
 
 
+COLLECTOR_ON: list[bool] = []  # whether the cycle collector ran while each event was applied
+
+
 async def _count_effect(session, envelope: Envelope) -> None:
     """Counts applications per batch id, so a second application shows as times == 2."""
+    COLLECTOR_ON.append(gc.isenabled())
     parsed = envelope.parse(ListImported)
     if parsed.batch_id == "poison":
         raise ValueError("this event breaks the handler")
@@ -221,6 +226,7 @@ async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, t
     items.append((after.partitionkey.encode(), after.headers(), after.value()))
     await _produce(kafka_bootstrap, topic, items)
     consumer = _consumer(sessions, kafka_bootstrap, topic, mode)
+    COLLECTOR_ON.clear()
 
     async def applied():
         async with sessions() as s:
@@ -231,6 +237,8 @@ async def test_duplicates_apply_once_and_poison_goes_to_dead_letters(sessions, t
         times = dict((await s.execute(select(effects.c.batch_id, effects.c.times))).all())
         dead = (await s.execute(select(chassis.outbox))).all()
     assert times == {"good": 1, "twice": 1, "after": 1}
+    assert set(COLLECTOR_ON) == {mode == "each"}  # a bulk batch is applied with the collector paused
+    assert gc.isenabled()
     assert len(dead) == 2 and {d.topic for d in dead} == {Topic.DEAD_LETTER.value}
     errors = sorted(d.headers["dlq_error"] for d in dead)
     assert errors[0].startswith("EnvelopeError") and "ValueError: this event breaks" in errors[1]

@@ -150,3 +150,24 @@ def test_kafka_lz4_level():
     plain, compressed = _record_batch(0), _record_batch(3)
     assert compressed[header:] == codec.lz4_encode(plain[header:], level=kafka.LZ4_LEVEL)
     assert compressed[header:] != codec.lz4_encode(plain[header:], level=9)
+
+
+def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
+    import gc
+
+    from aid_chassis.process import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner use leaves it to the outermost
+        raise RuntimeError("a failed batch")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
