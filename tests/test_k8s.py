@@ -210,3 +210,10 @@ def test_kustomize_is_the_pinned_version():
     version = next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("KUSTOMIZE_VERSION"))
     done = subprocess.run([_tool("kustomize", "run `make k8s-tools`"), "version"], capture_output=True, text=True)
     assert version in done.stdout, done.stdout
+
+
+def test_the_data_keys_topic_is_compacted_as_the_contracts_say():
+    from aid_contracts.topics import TOPIC_CONFIGS
+    topics = _named("prod", "KafkaTopic")
+    for topic, config in TOPIC_CONFIGS.items():
+        assert {k: str(v) for k, v in topics[topic.value]["spec"]["config"].items()} == config

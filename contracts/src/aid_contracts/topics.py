@@ -22,6 +22,15 @@ class Topic(StrEnum):
     AUDIT = "aid.audit.v1"
     INSTITUTIONS = "aid.institutions.v1"
     DEAD_LETTER = "aid.dead-letter.v1"
+    STUDENT_KEYS = "aid.student-keys.v1"  # students' data keys in sealed buckets (aid_chassis.datakeys), not events
 
 
-BUSINESS_TOPICS: tuple[Topic, ...] = tuple(t for t in Topic if t is not Topic.DEAD_LETTER)
+BUSINESS_TOPICS: tuple[Topic, ...] = tuple(t for t in Topic if t not in (Topic.DEAD_LETTER, Topic.STUDENT_KEYS))
+
+# Settings of the topics that are not kept for ever. The data keys' topic is compacted: a bucket's
+# older records (holding a shredded student's key) are gone within max.compaction.lag.ms (a day).
+TOPIC_CONFIGS: dict[Topic, dict[str, str]] = {
+    Topic.STUDENT_KEYS: {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01",
+                         "segment.ms": "3600000", "max.compaction.lag.ms": "86400000",
+                         "delete.retention.ms": "86400000"},
+}

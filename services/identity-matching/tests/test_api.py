@@ -47,7 +47,7 @@ def api(migrate, tmp_path):
     url = migrate("identity_matching")
     issuer = DevIssuer(tmp_path)
     ids = asyncio.run(_seed(url))
-    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key="api-test-secret-0123456789",
+    app = create(Settings(database_url=url, field_keys=FIELD_KEYS, pseudonym_key=BY.secret.decode(),
                           jwt_public_key_file=issuer.public_path, assessment_year=2026))
     with TestClient(app) as client:
         yield Api(client, issuer, url, MATRIX_CALLERS, ids)
@@ -76,6 +76,7 @@ MATRIX = [
     ("POST", "/institutions", {"json": {"name": " ", "stage": "preschool"}}, {"county": 422, "other_county": 422}),
     ("PUT", "/institutions/5201020001/primary", {"json": {"name": "南明区第一小学"}}, {"county": 200, "other_county": 404}),
     ("DELETE", "/institutions/5201020001/primary", {}, {"county": 409, "other_county": 404}),  # it has students
+    ("POST", "/students/shred", {"json": {"id_number": id_number(99), "reason": "测试"}}, {"province": 404}),
 ]
 
 
@@ -134,3 +135,26 @@ def test_exports_of_id_numbers_are_audited_before_they_are_sent(api):
         assert api.call("province", "GET", path).status_code == 200
     a = tables.audit_log.c
     assert api.count(tables.audit_log, a.action.in_(["exported", "rejections_exported"]), a.actor == "province") == 3
+
+
+def test_a_student_no_longer_matched_is_shredded_once_and_the_shredding_is_audited(api):
+    shred = {"id_number": id_number(1), "reason": "毕业五年，保存期满"}
+    refused = api.call("province", "POST", "/students/shred", json=shred)
+    assert refused.status_code == 409 and refused.json()["detail"]["code"] == "still_matched"
+    assert id_number(1) not in refused.text
+    other = f"身份证号,姓名,类别,户籍所在地\n{id_number(3)},学生3,孤儿,520102\n".encode()
+    for department in ("civil_affairs", "poverty_office"):  # student 1 taken off both lists: withdrawn
+        assert api.call("province", "POST", f"/imports/lists/{department}",
+                        files={"file": ("l.csv", other)}).status_code == 200
+    k, o, a = tables.data_keys.c, tables.chassis.outbox.c, tables.audit_log.c
+    published = api.count(tables.chassis.outbox, o.topic == "aid.student-keys.v1")
+    students = api.count(tables.data_keys, k.students > 0)
+    done = api.call("province", "POST", "/students/shred", json=shred)
+    assert done.status_code == 200 and done.json()["shredded"] is True
+    assert api.count(tables.chassis.outbox, o.topic == "aid.student-keys.v1") == published + 1  # its bucket again
+    assert api.count(tables.data_keys, k.students > 0) <= students
+    assert api.count(tables.audit_log, a.entity == "student", a.entity_id == done.json()["student_key"],
+                     a.action == "shredded") == 1
+    again = api.call("province", "POST", "/students/shred", json=shred)
+    assert again.status_code == 404 and again.json()["detail"]["code"] == "no_data_key"
+    assert api.call("county", "POST", "/students/shred", json=shred).status_code == 403

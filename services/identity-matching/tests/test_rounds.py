@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import text
 
 from aid_chassis import outbox
+from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import coverage, imports
-from tests.factories import id_number
+from identity_matching.service_layer import coverage, data_keys, imports
+from tests.factories import FIELD_KEYS, id_number
 
 from .conftest import BY, ROSTER
 
@@ -28,12 +29,16 @@ async def test_a_student_on_two_new_lists_gets_one_event_with_both_categories(wi
         ("civil_affairs", 1, 1, 1, 0), ("poverty_office", 2, 2, 1, 0)]
     async with with_roster() as s:
         events = [e for _, e in await outbox.pending(s, tables.chassis.outbox) if e.type == "student-matched"]
+        student, key = events[0].data["student"], events[0].partitionkey  # sealed under the student's data key
+        opener = FieldCipher.from_text(FIELD_KEYS)  # the ring alone, as a process without the data keys
+        with pytest.raises(ShreddedFieldError):
+            opener.open_student(student, key)
+        await data_keys.known_here(s, opener)
     assert len(events) == 1
     assert sorted(c["category"] for c in events[0].data["categories"]) == ["orphan", "registered_poor"]
-    student, key = events[0].data["student"], events[0].partitionkey  # personal fields sealed for the student
     assert student["id_number"].startswith("pd1:") and student["name"].startswith("pd1:")
-    assert BY.fields.open_student(student, key)["id_number"] == id_number(1)
-    assert BY.fields.open_student(student, key)["name"] == "学生1"
+    assert opener.open_student(student, key)["id_number"] == id_number(1)
+    assert opener.open_student(student, key)["name"] == "学生1"
     assert events[0].data["batch_id"] == report.round_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -17,9 +18,9 @@ from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import db, metrics, outbox
+from aid_chassis import datakeys, db, metrics, outbox
 from aid_chassis.auth import TokenVerifier, assert_every_route_has_policy, public
-from aid_chassis.fields import FieldCipher
+from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from aid_chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
         if pool is not None:
             await pool.open()
             app.state.pool = pool
+        following = await _follow_data_keys(settings)
         yield
+        if following is not None:
+            await following()
         if pool is not None:
             await pool.close()
         await engine.dispose()
@@ -59,12 +63,45 @@ def create_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRo
     assert_every_route_has_policy(app)
     app.add_exception_handler(DBAPIError, _concurrent_change)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(ShreddedFieldError, _shredded)
     _document_refusals(app)
     _instrument(app)
     return app
 
 
 RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
+async def _follow_data_keys(settings: ServiceSettings):
+    """A service holding students' fields follows their data keys (``aid_chassis.datakeys``),
+    waiting up to ``data_keys_wait_seconds`` to have read them all; returns how to stop it."""
+    if settings.field_keys is None:
+        return None
+    keys = datakeys.attach(settings.field_cipher())
+    stop = asyncio.Event()
+    follower = datakeys.DataKeyFollower(settings.kafka_bootstrap_servers, keys,
+                                        client_id=f"{settings.service_name}-data-keys")
+    task = asyncio.create_task(follower.run(stop))
+    deadline = time.monotonic() + settings.data_keys_wait_seconds
+    while not (keys.ready.is_set() or follower.unreachable or task.done()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if not keys.ready.is_set():
+        log.warning("students' data keys not all read yet: /readyz says so until they are")
+
+    async def stopped() -> None:
+        stop.set()
+        try:
+            await task
+        except Exception:  # noqa: BLE001 - stopping anyway
+            log.exception("the data keys' follower ended with an error")
+
+    return stopped
+
+
+async def _shredded(request: Request, exc: ShreddedFieldError) -> JSONResponse:
+    """A student's personal data that was crypto-shredded (销毁) — or whose key has not arrived yet."""
+    return JSONResponse({"detail": {"code": "shredded", "message": "该学生的个人信息已销毁或暂不可用 (this student's "
+                                    "personal data was shredded, or its key has not arrived yet)"}}, status_code=410)
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -188,12 +225,14 @@ def _health_router(settings: ServiceSettings, outbox_table: Table) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
-    @router.get("/readyz", summary="Readiness: the database answers")
+    @router.get("/readyz", summary="Readiness: the database answers, the students' data keys are read")
     async def readyz(request: Request) -> dict[str, str]:
         try:
             await db.ping(request.app.state.engine)
         except Exception:  # noqa: BLE001 - any failure means not ready
             raise HTTPException(503, "database unreachable") from None
+        if settings.field_keys is not None and not datakeys.attach(settings.field_cipher()).ready.is_set():
+            raise HTTPException(503, "students' data keys not read yet")
         return {"status": "ready"}
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

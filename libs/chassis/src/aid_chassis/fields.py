@@ -13,6 +13,12 @@ the same student's same value gives the same token — a re-sent fact compares e
 is shared between students or fields. ``open_text`` lets plain values through as they are (events
 and rows from before sealing, hand-made test data).
 
+A student whose data keys were issued (``aid_chassis.datakeys``) has their tokens sealed under
+their own data key instead: ``0xA2 ‖ nonce (12) ‖ ciphertext+tag``, the same associated data,
+the nonce a keyed hash under a key derived from the data key. Such a token opens only where the
+student's data key is known (``FieldCipher.students``); once the key is shredded it opens nowhere
+(``ShreddedFieldError``).
+
 Errors never carry the value or the key: only which key id, owner field and why.
 """
 
@@ -24,13 +30,14 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from hashlib import blake2b
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = 0xA1
+STUDENT = 0xA2  # sealed under the student's own data key
 NONCE = 12
 TOKEN = "pd1:"  # a sealed field as text
 PERSONAL = ("id_number", "name")  # the personal fields of a student's facts (StudentFacts)
@@ -43,6 +50,29 @@ class FieldKeyError(ValueError):
 
 class SealedFieldError(ValueError):
     """A sealed field that does not open: unknown key id, tampered, or bound to another owner or field."""
+
+
+class ShreddedFieldError(SealedFieldError):
+    """A field sealed under a student's own data key, which this process does not know: shredded
+    (销毁), or not received yet. Screens show it as shredded; nothing is paid or published with it."""
+
+
+SHREDDED = "（已销毁）"  # what a screen shows for a field that no longer opens (aid_chassis.masking keeps it)
+
+
+class StudentCipher:
+    """One student's sealer: AES-GCM under the data key, and the key of its deterministic nonces.
+    Made when needed and dropped: an AES-GCM object holds ~2.5 KB (a million would not fit)."""
+
+    __slots__ = ("aead", "nonce_key")
+
+    def __init__(self, key: bytes) -> None:
+        self.aead = AESGCM(key)
+        self.nonce_key = blake2b(key, digest_size=32, person=b"aid-dk-nonce").digest()
+
+    def seal(self, data: bytes, bound: bytes) -> bytes:
+        nonce = _synthetic(self.nonce_key, bound, data)
+        return _STUDENT_PREFIX + nonce + self.aead.encrypt(nonce, data, bound)
 
 
 def new_key_text() -> str:
@@ -87,6 +117,10 @@ class FieldCipher:
         self._sealer = self._ring[self.current]
         self._nonce_key = hmac.new(ring[self.current], b"aid-field-nonce", hashlib.sha256).digest()  # 32 bytes
         self._legacy = AESGCM(legacy) if legacy else None
+        self.students = None  # the data keys (aid_chassis.datakeys.DataKeys) once attached: ``cipher_of(owner)``
+
+    def _student(self, owner: str) -> StudentCipher | None:
+        return None if self.students is None else self.students.cipher_of(owner)
 
     @classmethod
     def from_text(cls, ring: str, *, legacy: str | None = None) -> FieldCipher:
@@ -102,12 +136,40 @@ class FieldCipher:
         return self.prefix + nonce + self._sealer.encrypt(nonce, data, bound)
 
     def seal_text(self, value: str, owner: str, field: str) -> str:
-        """``value`` as a deterministic token (what events and read models carry). A token is kept
-        as it is when it opens for this owner and field (anything else that looks like one — a name
-        typed as ``pd1:…`` — is sealed as a value)."""
+        """``value`` as a deterministic token (what events and read models carry): under the
+        student's own data key when it is known, else the ring's. A token is kept as it is when it
+        opens for this owner and field (anything else that looks like one — a name typed as
+        ``pd1:…`` — is sealed as a value)."""
         if value.startswith(TOKEN) and self._opens(value, owner, field):
             return value
+        student = self._student(owner)
+        if student is not None:
+            return TOKEN + base64.urlsafe_b64encode(student.seal(value.encode(), _bound(owner, field))).decode()
         return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
+
+    def seal_columns(self, columns: Mapping[str, list[str | None]], owners: list[str],
+                     keys: Mapping[str, bytes]) -> dict[str, list[str | None]]:
+        """``seal_text`` over a frame's personal columns (name → values, one per owner), a student
+        at a time: under the student's data key from ``keys`` (a comparison round's, issued with
+        it), the ring's for a student without one. None stays None."""
+        names = list(columns)
+        sealed: dict[str, list[str | None]] = {name: [] for name in names}
+        tags = [f"{name}\x1f" for name in names]
+        rows = zip(owners, *(columns[name] for name in names), strict=True)
+        for owner, *values in rows:
+            key = keys.get(owner)
+            student = None if key is None else StudentCipher(key)
+            for name, tag, value in zip(names, tags, values):
+                if value is None:
+                    sealed[name].append(None)
+                elif student is None:
+                    sealed[name].append(self.seal_text(value, owner, name))
+                elif value.startswith(TOKEN) and self._opens(value, owner, name):
+                    sealed[name].append(value)
+                else:
+                    sealed[name].append(TOKEN + base64.urlsafe_b64encode(
+                        student.seal(value.encode(), (tag + owner).encode())).decode())
+        return sealed
 
     def _opens(self, value: str, owner: str, field: str) -> bool:
         try:
@@ -117,7 +179,8 @@ class FieldCipher:
         return True
 
     def seal_texts(self, values: Iterable[str | None], owners: Iterable[str], field: str) -> list[str | None]:
-        """``seal_text`` over many values (a comparison round's events); None stays None."""
+        """``seal_text`` over many values under the ring (never a student's data key: a round's events
+        use ``seal_columns``); None stays None."""
         aead, prefix, nonce_key, tag = self._sealer, self.prefix, self._nonce_key, f"{field}\x1f"
         sealed: list[str | None] = []
         for value, owner in zip(values, owners, strict=True):
@@ -168,11 +231,17 @@ class FieldCipher:
         """A student's facts with their personal fields opened."""
         return {**student, **{f: self.open_text(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
 
+    def shown_student(self, student: dict, owner: str) -> dict:
+        """``open_student`` for a screen: a shredded student's fields show as ``SHREDDED``."""
+        return {**student, **{f: self.shown(student[f], owner, f) for f in PERSONAL if student.get(f) is not None}}
+
     def open(self, blob: bytes, owner: str, field: str) -> str:
         return self.open_bytes(blob, owner, field).decode()
 
     def open_bytes(self, blob: bytes, owner: str, field: str) -> bytes:
-        """``open`` for bytes sealed by ``seal_bytes``."""
+        """``open`` for bytes sealed by ``seal_bytes`` (or under the student's data key)."""
+        if blob[:1] == _STUDENT_PREFIX and len(blob) >= 1 + NONCE + 16:
+            return self._open_student(blob, owner, field)
         key_id, body = _parts(blob)
         if key_id is not None and (aead := self._ring.get(key_id)) is not None:
             try:
@@ -188,6 +257,30 @@ class FieldCipher:
             raise SealedFieldError(f"{field}: sealed under key {key_id}, which the ring no longer holds")
         raise SealedFieldError(f"{field}: does not open (tampered, or bound to another student or field)")
 
+    def _open_student(self, blob: bytes, owner: str, field: str) -> bytes:
+        student = self._student(owner)
+        if student is not None:
+            try:
+                return student.aead.decrypt(blob[1:1 + NONCE], blob[1 + NONCE:], _bound(owner, field))
+            except InvalidTag:
+                pass
+        if self._legacy is not None:
+            try:
+                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode())
+            except InvalidTag:
+                pass
+        if student is None:
+            raise ShreddedFieldError(f"{field}: sealed under the student's own data key, which is not known here "
+                                     "(shredded, or not received yet)")
+        raise SealedFieldError(f"{field}: does not open (tampered, or bound to another student or field)")
+
+    def shown(self, value: str, owner: str, field: str) -> str:
+        """``open_text`` for a screen: a shredded student's field shows as ``SHREDDED``."""
+        try:
+            return self.open_text(value, owner, field)
+        except ShreddedFieldError:
+            return SHREDDED
+
     def open_all(self, blobs: Iterable[bytes], owners: Iterable[str], field: str) -> list[str]:
         """``open`` over many values (a bank file's million cards): those under the sealing key
         opened inline, any other through ``open``."""
@@ -198,8 +291,10 @@ class FieldCipher:
         return opened
 
     def is_current(self, blob: bytes) -> bool:
-        """Sealed under the ring's sealing key (nothing for ``rekey`` to do)."""
-        return blob.startswith(self.prefix)
+        """Sealed under the ring's sealing key, or under a student's data key (nothing for ``rekey``
+        to do: the data keys' buckets are re-sealed instead). With a legacy key, a blob that only
+        looks like a student's (a legacy nonce's first byte) is opened and re-sealed."""
+        return blob.startswith(self.prefix) or (blob[:1] == _STUDENT_PREFIX and self._legacy is None)
 
     def reseal(self, blob: bytes, owner: str, field: str) -> bytes:
         """The same value sealed under the sealing key (as it is when it is already)."""
@@ -207,6 +302,7 @@ class FieldCipher:
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_STUDENT_PREFIX = bytes([STUDENT])
 
 
 def _blob(token: str, field: str) -> bytes:

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from aid_contracts.topics import Topic
+from aid_contracts.topics import TOPIC_CONFIGS, Topic
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ async def ensure_topics(bootstrap_servers: str, *, partitions: int = 6, topics: 
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+        configs = {t.value: c for t, c in TOPIC_CONFIGS.items()}
+        wanted = [NewTopic(n, num_partitions=partitions, replication_factor=1, topic_configs=configs.get(n, {}))
+                  for n in names if n not in existing]
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -26,6 +26,7 @@ from aid_chassis import bulk, db, metrics, partitioner
 from aid_chassis.kafka import make_producer
 from aid_chassis.process import collector_paused
 from aid_contracts import Envelope
+from aid_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("aid_chassis.outbox")
@@ -59,6 +60,17 @@ async def add_many(session: AsyncSession, outbox: Table, items: Iterable[tuple[s
         await session.execute(insert(outbox), rows)
 
 
+async def add_records(session: AsyncSession, outbox: Table, topic: str, records: list[tuple[str, str, bytes]],
+                      headers: dict[str, str]) -> None:
+    """Queue already-encoded records (key, event id, value) with the same headers and the current
+    trace context, in one statement (students' data-key buckets)."""
+    with_trace = {**headers, **_current_trace_headers()}
+    rows = [{"event_id": event_id, "topic": topic, "key": key, "headers": with_trace, "value": value}
+            for key, event_id, value in records]
+    if rows:
+        await session.execute(insert(outbox), rows)
+
+
 async def add_raw(session: AsyncSession, outbox: Table, *, topic: str, key: str, event_id: str,
                   headers: dict[str, str], value: bytes) -> None:
     """Queue an already-encoded record (used for dead letters)."""
@@ -68,9 +80,10 @@ async def add_raw(session: AsyncSession, outbox: Table, *, topic: str, key: str,
 
 
 async def pending(session: AsyncSession, outbox: Table) -> list[tuple[str, Envelope]]:
-    """Every event waiting in the outbox, in order, as (topic, envelope); packed rows unpacked."""
+    """Every event waiting in the outbox, in order, as (topic, envelope); packed rows unpacked (the
+    students' data-key buckets, which are not events, left out)."""
     rows = (await session.execute(select(outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value)
-                                  .order_by(outbox.c.id))).all()
+                                  .where(outbox.c.topic != Topic.STUDENT_KEYS.value).order_by(outbox.c.id))).all()
     return [(topic, Envelope.from_kafka(h, v)) for topic, key, headers, value in rows
             for _, _, h, v in bulk.records_of(headers, key, value)]
 

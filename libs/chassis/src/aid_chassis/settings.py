@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     # seals and opens students' ID numbers and names (aid_chassis.fields); required by the services that
     # hold them (``field_keys_required``), not given to the others
     field_keys: SecretStr | None = _shared("AID_FIELD_KEYS", default=None)
+    data_keys_wait_seconds: float = Field(default=15.0, description="how long an API waits at start to have read "
+                                          "the students' data keys (aid_chassis.datakeys) before serving")
     jwt_public_key_file: Path | None = _shared("AID_JWT_PUBLIC_KEY_FILE", default=None)
     jwks_url: str | None = _shared("AID_JWKS_URL", default=None)  # the OIDC provider's keys, e.g. Keycloak's certs
     jwt_issuer: str = _shared("AID_JWT_ISSUER", default="aid-dev-issuer")

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aid_chassis import datakeys
 from aid_chassis.consumer import BulkHandler, EventConsumer, Handler
 from aid_chassis.outbox import OutboxRelay
 from aid_chassis.process import Loop
@@ -19,14 +20,23 @@ log = logging.getLogger(__name__)
 
 def consumer_and_relay(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession],
                        tables: ChassisTables, *, topics: list[str], handlers: dict[str, Handler],
-                       bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset()) -> list[Loop]:
-    """The consumer group ``<service>`` on ``topics`` and the relay of the service's outbox."""
+                       bulk: BulkHandler | None = None, bulk_types: frozenset[str] = frozenset(),
+                       opens_fields: bool = False) -> list[Loop]:
+    """The consumer group ``<service>`` on ``topics`` and the relay of the service's outbox; with
+    ``opens_fields`` (its handlers open students' sealed fields), the data keys' follower too."""
     consumer = event_consumer(settings, sessions, tables, topics=topics, handlers=handlers, bulk=bulk,
                               bulk_types=bulk_types)
     relay = OutboxRelay(
         sessions, tables.outbox, bootstrap_servers=settings.kafka_bootstrap_servers,
         service=settings.service_name, batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds)
-    return [consumer.run, relay.run]
+    return [consumer.run, relay.run, *([data_keys_follower(settings)] if opens_fields else [])]
+
+
+def data_keys_follower(settings: ServiceSettings) -> Loop:
+    """The loop that keeps the process's students' data keys (``aid_chassis.datakeys``)."""
+    keys = datakeys.attach(settings.field_cipher())
+    return datakeys.DataKeyFollower(settings.kafka_bootstrap_servers, keys,
+                                    client_id=f"{settings.service_name}-worker-data-keys").run
 
 
 def event_consumer(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,

@@ -73,7 +73,7 @@ async def list_payments(list_id: str | None = None, status: str | None = None,
         {"payment_id": r.payment_id, "list_id": r.list_id, "programme": r.programme_name, "period": r.period,
          "amount_fen": r.amount_fen, "status": r.status, "batch_id": r.batch_id, "attempts": r.attempts,
          "failure_code": r.failure_code, "paid_on": r.paid_on, "bank_reference": r.bank_reference,
-         **_masked(opener.open_student(r.student, r.student_key))} for r in rows]}
+         **_masked(opener.shown_student(r.student, r.student_key))} for r in rows]}
 
 
 def _masked(student: dict) -> dict:

@@ -22,7 +22,8 @@ def channel(settings):
 def build_loops(settings, sessions):
     loops = consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.VERIFIED.value, Topic.PUBLISHED.value],
                                handlers={Verified.EVENT_TYPE: accounts.on_verified,
-                                         Published.EVENT_TYPE: accounts.on_published})
+                                         Published.EVENT_TYPE: accounts.on_published},
+                               opens_fields=True)  # the payment notices name the student
     notifier = periodic(sessions, partial(notify.deliver_due, channel=channel(settings), cipher=settings.cipher(),
                                           max_attempts=settings.notify_max_attempts, fields=settings.field_cipher()),
                         every=settings.notify_every_seconds, name="delivering payment notices")

@@ -98,7 +98,7 @@ async def write_notices(session: AsyncSession, chunk: int = WRITE_CHUNK) -> int:
 
 def notice_text(message: str, student: dict, key: str, fields: FieldCipher) -> str:
     """A written notice as it is sent and shown: the student's name opened and masked in its place."""
-    return message.replace(NAME, mask_name(fields.open_text(student["name"], key, "name")))
+    return message.replace(NAME, mask_name(fields.shown(student["name"], key, "name")))
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -21,6 +21,14 @@ sealed_snapshots = Table(  # the roster ("roster", "") and each department's lis
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+data_keys = Table(  # 学生数据密钥: students' data keys by bucket, sealed (aid_chassis.datakeys); published as they change
+    "data_keys", metadata,
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("students", Integer, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 roster_schools = Table(  # the roster's students per school (机构的在籍学生数), counted at each roster import
     "roster_schools", metadata,
     Column("school_code", String(20), primary_key=True),

@@ -17,7 +17,7 @@ from aid_chassis.params import RowNumber
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
-from identity_matching.entrypoints import institution_routes
+from identity_matching.entrypoints import institution_routes, student_routes
 from identity_matching.service_layer import candidates, imports, match_texts, personal, snapshots
 from identity_matching.service_layer.trail import log
 from identity_matching.settings import Settings
@@ -227,4 +227,4 @@ async def decide_candidate(candidate_id: RowNumber, decision: Literal["accept", 
 
 def create(settings: Settings):
     return create_app(settings, title="identity-matching 大数据比对",
-                      routers=[router, matches_router, institution_routes.router], outbox_table=tables.chassis.outbox)
+                      routers=[router, matches_router, institution_routes.router, student_routes.router], outbox_table=tables.chassis.outbox)

@@ -25,7 +25,7 @@ from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import match_texts, snapshots
+from identity_matching.service_layer import data_keys, match_texts, snapshots
 
 SOURCE = "identity-matching"
 WITHDRAWN_REASON = "不再出现在部门名单或学籍中 (no longer on any list or roster)"
@@ -123,9 +123,11 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                             priors.filter(pl.col("active"))["student_key"],
                             findings.select("student_key", "department"), since, number)
         del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
+    with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
+        keys_of = await data_keys.issue(session, _personal_owners(found), fields)
     with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
         at = datetime.now(UTC).isoformat()
-        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
+        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields, keys_of))
         try:
             await _store(session, found, priors)
             active = found.filter(pl.col("active"))
@@ -195,19 +197,26 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
 QUEUE_SLICE = 50_000  # events encoded and packed at a time (a province's round at once took 1.8 GB more)
 
 
-def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher) -> list[tuple[str, int, bytes]]:
+def _personal_owners(found: pl.DataFrame) -> list[str]:
+    """The students whose events carry their ID number or name (a withdrawal carries neither)."""
+    return found.filter(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL))["student_key"].to_list()
+
+
+def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher,
+          keys_of: dict[str, bytes]) -> list[tuple[str, int, bytes]]:
     """The round's events in order, encoded and packed a slice at a time (CPU work only)."""
     packed = []
     for start in range(0, found.height, QUEUE_SLICE):
-        packed += bulk.pack_events(_events(_sealed(found.slice(start, QUEUE_SLICE), fields), batch_id, at))
+        packed += bulk.pack_events(_events(_sealed(found.slice(start, QUEUE_SLICE), fields, keys_of), batch_id, at))
     return packed
 
 
-def _sealed(found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
-    """The rows with each student's ID number and name sealed (``aid_chassis.fields``), as events carry them."""
-    owners = found["student_key"].to_list()
-    return found.with_columns(pl.Series(name, fields.seal_texts(found[name].to_list(), owners, name), pl.String)
-                              for name in PERSONAL)
+def _sealed(found: pl.DataFrame, fields: FieldCipher, keys_of: dict[str, bytes]) -> pl.DataFrame:
+    """The rows with each student's ID number and name sealed under the student's own data key
+    (``aid_chassis.fields``, ``aid_chassis.datakeys``), as events carry them."""
+    sealed = fields.seal_columns({name: found[name].to_list() for name in PERSONAL},
+                                 found["student_key"].to_list(), keys_of)
+    return found.with_columns(pl.Series(name, values, pl.String) for name, values in sealed.items())
 
 
 def _events(found: pl.DataFrame, batch_id: str, at: str) -> pl.DataFrame:

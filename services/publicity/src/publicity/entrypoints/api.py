@@ -79,7 +79,7 @@ async def proposal(programme_code: str, period: str | None = None, db=Depends(se
         rules = await rules_for(db, programme_code, period or Period.of_month(date.today()).text)
         rows = await lists.propose(db, school_code=who.school_code or "", rules=rules)
     return {"programme_code": programme_code, "students": len(rows), "amount_fen_total": sum(a for _, a in rows),
-            "items": [{**_shown(opener.open_student(r.student, r.student_key)), "status": r.status, "amount_fen": a}
+            "items": [{**_shown(opener.shown_student(r.student, r.student_key)), "status": r.status, "amount_fen": a}
                       for r, a in rows]}
 
 
@@ -122,7 +122,7 @@ async def get_list(list_id: str, db=Depends(session), who: Principal = Depends(S
             raise LookupError(f"没有这个资助名单 (no aid list {list_id} you may see)")
     entries = await db.execute(select(tables.list_entries).where(e.list_id == list_id).order_by(e.entry_no))
     return {**_summary(row), "entries": [
-        {"entry_no": x.entry_no, **_shown(opener.open_student(x.student, x.student_key)),
+        {"entry_no": x.entry_no, **_shown(opener.shown_student(x.student, x.student_key)),
          "amount_fen": x.amount_fen, "state": x.state, "state_reason": x.state_reason} for x in entries]}
 
 

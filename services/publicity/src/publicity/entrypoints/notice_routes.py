@@ -66,7 +66,7 @@ async def notice(list_id: str, db=Depends(session), opener: FieldCipher = Depend
                                .order_by(e.entry_no))
     return {"list_id": list_id, "school_code": aid_list.school_code, "programme": rules.name, "period": aid_list.period,
             "status": aid_list.status, "published_at": aid_list.published_at, "notice_ends_at": aid_list.notice_ends_at,
-            "students": [{"entry_no": x.entry_no, **_masked(opener.open_student(x.student, x.student_key)),
+            "students": [{"entry_no": x.entry_no, **_masked(opener.shown_student(x.student, x.student_key)),
                           "amount_fen": x.amount_fen} for x in entries]}
 
 

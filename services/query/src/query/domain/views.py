@@ -83,8 +83,8 @@ def exports_whole(who: Principal, dimension: str) -> bool:
 def item(row, fields: FieldCipher) -> dict:
     """One student as a view shows them (JSON): the name opened, the ID number masked (a reveal is
     its own, audited request)."""
-    return {"student_key": row.student_key, "name": fields.open_text(row.name, row.student_key, "name"),
-            "id_number": mask_id_number(fields.open_text(row.id_number, row.student_key, "id_number")),
+    return {"student_key": row.student_key, "name": fields.shown(row.name, row.student_key, "name"),
+            "id_number": mask_id_number(fields.shown(row.id_number, row.student_key, "id_number")),
             "school_code": row.school_code, "stage": row.stage, "enrolment_region": row.enrolment_region,
             "household_region": row.household_region, "categories": list(row.categories),
             "poverty_status": row.poverty_status, "status": row.status, "origin": row.origin,

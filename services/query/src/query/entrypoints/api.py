@@ -37,8 +37,8 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
     events = await db.execute(select(tables.timeline).where(t.student_key == key).order_by(t.occurred_at, t.event_id))
     a = tables.aid_records.c
     aid = await db.execute(select(tables.aid_records).where(a.student_key == key).order_by(a.published_at))
-    return {"student_key": key, "name": opener.open_text(student.name, key, "name"),
-            "id_number": mask_id_number(opener.open_text(student.id_number, key, "id_number")),
+    return {"student_key": key, "name": opener.shown(student.name, key, "name"),
+            "id_number": mask_id_number(opener.shown(student.id_number, key, "id_number")),
             "school_code": student.school_code, "status": student.status, "categories": list(student.categories),
             "events": [{"type": e.event_type, "at": e.occurred_at, **e.summary} for e in events],
             "aid": [{"list_id": r.list_id, "programme": r.programme_name, "period": r.period,

@@ -27,7 +27,7 @@ def refusals():
 
 def masked(student: dict, key: str, opener: FieldCipher) -> dict:
     """A student's facts as a school or bureau sees them: the name opened, the ID number masked."""
-    opened = opener.open_student(student, key)
+    opened = opener.shown_student(student, key)
     return {**opened, "id_number": mask_id_number(opened["id_number"])}
 
 
@@ -36,7 +36,7 @@ def task_view(row, opener: FieldCipher) -> dict:
     def shown(field: str, value, masked_id: bool = False):
         if field not in PERSONAL or not isinstance(value, str):
             return value
-        opened = opener.open_text(value, row.student_key, field)
+        opened = opener.shown(value, row.student_key, field)
         return mask_id_number(opened) if masked_id and field == "id_number" else opened
 
     return {"task_id": row.task_id, "student_key": row.student_key, "origin": row.origin, "status": row.status,

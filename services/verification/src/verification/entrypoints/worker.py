@@ -15,4 +15,4 @@ from verification.service_layer import intake
 def build_loops(settings, sessions):
     return consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.STUDENT_MATCHED.value, Topic.PAID.value],
                               handlers={}, bulk=partial(intake.apply, fields=settings.field_cipher()),
-                              bulk_types=intake.TYPES)
+                              bulk_types=intake.TYPES, opens_fields=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_contracts import Envelope, StudentMatched, StudentMatchWithdrawn
 from aid_chassis.audit import new_id
-from aid_chassis.fields import PERSONAL, FieldCipher
+from aid_chassis.fields import PERSONAL, FieldCipher, ShreddedFieldError
 from verification.adapters import tables
 from verification.domain.audit import UNSUBMITTED, resolver_prefix
 from verification.domain.tasks import PENDING, is_newer, match_changes
@@ -92,8 +92,14 @@ def _same_for(fields: FieldCipher | None, key: str):
         return None
 
     def same(field: str, old, new) -> bool:
-        return old == new or (field in PERSONAL and isinstance(old, str) and isinstance(new, str)
-                              and fields.open_text(old, key, field) == fields.open_text(new, key, field))
+        if old == new:
+            return True
+        if field not in PERSONAL or not isinstance(old, str) or not isinstance(new, str):
+            return False
+        try:
+            return fields.open_text(old, key, field) == fields.open_text(new, key, field)
+        except ShreddedFieldError:  # a key not here (yet): counted as a change, the school looks again
+            return False
     return same
 
 

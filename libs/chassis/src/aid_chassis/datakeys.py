@@ -1,0 +1,262 @@
+"""Students' own data keys (学生数据密钥): what lets one student's personal data be crypto-shredded.
+
+Each student whose ID number and name travel in events gets a random 32-byte data key; the
+events' tokens of that student are sealed under it (``aid_chassis.fields``: blob version
+``0xA2``), not under the platform's ring. The data keys are kept in **buckets** (4,096, by a
+CRC of the student key), each bucket sealed under the ring as one blob and published on the
+compacted topic ``aid.student-keys.v1`` keyed by the bucket's number: identity-matching issues
+them (its ``data_keys`` table is the authority) and every process that opens tokens follows the
+topic into memory (``DataKeyFollower``, the way a Kafka Streams global table is kept).
+
+Shredding a student (销毁) publishes the bucket again without that student's key (a tombstone
+when it is left empty): every process forgets the key, Kafka's compaction drops the bucket's
+older records, and every token of the student — on topics of any retention, in read models, in
+backups — no longer opens. Rotating the ring re-seals the 4,096 buckets, not the events.
+
+A bucket's plaintext is its entries one after another: a student key of 64 hex digits as
+``0x00`` + its 32 bytes, any other as its length (1–255) + UTF-8; then the 32-byte data key.
+Its associated data names the bucket, so a bucket's blob does not open as another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+
+from aid_chassis.fields import FieldCipher, SealedFieldError, StudentCipher
+from aid_contracts.topics import Topic
+
+log = logging.getLogger(__name__)
+
+BUCKETS = 4096
+KEY_BYTES = 32
+TOPIC = Topic.STUDENT_KEYS.value
+FIELD = "data-keys"  # the associated data's field name of a sealed bucket
+_HEX = frozenset("0123456789abcdef")
+
+
+def bucket_of(owner: str) -> int:
+    """The bucket that holds a student's data key."""
+    return zlib.crc32(owner.encode()) % BUCKETS
+
+
+def record_key(bucket: int) -> bytes:
+    """A bucket's record key on the topic."""
+    return b"%04d" % bucket
+
+
+def bucket_of_record(key: bytes) -> int:
+    number = int(key)
+    if not 0 <= number < BUCKETS:
+        raise ValueError(f"no bucket {number}")
+    return number
+
+
+def new_keys(count: int) -> list[bytes]:
+    """``count`` fresh random data keys."""
+    pool = os.urandom(KEY_BYTES * count)
+    return [pool[i:i + KEY_BYTES] for i in range(0, len(pool), KEY_BYTES)]
+
+
+def pack(entries: dict[str, bytes]) -> bytes:
+    """A bucket's plaintext (entries in key order)."""
+    parts = []
+    for owner in sorted(entries):
+        key = entries[owner]
+        if len(key) != KEY_BYTES:
+            raise ValueError("a data key is 32 bytes")
+        if len(owner) == 64 and _HEX.issuperset(owner):
+            parts += (b"\x00", bytes.fromhex(owner), key)
+        else:
+            raw = owner.encode()
+            if not 1 <= len(raw) <= 255:
+                raise ValueError("a student key is 1-255 bytes")
+            parts += (bytes([len(raw)]), raw, key)
+    return b"".join(parts)
+
+
+def unpack(data: bytes) -> dict[str, bytes]:
+    """``pack``'s entries back."""
+    entries, at, end = {}, 0, len(data)
+    while at < end:
+        size = data[at]
+        if size == 0:
+            owner, at = data[at + 1:at + 33].hex(), at + 33
+        else:
+            owner, at = data[at + 1:at + 1 + size].decode(), at + 1 + size
+        key, at = data[at:at + KEY_BYTES], at + KEY_BYTES
+        if len(key) != KEY_BYTES:
+            raise ValueError("a bucket's entries are cut short")
+        entries[owner] = key
+    return entries
+
+
+def seal_bucket(ring: FieldCipher, bucket: int, entries: dict[str, bytes]) -> bytes:
+    """A bucket's entries sealed under the ring's sealing key (random nonce)."""
+    return ring.seal_bytes(pack(entries), f"bucket-{bucket}", FIELD)
+
+
+def open_bucket(ring: FieldCipher, bucket: int, sealed: bytes) -> dict[str, bytes]:
+    """A sealed bucket's entries (``SealedFieldError`` when it does not open under the ring)."""
+    return unpack(ring.open_bytes(sealed, f"bucket-{bucket}", FIELD))
+
+
+class DataKeys:
+    """The data keys a process knows: every bucket's sealed blob, the recently used ones opened.
+
+    Memory: the sealed blobs (~65 bytes a student) and up to ``opened`` buckets' entries.
+    ``ready`` is set once the topic has been read to its end (``DataKeyFollower``): a key missing
+    then was shredded (or never issued)."""
+
+    def __init__(self, ring: FieldCipher, *, opened: int = 512) -> None:
+        self._ring = ring
+        self._sealed: dict[int, bytes] = {}
+        self._opened: OrderedDict[int, dict[str, bytes]] = OrderedDict()
+        self._most = opened
+        self._lock = threading.Lock()  # the opened buckets are shared with threads (a bank file's opening)
+        self.ready = threading.Event()  # not asyncio's: one process-wide ring serves every event loop (tests)
+
+    def put(self, bucket: int, sealed: bytes | None) -> None:
+        """A bucket as the topic holds it now (None: a tombstone, the bucket is empty)."""
+        with self._lock:
+            if sealed is None:
+                self._sealed.pop(bucket, None)
+            else:
+                self._sealed[bucket] = sealed
+            self._opened.pop(bucket, None)
+
+    def key_of(self, owner: str) -> bytes | None:
+        """The student's data key, None when none is known."""
+        return self._entries(bucket_of(owner)).get(owner)
+
+    def cipher_of(self, owner: str) -> StudentCipher | None:
+        """The student's sealer, None when no data key of theirs is known."""
+        key = self.key_of(owner)
+        return None if key is None else StudentCipher(key)
+
+    def _entries(self, bucket: int) -> dict[str, bytes]:
+        with self._lock:
+            entries = self._opened.get(bucket)
+            if entries is not None:
+                self._opened.move_to_end(bucket)
+                return entries
+            sealed = self._sealed.get(bucket)
+        if sealed is None:
+            return {}
+        try:
+            entries = open_bucket(self._ring, bucket, sealed)
+        except SealedFieldError:
+            log.error("data keys: bucket %d does not open under this ring (a key missing from AID_FIELD_KEYS?)",
+                      bucket)
+            return {}
+        with self._lock:
+            if self._sealed.get(bucket) is sealed:  # not replaced meanwhile
+                self._opened[bucket] = entries
+                while len(self._opened) > self._most:
+                    self._opened.popitem(last=False)
+        return entries
+
+    def __len__(self) -> int:
+        return len(self._sealed)
+
+
+class DataKeyFollower:
+    """Reads ``aid.student-keys.v1`` from its start into ``keys`` and keeps following it.
+
+    No consumer group: every process needs every bucket. A topic not created yet counts as
+    empty (checked again every few seconds)."""
+
+    def __init__(self, bootstrap_servers: str, keys: DataKeys, *, client_id: str, poll_seconds: float = 1.0) -> None:
+        self._bootstrap = bootstrap_servers
+        self._keys = keys
+        self._client_id = client_id
+        self._poll = poll_seconds
+        self.unreachable = False  # the broker refused the first attempt (it is tried again every few seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow until ``stop``; ``keys.ready`` once the topic's end (at start) is read. A broker
+        that cannot be reached is tried again every 5 seconds."""
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id,
+                                        enable_auto_commit=False, isolation_level="read_committed")
+            try:
+                await consumer.start()
+            except KafkaConnectionError:
+                await consumer.stop()
+                if not self.unreachable:
+                    log.warning("data keys: the broker cannot be reached; trying again every 5 s")
+                self.unreachable = True
+                await _wait(stop, 5.0)
+                continue
+            try:
+                await self._read(consumer, stop)
+            finally:
+                await consumer.stop()
+
+    async def _read(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            partitions = await self._assign(consumer)
+            if partitions:
+                await self._follow(consumer, partitions, stop)
+            else:
+                self._keys.ready.set()  # no topic yet: nothing was issued
+                await _wait(stop, self._poll * 5)
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - a topic created after start
+        numbers = consumer.partitions_for_topic(TOPIC) or set()
+        partitions = [TopicPartition(TOPIC, n) for n in sorted(numbers)]
+        if partitions:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+        return partitions
+
+    async def _follow(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
+                      stop: asyncio.Event) -> None:
+        ends = await consumer.end_offsets(partitions)
+        while not stop.is_set():
+            batches = await consumer.getmany(*partitions, timeout_ms=int(self._poll * 1000), max_records=1000)
+            for records in batches.values():
+                self.apply(records)
+            if not self._keys.ready.is_set() and await _read_to(consumer, ends):
+                self._keys.ready.set()
+                log.info("data keys: %d buckets known", len(self._keys))
+
+    def apply(self, records: Iterable) -> None:
+        for record in records:
+            try:
+                bucket = bucket_of_record(record.key)
+            except (TypeError, ValueError):
+                log.error("data keys: a record whose key is not a bucket number, at offset %d", record.offset)
+                continue
+            self._keys.put(bucket, record.value)
+
+
+async def _read_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """Every partition read up to ``ends``."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+def attach(ring: FieldCipher) -> DataKeys:
+    """The ring's data keys (made once per ring: every cipher of the process opens with them)."""
+    if ring.students is None:
+        ring.students = DataKeys(ring)
+    return ring.students
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,99 @@
+"""Students' data keys (学生数据密钥, ``aid_chassis.datakeys``): issued here, published as buckets.
+
+identity-matching is the one issuer: a comparison round issues a key to each student whose ID
+number and name its events carry, in the round's transaction, and queues every bucket it changed
+for ``aid.student-keys.v1`` before the events (the outbox keeps that order). Shredding (销毁)
+takes a student's key out of its bucket and publishes the bucket again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aid_chassis import datakeys, outbox
+from aid_chassis.fields import FieldCipher
+from identity_matching.adapters import tables
+
+HEADERS = {"content-type": "application/octet-stream", "aid-data-keys": "bucket"}
+
+
+async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher) -> dict[str, bytes]:
+    """Every owner's data key: the one issued before, or a new one (its bucket stored again and queued)."""
+    by_bucket: dict[int, list[str]] = {}
+    for owner in set(owners):
+        by_bucket.setdefault(datakeys.bucket_of(owner), []).append(owner)
+    stored = await _load(session, list(by_bucket), ring)
+    missing = [(bucket, owner) for bucket, mine in by_bucket.items() for owner in mine
+               if owner not in stored.get(bucket, {})]
+    changed: dict[int, dict[str, bytes]] = {}
+    for (bucket, owner), key in zip(missing, datakeys.new_keys(len(missing)), strict=True):
+        changed.setdefault(bucket, dict(stored.get(bucket, {})))[owner] = key
+    await _save(session, changed, ring)
+    found: dict[str, bytes] = {}
+    for bucket, mine in by_bucket.items():
+        entries = changed.get(bucket) or stored[bucket]
+        found.update((owner, entries[owner]) for owner in mine)
+    return found
+
+
+async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
+    """Take the student's data key out of its bucket and publish the bucket again; False when the
+    student had none (never in an event, or shredded already)."""
+    bucket = datakeys.bucket_of(owner)
+    entries = (await _load(session, [bucket], ring)).get(bucket, {})
+    if owner not in entries:
+        return False
+    await _save(session, {bucket: {k: v for k, v in entries.items() if k != owner}}, ring)
+    return True
+
+
+async def has_key(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
+    bucket = datakeys.bucket_of(owner)
+    return owner in (await _load(session, [bucket], ring, lock=False)).get(bucket, {})
+
+
+async def republish(session: AsyncSession, ring: FieldCipher) -> int:
+    """Seal every bucket under the ring's sealing key again and queue it (after a ring rotation, or
+    to refill a topic that was lost); returns how many buckets."""
+    rows = (await session.execute(select(tables.data_keys.c.bucket).with_for_update())).scalars().all()
+    buckets = await _load(session, list(rows), ring)
+    await _save(session, buckets, ring)
+    return len(buckets)
+
+
+async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataKeys:
+    """The ring's data keys filled from this database, as a follower of the topic would have them
+    (for opening this service's own events, and in tests)."""
+    keys = datakeys.attach(ring)
+    for bucket, sealed in (await session.execute(select(tables.data_keys.c.bucket, tables.data_keys.c.sealed))).all():
+        keys.put(bucket, sealed)
+    return keys
+
+
+async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher, *, lock: bool = True
+                ) -> dict[int, dict[str, bytes]]:
+    c = tables.data_keys.c
+    query = select(c.bucket, c.sealed).where(c.bucket.in_(buckets))
+    rows = (await session.execute(query.with_for_update() if lock else query)).all()
+    return {bucket: datakeys.open_bucket(ring, bucket, sealed) for bucket, sealed in rows}
+
+
+async def _save(session: AsyncSession, buckets: dict[int, dict[str, bytes]], ring: FieldCipher) -> None:
+    if not buckets:
+        return
+    now = datetime.now(UTC)
+    rows = [{"bucket": bucket, "students": len(entries), "sealed": datakeys.seal_bucket(ring, bucket, entries),
+             "updated_at": now} for bucket, entries in sorted(buckets.items())]
+    upsert = insert(tables.data_keys)
+    await session.execute(upsert.on_conflict_do_update(
+        index_elements=["bucket"], set_={"students": upsert.excluded.students, "sealed": upsert.excluded.sealed,
+                                         "updated_at": upsert.excluded.updated_at}), rows)
+    records = [(datakeys.record_key(row["bucket"]).decode(), f"data-keys-{row['bucket']}-{uuid.uuid4().hex}",
+                row["sealed"]) for row in rows]
+    await outbox.add_records(session, tables.chassis.outbox, datakeys.TOPIC, records, HEADERS)
