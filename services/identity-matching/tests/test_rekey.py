@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
+from aid_chassis import outbox
 from aid_chassis.fields import FieldCipher, new_key_text
 from aid_contracts import DepartmentRecord, Envelope
 from identity_matching.adapters import tables
-from identity_matching.service_layer import candidates, feeds, imports, personal, rekey, snapshots
+from identity_matching.service_layer import candidates, data_keys, feeds, imports, personal, rekey, snapshots
 from tests.factories import FIELD_KEYS, id_number
 
 from .conftest import BY
@@ -45,7 +46,8 @@ async def test_rekey_reseals_everything_so_the_old_key_can_leave_the_ring(with_r
     lines: list[str] = []
     report = await rekey.rekey(with_roster, ROTATED, lines.append)
     assert report["sealed_snapshots"]["resealed"] >= 3 and lines
-    assert {name: r["resealed"] for name, r in report.items() if name != "sealed_snapshots"} == {
+    assert report["data_keys"]["resealed"] >= 1  # the buckets of students 1 and 2 (matched), published again
+    assert {name: r["resealed"] for name, r in report.items() if name not in ("sealed_snapshots", "data_keys")} == {
         "import_batches": 1, "review_candidates": 1, "id_corrections": 2, "feed_records": 1}
     assert not any(r["unopened"] for r in report.values())
     async with with_roster() as s:
@@ -60,5 +62,10 @@ async def test_rekey_reseals_everything_so_the_old_key_can_leave_the_ring(with_r
     assert [r["raw"] for r in personal.open_rejections(rejections, batch_id, ONLY_NEW)] == [_typo(id_number(1)), "bad"]
     assert candidates.opened(dict(candidate), ONLY_NEW)["candidate_id_number"] == id_number(1)
     assert personal.open_record(staged["fields"], "F1", 1, ONLY_NEW) == {"姓名": "学生9"}
+    async with with_roster() as s:  # the events sealed under the students' data keys open with the new ring alone
+        events = [e for _, e in await outbox.pending(s, tables.chassis.outbox) if e.type == "student-matched"]
+        await data_keys.known_here(s, ONLY_NEW)
+    assert sorted(ONLY_NEW.open_text(e.data["student"]["id_number"], e.partitionkey, "id_number") for e in events) == [
+        id_number(1), id_number(2)]
     again = await rekey.rekey(with_roster, ROTATED, lines.append)
     assert not any(r["resealed"] or r["unopened"] for r in again.values())

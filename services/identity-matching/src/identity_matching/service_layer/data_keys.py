@@ -9,15 +9,15 @@ takes a student's key out of its bucket and publishes the bucket again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import datakeys, outbox
-from aid_chassis.fields import FieldCipher
+from aid_chassis.fields import FieldCipher, SealedFieldError
 from identity_matching.adapters import tables
 
 HEADERS = {"content-type": "application/octet-stream", "aid-data-keys": "bucket"}
@@ -58,13 +58,24 @@ async def has_key(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     return owner in (await _load(session, [bucket], ring, lock=False)).get(bucket, {})
 
 
-async def republish(session: AsyncSession, ring: FieldCipher) -> int:
-    """Seal every bucket under the ring's sealing key again and queue it (after a ring rotation, or
-    to refill a topic that was lost); returns how many buckets."""
-    rows = (await session.execute(select(tables.data_keys.c.bucket).with_for_update())).scalars().all()
-    buckets = await _load(session, list(rows), ring)
-    await _save(session, buckets, ring)
-    return len(buckets)
+async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Callable[[str], None]) -> dict:
+    """Key rotation (``python -m identity_matching rekey``): every bucket not sealed under the
+    ring's sealing key sealed again and published again — the students' keys, not their events.
+    A bucket that does not open is counted and left as it is."""
+    async with sessions() as session, session.begin():
+        rows = (await session.execute(select(tables.data_keys.c.bucket, tables.data_keys.c.sealed)
+                                      .with_for_update())).all()
+        stale, unopened = {}, 0
+        for bucket, sealed in rows:
+            if ring.is_current(sealed):
+                continue
+            try:
+                stale[bucket] = datakeys.open_bucket(ring, bucket, sealed)
+            except SealedFieldError:
+                unopened += 1
+        await _save(session, stale, ring)
+    progress(f"data_keys: {len(stale)} buckets re-sealed and published again, {unopened} not opened")
+    return {"resealed": len(stale), "unopened": unopened}
 
 
 async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataKeys:

@@ -2,7 +2,8 @@
 everything it stores sealed is sealed again under ``AID_FIELD_KEYS``' first key — the snapshots'
 parts (``aid_chassis.vault.rekey``), then the values kept beside them (rejected rows' raw values,
 review candidates, accepted corrections, pushed records waiting for their batch), a chunk of rows
-per transaction. Values stored plain before sealing began are sealed on the way. A value that
+per transaction; the students' data keys' buckets are sealed again and published again (the events
+sealed under those data keys are left as they are). Values stored plain before sealing began are sealed on the way. A value that
 does not open (its key already dropped, or tampered) is counted and left as it is. Run it until it
 reports nothing re-sealed; then the old key can leave the ring (unless retained events need it).
 """
@@ -18,7 +19,7 @@ from aid_chassis import vault
 from aid_chassis.fields import FieldCipher
 from aid_chassis.rekey import Resealer, rekey_stored, rows_command
 from identity_matching.adapters import tables
-from identity_matching.service_layer import candidates, personal, snapshots
+from identity_matching.service_layer import candidates, data_keys, personal, snapshots
 
 
 def _rejections(row: dict, cipher: FieldCipher) -> dict:
@@ -47,8 +48,10 @@ STORED: list[tuple[Table, Resealer]] = [
 
 
 async def _snapshots(sessions: async_sessionmaker, cipher: FieldCipher, progress: Callable[[str], None]) -> dict:
+    """The snapshots' parts, and the students' data keys' buckets (published again)."""
     return {"sealed_snapshots": await vault.rekey(sessions, tables.sealed_snapshots.name, snapshots.SEALED_KEYS,
-                                                  snapshots.bound_name_of, cipher, progress)}
+                                                  snapshots.bound_name_of, cipher, progress),
+            "data_keys": await data_keys.rekey(sessions, cipher, progress)}
 
 
 async def rekey(sessions: async_sessionmaker, cipher: FieldCipher, progress: Callable[[str], None]) -> dict:
