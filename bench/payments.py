@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from aid_chassis import bulk
+from aid_chassis import bulk, datakeys
 from aid_chassis.auth import Principal, Role
 from aid_chassis.fields import FieldCipher, new_key_text
 from aid_chassis.migrations import upgrade
@@ -39,11 +39,24 @@ CIPHER = FieldCipher.from_text(f"1={new_key_text()}")
 FIELDS = FieldCipher.from_text(f"1={new_key_text()}")  # students' ID numbers and names, sealed
 
 
+def _data_keys(owners: list[str]) -> dict[str, bytes]:
+    """Each student's data key, known to the bench's process as a follower of the topic would have them."""
+    issued = dict(zip(owners, datakeys.new_keys(len(owners)), strict=True))
+    buckets: dict[int, dict[str, bytes]] = {}
+    for owner, key in issued.items():
+        buckets.setdefault(datakeys.bucket_of(owner), {})[owner] = key
+    known = datakeys.attach(FIELDS)
+    for bucket, entries in buckets.items():
+        known.put(bucket, datakeys.seal_bucket(FIELDS, bucket, entries))
+    return issued
+
+
 def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``n`` ready payments of a province and the students' encrypted cards."""
     keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
-    ids = FIELDS.seal_texts([f"5201022014{i:07d}X" for i in range(n)], keys, "id_number")  # as events bring them
-    names = FIELDS.seal_texts(["张小三"] * n, keys, "name")
+    sealed = FIELDS.seal_columns({"id_number": [f"5201022014{i:07d}X" for i in range(n)], "name": ["张小三"] * n},
+                                 keys, _data_keys(keys))  # as events bring them: under each student's data key
+    ids, names = sealed["id_number"], sealed["name"]
     student = [f'{{"id_number":"{ids[i]}","name":"{names[i]}","school_code":"5201020001","stage":"primary",'
                f'"enrolment_region":"520102","household_region":"520102"}}' for i in range(n)]
     payments = pl.DataFrame({"payment_id": [f"P{i:010d}" for i in range(n)], "list_id": [str(i // 50) for i in range(n)],

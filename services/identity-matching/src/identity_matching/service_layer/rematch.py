@@ -203,7 +203,7 @@ def _personal_owners(found: pl.DataFrame) -> list[str]:
 
 
 def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher,
-          keys_of: dict[str, bytes]) -> list[tuple[str, int, bytes]]:
+          keys_of: data_keys.Issued) -> list[tuple[str, int, bytes]]:
     """The round's events in order, encoded and packed a slice at a time (CPU work only)."""
     packed = []
     for start in range(0, found.height, QUEUE_SLICE):
@@ -211,7 +211,7 @@ def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher,
     return packed
 
 
-def _sealed(found: pl.DataFrame, fields: FieldCipher, keys_of: dict[str, bytes]) -> pl.DataFrame:
+def _sealed(found: pl.DataFrame, fields: FieldCipher, keys_of: data_keys.Issued) -> pl.DataFrame:
     """The rows with each student's ID number and name sealed under the student's own data key
     (``aid_chassis.fields``, ``aid_chassis.datakeys``), as events carry them."""
     sealed = fields.seal_columns({name: found[name].to_list() for name in PERSONAL},
