@@ -167,3 +167,16 @@ async def test_a_follower_reads_the_topic_to_its_end_then_forgets_a_shredded_key
         await task
     finally:
         await producer.stop()
+
+
+def test_open_columns_opens_students_ring_and_plain_values_as_open_text_does():
+    keys = {ALICE: os.urandom(32)}
+    ring, known = _ring_with(keys)
+    names = [ring.seal_text("张三", ALICE, "name"), ring.seal_text("李四", BOB, "name"), "王五", None]
+    ids = [ring.seal_text(ID, ALICE, "id_number"), None, ring.seal_text(ID, BOB, "id_number"), ID]
+    owners = [ALICE, BOB, BOB, BOB]
+    assert ring.open_columns({"name": names, "id_number": ids}, owners) == {
+        "name": ["张三", "李四", "王五", None], "id_number": [ID, None, ID, ID]}
+    known.put(datakeys.bucket_of(ALICE), datakeys.seal_bucket(ring, datakeys.bucket_of(ALICE), {}))
+    with pytest.raises(ShreddedFieldError):  # a bank file is never written with a shredded student
+        ring.open_columns({"name": names}, owners)
