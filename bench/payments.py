@@ -42,9 +42,9 @@ FIELDS = FieldCipher.from_text(f"1={new_key_text()}")  # students' ID numbers an
 def _data_keys(owners: list[str]) -> dict[str, bytes]:
     """Each student's data key, known to the bench's process as a follower of the topic would have them."""
     issued = dict(zip(owners, datakeys.new_keys(len(owners)), strict=True))
-    buckets: dict[int, dict[str, bytes]] = {}
+    buckets: dict[int, dict[bytes, bytes]] = {}
     for owner, key in issued.items():
-        buckets.setdefault(datakeys.bucket_of(owner), {})[owner] = key
+        buckets.setdefault(datakeys.bucket_of(owner), {})[datakeys.student_id(owner)] = key
     known = datakeys.attach(FIELDS)
     for bucket, entries in buckets.items():
         known.put(bucket, datakeys.seal_bucket(FIELDS, bucket, entries))

@@ -27,25 +27,25 @@ class Issued:
     """Each student's data key, found through its bucket (``get``, as ``FieldCipher.seal_columns``
     asks): a flat dict of a province's 600,000 keys would hold ~80 MB more."""
 
-    def __init__(self, buckets: dict[int, dict[str, bytes]]) -> None:
+    def __init__(self, buckets: dict[int, dict[bytes, bytes]]) -> None:
         self._buckets = buckets
 
     def get(self, owner: str, default: bytes | None = None) -> bytes | None:
-        return self._buckets.get(datakeys.bucket_of(owner), {}).get(owner, default)
+        return self._buckets.get(datakeys.bucket_of(owner), {}).get(datakeys.student_id(owner), default)
 
 
 async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher) -> Issued:
     """Every owner's data key: the one issued before, or a new one (its bucket stored again and queued)."""
-    by_bucket: dict[int, list[str]] = {}
+    by_bucket: dict[int, list[bytes]] = {}
     for owner in set(owners):
-        by_bucket.setdefault(datakeys.bucket_of(owner), []).append(owner)
+        by_bucket.setdefault(datakeys.bucket_of(owner), []).append(datakeys.student_id(owner))
     stored = await _load(session, list(by_bucket), ring)
-    missing = [(bucket, owner) for bucket, mine in by_bucket.items() for owner in mine
-               if owner not in stored.get(bucket, {})]
+    missing = [(bucket, sid) for bucket, mine in by_bucket.items() for sid in mine
+               if sid not in stored.get(bucket, {})]
     del by_bucket
-    changed: dict[int, dict[str, bytes]] = {}
-    for (bucket, owner), key in zip(missing, datakeys.new_keys(len(missing)), strict=True):
-        changed.setdefault(bucket, dict(stored.get(bucket, {})))[owner] = key
+    changed: dict[int, dict[bytes, bytes]] = {}
+    for (bucket, sid), key in zip(missing, datakeys.new_keys(len(missing)), strict=True):
+        changed.setdefault(bucket, dict(stored.get(bucket, {})))[sid] = key
     await _save(session, changed, ring)
     return Issued({**stored, **changed})
 
@@ -53,17 +53,12 @@ async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher)
 async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     """Take the student's data key out of its bucket and publish the bucket again; False when the
     student had none (never in an event, or shredded already)."""
-    bucket = datakeys.bucket_of(owner)
+    bucket, sid = datakeys.bucket_of(owner), datakeys.student_id(owner)
     entries = (await _load(session, [bucket], ring)).get(bucket, {})
-    if owner not in entries:
+    if sid not in entries:
         return False
-    await _save(session, {bucket: {k: v for k, v in entries.items() if k != owner}}, ring)
+    await _save(session, {bucket: {k: v for k, v in entries.items() if k != sid}}, ring)
     return True
-
-
-async def has_key(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
-    bucket = datakeys.bucket_of(owner)
-    return owner in (await _load(session, [bucket], ring, lock=False)).get(bucket, {})
 
 
 async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Callable[[str], None]) -> dict:
@@ -96,14 +91,14 @@ async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataK
 
 
 async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher, *, lock: bool = True
-                ) -> dict[int, dict[str, bytes]]:
+                ) -> dict[int, dict[bytes, bytes]]:
     c = tables.data_keys.c
     query = select(c.bucket, c.sealed).where(c.bucket.in_(buckets))
     rows = (await session.execute(query.with_for_update() if lock else query)).all()
     return {bucket: datakeys.open_bucket(ring, bucket, sealed) for bucket, sealed in rows}
 
 
-async def _save(session: AsyncSession, buckets: dict[int, dict[str, bytes]], ring: FieldCipher) -> None:
+async def _save(session: AsyncSession, buckets: dict[int, dict[bytes, bytes]], ring: FieldCipher) -> None:
     if not buckets:
         return
     now = datetime.now(UTC)
