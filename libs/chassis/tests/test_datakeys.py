@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import uuid
 
@@ -54,7 +55,8 @@ def test_a_bucket_packs_unpacks_and_finds_every_entry(entries):
 
 def test_a_student_key_is_filed_under_its_own_bytes_and_any_other_owner_under_a_hash():
     assert datakeys.student_id(ALICE) == bytes.fromhex(ALICE)
-    assert datakeys.student_id(ALICE.upper()) != bytes.fromhex(ALICE)  # not a student key: hashed
+    assert datakeys.student_id(ALICE.upper()) == bytes.fromhex(ALICE)  # the same hex value
+    assert datakeys.student_id("g" * 64) != datakeys.student_id("h" * 64)  # not hex: hashed
     assert len(datakeys.student_id("s1")) == 32 != datakeys.student_id("s2")
 
 
@@ -132,11 +134,12 @@ def test_a_legacy_value_whose_nonce_starts_like_a_students_token_still_opens():
 def test_many_students_are_found_in_their_buckets_and_a_replaced_bucket_is_read_again():
     ring = FieldCipher.from_text(RING)
     keys = datakeys.DataKeys(ring)
-    owners = [f"{n:064x}" for n in range(3000)]
+    owners = [hashlib.sha256(b"%d" % n).hexdigest() for n in range(3000)]  # student keys: HMAC-SHA256 hex
     entries = {o: os.urandom(32) for o in owners}
     for bucket in {datakeys.bucket_of(o) for o in owners}:
         keys.put(bucket, _sealed(ring, bucket, {o: k for o, k in entries.items() if datakeys.bucket_of(o) == bucket}))
     assert all(keys.key_of(o) == entries[o] for o in owners) and keys.key_of("f" * 64) is None
+    assert keys.keys_for([*owners, "f" * 64, "s1"]) == [entries[o] for o in owners] + [None, None]
     first = owners[0]
     keys.put(datakeys.bucket_of(first), _sealed(ring, datakeys.bucket_of(first), {}))
     assert keys.key_of(first) is None

@@ -2,8 +2,8 @@
 
 Each student whose ID number and name travel in events gets a random 32-byte data key; the
 events' tokens of that student are sealed under it (``aid_chassis.fields``: blob version
-``0xA2``), not under the platform's ring. The data keys are kept in **buckets** (4,096, by a
-CRC of the student key), each bucket sealed under the ring as one blob and published on the
+``0xA2``), not under the platform's ring. The data keys are kept in **buckets** (4,096, by the
+first 12 bits of the student's id), each bucket sealed under the ring as one blob and published on the
 compacted topic ``aid.student-keys.v1`` keyed by the bucket's number: identity-matching issues
 them (its ``data_keys`` table is the authority) and every process that opens tokens follows the
 topic into memory (``DataKeyFollower``, the way a Kafka Streams global table is kept).
@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 import threading
-import zlib
+from bisect import bisect_left
 from collections.abc import Iterable
 from hashlib import blake2b
 
@@ -38,7 +38,7 @@ from aid_contracts.topics import Topic
 
 log = logging.getLogger(__name__)
 
-BUCKETS = 4096
+BUCKETS = 4096  # the first 12 bits of a student's id
 KEY_BYTES = 32
 ENTRY = 64  # a student's id and data key
 TOPIC = Topic.STUDENT_KEYS.value
@@ -46,19 +46,19 @@ FIELD = "data-keys"  # the associated data's field name of a sealed bucket
 
 
 def bucket_of(owner: str) -> int:
-    """The bucket that holds a student's data key."""
-    return zlib.crc32(owner.encode()) % BUCKETS
+    """The bucket that holds a student's data key: the first 12 bits of the student's id."""
+    return int.from_bytes(student_id(owner)[:2], "big") >> 4
 
 
 def student_id(owner: str) -> bytes:
-    """The 32 bytes a student is filed under: a student key's own (64 lower-case hex digits), else
-    the BLAKE2b of any other owner (tests' made-up keys)."""
+    """The 32 bytes a student is filed under: a student key's own (64 hex digits), else the BLAKE2b
+    of any other owner (tests' made-up keys)."""
     if len(owner) == 64:
         try:
             raw = bytes.fromhex(owner)
         except ValueError:
             raw = b""
-        if len(raw) == 32 and raw.hex() == owner:
+        if len(raw) == 32:
             return raw
     return blake2b(owner.encode(), digest_size=32).digest()
 
@@ -154,6 +154,24 @@ class DataKeys:
         """The student's data key, None when none is known."""
         plain = self._plain.get(bucket_of(owner))
         return None if plain is None else find(plain, student_id(owner))
+
+    def keys_for(self, owners: list[str]) -> list[bytes | None]:
+        """``key_of`` of many students (a bank file's): each bucket they touch indexed once, a
+        student found by ``bisect`` in it (a third of ``key_of``'s time)."""
+        indexes: dict[int, tuple[bytes, list[bytes]]] = {}
+        found: list[bytes | None] = []
+        add = found.append
+        for owner in owners:
+            sid = student_id(owner)
+            bucket = (sid[0] << 4) | (sid[1] >> 4)
+            index = indexes.get(bucket)
+            if index is None:
+                plain = self._plain.get(bucket, b"")
+                index = indexes[bucket] = (plain, [plain[at:at + 32] for at in range(0, len(plain), ENTRY)])
+            plain, ids = index
+            at = bisect_left(ids, sid)
+            add(plain[at * ENTRY + 32:(at + 1) * ENTRY] if at < len(ids) and ids[at] == sid else None)
+        return found
 
     def cipher_of(self, owner: str) -> StudentCipher | None:
         """The student's sealer, None when no data key of theirs is known."""

@@ -222,14 +222,16 @@ class FieldCipher:
 
     def open_columns(self, columns: Mapping[str, list[str | None]], owners: list[str]) -> dict[str, list[str | None]]:
         """``open_texts`` over a frame's personal columns (a bank file's names and ID numbers), a
-        student at a time: a student's data key is looked up and its cipher made once for all their
-        fields; fields under the ring's sealing key opened inline; plain values and None as they are."""
+        student at a time: the students' data keys looked up together, a student's cipher made once
+        for all their fields; fields under the ring's sealing key opened inline; plain values and
+        None as they are."""
         names = list(columns)
         opened: dict[str, list[str | None]] = {name: [] for name in names}
         tags = [f"{name}\x1f" for name in names]
         aead, prefix, start = self._sealer, self.prefix, len(self.prefix) + NONCE
-        for owner, *values in zip(owners, *(columns[name] for name in names), strict=True):
-            student = _UNKNOWN
+        keys = self.students.keys_for(owners) if self.students is not None else [None] * len(owners)
+        for owner, key, *values in zip(owners, keys, *(columns[name] for name in names), strict=True):
+            student = None
             for name, tag, value in zip(names, tags, values):
                 if value is None or not value.startswith(TOKEN):
                     opened[name].append(value)
@@ -239,11 +241,10 @@ class FieldCipher:
                     if blob.startswith(prefix):
                         opened[name].append(aead.decrypt(blob[start - NONCE:start], blob[start:], bound).decode())
                         continue
-                    if blob[:1] == _STUDENT_PREFIX:
-                        student = self._student(owner) if student is _UNKNOWN else student
-                        if student is not None:
-                            opened[name].append(student.open(blob, bound).decode())
-                            continue
+                    if key is not None and blob[:1] == _STUDENT_PREFIX:
+                        student = student or AESGCM(key)
+                        opened[name].append(student.decrypt(blob[1:1 + NONCE], blob[1 + NONCE:], bound).decode())
+                        continue
                 except InvalidTag:
                     pass
                 opened[name].append(self.open_text(value, owner, name))
@@ -339,7 +340,6 @@ class FieldCipher:
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _STUDENT_PREFIX = bytes([STUDENT])
-_UNKNOWN = object()  # a student's cipher not looked up yet
 
 
 def _blob(token: str, field: str) -> bytes:
