@@ -220,16 +220,18 @@ class FieldCipher:
                 opened.append(self.open_text(value, owner, field))
         return opened
 
-    def open_columns(self, columns: Mapping[str, list[str | None]], owners: list[str]) -> dict[str, list[str | None]]:
+    def open_columns(self, columns: Mapping[str, list[str | None]], owners: list[str],
+                     indexes: dict | None = None) -> dict[str, list[str | None]]:
         """``open_texts`` over a frame's personal columns (a bank file's names and ID numbers), a
-        student at a time: the students' data keys looked up together, a student's cipher made once
-        for all their fields; fields under the ring's sealing key opened inline; plain values and
-        None as they are."""
+        student at a time: the students' data keys looked up together (``indexes``: the buckets'
+        indexes kept across calls, ``DataKeys.keys_for``), a student's cipher made once for all
+        their fields; fields under the ring's sealing key opened inline; plain values and None as
+        they are."""
         names = list(columns)
         opened: dict[str, list[str | None]] = {name: [] for name in names}
         tags = [f"{name}\x1f" for name in names]
         aead, prefix, start = self._sealer, self.prefix, len(self.prefix) + NONCE
-        keys = self.students.keys_for(owners) if self.students is not None else [None] * len(owners)
+        keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
         for owner, key, *values in zip(owners, keys, *(columns[name] for name in names), strict=True):
             student = None
             for name, tag, value in zip(names, tags, values):

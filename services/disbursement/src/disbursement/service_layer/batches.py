@@ -99,21 +99,21 @@ async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, ciph
                           fields: FieldCipher) -> pl.DataFrame:
     """The batch's lines in order with their cards, names and ID numbers opened, read in parts: one
     part is opened in a thread while PostgreSQL sends the next."""
-    parts, pending = [], None
+    parts, pending, indexes = [], None, {}  # indexes: the data keys' buckets, indexed once for every part
     for start in range(1, count + 1, EXPORT_PART):
         rows = await bulk.copy_out(session, _EXPORT_SQL, EXPORT_SCHEMA, (batch_id, start, start + EXPORT_PART - 1))
         if pending is not None:
             parts.append(await pending)
-        pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher, fields))
+        pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher, fields, indexes))
     if pending is not None:
         parts.append(await pending)
     return pl.concat(parts).sort("seq").drop("seq") if parts else pl.DataFrame()
 
 
-def _in_clear(rows: pl.DataFrame, cipher: FieldCipher, fields: FieldCipher) -> pl.DataFrame:
+def _in_clear(rows: pl.DataFrame, cipher: FieldCipher, fields: FieldCipher, indexes: dict) -> pl.DataFrame:
     owners = rows["student_key"].to_list()
     cards = cipher.open_all(rows["card_hex"].str.decode("hex").to_list(), owners, "card")
-    columns = fields.open_columns({name: rows[name].to_list() for name in ("name", "id_number")}, owners)
+    columns = fields.open_columns({name: rows[name].to_list() for name in ("name", "id_number")}, owners, indexes)
     opened = [pl.Series(name, values, pl.String) for name, values in columns.items()]  # the order of a line
     return rows.select("seq", "payment_id", *opened, "bank", pl.Series("card", cards, pl.String), "amount_fen")
 
