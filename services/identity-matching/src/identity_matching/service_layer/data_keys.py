@@ -45,7 +45,10 @@ async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher)
     del by_bucket
     changed: dict[int, dict[bytes, bytes]] = {}
     for (bucket, sid), key in zip(missing, datakeys.new_keys(len(missing)), strict=True):
-        changed.setdefault(bucket, dict(stored.get(bucket, {})))[sid] = key
+        entries = changed.get(bucket)
+        if entries is None:
+            entries = changed[bucket] = dict(stored.get(bucket, {}))
+        entries[sid] = key
     await _save(session, changed, ring)
     return Issued({**stored, **changed})
 
