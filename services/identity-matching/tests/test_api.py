@@ -9,9 +9,12 @@ import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from aid_chassis import datakeys
 from aid_chassis.dev_issuer import DevIssuer
+from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.entrypoints.api import create
 from identity_matching.service_layer import imports
@@ -20,7 +23,7 @@ from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
-from tests.factories import FIELD_KEYS
+from tests.factories import FIELD_KEYS, FIELDS
 
 LIST = f"身份证号,姓名,类别,户籍所在地\n{id_number(1)},学生1,孤儿,520102\n{id_number(2)}0,学生2,孤儿,520102\n"
 
@@ -146,15 +149,46 @@ def test_a_student_no_longer_matched_is_shredded_once_and_the_shredding_is_audit
     for department in ("civil_affairs", "poverty_office"):  # student 1 taken off both lists: withdrawn
         assert api.call("province", "POST", f"/imports/lists/{department}",
                         files={"file": ("l.csv", other)}).status_code == 200
-    k, o, a = tables.data_keys.c, tables.chassis.outbox.c, tables.audit_log.c
+    o, a = tables.chassis.outbox.c, tables.audit_log.c
     published = api.count(tables.chassis.outbox, o.topic == "aid.student-keys.v1")
-    students = api.count(tables.data_keys, k.students > 0)
+    before = _buckets(api.url)
     done = api.call("province", "POST", "/students/shred", json=shred)
     assert done.status_code == 200 and done.json()["shredded"] is True
     assert api.count(tables.chassis.outbox, o.topic == "aid.student-keys.v1") == published + 1  # its bucket again
-    assert api.count(tables.data_keys, k.students > 0) <= students
+    gone, after = datakeys.student_id(done.json()["student_key"]), _buckets(api.url)
+    bucket = datakeys.bucket_of(done.json()["student_key"])
+    assert gone in before[bucket] and after[bucket] == {k: v for k, v in before[bucket].items() if k != gone}
+    assert {b: e for b, e in after.items() if b != bucket} == {b: e for b, e in before.items() if b != bucket}
     assert api.count(tables.audit_log, a.entity == "student", a.entity_id == done.json()["student_key"],
                      a.action == "shredded") == 1
     again = api.call("province", "POST", "/students/shred", json=shred)
     assert again.status_code == 404 and again.json()["detail"]["code"] == "no_data_key"
     assert api.call("county", "POST", "/students/shred", json=shred).status_code == 403
+
+
+def _buckets(url: str) -> dict[int, dict[bytes, bytes]]:
+    """Every stored bucket of data keys, opened."""
+    async def read():
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(tables.data_keys.c.bucket, tables.data_keys.c.sealed))).all()
+        finally:
+            await engine.dispose()
+        return {bucket: datakeys.open_bucket(FIELDS, bucket, sealed) for bucket, sealed in rows}
+    return asyncio.run(read())
+
+
+def test_a_student_matched_only_before_data_keys_cannot_be_shredded_alone(api):
+    key = student_key(id_number(3), BY.secret)
+    async def matched_before():
+        engine = create_async_engine(api.url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(insert(tables.matches).values(student_key=key, match_id="M-old", revision=1,
+                                                                 fingerprint="", active=False, school_code="5201020001"))
+        finally:
+            await engine.dispose()
+    asyncio.run(matched_before())
+    refused = api.call("province", "POST", "/students/shred", json={"id_number": id_number(3), "reason": "保存期满"})
+    assert refused.status_code == 409 and refused.json()["detail"]["code"] == "sealed_under_ring"

@@ -69,3 +69,7 @@ async def test_rekey_reseals_everything_so_the_old_key_can_leave_the_ring(with_r
         id_number(1), id_number(2)]
     again = await rekey.rekey(with_roster, ROTATED, lines.append)
     assert not any(r["resealed"] or r["unopened"] for r in again.values())
+    async with with_roster() as s:
+        buckets = len((await s.execute(select(tables.data_keys.c.bucket))).all())
+    republished = await data_keys.rekey(with_roster, ROTATED, lines.append, every=True)  # republish-data-keys
+    assert republished == {"resealed": buckets, "unopened": 0} and buckets >= 1

@@ -198,7 +198,8 @@ class DataKeyFollower:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow until ``stop``; ``keys.ready`` once the topic's end (at start) is read. A broker
-        that cannot be reached is tried again every 5 seconds."""
+        that cannot be reached, or any error while following, is tried again after 5 seconds
+        (from the topic's start: what was missed meanwhile is read again)."""
         while not stop.is_set():
             consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id,
                                         enable_auto_commit=False, isolation_level="read_committed")
@@ -213,6 +214,9 @@ class DataKeyFollower:
                 continue
             try:
                 await self._read(consumer, stop)
+            except Exception:  # noqa: BLE001 - a follower that stopped would keep a shredded key: start again
+                log.exception("data keys: following the topic failed; starting again in 5 s")
+                await _wait(stop, 5.0)
             finally:
                 await consumer.stop()
 

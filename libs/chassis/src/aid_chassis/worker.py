@@ -29,7 +29,23 @@ def consumer_and_relay(settings: ServiceSettings, sessions: async_sessionmaker[A
     relay = OutboxRelay(
         sessions, tables.outbox, bootstrap_servers=settings.kafka_bootstrap_servers,
         service=settings.service_name, batch_size=settings.relay_batch_size, idle_seconds=settings.relay_idle_seconds)
-    return [consumer.run, relay.run, *([data_keys_follower(settings)] if opens_fields else [])]
+    if not opens_fields:
+        return [consumer.run, relay.run]
+    return [after_data_keys(settings, consumer.run), relay.run, data_keys_follower(settings)]
+
+
+def after_data_keys(settings: ServiceSettings, loop: Loop) -> Loop:
+    """``loop`` started once the process has read the students' data keys (a worker that opens
+    fields must not take a key still on its way for a shredded one)."""
+    keys = datakeys.attach(settings.field_cipher())
+
+    async def waiting(stop: asyncio.Event) -> None:
+        while not keys.ready.is_set() and not stop.is_set():
+            await asyncio.sleep(0.1)
+        if not stop.is_set():
+            await loop(stop)
+
+    return waiting
 
 
 def data_keys_follower(settings: ServiceSettings) -> Loop:

@@ -4,7 +4,7 @@ and lists), the outbox relay, payment notices."""
 from functools import partial
 from pathlib import Path
 
-from aid_chassis.worker import consumer_and_relay, periodic
+from aid_chassis.worker import after_data_keys, consumer_and_relay, periodic
 from aid_contracts import Published, Verified
 from aid_contracts.topics import Topic
 from disbursement.adapters import tables
@@ -27,4 +27,4 @@ def build_loops(settings, sessions):
     notifier = periodic(sessions, partial(notify.deliver_due, channel=channel(settings), cipher=settings.cipher(),
                                           max_attempts=settings.notify_max_attempts, fields=settings.field_cipher()),
                         every=settings.notify_every_seconds, name="delivering payment notices")
-    return [*loops, notifier]
+    return [*loops, after_data_keys(settings, notifier)]  # a notice names the student

@@ -8,6 +8,9 @@ takes a student's key out of its bucket and publishes the bucket again.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -64,24 +67,47 @@ async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     return True
 
 
-async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Callable[[str], None]) -> dict:
+async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Callable[[str], None], *,
+                every: bool = False) -> dict:
     """Key rotation (``python -m identity_matching rekey``): every bucket not sealed under the
     ring's sealing key sealed again and published again — the students' keys, not their events.
-    A bucket that does not open is counted and left as it is."""
+    ``every``: all buckets, to fill a topic that was lost (``republish-data-keys``). A bucket that
+    does not open is counted and left as it is."""
     async with sessions() as session, session.begin():
         rows = (await session.execute(select(tables.data_keys.c.bucket, tables.data_keys.c.sealed)
                                       .with_for_update())).all()
         stale, unopened = {}, 0
         for bucket, sealed in rows:
-            if ring.is_current(sealed):
+            if ring.is_current(sealed) and not every:
                 continue
             try:
                 stale[bucket] = datakeys.open_bucket(ring, bucket, sealed)
             except SealedFieldError:
                 unopened += 1
         await _save(session, stale, ring)
-    progress(f"data_keys: {len(stale)} buckets re-sealed and published again, {unopened} not opened")
+    progress(f"data_keys: {len(stale)} buckets sealed and published again, {unopened} not opened")
     return {"resealed": len(stale), "unopened": unopened}
+
+
+def republish_command() -> tuple[str, Callable]:
+    """``python -m identity_matching republish-data-keys``: every bucket published again (a lost or
+    recreated ``aid.student-keys.v1``: until then every process finds no student's key)."""
+    def run(settings) -> int:
+        from aid_chassis import db
+
+        async def go() -> dict:
+            engine = db.make_engine(settings)
+            try:
+                return await rekey(db.make_sessions(engine), settings.field_cipher(),
+                                   lambda line: print(line, file=sys.stderr), every=True)
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(go())
+        print(json.dumps({"data_keys": report}))
+        return 1 if report["unopened"] else 0
+
+    return "publish every bucket of students' data keys again (a lost aid.student-keys.v1)", run
 
 
 async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataKeys:

@@ -99,7 +99,7 @@ def export_row(row, whole: bool, fields: FieldCipher) -> list[str]:
     """One student as an export line, in the words of EXPORT_HEADER: the whole ID number when
     ``whole`` (see ``exports_whole``; the export is audited), masked otherwise."""
     shown = item(row, fields)
-    id_number = fields.open_text(row.id_number, row.student_key, "id_number") if whole else shown["id_number"]
+    id_number = fields.shown(row.id_number, row.student_key, "id_number") if whole else shown["id_number"]
     return [shown["name"], id_number, row.school_code, labels.label(labels.STAGE, row.stage),
             row.enrolment_region, row.household_region, labels.labels(labels.CATEGORY, row.categories),
             labels.label(labels.POVERTY_STATUS, row.poverty_status), labels.label(labels.STUDENT_STATUS, row.status),
