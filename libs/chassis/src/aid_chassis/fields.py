@@ -287,14 +287,20 @@ class FieldCipher:
                 return aead.decrypt(body[:NONCE], body[NONCE:], _bound(owner, field))
             except InvalidTag:
                 pass
-        if self._legacy is not None:
-            try:
-                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode())
-            except InvalidTag:
-                pass
+        if (legacy := self._open_legacy(blob, owner)) is not None:
+            return legacy
         if key_id is not None and key_id not in self._ring:
             raise SealedFieldError(f"{field}: sealed under key {key_id}, which the ring no longer holds")
         raise SealedFieldError(f"{field}: does not open (tampered, or bound to another student or field)")
+
+    def _open_legacy(self, blob: bytes, owner: str) -> bytes | None:
+        """A value sealed before key ids (nonce ‖ ciphertext, bound to the owner alone); None when it is not one."""
+        if self._legacy is None:
+            return None
+        try:
+            return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode())
+        except InvalidTag:
+            return None
 
     def _open_student(self, blob: bytes, owner: str, field: str) -> bytes:
         student = self._student(owner)
@@ -303,11 +309,8 @@ class FieldCipher:
                 return student.open(blob, _bound(owner, field))
             except InvalidTag:
                 pass
-        if self._legacy is not None:
-            try:
-                return self._legacy.decrypt(blob[:NONCE], blob[NONCE:], owner.encode())
-            except InvalidTag:
-                pass
+        if (legacy := self._open_legacy(blob, owner)) is not None:
+            return legacy
         if student is None:
             raise ShreddedFieldError(f"{field}: sealed under the student's own data key, which is not known here "
                                      "(shredded, or not received yet)")
