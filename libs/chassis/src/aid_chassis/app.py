@@ -77,10 +77,9 @@ async def _follow_data_keys(settings: ServiceSettings):
     waiting up to ``data_keys_wait_seconds`` to have read them all; returns how to stop it."""
     if settings.field_keys is None:
         return None
-    keys = datakeys.attach(settings.field_cipher())
-    stop = asyncio.Event()
-    follower = datakeys.DataKeyFollower(settings.kafka_bootstrap_servers, keys,
-                                        client_id=f"{settings.service_name}-data-keys")
+    follower = datakeys.follower(settings.field_cipher(), settings.kafka_bootstrap_servers,
+                                 f"{settings.service_name}-data-keys")
+    keys, stop = datakeys.attach(settings.field_cipher()), asyncio.Event()
     task = asyncio.create_task(follower.run(stop))
     deadline = time.monotonic() + settings.data_keys_wait_seconds
     while not (keys.ready.is_set() or follower.unreachable or task.done()) and time.monotonic() < deadline:

@@ -47,7 +47,11 @@ FIELD = "data-keys"  # the associated data's field name of a sealed bucket
 
 def bucket_of(owner: str) -> int:
     """The bucket that holds a student's data key: the first 12 bits of the student's id."""
-    return int.from_bytes(student_id(owner)[:2], "big") >> 4
+    return _bucket_of_id(student_id(owner))
+
+
+def _bucket_of_id(sid: bytes) -> int:
+    return (sid[0] << 4) | (sid[1] >> 4)
 
 
 def student_id(owner: str) -> bytes:
@@ -164,7 +168,7 @@ class DataKeys:
         add = found.append
         for owner in owners:
             sid = student_id(owner)
-            bucket = (sid[0] << 4) | (sid[1] >> 4)
+            bucket = _bucket_of_id(sid)
             index = indexes.get(bucket)
             if index is None or index[0] is not self._plain.get(bucket, b""):  # new, or the bucket changed since
                 plain = self._plain.get(bucket, b"")
@@ -265,6 +269,11 @@ async def _read_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) 
         if await consumer.position(tp) < end:
             return False
     return True
+
+
+def follower(ring: FieldCipher, bootstrap_servers: str, client_id: str) -> DataKeyFollower:
+    """The follower that keeps the ring's data keys (an API's, a worker's)."""
+    return DataKeyFollower(bootstrap_servers, attach(ring), client_id=client_id)
 
 
 def attach(ring: FieldCipher) -> DataKeys:

@@ -36,6 +36,8 @@ from hashlib import blake2b
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from aid_chassis.masking import SHREDDED  # what a screen shows for a field that no longer opens
+
 VERSION = 0xA1
 STUDENT = 0xA2  # sealed under the student's own data key
 NONCE = 12
@@ -57,7 +59,6 @@ class ShreddedFieldError(SealedFieldError):
     (销毁), or not received yet. Screens show it as shredded; nothing is paid or published with it."""
 
 
-SHREDDED = "（已销毁）"  # what a screen shows for a field that no longer opens (aid_chassis.masking keeps it)
 
 
 class StudentCipher:
@@ -70,6 +71,10 @@ class StudentCipher:
         self.aead = AESGCM(key)
         self._key = key
         self._nonce_key: bytes | None = None  # derived when it first seals (opening needs none)
+
+    def token(self, value: str, bound: bytes) -> str:
+        """``value`` as a text token sealed under the student's key."""
+        return TOKEN + base64.urlsafe_b64encode(self.seal(value.encode(), bound)).decode()
 
     def seal(self, data: bytes, bound: bytes) -> bytes:
         if self._nonce_key is None:
@@ -151,7 +156,7 @@ class FieldCipher:
             return value
         student = self._student(owner)
         if student is not None:
-            return TOKEN + base64.urlsafe_b64encode(student.seal(value.encode(), _bound(owner, field))).decode()
+            return student.token(value, _bound(owner, field))
         return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
 
     def seal_columns(self, columns: Mapping[str, list[str | None]], owners: list[str],
@@ -174,8 +179,7 @@ class FieldCipher:
                 elif value.startswith(TOKEN) and self._opens(value, owner, name):
                     sealed[name].append(value)
                 else:
-                    sealed[name].append(TOKEN + base64.urlsafe_b64encode(
-                        student.seal(value.encode(), (tag + owner).encode())).decode())
+                    sealed[name].append(student.token(value, (tag + owner).encode()))
         return sealed
 
     def _opens(self, value: str, owner: str, field: str) -> bool:

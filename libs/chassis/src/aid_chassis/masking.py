@@ -1,7 +1,7 @@
 """Masks for personal data shown to people who may not see it whole (a shredded field's
 placeholder, ``aid_chassis.fields.SHREDDED``, is shown as it is)."""
 
-SHREDDED = "（已销毁）"  # aid_chassis.fields.SHREDDED (kept here too: masking imports nothing)
+SHREDDED = "（已销毁）"  # a shredded student's name or ID number on a screen (aid_chassis.fields)
 
 
 def mask_id_number(value: str) -> str:

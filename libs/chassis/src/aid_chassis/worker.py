@@ -50,9 +50,8 @@ def after_data_keys(settings: ServiceSettings, loop: Loop) -> Loop:
 
 def data_keys_follower(settings: ServiceSettings) -> Loop:
     """The loop that keeps the process's students' data keys (``aid_chassis.datakeys``)."""
-    keys = datakeys.attach(settings.field_cipher())
-    return datakeys.DataKeyFollower(settings.kafka_bootstrap_servers, keys,
-                                    client_id=f"{settings.service_name}-worker-data-keys").run
+    return datakeys.follower(settings.field_cipher(), settings.kafka_bootstrap_servers,
+                             f"{settings.service_name}-worker-data-keys").run
 
 
 def event_consumer(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession], tables: ChassisTables, *,

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-
 from aid_chassis.app import session
 from aid_chassis.auth import Principal, Role, allow
 from aid_contracts.keys import student_key
-from identity_matching.adapters import tables
-from identity_matching.service_layer import data_keys, rematch
-from identity_matching.service_layer.trail import log
+from identity_matching.service_layer import shredding
 from identity_matching.settings import Settings
 
 router = APIRouter(prefix="/students", tags=["students 学生个人信息"])
@@ -35,25 +31,11 @@ class Shred(BaseModel):
 async def shred(body: Shred, request: Request, db=Depends(session), who: Principal = Depends(SHREDDERS)) -> dict:
     settings: Settings = request.app.state.settings
     key = student_key(body.id_number, settings.pseudonym_secret)
-    ring = settings.field_cipher()
-    async with db.begin():
-        await rematch.serialise(db)  # not while a comparison issues keys
-        active = await db.scalar(select(tables.matches.c.active).where(tables.matches.c.student_key == key))
-        if active:
-            raise HTTPException(409, {"code": "still_matched", "message": "该学生仍在比对结果中：请先从部门名单或学籍中移除 "
-                                      "(the student still matches: take them off the lists or roster first)"})
-        if not await data_keys.shred(db, key, ring):
-            if active is not None and not await _shredded_before(db, key):  # matched only before data keys
-                raise HTTPException(409, {"code": "sealed_under_ring", "message": "该学生的信息在启用学生数据密钥之前以平台密钥加密，"
-                                          "无法单独销毁 (their fields were sealed under the platform's ring before "
-                                          "data keys existed: they cannot be shredded alone)"})
-            raise HTTPException(404, {"code": "no_data_key", "message": "该学生没有数据密钥：从未出现在事件中，或已销毁 "
-                                      "(no data key: never in an event, or shredded already)"})
-        await log(db, "student", key, "shredded", who, {"reason": body.reason})
+    try:
+        async with db.begin():
+            await shredding.shred(db, key, settings.field_cipher(), who, body.reason)
+    except shredding.ShredRefused as exc:
+        raise HTTPException(409, {"code": exc.code, "message": str(exc)}) from None
+    except LookupError as exc:
+        raise HTTPException(404, {"code": "no_data_key", "message": str(exc)}) from None
     return {"student_key": key, "shredded": True}
-
-
-async def _shredded_before(db, key: str) -> bool:
-    a = tables.audit_log.c
-    return bool(await db.scalar(select(a.id).where(a.entity == "student", a.entity_id == key,
-                                                   a.action == "shredded").limit(1)))

@@ -119,11 +119,10 @@ async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataK
     return keys
 
 
-async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher, *, lock: bool = True
-                ) -> dict[int, dict[bytes, bytes]]:
+async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher) -> dict[int, dict[bytes, bytes]]:
     c = tables.data_keys.c
     query = select(c.bucket, c.sealed).where(c.bucket.in_(buckets))
-    rows = (await session.execute(query.with_for_update() if lock else query)).all()
+    rows = (await session.execute(query.with_for_update())).all()
     return {bucket: datakeys.open_bucket(ring, bucket, sealed) for bucket, sealed in rows}
 
 
