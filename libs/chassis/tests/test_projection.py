@@ -6,6 +6,7 @@ import pytest
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy import ARRAY, BigInteger, Column, Date, DateTime, MetaData, Numeric, String, Table, Text, select
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -62,3 +63,28 @@ async def test_rows_by_key_reads_only_the_asked_keys_and_counts_add_up(sessions)
     assert totals == {("520101", "orphan"): 1, ("520101", "disabled"): 1, ("520102", "orphan"): 5}
     async with sessions() as s:
         assert await rows_by_key(s, rows, [], lambda r: r) == {}
+
+
+@ASYNC
+async def test_upsert_with_stored_keys_inserts_the_new_rows_and_replaces_the_read_ones(sessions):
+    async with sessions() as s, s.begin():
+        await upsert(s, rows, [{"student_key": "a", "note": "first"}])
+    async with sessions() as s, s.begin():
+        found = await rows_by_key(s, rows, ["a", "b"], lambda r: r["student_key"])
+        await upsert(s, rows, [{"student_key": "a", "note": "second"}, {"student_key": "b", "note": "new"}],
+                     stored=set(found))
+    async with sessions() as s:
+        assert {r.student_key: r.note for r in await s.execute(select(rows))} == {"a": "second", "b": "new"}
+
+
+@ASYNC
+async def test_upsert_fails_rather_than_merging_a_row_it_did_not_read(sessions):
+    """A key left out of ``stored`` is inserted plainly: a row already there is a unique violation
+    (the consumer then applies the batch again), never a silent overwrite or a lost update."""
+    async with sessions() as s, s.begin():
+        await upsert(s, rows, [{"student_key": "a", "note": "first"}])
+    with pytest.raises(IntegrityError):
+        async with sessions() as s, s.begin():
+            await upsert(s, rows, [{"student_key": "a", "note": "second"}], stored=set())
+    async with sessions() as s:
+        assert [r.note for r in await s.execute(select(rows))] == ["first"]

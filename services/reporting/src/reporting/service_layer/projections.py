@@ -80,9 +80,11 @@ async def _students(session: AsyncSession, envelopes: list[Envelope]) -> Counter
     changed_students, changed_aid, changed_reasons = lifecycle.fold(envelopes, students, aid, reasons)
     touched = changed_students | {k for _, k in changed_aid} | {k for k, _ in changed_reasons}
     change = delta(_state(touched, *before_rows), _state(touched, students, aid, reasons))
-    await upsert(session, tables.students, [_without_personal(students[k]) for k in sorted(changed_students)])
-    await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)])
-    await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)])
+    await upsert(session, tables.students, [_without_personal(students[k]) for k in sorted(changed_students)],
+                 stored=before_rows[0])  # new rows are inserted, not merged
+    await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)], stored=before_rows[1])
+    await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)],
+                 stored=before_rows[2])
     programmes = {aid[k]["programme_code"]: aid[k] for k in changed_aid}
     await upsert(session, tables.programmes, [programmes[code] for code in sorted(programmes)])  # lanes: key order
     return change
