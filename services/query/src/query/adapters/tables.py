@@ -6,7 +6,7 @@ Region and school codes use the "C" collation so that a jurisdiction's prefix
 """
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 
 from aid_chassis.audit import audit_log_table
 from aid_chassis.tables import ChassisTables
@@ -67,7 +67,7 @@ timeline = Table(
     Column("event_id", String(64), primary_key=True),
     Column("event_type", String(40), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("summary", JSONB, nullable=False),
+    Column("summary", JSON, nullable=False),  # read back whole: kept as its text (migration 0007)
 )
 
 unfunded_reasons = Table(
