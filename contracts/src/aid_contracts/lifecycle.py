@@ -52,7 +52,13 @@ def categories_of(entries: list[CategoryEntry]) -> Row:
     """The categories, departments and poverty status of a student's findings (plain strings).
 
     Read once or twice for every match a consumer folds: the members' ``_value_`` (an attribute)
-    rather than ``.value`` (a descriptor call each), the registered-poor member looked up once."""
+    rather than ``.value`` (a descriptor call each), the registered-poor member looked up once; the
+    findings of one department (most students') without sets and sorting."""
+    if len(entries) == 1:
+        only = entries[0]
+        status = only.poverty_status if only.category is _POOR else None
+        return {"categories": [only.category._value_], "departments": [only.department],
+                "poverty_status": None if status is None else status._value_}
     poor = next((e.poverty_status for e in entries if e.category is _POOR and e.poverty_status), None)
     return {"categories": [c._value_ for c in sorted({e.category for e in entries})],  # StrEnum: sorts as its value
             "departments": sorted({e.department for e in entries}),

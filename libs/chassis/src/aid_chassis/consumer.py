@@ -391,7 +391,9 @@ def _one_per_trace(records: list[ConsumerRecord]) -> list[ConsumerRecord]:
     """
     seen: dict[bytes | None, ConsumerRecord] = {}
     for record in records:  # from the end: publishers add the trace headers last
-        parent = next((v for k, v in reversed(record.headers or ()) if k == "traceparent"), None)
+        headers = record.headers or ()
+        parent = headers[-1][1] if headers and headers[-1][0] == "traceparent" else next(
+            (v for k, v in reversed(headers) if k == "traceparent"), None)
         trace_id = parent[3:35] if parent else None
         if trace_id not in seen:
             seen[trace_id] = record
