@@ -34,8 +34,10 @@ async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     ``stored``: the primary keys (a value, or a tuple in the key's column order) of the rows this
     transaction read and locked with ``rows_by_key`` — every row of the keys it asked for. A row
     whose key is not among them is new and is inserted without ``ON CONFLICT`` (whose speculative
-    insertion is a fifth of the server's time for a new row); should another writer have inserted
-    it after all, the unique violation fails the batch, and the consumer applies it again."""
+    insertion is a fifth of the server's time for a new row). Should another transaction have
+    inserted it after all (a student's events split across lanes or members — a broken partition
+    mapping), the unique violation is no silent overwrite: it fails the bulk, and the consumer
+    applies those events again (a lane alone, then one event at a time), reading the row this time."""
     if stored is None:
         await _merge(session, table, rows, replace=True)
         return
