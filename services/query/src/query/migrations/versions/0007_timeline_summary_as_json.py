@@ -2,8 +2,8 @@
 
 The summary is only ever read back whole (a student's timeline); nothing searches inside it. As
 ``json`` the server checks and stores the text a projection sends instead of converting every line
-to ``jsonb``'s binary form: query's timeline for 150,000 new matches 2.6 → 1.9 s of the server's
-CPU (its statements replayed alone on a fresh server). The change rewrites the table under an
+to ``jsonb``'s binary form: query's timeline for 150,000 new matches 2.45–2.6 → 2.35 s of the
+server's CPU (``bench/statements.py``). The change rewrites the table under an
 exclusive lock: timelines and query's worker wait while every line is rewritten.
 
 Revision ID: 0007

@@ -1,0 +1,123 @@
+"""Benchmark: PostgreSQL's CPU for each statement kind of query's and reporting's projections.
+
+``bench/projections.py`` says how much CPU a burst costs each projection; this one says where the
+server's share goes, and what a statement's alternative would cost. The same ``BENCH_EVENTS``
+(default 150,000) sealed matches are applied by each service's own consumer (as in
+``projections.py``) while every statement's rows are captured; then each table's captured
+statements are replayed alone, on a fresh migrated database of a server of its own, and the
+server's CPU is measured:
+
+- ``<service>.<table>.as_built``   the statements as the projection sends them (new rows inserted,
+                                    the rows it read merged: ``projection.upsert(stored=)``)
+- ``<service>.<table>.all_merged`` every row through ``INSERT … ON CONFLICT`` (before 2026-12-02)
+- ``query.timeline.as_jsonb``       the timeline's summaries converted to ``jsonb`` (before migration
+                                    0007 they were)
+
+Writes ``bench/results/statements.json``. Not part of ``make bench``'s goals (the goal is the
+catch-up, ``read_side``); run it to judge a change to a statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import psycopg
+from aiokafka import TopicPartition
+from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects.postgresql import JSONB
+
+import projections
+from aid_chassis import db, process, projection
+from aid_local.postgres import PostgresServer
+
+RESULTS = Path(__file__).resolve().parent / "results" / "statements.json"
+VARIANTS = {"query": {"students": ("as_built", "all_merged"), "timeline": ("as_built", "as_jsonb")},
+            "reporting": {"students": ("as_built", "all_merged"), "progress_counts": ("as_built",)}}
+
+
+async def _capture(name: str, server: PostgresServer, records: list) -> list[tuple[str, list, dict]]:
+    """Apply the burst through the service's consumer; every ``_merge`` call's table, rows and options."""
+    captured: list[tuple[str, list, dict]] = []
+    merge = projection._merge
+
+    async def spy(session, table, rows, **options):
+        rows = list(rows)
+        captured.append((table.name, rows, options))
+        await merge(session, table, rows, **options)
+
+    server.ensure_database(f"capture_{name}")
+    engine, consumer = projections._consumer(name, server.dsn(f"capture_{name}"))
+    projection._merge = spy
+    try:
+        for first in range(0, len(records), projections.BATCH):
+            batch: dict[TopicPartition, list] = {}
+            for record in records[first:first + projections.BATCH]:
+                batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+            await consumer.apply_batch(batch)
+    finally:
+        projection._merge = merge
+        await engine.dispose()
+    return captured
+
+
+async def _replay(name: str, server: PostgresServer, table_name: str, calls: list, variant: str) -> float:
+    """Server CPU seconds for one table's captured statements, replayed alone on a fresh database."""
+    database = f"{name}_{table_name}_{variant}"
+    server.ensure_database(database)
+    engine, _ = projections._consumer(name, server.dsn(database))  # migrated
+    table = importlib.import_module(f"{name}.adapters.tables").metadata.tables[table_name]
+    if variant == "as_jsonb":
+        with psycopg.connect(server.libpq_dsn(database), autocommit=True) as conn:
+            conn.execute("ALTER TABLE timeline ALTER COLUMN summary TYPE jsonb USING summary::jsonb")
+        table = _as_jsonb(table)
+    sessions = db.make_sessions(engine)
+    before = projections._postgres_cpu(server)
+    try:
+        for _, rows, options in calls:
+            if variant == "all_merged":
+                options = {**options, "conflicts": True}
+            async with sessions() as session, session.begin():
+                await projection._merge(session, table, rows, **options)
+        return round(projections._postgres_cpu(server) - before, 2)
+    finally:
+        await engine.dispose()
+
+
+def _as_jsonb(table: Table) -> Table:
+    """The timeline's definition with its summary as ``jsonb`` (its rows then travel as ``jsonb``)."""
+    copy = table.to_metadata(MetaData())
+    copy.c.summary.type = JSONB()
+    return copy
+
+
+async def main() -> dict:
+    n = int(os.environ.get("BENCH_EVENTS", "150000"))
+    results: dict = {"events": n}
+    records = projections._records(n)
+    process.tune_gc()
+    for name, tables in VARIANTS.items():
+        with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
+            server = PostgresServer(Path(state), port=24435)
+            await asyncio.to_thread(server.start)
+            try:
+                captured = await _capture(name, server, records)
+                for table_name, variants in tables.items():
+                    calls = [c for c in captured if c[0] == table_name]
+                    for variant in variants:
+                        results[f"{name}.{table_name}.{variant}"] = await _replay(name, server, table_name, calls,
+                                                                                  variant)
+            finally:
+                await asyncio.to_thread(server.stop)
+    return results
+
+
+if __name__ == "__main__":
+    found = asyncio.run(main())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=1) + "\n")
+    print(json.dumps(found, indent=2))
