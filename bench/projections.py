@@ -92,16 +92,21 @@ def _consumer(name: str, url: str):
                                   handlers={}, bulk=projections.project, bulk_types=projections.TYPES)
 
 
+async def apply_burst(consumer, records: list[Record]) -> None:
+    """The records through the consumer, ``BATCH`` at a time, as the worker's batches would come."""
+    for first in range(0, len(records), BATCH):
+        batch: dict[TopicPartition, list[Record]] = {}
+        for record in records[first:first + BATCH]:
+            batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        await consumer.apply_batch(batch)
+
+
 async def _apply(name: str, server: PostgresServer, records: list[Record]) -> dict:
     server.ensure_database(f"bench_{name}")
     engine, consumer = _consumer(name, server.dsn(f"bench_{name}"))
     try:
         start, cpu, postgres = time.perf_counter(), time.process_time(), _postgres_cpu(server)
-        for first in range(0, len(records), BATCH):
-            batch: dict[TopicPartition, list[Record]] = {}
-            for record in records[first:first + BATCH]:
-                batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
-            await consumer.apply_batch(batch)
+        await apply_burst(consumer, records)
         return {f"{name}.seconds": round(time.perf_counter() - start, 2),
                 f"{name}.cpu_seconds": round(time.process_time() - cpu, 2),
                 f"{name}.postgres_seconds": round(_postgres_cpu(server) - postgres, 2)}
@@ -125,8 +130,12 @@ async def main() -> dict:
     return results
 
 
-if __name__ == "__main__":
-    found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=1) + "\n")
+def write(path: Path, found: dict) -> None:
+    """Record a run's figures in ``bench/results`` and print them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found, indent=1) + "\n")
     print(json.dumps(found, indent=2))
+
+
+if __name__ == "__main__":
+    write(RESULTS, asyncio.run(main()))

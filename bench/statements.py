@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import psycopg
-from aiokafka import TopicPartition
 from sqlalchemy import MetaData, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -54,11 +52,7 @@ async def _capture(name: str, server: PostgresServer, records: list) -> list[tup
     engine, consumer = projections._consumer(name, server.dsn(f"capture_{name}"))
     projection._merge = spy
     try:
-        for first in range(0, len(records), projections.BATCH):
-            batch: dict[TopicPartition, list] = {}
-            for record in records[first:first + projections.BATCH]:
-                batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
-            await consumer.apply_batch(batch)
+        await projections.apply_burst(consumer, records)
     finally:
         projection._merge = merge
         await engine.dispose()
@@ -117,7 +111,4 @@ async def main() -> dict:
 
 
 if __name__ == "__main__":
-    found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=1) + "\n")
-    print(json.dumps(found, indent=2))
+    projections.write(RESULTS, asyncio.run(main()))
