@@ -79,7 +79,7 @@ async def _follow_data_keys(settings: ServiceSettings):
         return None
     follower = datakeys.follower(settings.field_cipher(), settings.kafka_bootstrap_servers,
                                  f"{settings.service_name}-data-keys")
-    keys, stop = datakeys.attach(settings.field_cipher()), asyncio.Event()
+    keys, stop = follower.keys, asyncio.Event()
     task = asyncio.create_task(follower.run(stop))
     deadline = time.monotonic() + settings.data_keys_wait_seconds
     while not (keys.ready.is_set() or follower.unreachable or task.done()) and time.monotonic() < deadline:

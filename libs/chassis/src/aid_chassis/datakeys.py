@@ -195,7 +195,7 @@ class DataKeyFollower:
 
     def __init__(self, bootstrap_servers: str, keys: DataKeys, *, client_id: str, poll_seconds: float = 1.0) -> None:
         self._bootstrap = bootstrap_servers
-        self._keys = keys
+        self.keys = keys
         self._client_id = client_id
         self._poll = poll_seconds
         self.unreachable = False  # the broker refused the first attempt (it is tried again every few seconds)
@@ -230,7 +230,7 @@ class DataKeyFollower:
             if partitions:
                 await self._follow(consumer, partitions, stop)
             else:
-                self._keys.ready.set()  # no topic yet: nothing was issued
+                self.keys.ready.set()  # no topic yet: nothing was issued
                 await _wait(stop, self._poll * 5)
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -249,9 +249,9 @@ class DataKeyFollower:
             batches = await consumer.getmany(*partitions, timeout_ms=int(self._poll * 1000), max_records=1000)
             for records in batches.values():
                 self.apply(records)
-            if not self._keys.ready.is_set() and await _read_to(consumer, ends):
-                self._keys.ready.set()
-                log.info("data keys: %d buckets known", len(self._keys))
+            if not self.keys.ready.is_set() and await _read_to(consumer, ends):
+                self.keys.ready.set()
+                log.info("data keys: %d buckets known", len(self.keys))
 
     def apply(self, records: Iterable) -> None:
         for record in records:
@@ -260,7 +260,7 @@ class DataKeyFollower:
             except (TypeError, ValueError):
                 log.error("data keys: a record whose key is not a bucket number, at offset %d", record.offset)
                 continue
-            self._keys.put(bucket, record.value)
+            self.keys.put(bucket, record.value)
 
 
 async def _read_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
