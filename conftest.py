@@ -17,6 +17,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests judge results, never time: hypothesis's per-example deadline (200 ms) is a timed
+# assertion, and an example's first call (a lazy import, a cold cache) on a busy machine exceeds it.
+hypothesis_settings.register_profile("aid", deadline=None)
+hypothesis_settings.load_profile("aid")
 
 
 def _ephemeral_range() -> tuple[int, int]:

@@ -16,7 +16,7 @@ def _entry(category: Category, status: PovertyStatus | None, department: str = "
     return CategoryEntry(category=category, department=department, poverty_status=status)
 
 
-@pytest.mark.parametrize(("category", "status"), itertools.product(Category, STATUSES))
+@pytest.mark.parametrize(("category", "status"), list(itertools.product(Category, STATUSES)))
 def test_one_finding_reads_as_the_same_finding_among_others(category, status):
     """One department's finding (the short path) reads as it does beside a repeat of itself."""
     alone = lifecycle.categories_of([_entry(category, status)])
