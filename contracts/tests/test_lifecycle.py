@@ -34,3 +34,18 @@ def test_several_findings_are_sorted_and_the_poverty_status_is_the_registered_po
     assert found == {"categories": ["disabled", "orphan", "registered_poor"],
                      "departments": ["disabled_federation", "poverty_office", "trade_union"],
                      "poverty_status": "out"}
+
+
+def test_the_answer_kept_for_a_list_is_never_given_for_another():
+    """A match's findings are read twice (its row, query's timeline line): the second read of the
+    same list is the kept answer; any other list, even one made where the first was, is read anew."""
+    first = [_entry(Category.ORPHAN, None)]
+    answer = lifecycle.categories_of(first)
+    assert lifecycle.categories_of(first) is answer
+    second = [_entry(Category.DISABLED, None), _entry(Category.ORPHAN, None, "trade_union")]
+    assert lifecycle.categories_of(second)["categories"] == ["disabled", "orphan"]
+    del first, answer
+    for _ in range(3):
+        fresh = [_entry(Category.REGISTERED_POOR, PovertyStatus.OUT)]
+        assert lifecycle.categories_of(fresh) == {"categories": ["registered_poor"], "departments": ["civil_affairs"],
+                                                  "poverty_status": "out"}

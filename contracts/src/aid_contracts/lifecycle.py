@@ -53,16 +53,28 @@ def categories_of(entries: list[CategoryEntry]) -> Row:
 
     Read once or twice for every match a consumer folds: the members' ``_value_`` (an attribute)
     rather than ``.value`` (a descriptor call each), the registered-poor member looked up once; the
-    findings of one department (most students') without sets and sorting."""
+    findings of one department (most students') without sets and sorting. The last answer is kept
+    for the same list (query reads a match's twice: its student row, its timeline line); treat the
+    answer's lists as read-only."""
+    global _LAST
+    last = _LAST
+    if last[0] is entries:
+        return last[1]
     if len(entries) == 1:
         only = entries[0]
         status = only.poverty_status if only.category is _POOR else None
-        return {"categories": [only.category._value_], "departments": [only.department],
-                "poverty_status": None if status is None else status._value_}
-    poor = next((e.poverty_status for e in entries if e.category is _POOR and e.poverty_status), None)
-    return {"categories": [c._value_ for c in sorted({e.category for e in entries})],  # StrEnum: sorts as its value
-            "departments": sorted({e.department for e in entries}),
-            "poverty_status": None if poor is None else poor._value_}
+        found = {"categories": [only.category._value_], "departments": [only.department],
+                 "poverty_status": None if status is None else status._value_}
+    else:
+        poor = next((e.poverty_status for e in entries if e.category is _POOR and e.poverty_status), None)
+        found = {"categories": [c._value_ for c in sorted({e.category for e in entries})],  # StrEnum: by value
+                 "departments": sorted({e.department for e in entries}),
+                 "poverty_status": None if poor is None else poor._value_}
+    _LAST = (entries, found)  # one assignment: a reader in another thread sees a whole pair
+    return found
+
+
+_LAST: tuple = (None, None)  # the entries ``categories_of`` read last (held: no other list can take its id) and its answer
 
 
 def _later(row: Row | None, at):

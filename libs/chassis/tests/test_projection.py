@@ -88,3 +88,38 @@ async def test_upsert_fails_rather_than_merging_a_row_it_did_not_read(sessions):
             await upsert(s, rows, [{"student_key": "a", "note": "second"}], stored=set())
     async with sessions() as s:
         assert [r.note for r in await s.execute(select(rows))] == ["first"]
+
+
+@ASYNC
+async def test_insert_new_keeps_the_transaction_when_a_row_is_there_and_fails_on_other_violations(sessions):
+    """The optimistic plain insert is rolled back to its savepoint only: what the transaction wrote
+    before stays, the duplicate is left as it was, the new rows go in; a violation that is not a
+    duplicate key (a missing value) still fails the transaction."""
+    async with sessions() as s, s.begin():
+        await insert_new(s, counts, [{"region": "520101", "category": "orphan", "value": 1}])
+    async with sessions() as s, s.begin():
+        await add_counts(s, counts, {("520102", "orphan"): 4})
+        await insert_new(s, counts, [{"region": "520101", "category": "orphan", "value": 9},
+                                     {"region": "520103", "category": "orphan", "value": 2}])
+        await insert_new(s, counts, [])
+    async with sessions() as s:
+        assert {r.region: r.value for r in await s.execute(select(counts))} == {"520101": 1, "520102": 4, "520103": 2}
+    with pytest.raises(IntegrityError):
+        async with sessions() as s, s.begin():
+            await insert_new(s, counts, [{"region": "520104", "category": "orphan", "value": None}])
+
+
+@ASYNC
+async def test_rows_read_back_are_written_again_with_plain_column_names(sessions):
+    """``rows_by_key`` names columns with plain strings, and rows keyed by SQLAlchemy's own names
+    (a ``str`` subclass orjson refuses by default) are still written."""
+    async with sessions() as s, s.begin():
+        await upsert(s, rows, [{"student_key": "a", "note": "first"}])
+    async with sessions() as s, s.begin():
+        found = await rows_by_key(s, rows, ["a"], lambda r: r["student_key"])
+        assert all(type(name) is str for name in found["a"])
+        mapped = dict((await s.execute(select(rows))).mappings().one())
+        assert any(type(name) is not str for name in mapped)  # what the fallback is for
+        await upsert(s, rows, [{**mapped, "note": "second"}])
+    async with sessions() as s:
+        assert [r.note for r in await s.execute(select(rows))] == ["second"]

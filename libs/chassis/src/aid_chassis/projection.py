@@ -6,9 +6,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 
 import orjson
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, Text, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -24,7 +26,9 @@ async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], 
     keys_json = bindparam("keys", orjson.dumps(wanted).decode(), type_=Text)  # not SQLAlchemy's JSON: stdlib json
     stmt = (select(table).where(table.c[column].in_(select(func.json_array_elements_text(
         cast(keys_json, JSON_TEXT))))).with_for_update())
-    return {key_of(row): row for row in map(dict, (await session.execute(stmt)).mappings())}
+    result = await session.execute(stmt)
+    names = [str(name) for name in result.keys()]  # plain strings: SQLAlchemy's are a subclass (``_json``)
+    return {key_of(row): row for row in (dict(zip(names, values, strict=True)) for values in result)}
 
 
 async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *,
@@ -51,8 +55,22 @@ async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
 
 
 async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping]) -> None:
-    """Insert the rows whose primary key is not there yet (the others are left as they are)."""
-    await _merge(session, table, rows, replace=False)
+    """Insert the rows whose primary key is not there yet (the others are left as they are).
+
+    Optimistic: the rows (a batch's new timeline lines, audit entries) are almost always all new,
+    so they go in with a plain ``INSERT`` in a savepoint, without ``ON CONFLICT``'s speculative
+    insertion; should one be there already (an event published twice), the savepoint is rolled
+    back and the rows go in again with ``ON CONFLICT DO NOTHING``."""
+    rows = list(rows)
+    if not rows:
+        return
+    try:
+        async with session.begin_nested():
+            await _merge(session, table, rows, replace=False, conflicts=False)
+    except IntegrityError as exc:
+        if not isinstance(exc.orig, UniqueViolation):
+            raise
+        await _merge(session, table, rows, replace=False)
 
 
 async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *, replace: bool,
@@ -67,8 +85,7 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     with a JSONB column travel as ``jsonb``: its values are then parsed once, not again per row
     (for flat rows ``json`` is as fast); a ``json`` column keeps the text it is sent, cheaper still
     for a document only ever read back whole (query's timeline, migration 0007)."""
-    payload = orjson.dumps([row if type(row) is dict else dict(row) for row in rows], default=_plain,
-                           option=orjson.OPT_NON_STR_KEYS)  # column names may be str subclasses
+    payload = _json([row if type(row) is dict else dict(row) for row in rows])
     if payload == b"[]":
         return
     names = [c.name for c in table.columns]
@@ -83,6 +100,16 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
                                f"FROM {kind}_populate_recordset(NULL::{table.name}, CAST(:rows AS {kind})) "
                                f"ORDER BY {key_list}{on_conflict}"),
                           {"rows": payload.decode()})
+
+
+def _json(rows: list[dict]) -> bytes:
+    """The rows as one JSON array. Rows read back from the database are keyed by SQLAlchemy's
+    column names, a ``str`` subclass orjson writes only with ``OPT_NON_STR_KEYS`` — an option that
+    makes every row slower (a third for a flat row), so it is taken only when needed."""
+    try:
+        return orjson.dumps(rows, default=_plain)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(rows, default=_plain, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _plain(value):

@@ -17,6 +17,7 @@ Buckets, on both dimensions (学籍所在地 enrolment, 户籍所在地 househol
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from aid_contracts.lifecycle import VALID, Row
@@ -31,8 +32,10 @@ POOR = "registered_poor"
 CHINA = ZoneInfo("Asia/Shanghai")  # days are counted in Beijing time
 
 
-def _progress(student: Row, aid: list[Row]) -> dict[str, int]:
+def _progress(student: Row, aid: Sequence[Row]) -> dict[str, int]:
     status = student["status"]
+    if not aid and student["matched"] and student["origin"] != "supplementary":
+        return {"pending" if status == "matched" else status: 1}  # the common case: one status, nothing else
     values = {"pending" if status == "matched" else status: 1}
     if not student["matched"]:
         values["unmatched"] = 1
@@ -67,7 +70,8 @@ def _funding(record: Row) -> dict[str, int]:
     return {k: v for k, v in values.items() if v}
 
 
-def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: Counter | None = None) -> Counter:
+def contributions(student: Row | None, aid: Sequence[Row], reasons: Sequence[Row], out: Counter | None = None
+                  ) -> Counter:
     """Every bucket this student counts in, with what they add to it (nothing before a student row exists),
     added to ``out`` when given (a batch sums thousands of students into one counter)."""
     out = Counter() if out is None else out
@@ -76,9 +80,9 @@ def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: 
     school, stage = student["school_code"], student["stage"]
     progress = list(_progress(student, aid).items())
     categories = (ALL, *student["categories"])
-    paid_periods = {a["period"] for a in aid if a["status"] == "paid"}
-    unfunded = [r for r in reasons if POOR in student["categories"] and student["status"] in VALID
-                and r["period"] not in paid_periods]
+    unfunded = _unfunded(student, aid, reasons) if reasons else ()
+    verified_on = (student["verified_at"].astimezone(CHINA).date()
+                   if student["status"] in VALID and student["verified_at"] is not None else None)
     get = out.get  # not ``out[key] += value``: a new key would call Counter's __missing__ (Python) each time
     for dimension, column in DIMENSIONS.items():
         region = student[column]
@@ -86,6 +90,8 @@ def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: 
             for metric, value in progress:
                 key = ("progress", dimension, region, school, category, stage, metric)
                 out[key] = get(key, 0) + value
+        if not aid and not unfunded and verified_on is None:
+            continue  # a student just matched (a burst's every student): nothing more to count
         for record in aid:
             for metric, value in _funding(record).items():
                 out["funding", dimension, region, school, record["programme_code"], record["period"], metric] += value
@@ -94,9 +100,17 @@ def contributions(student: Row | None, aid: list[Row], reasons: list[Row], out: 
                 out["daily", dimension, region, record["paid_on"], "paid_fen"] += record["amount_fen"]
         for reason in unfunded:
             out["unfunded", dimension, region, school, reason["period"], reason["reason"]] += 1
-        if student["status"] in VALID and student["verified_at"] is not None:
-            out["daily", dimension, region, student["verified_at"].astimezone(CHINA).date(), "verified"] += 1
+        if verified_on is not None:
+            out["daily", dimension, region, verified_on, "verified"] += 1
     return out
+
+
+def _unfunded(student: Row, aid: Sequence[Row], reasons: Sequence[Row]) -> list[Row]:
+    """The reasons a verified registered-poor student's school gave for a period they were not paid in."""
+    if POOR not in student["categories"] or student["status"] not in VALID:
+        return []
+    paid_periods = {a["period"] for a in aid if a["status"] == "paid"}
+    return [r for r in reasons if r["period"] not in paid_periods]
 
 
 def delta(before: Counter, after: Counter) -> Counter:

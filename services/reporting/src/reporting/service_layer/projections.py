@@ -33,7 +33,7 @@ def _state(keys: set[str], students: dict, aid: dict, reasons: dict) -> Counter:
             by_student_reasons[key].append(row)
     total: Counter = Counter()
     for key in keys:
-        contributions(students.get(key), by_student_aid[key], by_student_reasons[key], total)
+        contributions(students.get(key), by_student_aid.get(key, ()), by_student_reasons.get(key, ()), total)
     return total
 
 
