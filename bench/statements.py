@@ -10,8 +10,9 @@ server's CPU is measured:
 - ``<service>.<table>.as_built``   the statements as the projection sends them (new rows inserted,
                                     the rows it read merged: ``projection.upsert(stored=)``)
 - ``<service>.<table>.all_merged`` every row through ``INSERT … ON CONFLICT`` (before 2026-12-02)
-- ``query.timeline.as_jsonb``       the timeline's summaries converted to ``jsonb`` (before migration
-                                    0007 they were)
+
+A burst's timeline lines travel in the students' rows (query migration 0008: the line of the event
+that made a row), so the timeline table's statements are no longer replayed here.
 
 Writes ``bench/results/statements.json``. Not part of ``make bench``'s goals (the goal is the
 catch-up, ``read_side``); run it to judge a change to a statement.
@@ -25,16 +26,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import psycopg
-from sqlalchemy import MetaData, Table
-from sqlalchemy.dialects.postgresql import JSONB
-
 import projections
 from aid_chassis import db, process, projection
 from aid_local.postgres import PostgresServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "statements.json"
-VARIANTS = {"query": {"students": ("as_built", "all_merged"), "timeline": ("as_built", "as_jsonb")},
+VARIANTS = {"query": {"students": ("as_built", "all_merged")},
             "reporting": {"students": ("as_built", "all_merged"), "progress_counts": ("as_built",)}}
 
 
@@ -65,10 +62,6 @@ async def _replay(name: str, server: PostgresServer, table_name: str, calls: lis
     server.ensure_database(database)
     engine, _ = projections._consumer(name, server.dsn(database))  # migrated
     table = importlib.import_module(f"{name}.adapters.tables").metadata.tables[table_name]
-    if variant == "as_jsonb":
-        with psycopg.connect(server.libpq_dsn(database), autocommit=True) as conn:
-            conn.execute("ALTER TABLE timeline ALTER COLUMN summary TYPE jsonb USING summary::jsonb")
-        table = _as_jsonb(table)
     sessions = db.make_sessions(engine)
     before = projections._postgres_cpu(server)
     try:
@@ -80,13 +73,6 @@ async def _replay(name: str, server: PostgresServer, table_name: str, calls: lis
         return round(projections._postgres_cpu(server) - before, 2)
     finally:
         await engine.dispose()
-
-
-def _as_jsonb(table: Table) -> Table:
-    """The timeline's definition with its summary as ``jsonb`` (its rows then travel as ``jsonb``)."""
-    copy = table.to_metadata(MetaData())
-    copy.c.summary.type = JSONB()
-    return copy
 
 
 async def main() -> dict:

@@ -12,7 +12,17 @@ from tests import factories as f
 def _fold(*envelopes):
     students, aid, reasons = {}, {}, {}
     readmodel.fold(list(envelopes), students, aid, reasons)
+    for row in students.values():
+        row.pop("first_line", None)  # which event made the row depends on the topics' interleaving: ``_lines``
     return students, aid, reasons
+
+
+def _lines(*envelopes) -> list[tuple[str, str, str]]:
+    """Every timeline line of a fold, wherever it is kept (the row's first line, the entries)."""
+    students: dict = {}
+    *_, entries = readmodel.fold(list(envelopes), students, {}, {})
+    kept = [{**row["first_line"], "student_key": key} for key, row in students.items() if row.get("first_line")]
+    return sorted((line["student_key"], line["event_id"], line["event_type"]) for line in [*entries, *kept])
 
 
 def test_a_student_from_match_to_payment():
@@ -114,7 +124,9 @@ def test_the_rows_do_not_depend_on_how_the_topics_interleave():
                f.payment_failed(1), f.paid(1), f.matched(2, revision=1), f.verified(2, revision=1),
                f.matched(2, revision=2, name="改名"), f.matched(3), f.verified(3), f.withdrawn(3, revision=2),
                f.verified(4, origin="supplementary"), f.unfunded_reason(4)]
-    expected = _fold(*history)
+    expected, lines = _fold(*history), _lines(*history)
     assert expected[0][f.key(1)]["status"] == "verified_unchanged" and expected[0][f.key(2)]["status"] == "matched"
+    assert len(lines) == len(history)
     for order in _interleavings(history, 200):
         assert _fold(*order) == expected
+        assert _lines(*order) == lines

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -20,7 +21,7 @@ from aid_chassis.kafka import ensure_topics, make_producer
 from aid_contracts import EVENT_TYPES
 from query.adapters import tables
 from query.entrypoints.worker import TOPICS, build_loops
-from query.service_layer import rebuild
+from query.service_layer import rebuild, views
 from query.settings import Settings
 from tests import factories as f
 from tests.factories import FIELD_KEYS
@@ -63,8 +64,18 @@ async def _caught_up(bootstrap: str, group: str) -> bool:
 
 
 async def _state(sessions) -> dict:
+    """The read models as a reader sees them: a student's first timeline line (kept in the row)
+    counted with the timeline's — which event made the row depends on how the topics interleaved."""
+    students = tables.students.c
     async with sessions() as s:
-        return {t.name: sorted(tuple(r) for r in await s.execute(select(t))) for t in tables.READ_MODELS}
+        state = {t.name: sorted(tuple(r) for r in await s.execute(select(t))) for t in tables.READ_MODELS}
+        state["students"] = sorted(tuple(r) for r in await s.execute(select(*views.SHOWN)))
+        firsts = (await s.execute(select(students.student_key, students.first_line)
+                                  .where(students.first_line.is_not(None)))).all()
+    state["timeline"] = sorted([*state["timeline"], *(
+        (key, line["event_id"], line["event_type"], datetime.fromisoformat(line["occurred_at"]), line["summary"])
+        for key, line in firsts)])
+    return state
 
 
 @pytest.fixture

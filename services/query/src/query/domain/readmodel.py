@@ -3,6 +3,8 @@ per-student fold (``aid_contracts.lifecycle``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aid_contracts import lifecycle
 from aid_contracts.envelope import Envelope
 from aid_contracts.events import (
@@ -17,7 +19,7 @@ from aid_contracts.events import (
 )
 from aid_contracts.lifecycle import AID_TYPES, REASON_TYPES, STUDENT_TYPES, TYPES, Row, parse
 
-__all__ = ["AID_TYPES", "REASON_TYPES", "STUDENT_TYPES", "TYPES", "fold", "parse", "timeline_entry"]
+__all__ = ["AID_TYPES", "REASON_TYPES", "STUDENT_TYPES", "TYPES", "fold", "lines", "parse", "timeline_entry"]
 
 
 def timeline_entry(env: Envelope, event) -> Row:
@@ -58,8 +60,33 @@ def timeline_entry(env: Envelope, event) -> Row:
 
 def fold(envelopes: list[Envelope], students: dict[str, Row], aid: dict[tuple[str, str], Row],
          reasons: dict[tuple[str, str], Row]) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str]], list[Row]]:
-    """The shared fold, plus the timeline entries of the events."""
+    """The shared fold, plus the timeline lines of the events: the line of the event that makes a
+    student's row goes into the row (``first_line``), every other line into the returned entries.
+    ``students`` holds every stored row of the batch's students (a key it lacks has no row yet)."""
     entries: list[Row] = []
-    changed = lifecycle.fold(envelopes, students, aid, reasons,
-                             each=lambda env, event: entries.append(timeline_entry(env, event)))
+    stored = set(students)
+
+    def each(env: Envelope, event) -> None:
+        line = timeline_entry(env, event)
+        row = students.get(env.partitionkey) if env.type in STUDENT_TYPES else None
+        if row is not None:
+            first = row.get("first_line")
+            if first is None and env.partitionkey not in stored:  # this event made the row
+                row["first_line"] = {k: v for k, v in line.items() if k != "student_key"}
+                return
+            if first is not None and first["event_id"] == env.id:  # that event again (published twice)
+                return
+        entries.append(line)
+
+    changed = lifecycle.fold(envelopes, students, aid, reasons, each=each)
     return (*changed, entries)
+
+
+def lines(first: Row | None, rest) -> list[Row]:
+    """A student's timeline in order: the row's first line (its time as JSON keeps it) and the others."""
+    out = [{"type": e.event_type, "at": e.occurred_at, "event_id": e.event_id, **e.summary} for e in rest]
+    if first is not None and all(line["event_id"] != first["event_id"] for line in out):
+        out.append({"type": first["event_type"], "at": datetime.fromisoformat(first["occurred_at"]),
+                    "event_id": first["event_id"], **first["summary"]})
+    out.sort(key=lambda line: (line["at"], line["event_id"]))
+    return [{k: v for k, v in line.items() if k != "event_id"} for line in out]

@@ -12,6 +12,7 @@ from aid_chassis.fields import FieldCipher
 from aid_chassis.freetext import FreeText
 from aid_chassis.masking import mask_id_number
 from query.adapters import tables
+from query.domain import readmodel
 from query.entrypoints import lookup_routes, view_routes
 from query.service_layer.trail import log
 from query.settings import Settings
@@ -40,7 +41,7 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
     return {"student_key": key, "name": opener.shown(student.name, key, "name"),
             "id_number": mask_id_number(opener.shown(student.id_number, key, "id_number")),
             "school_code": student.school_code, "status": student.status, "categories": list(student.categories),
-            "events": [{"type": e.event_type, "at": e.occurred_at, **e.summary} for e in events],
+            "events": readmodel.lines(student.first_line, events),
             "aid": [{"list_id": r.list_id, "programme": r.programme_name, "period": r.period,
                      "amount_fen": r.amount_fen, "status": r.status, "paid_on": r.paid_on} for r in aid]}
 

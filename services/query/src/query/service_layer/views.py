@@ -68,10 +68,13 @@ def _where(view: str, scope: Scope, f: Filters) -> list:
     return clauses
 
 
+SHOWN = [c for c in tables.students.c if c.name != "first_line"]  # a view's columns: not the timeline's line
+
+
 def _rows(view: str, f: Filters):
     if view != "unfunded":
-        return select(tables.students, literal(None).label("reason"))
-    return (select(tables.students, R.reason)
+        return select(*SHOWN, literal(None).label("reason"))
+    return (select(*SHOWN, R.reason)
             .outerjoin(tables.unfunded_reasons, and_(R.student_key == S.student_key, R.period == f.period)))
 
 
