@@ -123,3 +123,17 @@ async def test_rows_read_back_are_written_again_with_plain_column_names(sessions
         await upsert(s, rows, [{**mapped, "note": "second"}])
     async with sessions() as s:
         assert [r.note for r in await s.execute(select(rows))] == ["second"]
+
+
+@ASYNC
+async def test_upsert_keeps_the_kept_columns_of_stored_rows_and_writes_those_of_new_ones(sessions):
+    async with sessions() as s, s.begin():
+        await upsert(s, rows, [{"student_key": "a", "note": "first", "tags": ["kept"]}])
+    async with sessions() as s, s.begin():
+        found = await rows_by_key(s, rows, ["a", "b"], lambda r: r["student_key"])
+        await upsert(s, rows, [{"student_key": "a", "note": "second", "tags": ["changed"]},
+                               {"student_key": "b", "note": "new", "tags": ["written"]}],
+                     stored=set(found), keep=("tags",))
+    async with sessions() as s:
+        back = {r.student_key: (r.note, r.tags) for r in await s.execute(select(rows))}
+    assert back == {"a": ("second", ["kept"]), "b": ("new", ["written"])}

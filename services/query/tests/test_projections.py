@@ -97,3 +97,18 @@ def test_a_timeline_reads_the_rows_line_with_the_others_in_time_order_and_once()
         ("published", at[0], "e1"), ("student-matched", at[1], "e2"), ("paid", at[2], "e3")]
     assert [line["n"] for line in readmodel.lines(None, [Line("e1", "published", at[0])])] == ["e1"]
     assert len(readmodel.lines(first, [Line("e2", "student-matched", at[1])])) == 1
+
+
+async def test_a_verification_read_before_its_match_keeps_its_line_in_the_row(sessions):
+    """Topics interleave: a verification may make the row; the match's line then goes to the
+    timeline table, and a later change to the row leaves the row's line as it was."""
+    verified, match = f.verified(1), f.matched(1)
+    await _project(sessions, verified)
+    await _project(sessions, match)
+    await _project(sessions, f.withdrawn(1, revision=2))
+    async with sessions() as s:
+        row = (await s.execute(select(tables.students).where(tables.students.c.student_key == f.key(1)))).one()
+        rest = (await s.execute(select(tables.timeline))).all()
+    assert row.first_line["event_id"] == verified.id and row.status == "withdrawn"
+    assert sorted(line.event_type for line in rest) == ["student-match-withdrawn", "student-matched"]
+    assert len(readmodel.lines(row.first_line, rest)) == 3

@@ -32,7 +32,7 @@ async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], 
 
 
 async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *,
-                 stored: Collection | None = None) -> None:
+                 stored: Collection | None = None, keep: Collection[str] = ()) -> None:
     """Insert or replace whole rows (keys that are not columns of ``table`` are left out).
 
     ``stored``: the primary keys (a value, or a tuple in the key's column order) of the rows this
@@ -41,7 +41,11 @@ async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     insertion is a fifth of the server's time for a new row). Should another transaction have
     inserted it after all (a student's events split across lanes or members — a broken partition
     mapping), the unique violation is no silent overwrite: it fails the bulk, and the consumer
-    applies those events again (a lane alone, then one event at a time), reading the row this time."""
+    applies those events again (a lane alone, then one event at a time), reading the row this time.
+
+    ``keep`` (with ``stored``): columns a stored row never changes once written (query's
+    ``first_line``): left out of the rows sent and of the update, so they are neither sent nor
+    parsed again."""
     if stored is None:
         await _merge(session, table, rows, replace=True)
         return
@@ -50,8 +54,10 @@ async def upsert(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     known, new = [], []
     for row in rows:
         (known if key_of(row) in stored else new).append(row)
+    if keep:
+        known = [{k: v for k, v in row.items() if k not in keep} for row in known]
     await _merge(session, table, new, replace=True, conflicts=False)
-    await _merge(session, table, known, replace=True)
+    await _merge(session, table, known, replace=True, keep=keep)
 
 
 async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping]) -> None:
@@ -74,7 +80,7 @@ async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping
 
 
 async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *, replace: bool,
-                 add: str | None = None, conflicts: bool = True) -> None:
+                 add: str | None = None, conflicts: bool = True, keep: Collection[str] = ()) -> None:
     """One ``INSERT … SELECT … FROM json_populate_recordset … ON CONFLICT`` for every row: the rows
     travel as one JSON array (orjson, in C) and the server turns it into the table's row type —
     no statement per row and no per-value conversion in Python. The rows are written in primary-key
@@ -92,7 +98,7 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     keys = [c.name for c in table.primary_key.columns]
     columns, key_list = ", ".join(f'"{n}"' for n in names), ", ".join(f'"{k}"' for k in keys)
     updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
-                        for n in names if n not in keys)
+                        for n in names if n not in keys and n not in keep)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
     on_conflict = f" ON CONFLICT ({key_list}) {action}" if conflicts else ""
     kind = "jsonb" if any(isinstance(c.type, JSONB) for c in table.columns) else "json"

@@ -42,7 +42,7 @@ students = Table(
     Column("approved_by", String(100)),
     Column("verified_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("first_line", JSON),  # the timeline line of the event that made this row (migration 0008); later ones: timeline
+    Column("first_line", JSON),  # the timeline line of the event that made this row (migration 0008); others: timeline
     Index("ix_students_enrolment", "enrolment_region", "school_code", "student_key"),
     Index("ix_students_household", "household_region", "school_code", "student_key"),
     # a school's pages: a skip scan of either (migration 0006)
@@ -62,7 +62,7 @@ aid_records = Table(
     Column("failure_code", String(20)),
 )
 
-timeline = Table(  # a student's lines but the first (``students.first_line``) since migration 0008
+timeline = Table(  # every line but that of the event that made the student's row (``students.first_line``, 0008)
     "timeline", metadata,
     Column("student_key", String(64), primary_key=True),  # a student's lines are one index range
     Column("event_id", String(64), primary_key=True),

@@ -32,7 +32,8 @@ async def project(session: AsyncSession, envelopes: list[Envelope]) -> None:
                                 lambda r: (r["student_key"], r["period"]))
     stored = set(students), set(aid), set(reasons)  # new rows are inserted, not merged (``upsert``)
     changed_students, changed_aid, changed_reasons, entries = readmodel.fold(envelopes, students, aid, reasons)
-    await upsert(session, tables.students, [students[k] for k in sorted(changed_students)], stored=stored[0])
+    await upsert(session, tables.students, [students[k] for k in sorted(changed_students)], stored=stored[0],
+                 keep=("first_line",))  # a stored row's line is never rewritten
     await upsert(session, tables.aid_records, [aid[k] for k in sorted(changed_aid)], stored=stored[1])
     await upsert(session, tables.unfunded_reasons, [reasons[k] for k in sorted(changed_reasons)], stored=stored[2])
     await insert_new(session, tables.timeline, entries)

@@ -3,7 +3,10 @@
 With the worker stopped, the read models are emptied and every topic is replayed from its
 beginning through the same bulk projection; the consumer group resumes after the replayed
 events. Since each projection is a fold that ignores what it has already seen and does not
-depend on how the topics interleave, the rebuilt tables equal the ones built live.
+depend on how the topics interleave, the rebuilt read models show what the live ones show: the
+same rows, and the same timelines — though a student's row may keep another event's line than
+live (the line of the event that made the row, ``students.first_line``, depends on the order the
+topics were read in), so the timeline table's row count may differ.
 """
 
 from __future__ import annotations
