@@ -83,7 +83,8 @@ def fold(envelopes: list[Envelope], students: dict[str, Row], aid: dict[tuple[st
 
 
 def lines(first: Row | None, rest) -> list[Row]:
-    """A student's timeline in order: the row's first line (its time as JSON keeps it) and the others."""
+    """A student's timeline in time order: the line kept in the student's row (of the event that made the
+    row, not always the earliest; its time kept as JSON text) merged with the ``timeline`` table's lines."""
     out = [{"type": e.event_type, "at": e.occurred_at, "event_id": e.event_id, **e.summary} for e in rest]
     if first is not None and all(line["event_id"] != first["event_id"] for line in out):
         out.append({"type": first["event_type"], "at": datetime.fromisoformat(first["occurred_at"]),

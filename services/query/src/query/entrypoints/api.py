@@ -35,7 +35,7 @@ async def timeline(key: str, db=Depends(session), who: Principal = Depends(allow
                    opener: FieldCipher = Depends(fields)) -> dict:
     student = await _student_in_reach(db, who, key)
     t = tables.timeline.c
-    events = await db.execute(select(tables.timeline).where(t.student_key == key).order_by(t.occurred_at, t.event_id))
+    events = await db.execute(select(tables.timeline).where(t.student_key == key))  # readmodel.lines orders
     a = tables.aid_records.c
     aid = await db.execute(select(tables.aid_records).where(a.student_key == key).order_by(a.published_at))
     return {"student_key": key, "name": opener.shown(student.name, key, "name"),
