@@ -9,7 +9,7 @@ from aid_chassis import outbox
 from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import coverage, data_keys, imports
+from identity_matching.service_layer import coverage, data_keys, imports, rematch
 from tests.factories import FIELD_KEYS, id_number
 
 from .conftest import BY, ROSTER
@@ -138,3 +138,21 @@ async def test_after_a_roster_import_a_list_is_counted_again(with_roster):
         report = await imports.import_department_lists(s, uploads=again, departments=DEPARTMENTS, by=BY)
         assert await _recounted(s) == {"civil_affairs": (2, 2)}
     assert (report.lists[0].matched, report.lists[0].not_enrolled) == (2, 1)
+
+
+@pytest.mark.parametrize("whole_table", [False, True], ids=["keys-sent", "matches-read-whole"])
+async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_reads_them_all(with_roster, monkeypatch,
+                                                                                           whole_table):
+    """A round with as many keys as there are matches reads the matches whole (``rematch._priors``):
+    changed and withdrawn are told apart from new the same way."""
+    if whole_table:
+        monkeypatch.setattr(rematch, "LARGE", 1)
+    first = HEADER + "".join(f"{id_number(i)},学生{i},孤儿,520102,,\n" for i in (1, 2))
+    second = HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n{id_number(3)},学生3,建档立卡,520102,未脱贫,\n"
+    reports = []
+    for content, department in ((first, "civil_affairs"), (second, "civil_affairs"), (first, "poverty_office")):
+        async with with_roster() as s, s.begin():
+            await s.execute(text("ANALYZE matches"))  # the estimate the round reads
+            reports.append(await imports.import_department_lists(
+                s, uploads=[(department, content.encode(), "l.csv")], departments=DEPARTMENTS, by=BY))
+    assert [(r.matched_new, r.matched_changed, r.withdrawn) for r in reports] == [(2, 0, 0), (1, 0, 1), (1, 1, 0)]
