@@ -171,18 +171,3 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
-
-
-def test_the_collector_resumes_when_the_last_of_overlapping_holders_leaves():
-    """A consumer's batch and the relay hold it across awaits: their pauses overlap, not nest."""
-    import gc
-
-    from aid_chassis.process import collector_paused
-
-    batch, relay = collector_paused(), collector_paused()
-    batch.__enter__()
-    relay.__enter__()
-    batch.__exit__(None, None, None)  # the batch ends first: the relay still holds it
-    assert not gc.isenabled()
-    relay.__exit__(None, None, None)
-    assert gc.isenabled()

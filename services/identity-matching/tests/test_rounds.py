@@ -147,6 +147,14 @@ async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_read
     changed and withdrawn are told apart from new the same way."""
     if whole_table:
         monkeypatch.setattr(rematch, "LARGE", 1)
+    sent: list[int] = []
+    temp_keys = rematch.bulk.temp_keys
+
+    async def spy(session, name, keys):
+        sent.append(keys.len())
+        await temp_keys(session, name, keys)
+
+    monkeypatch.setattr(rematch.bulk, "temp_keys", spy)
     first = HEADER + "".join(f"{id_number(i)},学生{i},孤儿,520102,,\n" for i in (1, 2))
     second = HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n{id_number(3)},学生3,建档立卡,520102,未脱贫,\n"
     reports = []
@@ -156,3 +164,4 @@ async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_read
             reports.append(await imports.import_department_lists(
                 s, uploads=[(department, content.encode(), "l.csv")], departments=DEPARTMENTS, by=BY))
     assert [(r.matched_new, r.matched_changed, r.withdrawn) for r in reports] == [(2, 0, 0), (1, 0, 1), (1, 1, 0)]
+    assert sent == ([] if whole_table else [2, 2, 2])  # the keys each round compared (its changed rows), or none

@@ -40,22 +40,15 @@ def collector_paused() -> Iterator[None]:
     """No cyclic collection inside: a consumer's batch or the relay's unpacking makes and drops
     up to a million objects without cycles, freed by their reference counts, and the collector's
     passes over them found next to nothing (a tenth of a projection's CPU in
-    ``bench/projections.py``, two thirds of the relay's unpacking). The collector resumes when
-    the last holder leaves (tasks of one process — a consumer's batch, the relay — may hold it
-    paused across their awaits, overlapping) and takes any cycles left; it stays off if it was off."""
-    if _PAUSE["holders"] == 0:
-        _PAUSE["was_on"] = gc.isenabled()
-        gc.disable()
-    _PAUSE["holders"] += 1
+    ``bench/projections.py``, two thirds of the relay's unpacking). The collector resumes
+    afterwards and takes any cycles left; a nested use leaves it to the outermost."""
+    was = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        _PAUSE["holders"] -= 1
-        if _PAUSE["holders"] == 0 and _PAUSE["was_on"]:
+        if was:
             gc.enable()
-
-
-_PAUSE = {"holders": 0, "was_on": True}  # collector_paused's holders in this process (one event loop's tasks)
 
 
 def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object],

@@ -44,10 +44,15 @@ def _python_space() -> str:
 
 @cache
 def _region_years(last_year: int) -> pl.Series:
-    """``code + year`` for every year (1900..last_year) a region code was in use."""
-    pairs = {f"{code}{year}" for code, spans in regions.spans().items() for start, end in spans
-             for year in range(max(start, 1900), min(end, last_year) + 1)}
-    return pl.Series(sorted(pairs), dtype=pl.String)
+    """``code + year`` for every year (1900..last_year) a region code was in use (built as columns:
+    350,000 strings in a Python set took a process's first import half a second)."""
+    spans = pl.DataFrame([(code, max(start, 1900), min(end, last_year)) for code, spans in regions.spans().items()
+                          for start, end in spans], schema={"code": pl.String, "start": pl.Int32, "end": pl.Int32},
+                         orient="row")
+    years = spans.filter(pl.col("start") <= pl.col("end")).with_columns(
+        year=pl.int_ranges("start", pl.col("end") + 1)).explode("year")
+    return years.select((pl.col("code") + pl.col("year").cast(pl.String)).alias("code_year")).unique().sort(
+        "code_year")["code_year"]
 
 
 @cache

@@ -34,14 +34,16 @@ class Issued:
         self._buckets = buckets
 
     def get(self, owner: str, default: bytes | None = None) -> bytes | None:
-        return self._buckets.get(datakeys.bucket_of(owner), {}).get(datakeys.student_id(owner), default)
+        bucket, sid = datakeys.filed(owner)
+        return self._buckets.get(bucket, {}).get(sid, default)
 
 
 async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher) -> Issued:
     """Every owner's data key: the one issued before, or a new one (its bucket stored again and queued)."""
     by_bucket: dict[int, list[bytes]] = {}
     for owner in set(owners):
-        by_bucket.setdefault(datakeys.bucket_of(owner), []).append(datakeys.student_id(owner))
+        bucket, sid = datakeys.filed(owner)
+        by_bucket.setdefault(bucket, []).append(sid)
     stored = await _load(session, list(by_bucket), ring)
     missing = [(bucket, sid) for bucket, mine in by_bucket.items() for sid in mine
                if sid not in stored.get(bucket, {})]
@@ -59,7 +61,7 @@ async def issue(session: AsyncSession, owners: Iterable[str], ring: FieldCipher)
 async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     """Take the student's data key out of its bucket and publish the bucket again; False when the
     student had none (never in an event, or shredded already)."""
-    bucket, sid = datakeys.bucket_of(owner), datakeys.student_id(owner)
+    bucket, sid = datakeys.filed(owner)
     entries = (await _load(session, [bucket], ring)).get(bucket, {})
     if sid not in entries:
         return False
