@@ -256,7 +256,7 @@ class OutboxRelay:
         of the relay's CPU publishing a province's matches, ``bench/matching.py``)."""
         spans: list = []
         try:
-            with collector_paused():  # its awaits wait for the producer to take each batch, as a consumer's for its database
+            with collector_paused():  # its awaits: the producer taking each batch (a consumer's: its database)
                 try:
                     groups = _by_trace_and_topic(rows)
                 except UNPACK_FAULTS as exc:

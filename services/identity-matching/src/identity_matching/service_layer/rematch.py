@@ -164,8 +164,8 @@ async def _priors(session: AsyncSession, keys: pl.Series) -> pl.DataFrame:
         every = await bulk.copy_out(session, f"SELECT {columns} FROM matches", PRIORS)  # noqa: S608
         return every.join(keys.to_frame("student_key"), on="student_key", how="semi")
     await bulk.temp_keys(session, "_affected", keys)
-    return await bulk.copy_out(session, f"SELECT {columns} FROM matches JOIN _affected USING (student_key)",  # noqa: S608
-                               PRIORS)
+    joined = f"SELECT {columns} FROM matches JOIN _affected USING (student_key)"  # noqa: S608
+    return await bulk.copy_out(session, joined, PRIORS)
 
 
 async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, stored: pl.DataFrame | None
