@@ -47,7 +47,7 @@ FIELD = "data-keys"  # the associated data's field name of a sealed bucket
 
 def bucket_of(owner: str) -> int:
     """The bucket that holds a student's data key: the first 12 bits of the student's id."""
-    return _bucket_of_id(student_id(owner))
+    return filed(owner)[0]
 
 
 def filed(owner: str) -> tuple[int, bytes]:
@@ -174,8 +174,7 @@ class DataKeys:
         found: list[bytes | None] = []
         add = found.append
         for owner in owners:
-            sid = student_id(owner)
-            bucket = _bucket_of_id(sid)
+            bucket, sid = filed(owner)
             index = indexes.get(bucket)
             if index is None or index[0] is not self._plain.get(bucket, b""):  # new, or the bucket changed since
                 plain = self._plain.get(bucket, b"")
