@@ -39,7 +39,7 @@ CIPHER = FieldCipher.from_text(f"1={new_key_text()}")
 FIELDS = FieldCipher.from_text(f"1={new_key_text()}")  # students' ID numbers and names, sealed
 
 
-def _data_keys(owners: list[str]) -> dict[str, bytes]:
+def _data_keys(owners: list[str]) -> list[bytes]:
     """Each student's data key, known to the bench's process as a follower of the topic would have them."""
     issued = dict(zip(owners, datakeys.new_keys(len(owners)), strict=True))
     buckets: dict[int, dict[bytes, bytes]] = {}
@@ -48,7 +48,7 @@ def _data_keys(owners: list[str]) -> dict[str, bytes]:
     known = datakeys.attach(FIELDS)
     for bucket, entries in buckets.items():
         known.put(bucket, datakeys.seal_bucket(FIELDS, bucket, entries))
-    return issued
+    return list(issued.values())
 
 
 def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:

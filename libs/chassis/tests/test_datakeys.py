@@ -87,7 +87,7 @@ def test_seal_columns_seals_each_student_under_their_key_as_seal_text_does():
     keys = {ALICE: os.urandom(32)}
     ring, _ = _ring_with(keys)
     sealed = ring.seal_columns({"id_number": [ID, None, ID], "name": ["张三", "李四", None]},
-                               [ALICE, BOB, ALICE], keys)
+                               [ALICE, BOB, ALICE], [keys[ALICE], None, keys[ALICE]])
     assert sealed["id_number"][0] == ring.seal_text(ID, ALICE, "id_number") == sealed["id_number"][2]
     assert sealed["id_number"][1] is None and sealed["name"][2] is None
     assert _blob(sealed["name"][1])[0] == 0xA1  # Bob has no data key: sealed under the ring

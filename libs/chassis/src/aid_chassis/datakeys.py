@@ -53,11 +53,7 @@ def bucket_of(owner: str) -> int:
 def filed(owner: str) -> tuple[int, bytes]:
     """(``bucket_of``, ``student_id``) of a student, the id worked out once (a round files 600,000)."""
     sid = student_id(owner)
-    return _bucket_of_id(sid), sid
-
-
-def _bucket_of_id(sid: bytes) -> int:
-    return (sid[0] << 4) | (sid[1] >> 4)
+    return (sid[0] << 4) | (sid[1] >> 4), sid
 
 
 def student_id(owner: str) -> bytes:

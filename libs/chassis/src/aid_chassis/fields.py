@@ -30,7 +30,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from hashlib import blake2b
 
 from cryptography.exceptions import InvalidTag
@@ -74,11 +74,13 @@ class StudentCipher:
 
     def token(self, value: str, bound: bytes) -> str:
         """``value`` as a text token sealed under the student's key."""
-        return TOKEN + base64.urlsafe_b64encode(self.seal(value.encode(), bound)).decode()
+        if self._nonce_key is None:
+            self._nonce_key = _nonce_key_of(self._key)
+        return _student_token(self.aead, self._nonce_key, bound, value.encode())
 
     def seal(self, data: bytes, bound: bytes) -> bytes:
         if self._nonce_key is None:
-            self._nonce_key = blake2b(self._key, digest_size=32, person=b"aid-dk-nonce").digest()
+            self._nonce_key = _nonce_key_of(self._key)
         nonce = _synthetic(self._nonce_key, bound, data)
         return _STUDENT_PREFIX + nonce + self.aead.encrypt(nonce, data, bound)
 
@@ -160,26 +162,26 @@ class FieldCipher:
         return TOKEN + base64.urlsafe_b64encode(self.seal(value, owner, field, deterministic=True)).decode()
 
     def seal_columns(self, columns: Mapping[str, list[str | None]], owners: list[str],
-                     keys: Mapping[str, bytes]) -> dict[str, list[str | None]]:
+                     keys: Sequence[bytes | None]) -> dict[str, list[str | None]]:
         """``seal_text`` over a frame's personal columns (name → values, one per owner), a student
-        at a time: under the student's data key from ``keys`` (a comparison round's, issued with
-        it: anything with ``get(owner)``), the ring's for a student without one. None stays None."""
+        at a time: under the student's data key, ``keys``' one per owner (a comparison round's,
+        issued with it), the ring's for a student without one (None). None stays None."""
         names = list(columns)
         sealed: dict[str, list[str | None]] = {name: [] for name in names}
-        tags = [f"{name}\x1f" for name in names]
-        rows = zip(owners, *(columns[name] for name in names), strict=True)
-        for owner, *values in rows:
-            key = keys.get(owner)
-            student = None if key is None else StudentCipher(key)
-            for name, tag, value in zip(names, tags, values):
+        fields = [(name, f"{name}\x1f".encode(), sealed[name].append) for name in names]
+        for owner, key, *values in zip(owners, keys, *(columns[name] for name in names), strict=True):
+            aead = nonce_key = None  # made at the first value to seal (a withdrawal has none)
+            for (name, tag, add), value in zip(fields, values):
                 if value is None:
-                    sealed[name].append(None)
-                elif student is None:
-                    sealed[name].append(self.seal_text(value, owner, name))
+                    add(None)
+                elif key is None:
+                    add(self.seal_text(value, owner, name))
                 elif value.startswith(TOKEN) and self._opens(value, owner, name):
-                    sealed[name].append(value)
+                    add(value)
                 else:
-                    sealed[name].append(student.token(value, (tag + owner).encode()))
+                    if aead is None:
+                        aead, nonce_key = AESGCM(key), _nonce_key_of(key)
+                    add(_student_token(aead, nonce_key, tag + owner.encode(), value.encode()))
         return sealed
 
     def _opens(self, value: str, owner: str, field: str) -> bool:
@@ -348,7 +350,21 @@ class FieldCipher:
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _STUDENT_PREFIX = bytes([STUDENT])
+
+
+def _nonce_key_of(data_key: bytes) -> bytes:
+    """The key of a student's deterministic nonces, derived from their data key."""
+    return blake2b(data_key, digest_size=32, person=b"aid-dk-nonce").digest()
+
+
+def _student_token(aead: AESGCM, nonce_key: bytes, bound: bytes, data: bytes) -> str:
+    """``StudentCipher.token`` from its parts (``seal_columns`` seals 1.2 million in a round:
+    ``binascii`` straight, as ``urlsafe_b64encode`` gives, with fewer calls)."""
+    nonce = blake2b(len(bound).to_bytes(4, "big") + bound + data, key=nonce_key, digest_size=NONCE).digest()
+    sealed = _STUDENT_PREFIX + nonce + aead.encrypt(nonce, data, bound)
+    return TOKEN + binascii.b2a_base64(sealed, newline=False).translate(_TO_URLSAFE).decode()
 
 
 def _blob(token: str, field: str) -> bytes:

@@ -122,10 +122,10 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                             findings.select("student_key", "department"), since, number)
         del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
-        keys_of = await data_keys.issue(session, _personal_owners(found), fields)
+        found = await _with_data_keys(session, found, fields)
     with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
         at = datetime.now(UTC).isoformat()
-        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields, keys_of))
+        packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
         try:
             await _store(session, found, priors)
             active = found.filter(pl.col("active"))
@@ -212,25 +212,30 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
 QUEUE_SLICE = 50_000  # events encoded and packed at a time (a province's round at once took 1.8 GB more)
 
 
-def _personal_owners(found: pl.DataFrame) -> list[str]:
-    """The students whose events carry their ID number or name (a withdrawal carries neither)."""
-    return found.filter(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL))["student_key"].to_list()
+async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
+    """``found`` with each student's own data key (``data_key``), issued for the students whose events
+    carry their ID number or name (a withdrawal carries neither: null)."""
+    carries = found.select(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL)).to_series()
+    issued = await data_keys.issue(session, found["student_key"].filter(carries).to_list(), fields)
+    column = pl.Series("data_key", [None] * found.height, dtype=pl.Binary)
+    if issued:
+        column = column.scatter(carries.arg_true(), pl.Series(issued, dtype=pl.Binary))
+    return found.with_columns(column)
 
 
-def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher,
-          keys_of: data_keys.Issued) -> list[tuple[str, int, bytes]]:
+def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher) -> list[tuple[str, int, bytes]]:
     """The round's events in order, encoded and packed a slice at a time (CPU work only)."""
     packed = []
     for start in range(0, found.height, QUEUE_SLICE):
-        packed += bulk.pack_events(_events(_sealed(found.slice(start, QUEUE_SLICE), fields, keys_of), batch_id, at))
+        packed += bulk.pack_events(_events(_sealed(found.slice(start, QUEUE_SLICE), fields), batch_id, at))
     return packed
 
 
-def _sealed(found: pl.DataFrame, fields: FieldCipher, keys_of: data_keys.Issued) -> pl.DataFrame:
+def _sealed(found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
     """The rows with each student's ID number and name sealed under the student's own data key
     (``aid_chassis.fields``, ``aid_chassis.datakeys``), as events carry them."""
     sealed = fields.seal_columns({name: found[name].to_list() for name in PERSONAL},
-                                 found["student_key"].to_list(), keys_of)
+                                 found["student_key"].to_list(), found["data_key"].to_list())
     return found.with_columns(pl.Series(name, values, pl.String) for name, values in sealed.items())
 
 
