@@ -10,7 +10,7 @@ from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
 from identity_matching.service_layer import coverage, data_keys, imports, rematch
-from tests.factories import FIELD_KEYS, id_number
+from tests.factories import FIELD_KEYS, FIELDS, id_number
 
 from .conftest import BY, ROSTER
 
@@ -165,3 +165,18 @@ async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_read
                 s, uploads=[(department, content.encode(), "l.csv")], departments=DEPARTMENTS, by=BY))
     assert [(r.matched_new, r.matched_changed, r.withdrawn) for r in reports] == [(2, 0, 0), (1, 0, 1), (1, 1, 0)]
     assert sent == ([] if whole_table else [2, 2, 2])  # the keys each round compared (its changed rows), or none
+
+
+@pytest.mark.parametrize("made_up", [False, True], ids=["student-keys", "made-up-owners"])
+async def test_data_keys_are_issued_in_the_owners_order_once_each_and_kept_in_their_buckets(sessions, made_up):
+    owners = [f"owner-{c}" if made_up else c + c.upper() * 63 for c in "5f59"]  # the first twice, three buckets
+    async with sessions() as s, s.begin():
+        keys = await data_keys.issue(s, owners, FIELDS)
+    async with sessions() as s, s.begin():
+        again = await data_keys.issue(s, [owners[3], "a" * 64, owners[0]], FIELDS)
+        known = await data_keys.known_here(s, FieldCipher.from_text(FIELD_KEYS))
+    assert len(keys) == 4 and keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
+    assert again[0] == keys[3] and again[2] == keys[0]  # issued before: the same key
+    assert again[1] not in keys and all(len(k) == 32 for k in again)
+    for owner, key in zip([*owners, "a" * 64], [*keys, again[1]], strict=True):
+        assert known.key_of(owner) == key  # as a follower of the topic finds it
