@@ -241,7 +241,7 @@ class OutboxRelay:
                 return 0
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
-                "WHERE id = ANY(%s) ORDER BY id", (ids,))).fetchall()
+                "WHERE id = ANY(%s) ORDER BY id", (ids,), binary=True)).fetchall()  # bytea as it is, not hex
             sent = await self._send_rows(rows, ids)
             await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
