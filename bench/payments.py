@@ -48,7 +48,7 @@ def _data_keys(owners: list[str]) -> list[bytes]:
     known = datakeys.attach(FIELDS)
     for bucket, entries in buckets.items():
         known.put(bucket, datakeys.seal_bucket(FIELDS, bucket, entries))
-    return list(issued.values())
+    return [issued[owner] for owner in owners]
 
 
 def _payments(n: int) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -83,6 +83,16 @@ def test_a_students_tokens_are_sealed_under_their_own_key_and_deterministic():
         ring.open_text(token, ALICE, "name")  # bound to its field, as before
 
 
+def test_a_students_tokens_are_pinned_byte_for_byte():
+    """Deterministic tokens compare equal across releases: a change of their bytes (nonce, layout,
+    base64) would make every re-sent fact look new. Vectors made by the code of 2026-12-02."""
+    ring = FieldCipher.from_text(f"1={base64.urlsafe_b64encode(bytes(32)).decode()}")
+    sealed = ring.seal_columns({"name": ["张三"], "id_number": ["520102201401010011"]}, [ALICE], [bytes(range(32))])
+    assert sealed == {"name": ["pd1:ovZ87K88Chx05Y_kFzF0I_xPBnqP_jpShMY-lkYbZcwRjN0="],
+                      "id_number": ["pd1:oh2M6SijE6o4YyWxPGrvEOOb7wQBs7gEom0U0pM03GM79gnqBHHqRo8Iv6mWg0g="]}
+    assert StudentCipher(bytes(range(32))).token("张三", f"name\x1f{ALICE}".encode()) == sealed["name"][0]
+
+
 def test_seal_columns_seals_each_student_under_their_key_as_seal_text_does():
     keys = {ALICE: os.urandom(32)}
     ring, _ = _ring_with(keys)

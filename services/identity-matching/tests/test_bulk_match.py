@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aid_chassis import bulk
 from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from aid_contracts.events import CategoryEntry, StudentFacts
 from identity_matching.domain import bulk_match
 from identity_matching.domain.matching import EligibilityPolicy, Finding, PriorMatch, compare, match
+from identity_matching.service_layer import rematch
 from identity_matching.service_layer.rematch import ENROLMENTS, FINDINGS, PRIORS
+from tests.factories import FIELDS
 
 POLICY = EligibilityPolicy(year=2026, exit_grace_years=3)
 KEYS = [f"k{i}" for i in range(6)]
@@ -95,3 +100,27 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
 def test_new_match_ids_are_distinct_and_increasing():
     ids = bulk_match.match_ids(1000).to_list()
     assert ids == sorted(ids) and len(set(ids)) == 1000
+
+
+def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_order(monkeypatch):
+    keys = [f"{i:064x}" for i in range(7)]
+    enrolments = pl.DataFrame([{"student_key": k, "id_number": "520102201401010011", "name": f"学生{i}",
+                                "school_code": "5201020001", "stage": "primary", "enrolment_region": "520102",
+                                "household_region": "520102"} for i, k in enumerate(keys)], schema=ENROLMENTS)
+    findings = pl.DataFrame([{"student_key": k, "department": "civil_affairs", "category": "orphan",
+                              "name": f"学生{i}", "batch_id": "B1"} for i, k in enumerate(keys)], schema=FINDINGS)
+    found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, POLICY), pl.DataFrame(schema=PRIORS))
+    found = found.with_columns(pl.Series("data_key", [os.urandom(32) for _ in keys], dtype=pl.Binary))
+    at = "2026-11-22T00:00:00+00:00"
+    headers = {"content-type": "application/json", "ce_source": "t", "ce_time": at, "ce_specversion": "1.0"}
+
+    def events(packed):
+        return [(key, data) for _, _, value in packed for _, key, _, data in bulk.unpack(headers, value)]
+
+    whole = rematch._pack(found, "B1", at, FIELDS)
+    monkeypatch.setattr(rematch, "QUEUE_SLICE", 2)
+    sliced = rematch._pack(found, "B1", at, FIELDS)
+    assert (len(whole), len(sliced)) == (1, 4)  # one packed row, or one per slice of two
+    assert events(sliced) == events(whole)
+    assert [key.decode() for key, _ in events(sliced)] == found["student_key"].to_list()
+    assert all(b'"pd1:' in data for _, data in events(sliced))  # sealed, under each student's key

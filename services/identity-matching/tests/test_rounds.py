@@ -169,7 +169,7 @@ async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_read
 
 @pytest.mark.parametrize("made_up", [False, True], ids=["student-keys", "made-up-owners"])
 async def test_data_keys_are_issued_in_the_owners_order_once_each_and_kept_in_their_buckets(sessions, made_up):
-    owners = [f"owner-{c}" if made_up else c + c.upper() * 63 for c in "5f59"]  # the first twice, three buckets
+    owners = [f"owner-{c}" if made_up else c + c.upper() * 63 for c in "5f59"]  # the first twice
     async with sessions() as s, s.begin():
         keys = await data_keys.issue(s, owners, FIELDS)
     async with sessions() as s, s.begin():

@@ -12,7 +12,8 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -44,7 +45,7 @@ async def issue(session: AsyncSession, owners: list[str], ring: FieldCipher) -> 
     return [every[bucket][sid] for bucket, sid in filed]
 
 
-_NONE: dict[bytes, bytes] = {}
+_NONE: Mapping[bytes, bytes] = MappingProxyType({})  # a bucket not stored yet
 
 
 async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:

@@ -124,7 +124,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
         found = await _with_data_keys(session, found, fields)
-    with clock.stage("compare.store"):  # the events are packed meanwhile, in a thread: the store is the server's work
+    with clock.stage("compare.store"):  # the events are packed meanwhile, by threads: the store is the server's work
         at = datetime.now(UTC).isoformat()
         packing = asyncio.ensure_future(asyncio.to_thread(_pack, found, batch_id, at, fields))
         try:
@@ -217,11 +217,9 @@ async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: Fi
     """``found`` with each student's own data key (``data_key``), issued for the students whose events
     carry their ID number or name (a withdrawal carries neither: null)."""
     carries = found.select(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL)).to_series()
-    issued = await data_keys.issue(session, found["student_key"].filter(carries).to_list(), fields)
-    column = pl.Series("data_key", [None] * found.height, dtype=pl.Binary)
-    if issued:
-        column = column.scatter(carries.arg_true(), pl.Series(issued, dtype=pl.Binary))
-    return found.with_columns(column)
+    issued = iter(await data_keys.issue(session, found["student_key"].filter(carries).to_list(), fields))
+    return found.with_columns(pl.Series("data_key", [next(issued) if carried else None for carried in carries],
+                                        dtype=pl.Binary))
 
 
 def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher) -> list[tuple[str, int, bytes]]:
