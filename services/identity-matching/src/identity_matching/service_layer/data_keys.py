@@ -13,8 +13,8 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert

@@ -210,7 +210,7 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     await driver.execute("DROP TABLE _changed")
 
 
-QUEUE_SLICE = 25_000  # events encoded and packed at a time, by each packer (a province's round at once took 1.8 GB more)
+QUEUE_SLICE = 25_000  # events a packer encodes at a time (a province's round at once took 1.8 GB more)
 
 
 async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
@@ -218,8 +218,8 @@ async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: Fi
     carry their ID number or name (a withdrawal carries neither: null)."""
     carries = found.select(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL)).to_series()
     issued = iter(await data_keys.issue(session, found["student_key"].filter(carries).to_list(), fields))
-    return found.with_columns(pl.Series("data_key", [next(issued) if carried else None for carried in carries],
-                                        dtype=pl.Binary))
+    keys = [next(issued) if carried else None for carried in carries.to_list()]
+    return found.with_columns(pl.Series("data_key", keys, dtype=pl.Binary))
 
 
 def _pack(found: pl.DataFrame, batch_id: str, at: str, fields: FieldCipher) -> list[tuple[str, int, bytes]]:
