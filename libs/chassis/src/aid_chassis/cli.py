@@ -32,5 +32,9 @@ def service_main(package: str, settings_cls: type[ServiceSettings], app_factory:
     elif args[0] == "worker":
         run_worker(settings, lambda sessions: build_loops(settings, sessions))
     else:
-        migrations.upgrade(f"{package}:migrations", settings.database_url)
+        try:
+            migrations.upgrade(f"{package}:migrations", settings.database_url)
+        except migrations.MigrationLockTimeout as exc:
+            print(exc, file=sys.stderr)
+            return 1
     return 0

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from alembic import command, context
 from alembic.config import Config
+from psycopg.errors import LockNotAvailable
 from sqlalchemy import MetaData, pool, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 
@@ -19,8 +21,26 @@ def alembic_config(script_location: str, database_url: str) -> Config:
     return cfg
 
 
+LOCK_TIMEOUT = "10s"
+"""How long a migration's statement waits for a lock (once the pods' turn is taken): an ``ALTER
+TABLE`` queued behind a long read would otherwise hold up every later query of that table for as
+long as the read lasts. On timeout nothing is applied and the migration is run again later (the pod
+restarts; an operator runs ``migrate`` again)."""
+
+
+class MigrationLockTimeout(RuntimeError):
+    """A migration gave up waiting for a lock another transaction holds; nothing was changed."""
+
+
 def upgrade(script_location: str, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(script_location, database_url), revision)
+    try:
+        command.upgrade(alembic_config(script_location, database_url), revision)
+    except OperationalError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
+        raise MigrationLockTimeout(
+            f"数据库迁移等待表锁超过 {LOCK_TIMEOUT}，未做任何更改，请稍后重试 (the migration waited longer than "
+            f"{LOCK_TIMEOUT} for a lock another transaction holds; nothing was changed: run it again)") from None
 
 
 def run_env(metadata: MetaData) -> None:
@@ -56,6 +76,7 @@ def _run_sync(connection, metadata: MetaData) -> None:
         # Several pods may start at once, each migrating first: one upgrades, the others wait
         # for its commit and then find the database at head.
         connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))"))
+        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))  # the turn taken: no endless wait
         context.run_migrations()
 
 
