@@ -19,6 +19,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from report import save
+
 RESULTS = Path(__file__).resolve().parent / "results" / "field_crypto.json"
 PROVINCE_FIELDS = 1_500_000 * 2
 
@@ -60,7 +62,7 @@ def main() -> dict:
                                              for k in ("seal", "open")},
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    save(RESULTS, result)
     return result
 
 

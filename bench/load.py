@@ -103,6 +103,7 @@ from aid_local.demo_data import DEPARTMENTS, GIVEN, SURNAMES
 from aid_local.platform import CONSOLE, PROCESSES, SERVICES, Platform
 from read_side import wait_joined
 from aid_local.supervisor import Supervisor
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
 RATE = 1000  # events/s
@@ -721,5 +722,5 @@ def _summary(r: dict) -> dict:
 if __name__ == "__main__":
     found = asyncio.run(main())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    save(RESULTS, found)
     print(json.dumps(_summary(found), indent=2, ensure_ascii=False))

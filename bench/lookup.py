@@ -43,6 +43,7 @@ from aid_local import demo_data, infra
 from aid_local.platform import SERVICES, Platform
 from aid_local.supervisor import Supervisor
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lookup.json"
 LOADGEN = Path(__file__).resolve().parent / "loadgen"
@@ -236,5 +237,5 @@ async def main() -> dict:
 if __name__ == "__main__":
     found = asyncio.run(main())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    save(RESULTS, found)
     print(json.dumps(found, indent=2, ensure_ascii=False))

@@ -47,6 +47,7 @@ from aid_local.platform import Platform
 from identity_matching.adapters import tables
 from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import imports
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
 BY = imports.Importer(actor="bench", secret=b"benchmark-pseudonym-secret", policy=EligibilityPolicy(year=2026),
@@ -209,7 +210,7 @@ def main() -> None:
     students = int(os.environ.get("BENCH_STUDENTS", 1_500_000))
     results = asyncio.run(run(students, float(os.environ.get("BENCH_LIST_SHARE", 0.4))))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    save(RESULTS, results)
     json.dump(results, sys.stdout, indent=2)
     print()
 

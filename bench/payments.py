@@ -32,6 +32,7 @@ from aid_chassis.migrations import upgrade
 from aid_local import bank, infra
 from aid_local.platform import Platform
 from disbursement.service_layer import batches
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "payments.json"
 COUNTY = Principal("bench", Role.PROVINCE_BUREAU, region="520000")
@@ -150,5 +151,5 @@ async def main() -> dict:
 if __name__ == "__main__":
     found = asyncio.run(main())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    save(RESULTS, found)
     print(json.dumps(found, indent=2, ensure_ascii=False))

@@ -38,6 +38,7 @@ from aid_chassis.partitioner import partitions
 from aid_chassis.worker import event_consumer
 from aid_local.platform import SERVICES
 from aid_local.postgres import PostgresServer
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "projections.json"
 Record = namedtuple("Record", "topic partition offset key value headers timestamp")
@@ -132,8 +133,7 @@ async def main() -> dict:
 
 def write(path: Path, found: dict) -> None:
     """Record a run's figures in ``bench/results`` and print them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(found, indent=1) + "\n")
+    save(path, found)
     print(json.dumps(found, indent=2))
 
 

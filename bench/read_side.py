@@ -51,6 +51,7 @@ from aid_contracts.topics import Topic
 from aid_local import infra
 from aid_local.platform import SERVICES, Platform
 from aid_local.supervisor import Supervisor
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "read_side.json"
 GROUPS = ("query", "reporting")
@@ -279,5 +280,5 @@ async def main() -> dict:
 if __name__ == "__main__":
     found = asyncio.run(main())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    save(RESULTS, found)
     print(json.dumps({k: v for k, v in found.items() if k != "lag"}, indent=2, ensure_ascii=False))

@@ -32,6 +32,7 @@ from aid_local import infra
 from aid_local.platform import PROCESSES, SERVICES, Platform
 from aid_local.supervisor import Supervisor
 from read_side import _events
+from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "recovery.json"
 SVC = {s.name: s for s in SERVICES}
@@ -140,5 +141,5 @@ def main() -> dict:
 if __name__ == "__main__":
     found = main()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=1, ensure_ascii=False) + "\n")
+    save(RESULTS, found)
     print(json.dumps({k: v for k, v in found.items()}, indent=1, ensure_ascii=False))

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
 BEGIN, END = "<!-- bench/suite.py: begin -->", "<!-- bench/suite.py: end -->"
 CHART = "benchmarks-goals.svg"
 VERDICT = {"met": "**met**", "missed": "**missed**", "reported": "reported", "not run": "not run"}
+
+
+def save(path: Path, found: dict) -> None:
+    """Write a benchmark's figures to ``bench/results/<name>.json`` with the moment they were
+    measured (the table tells a result rerun alone from those of the suite's run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamped = {**found, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    path.write_text(json.dumps(stamped, indent=1, ensure_ascii=False) + "\n")
 
 
 def number(x) -> str:
@@ -30,9 +40,12 @@ def table(summary: dict) -> str:
         lines.append(f"| {g['issue']} | {g['title']} (`{g['file']}`: `{g['path']}`) | {measured} | {bar} | "
                      f"{number(g['floor'])} | {number(g['ratio_to_floor'])} | {VERDICT[g['verdict']]} |")
     runs = ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in summary["runs"].items())
+    later = {k: at for k, at in summary.get("measured", {}).items() if at and at > summary["at"]}
     met = sum(g["verdict"] == "met" for g in summary["goals"])
     judged = sum(g["verdict"] in ("met", "missed") for g in summary["goals"])
-    lines += ["", f"**{met} of {judged} judged goals met.** Time of each benchmark: {runs or '—'}.", "",
+    lines += ["", f"**{met} of {judged} judged goals met.** Time of each benchmark: {runs or '—'}."
+              + (" Rerun alone since: " + ", ".join(f"{k} at {at}" for k, at in sorted(later.items())) + "."
+                 if later else ""), "",
               f"![Each goal's headroom: the bar ÷ the figure (≤ goals) or the figure ÷ the bar (≥ goals); "
               f"right of 1 is met]({CHART})"]
     return "\n".join(lines)

@@ -62,7 +62,8 @@ def main() -> int:
         at = datetime.now(UTC).isoformat(timespec="seconds")
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p.stem != "summary"}
     goals = [evaluate(goal, results) for goal in GOALS]
-    summary = {"at": at, "scale": scale, "machine": machine(), "runs": runs, "goals": goals}
+    measured = {name: found.get("measured_at") for name, found in results.items() if found.get("measured_at")}
+    summary = {"at": at, "scale": scale, "machine": machine(), "runs": runs, "measured": measured, "goals": goals}
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     write_docs(summary, HERE.parent / "docs")
     _print(summary)
