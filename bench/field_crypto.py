@@ -61,7 +61,6 @@ def main() -> dict:
               "projected_province_seconds": {k: round(per_field[k] * PROVINCE_FIELDS / 1e6, 1)
                                              for k in ("seal", "open")},
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-    RESULTS.parent.mkdir(exist_ok=True)
     save(RESULTS, result)
     return result
 

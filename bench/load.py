@@ -721,6 +721,5 @@ def _summary(r: dict) -> dict:
 
 if __name__ == "__main__":
     found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, found)
     print(json.dumps(_summary(found), indent=2, ensure_ascii=False))

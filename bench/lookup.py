@@ -42,8 +42,8 @@ from aid_contracts.keys import check_digit, student_keys
 from aid_local import demo_data, infra
 from aid_local.platform import SERVICES, Platform
 from aid_local.supervisor import Supervisor
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from report import save
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lookup.json"
 LOADGEN = Path(__file__).resolve().parent / "loadgen"
@@ -236,6 +236,5 @@ async def main() -> dict:
 
 if __name__ == "__main__":
     found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, found)
     print(json.dumps(found, indent=2, ensure_ascii=False))

@@ -209,7 +209,6 @@ async def run(students: int, list_share: float) -> dict:
 def main() -> None:
     students = int(os.environ.get("BENCH_STUDENTS", 1_500_000))
     results = asyncio.run(run(students, float(os.environ.get("BENCH_LIST_SHARE", 0.4))))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, results)
     json.dump(results, sys.stdout, indent=2)
     print()

@@ -150,6 +150,5 @@ async def main() -> dict:
 
 if __name__ == "__main__":
     found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, found)
     print(json.dumps(found, indent=2, ensure_ascii=False))

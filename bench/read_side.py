@@ -279,6 +279,5 @@ async def main() -> dict:
 
 if __name__ == "__main__":
     found = asyncio.run(main())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, found)
     print(json.dumps({k: v for k, v in found.items() if k != "lag"}, indent=2, ensure_ascii=False))

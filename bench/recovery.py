@@ -140,6 +140,5 @@ def main() -> dict:
 
 if __name__ == "__main__":
     found = main()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     save(RESULTS, found)
     print(json.dumps({k: v for k, v in found.items()}, indent=1, ensure_ascii=False))

@@ -18,7 +18,7 @@ def save(path: Path, found: dict) -> None:
     measured (the table tells a result rerun alone from those of the suite's run)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamped = {**found, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    path.write_text(json.dumps(stamped, indent=1, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(stamped, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def number(x) -> str:
@@ -40,15 +40,30 @@ def table(summary: dict) -> str:
         lines.append(f"| {g['issue']} | {g['title']} (`{g['file']}`: `{g['path']}`) | {measured} | {bar} | "
                      f"{number(g['floor'])} | {number(g['ratio_to_floor'])} | {VERDICT[g['verdict']]} |")
     runs = ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in summary["runs"].items())
-    later = {k: at for k, at in summary.get("measured", {}).items() if at and at > summary["at"]}
+    elsewhere = not_from_the_run(summary)
     met = sum(g["verdict"] == "met" for g in summary["goals"])
     judged = sum(g["verdict"] in ("met", "missed") for g in summary["goals"])
     lines += ["", f"**{met} of {judged} judged goals met.** Time of each benchmark: {runs or '—'}."
-              + (" Rerun alone since: " + ", ".join(f"{k} at {at}" for k, at in sorted(later.items())) + "."
-                 if later else ""), "",
+              + (" Not from this run: " + ", ".join(f"{k} ({at or 'undated'})" for k, at in elsewhere.items()) + "."
+                 if elsewhere else ""), "",
               f"![Each goal's headroom: the bar ÷ the figure (≤ goals) or the figure ÷ the bar (≥ goals); "
               f"right of 1 is met]({CHART})"]
     return "\n".join(lines)
+
+
+def not_from_the_run(summary: dict) -> dict[str, str | None]:
+    """The goals' result files measured outside the suite's run (rerun alone later, left from an
+    earlier run, or undated), with when. A summary from before results were dated tells only
+    those measured after it."""
+    started, at = summary.get("started"), summary.get("at")
+    out = {}
+    for name, when in summary.get("measured", {}).items():
+        if when is None:
+            if started is not None:
+                out[name] = None
+        elif (started is not None and when < started) or (at is not None and when > at):
+            out[name] = when
+    return out
 
 
 def chart(summary: dict) -> str:

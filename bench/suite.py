@@ -57,17 +57,24 @@ def main() -> int:
     previous = json.loads((RESULTS / "summary.json").read_text()) if (RESULTS / "summary.json").exists() else {}
     if os.environ.get("BENCH_REPORT_ONLY"):  # the verdicts again, with the run that made the results
         at, scale, runs = previous.get("at"), previous.get("scale", scale), previous.get("runs", {})
+        started = previous.get("started")
     else:
+        started = _now()
         runs = {name: _run(name, scale) for name in only}
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = _now()
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p.stem != "summary"}
     goals = [evaluate(goal, results) for goal in GOALS]
-    measured = {name: found.get("measured_at") for name, found in results.items() if found.get("measured_at")}
-    summary = {"at": at, "scale": scale, "machine": machine(), "runs": runs, "measured": measured, "goals": goals}
+    measured = {name: results[name].get("measured_at") for name in sorted({g.file for g in GOALS}) if name in results}
+    summary = {"at": at, "started": started, "scale": scale, "machine": machine(), "runs": runs,
+               "measured": measured, "goals": goals}
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     write_docs(summary, HERE.parent / "docs")
     _print(summary)
     return 1 if any(r["exit"] for r in runs.values()) else 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _print(summary: dict) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import threading
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from aid_chassis import migrations
+from aid_chassis.cli import service_main
 
 
 PACKAGES = ["identity_matching", "verification", "publicity", "disbursement", "query", "reporting"]
@@ -38,14 +41,10 @@ def test_pods_migrating_at_once_take_turns(fresh_database):
     for pod in pods:
         _, err = pod.communicate(timeout=120)
         assert pod.returncode == 0, err.decode()[-2000:]  # none failed on a table another had just created
-    engine = create_engine(fresh_database)
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-    finally:
-        engine.dispose()
+    assert _scalar(fresh_database, "SELECT count(*) FROM alembic_version") == 1
 
 
+@pytest.mark.timeout(60)  # without the lock timeout the upgrade would wait for the read for ever
 def test_a_migration_waiting_for_a_table_lock_gives_up_and_changes_nothing(fresh_database, monkeypatch):
     """A long read holds query's ``students`` table: migration 0008 (``ALTER TABLE``) waits no
     longer than ``LOCK_TIMEOUT`` instead of holding up every later query of the table behind it,
@@ -56,13 +55,45 @@ def test_a_migration_waiting_for_a_table_lock_gives_up_and_changes_nothing(fresh
     try:
         with engine.connect() as reader:
             reader.execute(text("SELECT count(*) FROM students"))  # its transaction stays open: the lock is held
-            with pytest.raises(migrations.MigrationLockTimeout, match="300ms"):
+            with pytest.raises(migrations.MigrationLockTimeout, match="300ms.*ALTER TABLE students"):
                 migrations.upgrade("query:migrations", fresh_database)
-            with engine.connect() as other:
-                assert other.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
-        migrations.upgrade("query:migrations", fresh_database)
+            assert _scalar(fresh_database, "SELECT version_num FROM alembic_version") == "0007"
+    finally:
+        engine.dispose()
+    migrations.upgrade("query:migrations", fresh_database)
+    head = ScriptDirectory.from_config(migrations.alembic_config("query:migrations", fresh_database))
+    assert _scalar(fresh_database, "SELECT version_num FROM alembic_version") == head.get_current_head()
+
+
+@pytest.mark.timeout(60)
+def test_a_pod_waits_its_turn_for_as_long_as_another_migrates(fresh_database, monkeypatch):
+    """The lock timeout starts only once the pods' turn is taken: a pod whose turn comes after the
+    other pod's migration (here: a second longer than the timeout) still migrates."""
+    monkeypatch.setattr(migrations, "LOCK_TIMEOUT", "300ms")
+    with psycopg.connect(fresh_database.replace("postgresql+psycopg://", "postgresql://", 1)) as other:
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))")  # another pod's turn
+        ends = threading.Timer(1.3, other.rollback)
+        ends.start()
+        migrations.upgrade("verification:migrations", fresh_database)
+        ends.join()
+    assert _scalar(fresh_database, "SELECT count(*) FROM alembic_version") == 1
+
+
+def test_migrate_says_why_it_gave_up_and_exits_1(monkeypatch, capsys):
+    def gives_up(*_):
+        raise migrations.MigrationLockTimeout("数据库迁移等待锁超过 10s (…)")
+
+    monkeypatch.setattr(migrations, "upgrade", gives_up)
+    settings = type("Settings", (), {"database_url": "postgresql+psycopg://unused/db"})
+    assert service_main("query", settings, app_factory=None, build_loops=None, argv=["migrate"]) == 1
+    assert "数据库迁移等待锁超过" in capsys.readouterr().err
+
+
+def _scalar(url: str, sql: str):
+    """One value, read on a connection of its own."""
+    engine = create_engine(url)
+    try:
         with engine.connect() as conn:
-            head = ScriptDirectory.from_config(migrations.alembic_config("query:migrations", fresh_database))
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head.get_current_head()
+            return conn.execute(text(sql)).scalar()
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ def alembic_config(script_location: str, database_url: str) -> Config:
 
 
 LOCK_TIMEOUT = "10s"
-"""How long a migration's statement waits for a lock (once the pods' turn is taken): an ``ALTER
+"""How long each statement of a migration waits for a lock (once the pods' turn is taken): an ``ALTER
 TABLE`` queued behind a long read would otherwise hold up every later query of that table for as
 long as the read lasts. On timeout nothing is applied and the migration is run again later (the pod
 restarts; an operator runs ``migrate`` again)."""
@@ -38,9 +38,11 @@ def upgrade(script_location: str, database_url: str, revision: str = "head") -> 
     except OperationalError as exc:
         if not isinstance(exc.orig, LockNotAvailable):
             raise
+        statement = " ".join((exc.statement or "").split())[:200]
         raise MigrationLockTimeout(
-            f"数据库迁移等待表锁超过 {LOCK_TIMEOUT}，未做任何更改，请稍后重试 (the migration waited longer than "
-            f"{LOCK_TIMEOUT} for a lock another transaction holds; nothing was changed: run it again)") from None
+            f"数据库迁移等待锁超过 {LOCK_TIMEOUT}，未做任何更改，请稍后重试 (the migration waited longer than "
+            f"{LOCK_TIMEOUT} for a lock another transaction holds; nothing was changed: run it again). "
+            f"Waiting: {statement}") from None
 
 
 def run_env(metadata: MetaData) -> None:
