@@ -71,7 +71,7 @@ def test_a_pod_waits_its_turn_for_as_long_as_another_migrates(fresh_database, mo
     other pod's migration (here: a second longer than the timeout) still migrates."""
     monkeypatch.setattr(migrations, "LOCK_TIMEOUT", "300ms")
     with psycopg.connect(fresh_database.replace("postgresql+psycopg://", "postgresql://", 1)) as other:
-        other.execute("SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))")  # another pod's turn
+        other.execute(migrations.TAKE_TURN)  # another pod's turn
         ends = threading.Timer(1.3, other.rollback)
         ends.start()
         migrations.upgrade("verification:migrations", fresh_database)

@@ -28,6 +28,9 @@ long as the read lasts. On timeout nothing is applied and the migration is run a
 restarts; an operator runs ``migrate`` again)."""
 
 
+TAKE_TURN = "SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))"  # one migrating pod at a time
+
+
 class MigrationLockTimeout(RuntimeError):
     """A migration gave up waiting for a lock another transaction holds; nothing was changed."""
 
@@ -77,7 +80,7 @@ def _run_sync(connection, metadata: MetaData) -> None:
     with context.begin_transaction():
         # Several pods may start at once, each migrating first: one upgrades, the others wait
         # for its commit and then find the database at head.
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('aid-migrations'))"))
+        connection.execute(text(TAKE_TURN))
         connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))  # the turn taken: no endless wait
         context.run_migrations()
 
