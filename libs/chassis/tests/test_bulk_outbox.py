@@ -41,13 +41,18 @@ async def sessions(fresh_database):
 
 
 @ASYNC
-async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions):
+@pytest.mark.parametrize("wide", [False, True], ids=["csv-text-chunks", "copy-to"])
+async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions, wide):
     frame = pl.DataFrame({"name": ["王,伟", 'say "hi"', "\\N"], "note": ["", None, "行\n二"], "year": [2024, None, 1]},
                          schema={"name": pl.String, "note": pl.String, "year": pl.Int16})
     async with sessions() as s, s.begin():
         await bulk.copy_in(s, "people", frame)
-        back = await bulk.copy_out(s, "SELECT name, note, year FROM people ORDER BY name", dict(frame.schema))
-    assert back.sort("name").to_dicts() == frame.sort("name").to_dicts()
+        query = "SELECT name, note, year, coalesce(year, 0) > 2000 FROM people ORDER BY name"
+        back = await bulk.copy_out(s, query, {**frame.schema, "recent": pl.Boolean}, wide=wide)
+        nothing = await bulk.copy_out(s, "SELECT name FROM people WHERE false", {"name": pl.String}, wide=wide)
+    recent = pl.Series("recent", [True, False, False])  # in the frame's order
+    assert back.sort("name").to_dicts() == frame.with_columns(recent).sort("name").to_dicts()
+    assert nothing.is_empty() and nothing.schema == {"name": pl.String}
 
 
 def _events(topic: str, count: int, keys: int) -> pl.DataFrame:

@@ -149,10 +149,11 @@ def test_many_students_are_found_in_their_buckets_and_a_replaced_bucket_is_read_
     for bucket in {datakeys.bucket_of(o) for o in owners}:
         keys.put(bucket, _sealed(ring, bucket, {o: k for o, k in entries.items() if datakeys.bucket_of(o) == bucket}))
     assert all(keys.key_of(o) == entries[o] for o in owners) and keys.key_of("f" * 64) is None
-    assert keys.keys_for([*owners, "f" * 64, "s1"]) == [entries[o] for o in owners] + [None, None]
+    indexes: dict = {}  # kept across calls, as a bank file's parts keep them
+    assert keys.keys_for([*owners, "f" * 64, "s1"], indexes) == [entries[o] for o in owners] + [None, None]
     first = owners[0]
     keys.put(datakeys.bucket_of(first), _sealed(ring, datakeys.bucket_of(first), {}))
-    assert keys.key_of(first) is None
+    assert keys.key_of(first) is None and keys.keys_for([first, owners[1]], indexes) == [None, entries[owners[1]]]
     other = next(o for o in owners if datakeys.bucket_of(o) != datakeys.bucket_of(first))
     assert isinstance(keys.cipher_of(other), StudentCipher)
     keys.put(datakeys.bucket_of(other), b"\xa1junk")  # not a bucket under this ring: logged, forgotten
@@ -198,8 +199,11 @@ def test_open_columns_opens_students_ring_and_plain_values_as_open_text_does():
     names = [ring.seal_text("张三", ALICE, "name"), ring.seal_text("李四", BOB, "name"), "王五", None]
     ids = [ring.seal_text(ID, ALICE, "id_number"), None, ring.seal_text(ID, BOB, "id_number"), ID]
     owners = [ALICE, BOB, BOB, BOB]
-    assert ring.open_columns({"name": names, "id_number": ids}, owners) == {
-        "name": ["张三", "李四", "王五", None], "id_number": [ID, None, ID, ID]}
+    assert ring.open_columns({"name": names + [""], "id_number": ids + [""]}, owners + [BOB]) == {
+        "name": ["张三", "李四", "王五", None, ""], "id_number": [ID, None, ID, ID, ""]}
+    for bad in ("pd1:@@", names[0][:-6] + "AAAAAA"):  # no base64; tampered
+        with pytest.raises(SealedFieldError, match="name"):
+            ring.open_columns({"name": [bad]}, [ALICE])
     known.put(datakeys.bucket_of(ALICE), _sealed(ring, datakeys.bucket_of(ALICE), {}))
     with pytest.raises(ShreddedFieldError):  # a bank file is never written with a shredded student
         ring.open_columns({"name": names}, owners)

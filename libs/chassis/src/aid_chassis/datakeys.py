@@ -26,7 +26,6 @@ import asyncio
 import logging
 import os
 import threading
-from bisect import bisect_left
 from collections.abc import Iterable
 from hashlib import blake2b
 
@@ -163,21 +162,20 @@ class DataKeys:
         return None if plain is None else find(plain, sid)
 
     def keys_for(self, owners: list[str], indexes: dict | None = None) -> list[bytes | None]:
-        """``key_of`` of many students (a bank file's): each bucket they touch indexed once — in
-        ``indexes`` when given, kept by the caller across calls (a bank file's parts) — and a
-        student found by ``bisect`` in it."""
+        """``key_of`` of many students (a bank file's): each bucket they touch made into a dict
+        once — in ``indexes`` when given, kept by the caller across calls (a bank file's parts) —
+        and a student looked up in it."""
         indexes = {} if indexes is None else indexes
         found: list[bytes | None] = []
-        add = found.append
+        add, known = found.append, self._plain
         for owner in owners:
             bucket, sid = filed(owner)
             index = indexes.get(bucket)
-            if index is None or index[0] is not self._plain.get(bucket, b""):  # new, or the bucket changed since
-                plain = self._plain.get(bucket, b"")
-                index = indexes[bucket] = (plain, [plain[at:at + 32] for at in range(0, len(plain), ENTRY)])
-            plain, ids = index
-            at = bisect_left(ids, sid)
-            add(plain[at * ENTRY + 32:(at + 1) * ENTRY] if at < len(ids) and ids[at] == sid else None)
+            if index is None or index[0] is not known.get(bucket, b""):  # new, or the bucket changed since
+                plain = known.get(bucket, b"")
+                index = indexes[bucket] = (plain, {plain[at:at + 32]: plain[at + 32:at + ENTRY]
+                                                   for at in range(0, len(plain), ENTRY)})
+            add(index[1].get(sid))
         return found
 
     def cipher_of(self, owner: str) -> StudentCipher | None:

@@ -235,23 +235,25 @@ class FieldCipher:
         they are."""
         names = list(columns)
         opened: dict[str, list[str | None]] = {name: [] for name in names}
-        tags = [f"{name}\x1f" for name in names]
-        aead, prefix, start = self._sealer, self.prefix, len(self.prefix) + NONCE
         keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
-        for owner, key, *values in zip(owners, keys, *(columns[name] for name in names), strict=True):
+        blobs = [_blobs(columns[name]) for name in names]  # None: no token (as it is) or not base64 (open_text says)
+        aead, prefix, start = self._sealer, self.prefix, len(self.prefix) + NONCE
+        for row, (owner, key) in enumerate(zip(owners, keys, strict=True)):
             student = None
-            for name, tag, value in zip(names, tags, values):
-                if value is None or not value.startswith(TOKEN):
-                    opened[name].append(value)
+            for name, column in zip(names, blobs):
+                blob, value = column[row], columns[name][row]
+                if blob is None:
+                    opened[name].append(self.open_text(value, owner, name) if value and value.startswith(TOKEN)
+                                        else value)
                     continue
-                blob, bound = _blob(value, name), (tag + owner).encode()
+                bound = f"{name}\x1f{owner}".encode()
                 try:
-                    if blob.startswith(prefix):
-                        opened[name].append(aead.decrypt(blob[start - NONCE:start], blob[start:], bound).decode())
-                        continue
                     if key is not None and blob[:1] == _STUDENT_PREFIX:
                         student = student or AESGCM(key)
                         opened[name].append(student.decrypt(blob[1:1 + NONCE], blob[1 + NONCE:], bound).decode())
+                        continue
+                    if blob.startswith(prefix):
+                        opened[name].append(aead.decrypt(blob[start - NONCE:start], blob[start:], bound).decode())
                         continue
                 except InvalidTag:
                     pass
@@ -370,6 +372,17 @@ def _student_blob(aead: AESGCM, nonce_key: bytes, bound: bytes, data: bytes) -> 
     """``0xA2 ‖ nonce ‖ ciphertext+tag`` under a student's data key (``StudentCipher.seal``)."""
     nonce = _synthetic(nonce_key, bound, data)
     return _STUDENT_PREFIX + nonce + aead.encrypt(nonce, data, bound)
+
+
+def _blobs(values: list[str | None]) -> list[bytes | None]:
+    """``_blob`` of each token in a column; None for a value that is no token or no base64."""
+    skip, a2b, found = len(TOKEN), binascii.a2b_base64, []
+    for value in values:
+        try:
+            found.append(a2b(value[skip:].encode().translate(_URLSAFE)) if value and value.startswith(TOKEN) else None)
+        except (ValueError, UnicodeEncodeError):
+            found.append(None)
+    return found
 
 
 def _blob(token: str, field: str) -> bytes:

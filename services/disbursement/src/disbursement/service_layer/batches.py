@@ -144,7 +144,7 @@ async def import_return(session: AsyncSession, who: Principal, content: bytes) -
         raise BatchRefused("batch_stopped", "批次已因对账不符停止，请人工核查后恢复 (the batch is stopped after a "
                                             "mismatch: a person must resume it)", batch.problems or [])
     await bulk.roomy(session)
-    sent = await bulk.copy_out(session, _SENT, {**settle.FACTS, "state": pl.String}, (batch.batch_id,))
+    sent = await bulk.copy_out(session, _SENT, {**settle.FACTS, "state": pl.String}, (batch.batch_id,), wide=True)
     lines = sent.select("payment_id", "amount_fen", "state")
     outcome = _reconciled(fast, lines, content) if fast else _reconciled_slowly(returned, lines)
     if outcome["problems"]:

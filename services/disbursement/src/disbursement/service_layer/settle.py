@@ -52,11 +52,11 @@ async def apply_results(session: AsyncSession, results: pl.DataFrame, facts: pl.
 
 
 def _packed_events(rows: pl.DataFrame, facts: pl.DataFrame, batch_id: str, now: str) -> list:
-    joined = rows.join(facts, on="payment_id", how="inner", validate="1:1").sort("payment_id")
+    joined = rows.lazy().join(facts.lazy(), on="payment_id", how="inner", validate="1:1").sort("payment_id")
     return bulk.pack_events(_events(joined, batch_id, now))
 
 
-def _events(rows: pl.DataFrame, batch_id: str, now: str) -> pl.DataFrame:
+def _events(rows: pl.LazyFrame, batch_id: str, now: str) -> pl.LazyFrame:
     """``paid`` or ``payment-failed`` per row, the data JSON built from columns (student spliced in)."""
     paid = pl.col("state") == "paid"
     common = ["payment_id", "list_id", "programme_code", "programme_name", "period", "amount_fen"]
