@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import traceback
 import uuid
 from datetime import UTC, datetime
 
+import cramjam
 import polars as pl
 import pytest
 from aiokafka.partitioner import murmur2
@@ -47,12 +51,44 @@ async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions, wide)
                          schema={"name": pl.String, "note": pl.String, "year": pl.Int16})
     async with sessions() as s, s.begin():
         await bulk.copy_in(s, "people", frame)
-        query = "SELECT name, note, year, coalesce(year, 0) > 2000 FROM people ORDER BY name"
-        back = await bulk.copy_out(s, query, {**frame.schema, "recent": pl.Boolean}, wide=wide)
+        query = "SELECT name, note, year, coalesce(year, 0) > %s FROM people ORDER BY name"
+        back = await bulk.copy_out(s, query, {**frame.schema, "recent": pl.Boolean}, (2000,), wide=wide)
         nothing = await bulk.copy_out(s, "SELECT name FROM people WHERE false", {"name": pl.String}, wide=wide)
     recent = pl.Series("recent", [True, False, False])  # in the frame's order
     assert back.sort("name").to_dicts() == frame.with_columns(recent).sort("name").to_dicts()
     assert nothing.is_empty() and nothing.schema == {"name": pl.String}
+
+
+@ASYNC
+async def test_a_cancelled_wide_read_cancels_the_statement_and_leaves_the_connection_usable(sessions):
+    async with sessions() as s:
+        async with s.begin():
+            slow = "SELECT CASE WHEN g < 50000 THEN 'row' ELSE pg_sleep(30)::text END FROM generate_series(1, 50000) g"
+            reading = asyncio.create_task(bulk.copy_out(s, slow, {"x": pl.String}, wide=True))
+            await asyncio.sleep(1)  # rows sent, the last one 30 s away: the thread waiting for it
+            reading.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(reading, 10)  # the statement cancelled on the server, not waited out
+            assert not _reading_threads()  # no thread left on the connection the rollback uses
+            await s.rollback()
+        async with s.begin():
+            again = await bulk.copy_out(s, "SELECT 'still here'", {"x": pl.String}, wide=True)
+    assert again["x"].to_list() == ["still here"]
+
+
+def _reading_threads() -> list[int]:
+    return [ident for ident, frame in sys._current_frames().items()
+            if any(f.f_code is bulk._drain.__code__ for f, _ in traceback.walk_stack(frame))]
+
+
+def test_a_lazy_frame_of_events_packs_as_the_frame_does():
+    events = _events("test.lazy", bulk.BATCH_EVENTS + 3, keys=7)
+    assert _unpacked(bulk.pack_events(events.lazy())) == _unpacked(bulk.pack_events(events))
+    assert [count for _, count, _ in bulk.pack_events(events.lazy())] == [bulk.BATCH_EVENTS, 3]
+
+
+def _unpacked(packed: list[tuple[str, int, bytes]]) -> list[tuple[str, int, bytes]]:
+    return [(topic, count, bytes(cramjam.lz4.decompress_block(value))) for topic, count, value in packed]
 
 
 def _events(topic: str, count: int, keys: int) -> pl.DataFrame:

@@ -201,9 +201,13 @@ def test_open_columns_opens_students_ring_and_plain_values_as_open_text_does():
     owners = [ALICE, BOB, BOB, BOB]
     assert ring.open_columns({"name": names + [""], "id_number": ids + [""]}, owners + [BOB]) == {
         "name": ["张三", "李四", "王五", None, ""], "id_number": [ID, None, ID, ID, ""]}
-    for bad in ("pd1:@@", names[0][:-6] + "AAAAAA"):  # no base64; tampered
-        with pytest.raises(SealedFieldError, match="name"):
+    for bad, why in (("pd1:A", "not a sealed field"), (names[0][:-6] + "AAAAAA", "does not open"),
+                     ("pd1:ogAB", "")):  # no base64; tampered; a blob cut short
+        with pytest.raises(SealedFieldError, match=f"^name: {why}") as refused:
             ring.open_columns({"name": [bad]}, [ALICE])
+        assert bad not in str(refused.value) and "张三" not in str(refused.value)
+    with pytest.raises(ValueError, match="one value per owner"):
+        ring.open_columns({"name": names}, owners[:2])
     known.put(datakeys.bucket_of(ALICE), _sealed(ring, datakeys.bucket_of(ALICE), {}))
     with pytest.raises(ShreddedFieldError):  # a bank file is never written with a shredded student
         ring.open_columns({"name": names}, owners)

@@ -17,7 +17,9 @@ A bucket's plaintext is its entries sorted, 64 bytes each: the student's 32-byte
 key's own bytes — 64 hex digits — else its BLAKE2b) and the data key. A process keeps every
 bucket's plaintext (64 bytes a student) and finds a student by binary search: as cheap as a dict
 at a tenth of its memory, and a bank file of a million students, in any order, opens no bucket
-twice. Its associated data names the bucket, so a bucket's blob does not open as another's.
+twice. A bank file indexes the buckets it touches as dicts for its own length (``keys_for``:
+~180 bytes a student of those buckets, 1.6–2.0 µs a look-up instead of 2.8–3.3). Its associated
+data names the bucket, so a bucket's blob does not open as another's.
 """
 
 from __future__ import annotations

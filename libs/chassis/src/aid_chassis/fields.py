@@ -234,6 +234,8 @@ class FieldCipher:
         their fields; fields under the ring's sealing key opened inline; plain values and None as
         they are."""
         names = list(columns)
+        if any(len(columns[name]) != len(owners) for name in names):
+            raise ValueError("open_columns: every column needs one value per owner")
         opened: dict[str, list[str | None]] = {name: [] for name in names}
         keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
         blobs = [_blobs(columns[name]) for name in names]  # None: no token (as it is) or not base64 (open_text says)
@@ -255,7 +257,7 @@ class FieldCipher:
                     if blob.startswith(prefix):
                         opened[name].append(aead.decrypt(blob[start - NONCE:start], blob[start:], bound).decode())
                         continue
-                except InvalidTag:
+                except (InvalidTag, ValueError):  # a blob cut short, too: open_text says what is wrong
                     pass
                 opened[name].append(self.open_text(value, owner, name))
         return opened
