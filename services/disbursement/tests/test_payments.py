@@ -74,16 +74,49 @@ async def _card(sessions, seq: int, number: str = "6222020200112233445", phone: 
                       secret=SECRET, cipher=CIPHER)
 
 
-def _published(seq: int, **kwargs):
+def _published(seq: int, ring: FieldCipher = FIELDS, **kwargs):
     """A final entry keyed like the cards registered by ID number, the student's ID number and name
-    sealed for that key (as events carry them)."""
+    sealed for that key (as events carry them; under the student's data key where ``ring`` knows it)."""
     from aid_contracts import Envelope, Published
     from aid_contracts.events import StudentFacts
     from aid_contracts.keys import student_key
 
     event, key = f.published(seq, final=True, **kwargs).parse(Published), student_key(f.id_number(seq), SECRET)
-    sealed = StudentFacts(**FIELDS.seal_student(event.student.model_dump(), key))
+    sealed = StudentFacts(**ring.seal_student(event.student.model_dump(), key))
     return Envelope.wrap(event.model_copy(update={"student": sealed}), source="test", key=key)
+
+
+async def test_a_bank_file_with_shredded_students_is_refused_naming_their_lines(sessions):
+    from aid_chassis import datakeys
+    from aid_contracts.keys import student_key
+
+    ring = FieldCipher.from_text(f"1={new_key_text()}")
+    known, owners = datakeys.attach(ring), {seq: student_key(f.id_number(seq), SECRET) for seq in (1, 2, 3)}
+    buckets = {datakeys.bucket_of(owner) for owner in owners.values()}
+
+    def publish_keys(*seqs: int) -> None:  # as the data-key topic holds each bucket now
+        for bucket in buckets:
+            entries = {datakeys.student_id(owners[q]): bytes([q]) * 32 for q in seqs if datakeys.bucket_of(owners[q]) == bucket}
+            known.put(bucket, datakeys.seal_bucket(ring, bucket, entries))
+
+    publish_keys(1, 2, 3)
+    for seq in (1, 2, 3):
+        await _card(sessions, seq, f"62220202001122334{seq}5")
+        await _run(sessions, accounts.on_published, _published(seq, ring))
+    batch = await _run(sessions, batches.create_batch, COUNTY, list_id="L1", limit=100)
+    publish_keys(1)  # students 2 and 3 shredded (销毁) after the batch was made
+    with pytest.raises(batches.BatchRefused) as refused:
+        await _run(sessions, batches.export_lines, COUNTY, batch["batch_id"], CIPHER, ring)
+    lines = tables.batch_lines.c
+    async with sessions() as s:
+        rows = (await s.execute(select(lines.student_key, lines.seq, lines.payment_id))).all()
+    expected = sorted(({"line": seq, "payment_id": pid} for key, seq, pid in rows if key != owners[1]),
+                      key=lambda line: line["line"])
+    assert refused.value.code == "shredded" and refused.value.problems == expected and len(expected) == 2
+    message = str(refused.value)
+    assert "2 笔" in message and all(f"第 {line['line']} 行（{line['payment_id']}）" in message for line in expected)
+    assert not any(f.id_number(seq) in message or f.student(seq).name in message for seq in (2, 3))
+    assert await _count(sessions, tables.batches, tables.batches.c.status == "created") == 1  # nothing exported
 
 
 async def test_one_payment_per_student_programme_and_period_whatever_the_replays(sessions):

@@ -31,7 +31,7 @@ CONFLICTS = frozenset({"batch_stopped", "not_stopped"})
 
 def refusals():
     return http_refusals((CardRefused, FileRefused, batches.BatchRefused, UploadRefused), conflicts=CONFLICTS,
-                         statuses={"not_your_student": 404})
+                         statuses={"not_your_student": 404, "shredded": 410})
 
 
 class CardBody(BaseModel):

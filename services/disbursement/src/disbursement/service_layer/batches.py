@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis import bulk, db
 from aid_chassis.audit import new_id
 from aid_chassis.auth import Principal
-from aid_chassis.fields import FieldCipher
+from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from disbursement.adapters import tables
 from disbursement.domain import bankfile, returns_frame
 from disbursement.domain.money import yuan
@@ -98,24 +98,68 @@ _EXPORT_SQL = ("SELECT payment_id, seq, amount_fen, name, id_number, student_key
 async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, cipher: FieldCipher,
                           fields: FieldCipher) -> pl.DataFrame:
     """The batch's lines in order with their cards, names and ID numbers opened, read in parts: one
-    part is opened in a thread while PostgreSQL sends the next."""
-    parts, pending, indexes = [], None, {}  # indexes: the data keys' buckets, indexed once for every part
+    part is opened in a thread while PostgreSQL sends the next. Lines of shredded students (销毁)
+    are all found, then the file is refused naming them (``_refuse_shredded``)."""
+    parts, pending, indexes, shredded = [], None, {}, []  # indexes: the data keys' buckets, for every part
     for start in range(1, count + 1, EXPORT_PART):
         rows = await bulk.copy_out(session, _EXPORT_SQL, EXPORT_SCHEMA, (batch_id, start, start + EXPORT_PART - 1))
         if pending is not None:
-            parts.append(await pending)
+            parts.append(await _opened(pending, shredded))
         pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher, fields, indexes))
     if pending is not None:
-        parts.append(await pending)
+        parts.append(await _opened(pending, shredded))
+    if shredded:
+        _refuse_shredded(shredded)
     return pl.concat(parts).sort("seq").drop("seq") if parts else pl.DataFrame()
+
+
+class _ShreddedLines(Exception):
+    def __init__(self, lines: list[dict]) -> None:
+        super().__init__(f"{len(lines)} lines")
+        self.lines = lines
+
+
+async def _opened(part: asyncio.Task, shredded: list[dict]) -> pl.DataFrame | None:
+    try:
+        return await part
+    except _ShreddedLines as found:
+        shredded.extend(found.lines)
+        return None
+
+
+SHOWN_LINES = 50  # shredded students' lines named in a refusal
+
+
+def _refuse_shredded(lines: list[dict]) -> None:
+    lines = sorted(lines, key=lambda line: line["line"])
+    named = "，".join(f"第 {line['line']} 行（{line['payment_id']}）" for line in lines[:10])
+    more = f" 等 {len(lines)} 行" if len(lines) > 10 else ""
+    raise BatchRefused("shredded", f"批次中 {len(lines)} 笔付款的学生个人信息已销毁，无法写出银行文件：{named}{more} "
+                                   f"({len(lines)} lines belong to students whose personal data was shredded; "
+                                   "the bank file cannot be written)", lines[:SHOWN_LINES])
 
 
 def _in_clear(rows: pl.DataFrame, cipher: FieldCipher, fields: FieldCipher, indexes: dict) -> pl.DataFrame:
     owners = rows["student_key"].to_list()
     cards = cipher.open_all(rows["card_hex"].str.decode("hex").to_list(), owners, "card")
-    columns = fields.open_columns({name: rows[name].to_list() for name in ("name", "id_number")}, owners, indexes)
+    try:
+        columns = fields.open_columns({name: rows[name].to_list() for name in ("name", "id_number")}, owners, indexes)
+    except ShreddedFieldError:
+        raise _ShreddedLines(_shredded_lines(rows, fields)) from None
     opened = [pl.Series(name, values, pl.String) for name, values in columns.items()]  # the order of a line
     return rows.select("seq", "payment_id", *opened, "bank", pl.Series("card", cards, pl.String), "amount_fen")
+
+
+def _shredded_lines(rows: pl.DataFrame, fields: FieldCipher) -> list[dict]:
+    """The part's lines (bank-file line number and payment) whose name or ID number no longer opens."""
+    found = []
+    for seq, payment_id, owner, name, id_number in rows.select(
+            "seq", "payment_id", "student_key", "name", "id_number").iter_rows():
+        try:
+            fields.open_columns({"name": [name], "id_number": [id_number]}, [owner])
+        except ShreddedFieldError:
+            found.append({"line": seq, "payment_id": payment_id})
+    return found
 
 
 def bank_file(batch, lines: pl.DataFrame, fmt: str) -> Iterator[bytes]:
