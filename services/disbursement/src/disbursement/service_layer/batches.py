@@ -145,18 +145,19 @@ def _in_clear(rows: pl.DataFrame, cipher: FieldCipher, fields: FieldCipher, inde
     try:
         columns = fields.open_columns({name: rows[name].to_list() for name in ("name", "id_number")}, owners, indexes)
     except ShreddedFieldError:
-        raise _ShreddedLines(_shredded_lines(rows, fields)) from None
+        raise _ShreddedLines(_shredded_lines(rows, fields, indexes)) from None
     opened = [pl.Series(name, values, pl.String) for name, values in columns.items()]  # the order of a line
     return rows.select("seq", "payment_id", *opened, "bank", pl.Series("card", cards, pl.String), "amount_fen")
 
 
-def _shredded_lines(rows: pl.DataFrame, fields: FieldCipher) -> list[dict]:
-    """The part's lines (bank-file line number and payment) whose name or ID number no longer opens."""
+def _shredded_lines(rows: pl.DataFrame, fields: FieldCipher, indexes: dict) -> list[dict]:
+    """The part's lines (bank-file line number and payment) whose name or ID number no longer opens
+    (a line at a time; the buckets' indexes shared, so a bucket is indexed once, not per line)."""
     found = []
     for seq, payment_id, owner, name, id_number in rows.select(
             "seq", "payment_id", "student_key", "name", "id_number").iter_rows():
         try:
-            fields.open_columns({"name": [name], "id_number": [id_number]}, [owner])
+            fields.open_columns({"name": [name], "id_number": [id_number]}, [owner], indexes)
         except ShreddedFieldError:
             found.append({"line": seq, "payment_id": payment_id})
     return found
