@@ -378,11 +378,11 @@ def _student_blob(aead: AESGCM, nonce_key: bytes, bound: bytes, data: bytes) -> 
 
 def _blobs(values: list[str | None]) -> list[bytes | None]:
     """``_blob`` of each token in a column; None for a value that is no token or no base64."""
-    skip, a2b, found = len(TOKEN), binascii.a2b_base64, []
+    found: list[bytes | None] = []
     for value in values:
         try:
-            found.append(a2b(value[skip:].encode().translate(_URLSAFE)) if value and value.startswith(TOKEN) else None)
-        except (ValueError, UnicodeEncodeError):
+            found.append(_blob(value, "") if value and value.startswith(TOKEN) else None)
+        except SealedFieldError:
             found.append(None)
     return found
 
