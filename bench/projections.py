@@ -1,19 +1,21 @@
-"""Benchmark: what a burst of ``student-matched`` events costs query's and reporting's projections, in CPU.
+"""Benchmark: what a burst of ``student-matched`` events costs query's, reporting's and verification's intake, in CPU.
 
 ``bench/read_side.py`` runs the workers as processes beside the broker and the burst's producer, on
 two cores: its catch-up figures move with everything else the machine does. This one takes Kafka and
 the other processes away to say where the CPU goes: the same ``BENCH_EVENTS`` (default 150,000) sealed
 matches, as the records a consumer would read, are applied by each service's own consumer
 (``EventConsumer.apply_batch``: envelopes, validation, the fold, the statements, the offsets) to a
-fresh PostgreSQL server of its own, 8,000 records a batch in two lanes as the workers do, one service
-after the other.
+fresh PostgreSQL server of its own, ``BENCH_BATCH`` (default 8,000) records a batch as the workers' consumers
+take them, one service after the other (``BENCH_SERVICES``, default ``query,reporting,verification``).
+verification's worker takes batches of 2,000 and, under a steady load, far fewer: ``BENCH_BATCH=200`` shows
+what its per-batch statements cost.
 
 - ``<service>.cpu_seconds``       the service's Python (this process's CPU while it applies)
 - ``<service>.postgres_seconds``  its PostgreSQL server's CPU over the same time
 - ``<service>.seconds``           wall time
 
 Writes ``bench/results/projections.json``. Not part of ``make bench``'s goals (the goal is the
-catch-up, measured by ``read_side``); run it to judge a change to a projection.
+catch-up, measured by ``read_side``, and the lag under ``load``); run it to judge a change to a projection.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import namedtuple
+from functools import partial
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -43,6 +46,10 @@ from report import save
 RESULTS = Path(__file__).resolve().parent / "results" / "projections.json"
 Record = namedtuple("Record", "topic partition offset key value headers timestamp")
 BATCH = 8000
+SERVICES_ = "query,reporting,verification"
+# where each service's worker keeps its bulk handler: module (in the service's package), function
+BULK = {"query": ("service_layer.projections", "project"), "reporting": ("service_layer.projections", "project"),
+        "verification": ("service_layer.intake", "apply")}
 FIELD_KEYS = "1=" + new_key_text()
 PSEUDONYM_KEY = "bench-" * 8
 
@@ -87,17 +94,21 @@ def _consumer(name: str, url: str):
     settings = importlib.import_module(f"{service.package}.settings").Settings()
     worker = importlib.import_module(f"{service.package}.entrypoints.worker")
     tables = importlib.import_module(f"{service.package}.adapters.tables")
-    projections = importlib.import_module(f"{service.package}.service_layer.projections")
+    module, function = BULK[name]
+    handlers = importlib.import_module(f"{service.package}.{module}")
+    bulk = getattr(handlers, function)
+    if name == "verification":  # it opens sealed fields to tell a real change (new students need none)
+        bulk = partial(bulk, fields=settings.field_cipher())
     engine = db.make_engine(settings)
     return engine, event_consumer(settings, db.make_sessions(engine), tables.chassis, topics=worker.TOPICS,
-                                  handlers={}, bulk=projections.project, bulk_types=projections.TYPES)
+                                  handlers={}, bulk=bulk, bulk_types=handlers.TYPES)
 
 
-async def apply_burst(consumer, records: list[Record]) -> None:
-    """The records through the consumer, ``BATCH`` at a time, as the worker's batches would come."""
-    for first in range(0, len(records), BATCH):
+async def apply_burst(consumer, records: list[Record], size: int = BATCH) -> None:
+    """The records through the consumer, ``size`` at a time, as the worker's batches would come."""
+    for first in range(0, len(records), size):
         batch: dict[TopicPartition, list[Record]] = {}
-        for record in records[first:first + BATCH]:
+        for record in records[first:first + size]:
             batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
         await consumer.apply_batch(batch)
 
@@ -107,7 +118,7 @@ async def _apply(name: str, server: PostgresServer, records: list[Record]) -> di
     engine, consumer = _consumer(name, server.dsn(f"bench_{name}"))
     try:
         start, cpu, postgres = time.perf_counter(), time.process_time(), _postgres_cpu(server)
-        await apply_burst(consumer, records)
+        await apply_burst(consumer, records, int(os.environ.get("BENCH_BATCH", str(BATCH))))
         return {f"{name}.seconds": round(time.perf_counter() - start, 2),
                 f"{name}.cpu_seconds": round(time.process_time() - cpu, 2),
                 f"{name}.postgres_seconds": round(_postgres_cpu(server) - postgres, 2)}
@@ -117,10 +128,10 @@ async def _apply(name: str, server: PostgresServer, records: list[Record]) -> di
 
 async def main() -> dict:
     n = int(os.environ.get("BENCH_EVENTS", "150000"))
-    results: dict = {"events": n}
+    results: dict = {"events": n, "batch": int(os.environ.get("BENCH_BATCH", str(BATCH)))}
     records = _records(n)
     process.tune_gc()  # as a worker process does
-    for name in ("query", "reporting"):  # a server each: the one's vacuuming is not counted to the other
+    for name in os.environ.get("BENCH_SERVICES", SERVICES_).split(","):  # a server each: the one's vacuuming is not counted to the other
         with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
             server = PostgresServer(Path(state), port=24433)
             await asyncio.to_thread(server.start)

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy import ARRAY, BigInteger, Column, Date, DateTime, MetaData, Numeric, String, Table, Text, select
+from sqlalchemy import (ARRAY, BigInteger, Column, Date, DateTime, Identity, LargeBinary, MetaData, Numeric, String,
+                        Table, Text, select)
 from sqlalchemy.dialects.postgresql import JSONB
 
-from aid_chassis.projection import add_counts, insert_new, rows_by_key, upsert
+from aid_chassis.projection import add_counts, insert_new, insert_rows, rows_by_key, upsert
 
 from .test_outbox_and_inbox import sessions_for
 
@@ -21,6 +22,9 @@ rows = Table("rows", metadata, Column("student_key", String(64), primary_key=Tru
              Column("amount", Numeric(12, 2)))
 counts = Table("counts", metadata, Column("region", String(6), primary_key=True),
                Column("category", String(30), primary_key=True), Column("value", BigInteger, nullable=False))
+queued = Table("queued", metadata, Column("id", BigInteger, Identity(), primary_key=True), Column("name", Text),
+               Column("doc", JSONB), Column("blob", LargeBinary), Column("at", DateTime(timezone=True)),
+               Column("state", Text, nullable=False, server_default="waiting"))
 AWKWARD = ['say "hi"', "back\\slash", "{braces,comma}", "NULL", "", "行\t二\n三", None]
 
 
@@ -137,3 +141,19 @@ async def test_upsert_keeps_the_kept_columns_of_stored_rows_and_writes_those_of_
     async with sessions() as s:
         back = {r.student_key: (r.note, r.tags) for r in await s.execute(select(rows))}
     assert back == {"a": ("second", ["kept"]), "b": ("new", ["written"])}
+
+
+@ASYNC
+async def test_insert_rows_keeps_order_bytes_json_and_server_defaults_and_returns_what_is_asked(sessions):
+    stamp = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    given = [{"name": name, "doc": {"名": [name, 1, None], "q": 'say "hi"'}, "blob": blob, "at": stamp}
+             for name, blob in (("z", b"\x00\xff\\x"), ("a", b""), ("行\t二", bytes(range(256))))]
+    async with sessions() as s, s.begin():
+        back = await insert_rows(s, queued, given, returning=("name", "id"))
+        assert await insert_rows(s, queued, []) == []
+    assert [name for name, _ in back] == ["z", "a", "行\t二"]
+    async with sessions() as s:
+        stored = [dict(r) for r in (await s.execute(select(queued).order_by(queued.c.id))).mappings()]
+    assert [r["id"] for r in stored] == [i for _, i in back] == sorted(i for _, i in back)  # numbered in order
+    assert [{k: r[k] for k in ("name", "doc", "blob", "at")} for r in stored] == given
+    assert {r["state"] for r in stored} == {"waiting"}  # a column left out takes its default

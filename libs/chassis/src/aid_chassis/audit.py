@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -34,6 +35,13 @@ HASHED = ("entity", "entity_id", "action", "actor", "role", "institution", "deta
 def new_id(prefix: str) -> str:
     """A time-ordered id: ``prefix`` + 12 hex digits of microseconds + 8 random hex digits."""
     return f"{prefix}{int(datetime.now(UTC).timestamp() * 1e6):012x}{uuid.uuid4().hex[:8]}"
+
+
+def new_ids(prefix: str, n: int) -> list[str]:
+    """``n`` ids as ``new_id`` makes them, their random digits read from the system at once (a
+    batch's tasks: one ``uuid4`` each cost a system call and an object)."""
+    stamp, random = int(datetime.now(UTC).timestamp() * 1e6), os.urandom(4 * n).hex()
+    return [f"{prefix}{stamp + i:012x}{random[8 * i:8 * i + 8]}" for i in range(n)]
 
 
 def timestamp(name: str, *, nullable: bool = True) -> Column:

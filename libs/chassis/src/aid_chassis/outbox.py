@@ -23,6 +23,7 @@ from sqlalchemy import Table, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aid_chassis import bulk, db, metrics, partitioner
+from aid_chassis.projection import insert_rows
 from aid_chassis.kafka import make_producer
 from aid_chassis.process import collector_paused
 from aid_contracts import Envelope
@@ -44,20 +45,12 @@ async def add(session: AsyncSession, outbox: Table, topic: str, envelope: Envelo
 
 
 async def add_many(session: AsyncSession, outbox: Table, items: Iterable[tuple[str, Envelope]]) -> None:
-    """Queue several events in one statement."""
+    """Queue several events in one statement, in their order."""
     trace_ctx = _current_trace_headers()
-    rows = [
-        {
-            "event_id": env.id,
-            "topic": topic,
-            "key": env.partitionkey,
-            "headers": {**{k: v.decode() for k, v in env.headers()}, **trace_ctx},
-            "value": env.value(),
-        }
-        for topic, env in items
-    ]
-    if rows:
-        await session.execute(insert(outbox), rows)
+    await insert_rows(session, outbox, [
+        {"event_id": env.id, "topic": topic, "key": env.partitionkey,
+         "headers": {**{k: v.decode() for k, v in env.headers()}, **trace_ctx}, "value": env.value()}
+        for topic, env in items])
 
 
 async def add_records(session: AsyncSession, outbox: Table, topic: str, records: list[tuple[str, str, bytes]],
@@ -65,10 +58,8 @@ async def add_records(session: AsyncSession, outbox: Table, topic: str, records:
     """Queue already-encoded records (key, event id, value) with the same headers and the current
     trace context, in one statement (students' data-key buckets)."""
     with_trace = {**headers, **_current_trace_headers()}
-    rows = [{"event_id": event_id, "topic": topic, "key": key, "headers": with_trace, "value": value}
-            for key, event_id, value in records]
-    if rows:
-        await session.execute(insert(outbox), rows)
+    await insert_rows(session, outbox, [{"event_id": event_id, "topic": topic, "key": key, "headers": with_trace,
+                                         "value": value} for key, event_id, value in records])
 
 
 async def add_raw(session: AsyncSession, outbox: Table, *, topic: str, key: str, event_id: str,

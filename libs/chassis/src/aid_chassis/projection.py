@@ -108,6 +108,33 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
                           {"rows": payload.decode()})
 
 
+async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], *,
+                      returning: tuple[str, ...] = ()) -> list[tuple]:
+    """Insert ``rows`` (every row with the same keys, each a column) in one statement, in their order;
+    the columns they leave out take their server defaults. ``returning``: the columns to give back,
+    a tuple per row.
+
+    The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
+    each row's values in Python (~25 µs a row with a few JSON columns), this is one ``orjson`` call.
+    Bytes travel as PostgreSQL's hex text (``\\x…``); inserted in the array's order (``WITH
+    ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it)."""
+    if not rows:
+        return []
+    names = [str(name) for name in rows[0]]
+    columns = _quoted(names)
+    kind = "jsonb" if any(isinstance(table.c[n].type, JSONB) for n in names) else "json"
+    back = f" RETURNING {_quoted(returning)}" if returning else ""
+    result = await session.execute(text(
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608 - names are the table's own
+        f"FROM {kind}_populate_recordset(NULL::{table.name}, CAST(:rows AS {kind})) WITH ORDINALITY AS r "
+        f"ORDER BY r.ordinality{back}"), {"rows": _json([r if type(r) is dict else dict(r) for r in rows]).decode()})
+    return [tuple(row) for row in result] if returning else []
+
+
+def _quoted(names) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
 def _json(rows: list[dict]) -> bytes:
     """The rows as one JSON array. Rows read back from the database are keyed by SQLAlchemy's
     column names, a ``str`` subclass orjson writes only with ``OPT_NON_STR_KEYS`` — an option that
@@ -119,9 +146,12 @@ def _json(rows: list[dict]) -> bytes:
 
 
 def _plain(value):
-    """What orjson does not write itself: decimals (as exact text) and sets (as lists)."""
+    """What orjson does not write itself: decimals (as exact text), sets (as lists) and bytes (as
+    ``bytea``'s hex text)."""
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not a column value")

@@ -11,8 +11,10 @@ from aid_contracts.topics import Topic
 from verification.adapters import tables
 from verification.service_layer import intake
 
+TOPICS = [Topic.STUDENT_MATCHED.value, Topic.PAID.value]
+
 
 def build_loops(settings, sessions):
-    return consumer_and_relay(settings, sessions, tables.chassis, topics=[Topic.STUDENT_MATCHED.value, Topic.PAID.value],
+    return consumer_and_relay(settings, sessions, tables.chassis, topics=TOPICS,
                               handlers={}, bulk=partial(intake.apply, fields=settings.field_cipher()),
                               bulk_types=intake.TYPES, opens_fields=True)

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
-from aid_chassis.audit import new_id
+from aid_chassis.audit import new_ids
 from aid_chassis.consumer import by_key
 from aid_chassis.fields import FieldCipher
+from aid_chassis.projection import insert_rows
 from aid_contracts import Envelope, Paid, StudentMatched, StudentMatchWithdrawn, TaskProgressed
 from verification.adapters import tables
+from verification.domain.audit import UNSUBMITTED
 from verification.domain.tasks import PENDING, is_newer
 from verification.service_layer import distribution, followups
 from verification.service_layer.store import SOURCE, SYSTEM, T, now, progressed
@@ -31,7 +33,6 @@ ONE_AT_A_TIME = {StudentMatched.EVENT_TYPE: distribution.on_student_matched,
                  StudentMatchWithdrawn.EVENT_TYPE: distribution.on_match_withdrawn,
                  Paid.EVENT_TYPE: followups.on_paid}
 TYPES = frozenset(ONE_AT_A_TIME)
-H = tables.task_history.c
 
 
 async def apply(session: AsyncSession, envelopes: list[Envelope], fields: FieldCipher | None = None) -> None:
@@ -85,10 +86,12 @@ def _plan(envelope: Envelope, tasks: list, fields: FieldCipher | None = None) ->
 
 async def _create(session: AsyncSession, fresh: list[tuple[str, StudentMatched]]) -> None:
     """The tasks of new students, their ``created`` history and their ``task-progressed`` events."""
-    rows = [{"task_id": new_id("T"), "student_key": key, "origin": "matched", "status": PENDING, "open": True,
-             **distribution.task_values(match, match.student.school_code)} for key, match in fresh]
-    await session.execute(insert(tables.tasks), rows)
-    await _progressed(session, [(r["task_id"], "created", {"match_revision": r["match_revision"]}) for r in rows])
+    stamp = now()
+    rows = [{"task_id": task_id, "student_key": key, "origin": "matched", "status": PENDING, "open": True,
+             "audit_state": UNSUBMITTED, "updated_at": stamp, **distribution.task_values(match, match.student.school_code)}
+            for task_id, (key, match) in zip(new_ids("T", len(fresh)), fresh, strict=True)]
+    await insert_rows(session, tables.tasks, rows)
+    await _progressed(session, [(row, "created", {"match_revision": row["match_revision"]}) for row in rows])
 
 
 async def _change(session: AsyncSession, changes: list[tuple]) -> None:
@@ -101,15 +104,16 @@ async def _change(session: AsyncSession, changes: list[tuple]) -> None:
         stmt = update(tables.tasks).where(T.task_id == bindparam("_id")).values(
             {c: bindparam(f"_{c}", type_=tables.tasks.c[c].type) for c in (*columns, "updated_at")})
         await session.execute(stmt, rows)
-    await _progressed(session, [(task.task_id, action, detail) for task, _, action, detail in changes])
+    await _progressed(session, [({**task._mapping, **values, "updated_at": stamp}, action, detail)
+                                for task, values, action, detail in changes])
 
 
-async def _progressed(session: AsyncSession, entries: list[tuple[str, str, dict]]) -> None:
-    """Each task's history entry (task, action, detail) and its new state for reporting."""
-    rows = [{"task_id": task_id, "action": action, "actor": SYSTEM, "detail": detail}
-            for task_id, action, detail in entries]
-    sequences = dict((await session.execute(insert(tables.task_history).returning(H.task_id, H.id), rows)).all())
-    tasks = await session.execute(select(tables.tasks).where(T.task_id.in_(list(sequences))))
+async def _progressed(session: AsyncSession, entries: list[tuple[dict, str, dict]]) -> None:
+    """Each task's history entry (its state as written, action, detail) and the ``task-progressed``
+    event of that state for reporting, in one statement each."""
+    sequences = dict(await insert_rows(session, tables.task_history, [
+        {"task_id": task["task_id"], "action": action, "actor": SYSTEM, "detail": detail}
+        for task, action, detail in entries], returning=("task_id", "id")))
     await outbox.add_many(session, tables.chassis.outbox, [
-        (TaskProgressed.TOPIC, Envelope.wrap(progressed(t, sequences[t.task_id]), source=SOURCE, key=t.student_key))
-        for t in tasks])
+        (TaskProgressed.TOPIC, Envelope.wrap(progressed(task, sequences[task["task_id"]]), source=SOURCE,
+                                             key=task["student_key"])) for task, _, _ in entries])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
@@ -37,17 +37,18 @@ async def history(session: AsyncSession, task_id: str, action: str, who: Princip
         task_id=task_id, action=action, actor=actor, detail=detail).returning(tables.task_history.c.id))
     if not isinstance(who, str):
         await log(session, "task", task_id, action, who, detail)
-    task = (await session.execute(select(tables.tasks).where(T.task_id == task_id))).one()
-    await emit(session, progressed(task, sequence), task.student_key)
+    task = (await session.execute(select(tables.tasks).where(T.task_id == task_id))).one()._mapping
+    await emit(session, progressed(task, sequence), task["student_key"])
 
 
-def progressed(task, sequence: int) -> TaskProgressed:
-    """A task's state for reporting, after its history entry ``sequence``."""
+def progressed(task: Mapping, sequence: int) -> TaskProgressed:
+    """A task's state for reporting (its row's columns), after its history entry ``sequence``."""
     return TaskProgressed(
-        task_id=task.task_id, sequence=sequence, origin=task.origin, school_code=task.school_code,
-        stage=task.stage or None, enrolment_region=task.enrolment_region, household_region=task.household_region,
-        categories=sorted({c["category"] for c in task.categories}), batch_id=task.batch_id, status=task.status,
-        audit_state=task.audit_state, open=task.open, changed_at=task.updated_at)
+        task_id=task["task_id"], sequence=sequence, origin=task["origin"], school_code=task["school_code"],
+        stage=task["stage"] or None, enrolment_region=task["enrolment_region"],
+        household_region=task["household_region"], categories=sorted({c["category"] for c in task["categories"]}),
+        batch_id=task["batch_id"], status=task["status"], audit_state=task["audit_state"], open=task["open"],
+        changed_at=task["updated_at"])
 
 
 async def emit(session: AsyncSession, event: Event, key: str) -> None:
