@@ -14,7 +14,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, MetaData, SmallInteger, String, Table
+from sqlalchemy import Column, MetaData, SmallInteger, String, Table, text
 
 from aid_chassis import bulk, outbox, partitioner
 from aid_chassis.kafka import ensure_topics, make_producer
@@ -57,6 +57,23 @@ async def test_copy_round_trip_keeps_empty_text_nulls_and_quotes(sessions, wide)
     recent = pl.Series("recent", [True, False, False])  # in the frame's order
     assert back.sort("name").to_dicts() == frame.with_columns(recent).sort("name").to_dicts()
     assert nothing.is_empty() and nothing.schema == {"name": pl.String}
+
+
+@ASYNC
+async def test_a_growing_table_is_analysed_at_its_marks_and_only_there(sessions):
+    """ANALYZE at 3 rows added, then once the count has doubled (6), not in between: the planner sees
+    the table's size and the filtered column's values as it fills."""
+    growth = bulk.Growth("people", ("name",), first=3)
+    seen = []
+    for batch in (["a", "b"], ["c"], ["d", "e"], ["f"]):
+        async with sessions() as s, s.begin():
+            await bulk.copy_in(s, "people", pl.DataFrame({"name": batch, "note": None, "year": None},
+                                                         schema={"name": pl.String, "note": pl.String, "year": pl.Int16}))
+            await growth.added_rows(s, len(batch))
+        async with sessions() as s:
+            seen.append((await s.execute(text("SELECT reltuples::int, (SELECT count(*) FROM pg_stats WHERE "
+                                              "tablename = 'people') FROM pg_class WHERE relname = 'people'"))).one())
+    assert seen == [(-1, 0), (3, 1), (3, 1), (6, 1)]  # never analysed, then after 3 and 6 rows, the name only
 
 
 @ASYNC

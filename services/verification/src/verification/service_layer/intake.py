@@ -17,11 +17,11 @@ from functools import partial
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import outbox
+from aid_chassis import bulk, outbox
 from aid_chassis.audit import new_ids
 from aid_chassis.consumer import by_key
 from aid_chassis.fields import FieldCipher
-from aid_chassis.projection import insert_rows
+from aid_chassis.projection import among, insert_rows
 from aid_contracts import Envelope, Paid, StudentMatched, StudentMatchWithdrawn, TaskProgressed
 from verification.adapters import tables
 from verification.domain.audit import UNSUBMITTED
@@ -33,12 +33,13 @@ ONE_AT_A_TIME = {StudentMatched.EVENT_TYPE: distribution.on_student_matched,
                  StudentMatchWithdrawn.EVENT_TYPE: distribution.on_match_withdrawn,
                  Paid.EVENT_TYPE: followups.on_paid}
 TYPES = frozenset(ONE_AT_A_TIME)
+TASKS_GROWTH = bulk.Growth(tables.tasks.name, ("student_key",))  # a round's tasks looked up a batch at a time (``apply``)
 
 
 async def apply(session: AsyncSession, envelopes: list[Envelope], fields: FieldCipher | None = None) -> None:
     """A batch of events (``fields`` opens sealed names and ID numbers to tell a real change)."""
     students = by_key(envelopes)
-    stmt = select(tables.tasks).where(T.student_key.in_(list(students))).order_by(T.task_id).with_for_update()
+    stmt = select(tables.tasks).where(among(T.student_key, students)).order_by(T.task_id).with_for_update()
     known: dict[str, list] = {}
     for task in await session.execute(stmt):
         known.setdefault(task.student_key, []).append(task)
@@ -91,6 +92,7 @@ async def _create(session: AsyncSession, fresh: list[tuple[str, StudentMatched]]
              "audit_state": UNSUBMITTED, "updated_at": stamp, **distribution.task_values(match, match.student.school_code)}
             for task_id, (key, match) in zip(new_ids("T", len(fresh)), fresh, strict=True)]
     await insert_rows(session, tables.tasks, rows)
+    await TASKS_GROWTH.added_rows(session, len(rows))
     await _progressed(session, [(row, "created", {"match_revision": row["match_revision"]}) for row in rows])
 
 
