@@ -94,3 +94,26 @@ async def test_a_burst_of_new_students_becomes_tasks_with_their_history_and_even
     assert sorted(t.student_key for t in tasks) == sorted(f.key(i) for i in range(1, 201))
     assert len(progressed) == 200 and len({p.task_id for p in progressed}) == 200
     assert [action for _, action in state[1]] == ["created"] * 12  # students 1 … 12 of the burst
+
+
+async def test_a_students_several_events_in_one_batch_are_planned_in_turns_not_one_at_a_time(sessions, monkeypatch):
+    """A match, its revision and (every third student) the withdrawal, all in one batch — the worker
+    behind by a few seconds: taken in three turns, none by the one-at-a-time handlers (~20× dearer),
+    and leaving what those handlers leave."""
+    def batch(base: int) -> list[Envelope]:
+        events = [_matched(base + i) for i in range(1, 13)]
+        events += [_matched(base + i, revision=2, household="520103") for i in range(1, 13)]
+        return events + [f.withdrawn(base + i, revision=3) for i in range(1, 13, 3)]
+
+    await _apply(sessions, batch(0), one_at_a_time=True)
+
+    async def refused(*_args, **_kwargs):
+        raise AssertionError("taken one at a time")
+
+    monkeypatch.setattr(intake.distribution, "on_student_matched", refused)
+    for kind in intake.ONE_AT_A_TIME:
+        monkeypatch.setitem(intake.ONE_AT_A_TIME, kind, refused)
+    await _apply(sessions, batch(100), one_at_a_time=False)
+    expected, got = await _state(sessions, 0), await _state(sessions, 100)
+    assert got == expected
+    assert Counter(action for _, action in expected[1]) == {"created": 12, "reopened": 12, "closed": 4}
