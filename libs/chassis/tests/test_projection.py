@@ -11,6 +11,7 @@ from sqlalchemy import (ARRAY, BigInteger, Column, Date, DateTime, Identity, Lar
                         Table, Text, select)
 from sqlalchemy.dialects.postgresql import JSONB
 
+from aid_chassis import projection
 from aid_chassis.projection import add_counts, insert_new, insert_rows, rows_by_key, upsert
 
 from .test_outbox_and_inbox import sessions_for
@@ -144,7 +145,8 @@ async def test_upsert_keeps_the_kept_columns_of_stored_rows_and_writes_those_of_
 
 
 @ASYNC
-async def test_insert_rows_keeps_order_bytes_json_and_server_defaults_and_returns_what_is_asked(sessions):
+async def test_insert_rows_keeps_order_bytes_json_and_server_defaults_and_returns_what_is_asked(sessions, monkeypatch):
+    monkeypatch.setattr(projection, "INSERT_SLICE", 2)  # three rows: two statements
     stamp = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
     given = [{"name": name, "doc": {"名": [name, 1, None], "q": 'say "hi"'}, "blob": blob, "at": stamp}
              for name, blob in (("z", b"\x00\xff\\x"), ("a", b""), ("行\t二", bytes(range(256))))]

@@ -118,18 +118,27 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
                           {"rows": payload.decode()})
 
 
+INSERT_SLICE = 5000  # rows a statement of ``insert_rows``
+
+
 async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], *,
                       returning: tuple[str, ...] = ()) -> list[tuple]:
-    """Insert ``rows`` (every row with the same keys, each a column) in one statement, in their order;
-    the columns they leave out take their server defaults. ``returning``: the columns to give back,
-    a tuple per row.
+    """Insert ``rows`` (every row with the same keys, each a column) in their order, a statement per
+    ``INSERT_SLICE``; the columns they leave out take their server defaults. ``returning``: the
+    columns to give back, a tuple per row.
 
     The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
     each row's values in Python (~25 µs a row with a few JSON columns), this is one ``orjson`` call.
     Bytes travel as PostgreSQL's hex text (``\\x…``); inserted in the array's order (``WITH
-    ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it)."""
-    if not rows:
-        return []
+    ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it). The
+    slices keep a statement's text well under ``jsonb``'s 255 MB (a county's published list)."""
+    back = []
+    for first in range(0, len(rows), INSERT_SLICE):
+        back += await _insert_slice(session, table, rows[first:first + INSERT_SLICE], returning)
+    return back
+
+
+async def _insert_slice(session: AsyncSession, table: Table, rows: list[Mapping], returning: tuple[str, ...]) -> list:
     names = [str(name) for name in rows[0]]
     columns = _quoted(names)
     kind = "jsonb" if any(isinstance(table.c[n].type, JSONB) for n in names) else "json"
