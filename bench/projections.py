@@ -5,10 +5,10 @@ two cores: its catch-up figures move with everything else the machine does. This
 the other processes away to say where the CPU goes: the same ``BENCH_EVENTS`` (default 150,000) sealed
 matches, as the records a consumer would read, are applied by each service's own consumer
 (``EventConsumer.apply_batch``: envelopes, validation, the fold, the statements, the offsets) to a
-fresh PostgreSQL server of its own, ``BENCH_BATCH`` (default 8,000) records a batch as the workers' consumers
-take them, one service after the other (``BENCH_SERVICES``, default ``query,reporting,verification``).
-verification's worker takes batches of 2,000 and, under a steady load, far fewer: ``BENCH_BATCH=200`` shows
-what its per-batch statements cost.
+fresh PostgreSQL server of its own, as many records a batch as the service's worker takes at most
+(``consumer_batch_size``: 8,000 for query and reporting, in two lanes; 2,000 for verification), one
+service after the other (``BENCH_SERVICES``, default ``query,reporting,verification``). Under a steady
+load the batches are far smaller: ``BENCH_BATCH=200`` shows what the per-batch statements cost.
 
 - ``<service>.cpu_seconds``       the service's Python (this process's CPU while it applies)
 - ``<service>.postgres_seconds``  its PostgreSQL server's CPU over the same time
@@ -45,7 +45,6 @@ from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "projections.json"
 Record = namedtuple("Record", "topic partition offset key value headers timestamp")
-BATCH = 8000
 SERVICES_ = "query,reporting,verification"
 # where each service's worker keeps its bulk handler: module (in the service's package), function
 BULK = {"query": ("service_layer.projections", "project"), "reporting": ("service_layer.projections", "project"),
@@ -99,12 +98,14 @@ def _consumer(name: str, url: str):
     bulk = getattr(handlers, function)
     if name == "verification":  # it opens sealed fields to tell a real change (new students need none)
         bulk = partial(bulk, fields=settings.field_cipher())
+    if os.environ.get("BENCH_BATCH"):
+        settings.consumer_batch_size = int(os.environ["BENCH_BATCH"])
     engine = db.make_engine(settings)
     return engine, event_consumer(settings, db.make_sessions(engine), tables.chassis, topics=worker.TOPICS,
                                   handlers={}, bulk=bulk, bulk_types=handlers.TYPES)
 
 
-async def apply_burst(consumer, records: list[Record], size: int = BATCH) -> None:
+async def apply_burst(consumer, records: list[Record], size: int) -> None:
     """The records through the consumer, ``size`` at a time, as the worker's batches would come."""
     for first in range(0, len(records), size):
         batch: dict[TopicPartition, list[Record]] = {}
@@ -118,8 +119,8 @@ async def _apply(name: str, server: PostgresServer, records: list[Record]) -> di
     engine, consumer = _consumer(name, server.dsn(f"bench_{name}"))
     try:
         start, cpu, postgres = time.perf_counter(), time.process_time(), _postgres_cpu(server)
-        await apply_burst(consumer, records, int(os.environ.get("BENCH_BATCH", str(BATCH))))
-        return {f"{name}.seconds": round(time.perf_counter() - start, 2),
+        await apply_burst(consumer, records, consumer.batch_size)
+        return {f"{name}.batch": consumer.batch_size, f"{name}.seconds": round(time.perf_counter() - start, 2),
                 f"{name}.cpu_seconds": round(time.process_time() - cpu, 2),
                 f"{name}.postgres_seconds": round(_postgres_cpu(server) - postgres, 2)}
     finally:
@@ -128,7 +129,7 @@ async def _apply(name: str, server: PostgresServer, records: list[Record]) -> di
 
 async def main() -> dict:
     n = int(os.environ.get("BENCH_EVENTS", "150000"))
-    results: dict = {"events": n, "batch": int(os.environ.get("BENCH_BATCH", str(BATCH)))}
+    results: dict = {"events": n}
     records = _records(n)
     process.tune_gc()  # as a worker process does
     for name in os.environ.get("BENCH_SERVICES", SERVICES_).split(","):  # a server each: the one's vacuuming is not counted to the other

@@ -49,7 +49,7 @@ async def _capture(name: str, server: PostgresServer, records: list) -> list[tup
     engine, consumer = projections._consumer(name, server.dsn(f"capture_{name}"))
     projection._merge = spy
     try:
-        await projections.apply_burst(consumer, records)
+        await projections.apply_burst(consumer, records, consumer.batch_size)
     finally:
         projection._merge = merge
         await engine.dispose()

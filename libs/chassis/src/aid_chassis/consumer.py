@@ -116,7 +116,7 @@ class EventConsumer:
         self._topics = topics
         self._handlers = handlers
         self._service = service
-        self._batch_size = batch_size
+        self.batch_size = batch_size  # records a poll takes at most
         self._bulk = bulk
         self._bulk_types = bulk_types
         self.lanes = max(lanes, 1) if bulk is not None else 1  # lanes write shared rows in key order: bulk only
@@ -132,7 +132,7 @@ class EventConsumer:
         self.fit_lanes({t: len(consumer.partitions_for_topic(t) or ()) for t in self._topics})
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                batch = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                 if batch:
                     async with busy:
                         await self._apply_and_commit(consumer, batch)
