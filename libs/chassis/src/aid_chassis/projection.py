@@ -130,8 +130,9 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], 
     The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
     each row's values in Python (~25 µs a row with a few JSON columns), this is one ``orjson`` call.
     Bytes travel as PostgreSQL's hex text (``\\x…``); inserted in the array's order (``WITH
-    ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it). The
-    slices keep a statement's text well under ``jsonb``'s 255 MB (a county's published list)."""
+    ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it). For
+    rows of a few KB (events, tasks): the slices keep a statement's text to tens of MB, far under
+    ``jsonb``'s 255 MB (a county's published list); rows of large blobs go a row at a time."""
     back = []
     for first in range(0, len(rows), INSERT_SLICE):
         back += await _insert_slice(session, table, rows[first:first + INSERT_SLICE], returning)
