@@ -153,6 +153,8 @@ async def test_insert_rows_keeps_order_bytes_json_and_server_defaults_and_return
     async with sessions() as s, s.begin():
         back = await insert_rows(s, queued, given, returning=("name", "id"))
         assert await insert_rows(s, queued, []) == []
+        with pytest.raises(ValueError, match="same columns"):  # a key the first row lacks is no silent drop
+            await insert_rows(s, queued, [{"name": "x"}, {"name": "y", "doc": {"k": 1}}])
     assert [name for name, _ in back] == ["z", "a", "行\t二"]
     async with sessions() as s:
         stored = [dict(r) for r in (await s.execute(select(queued).order_by(queued.c.id))).mappings()]

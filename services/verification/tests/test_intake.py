@@ -68,7 +68,17 @@ async def _state(sessions, base: int) -> list:
     return [sorted((ids[t.task_id], str(seen(t))) for t in tasks),
             sorted((ids[task], action) for task, action in history if task in ids),
             sorted((keys[k], state) for k, state in checks if k in keys), sorted(keys[k] for k in paid if k in keys),
-            sorted((ids[e.data["task_id"]], e.data["status"], e.data["open"]) for e in events if e.data["task_id"] in ids)]
+            _progress_by_task(events, ids)]
+
+
+def _progress_by_task(events: list[Envelope], ids: dict) -> list:
+    """Each task's ``task-progressed`` events in the order they were queued: what reporting counts."""
+    seen: dict = {}
+    for e in events:
+        if e.data["task_id"] in ids:
+            state = {k: v for k, v in e.data.items() if k not in ("task_id", "sequence", "changed_at")}
+            seen.setdefault(ids[e.data["task_id"]], []).append(str(sorted(state.items())))
+    return sorted(seen.items())
 
 
 async def test_a_batch_leaves_what_one_event_at_a_time_leaves(sessions):

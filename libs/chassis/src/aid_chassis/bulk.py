@@ -192,18 +192,23 @@ class Growth:
     tenth more rows: until then a table that filled from empty is planned as the few rows it had,
     and a batch's lookup of its keys walks the whole table (verification's tasks: ~200 ms a batch
     at 150,000 tasks, where the index takes 2 ms). ``columns``: those the lookups filter on (the
-    table's size is refreshed with them); the others are left to autovacuum."""
+    table's size is refreshed with them); the others are left to autovacuum.
+
+    The ``ANALYZE`` runs on a connection of its own, committed at once: it counts the rows committed
+    so far (not the batch's), a batch rolled back later does not take the statistics with it, and
+    the batch holds no lock on the table's statistics until it ends."""
 
     def __init__(self, table: str, columns: tuple[str, ...] = (), first: int = ANALYZE_AFTER) -> None:
         self.added, self.next = 0, first
         self.statement = f"ANALYZE {table}" + (f" ({', '.join(columns)})" if columns else "")
 
     async def added_rows(self, session: AsyncSession, rows: int) -> None:
-        """Count ``rows`` added in this transaction; ``ANALYZE`` in it when the count reaches the next mark."""
+        """Count ``rows`` added in ``session``'s transaction; ``ANALYZE`` when the count reaches the next mark."""
         self.added += rows
         if self.added >= self.next:
             self.next = 2 * self.added
-            await (await driver(session)).execute(self.statement)
+            async with session.bind.connect() as connection:
+                await (await connection.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(self.statement)
 
 
 def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> list[tuple]:

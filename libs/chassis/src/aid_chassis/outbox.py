@@ -45,7 +45,7 @@ async def add(session: AsyncSession, outbox: Table, topic: str, envelope: Envelo
 
 
 async def add_many(session: AsyncSession, outbox: Table, items: Iterable[tuple[str, Envelope]]) -> None:
-    """Queue several events in one statement, in their order."""
+    """Queue several events in their order (a statement per 5,000: ``projection.insert_rows``)."""
     trace_ctx = _current_trace_headers()
     await insert_rows(session, outbox, [
         {"event_id": env.id, "topic": topic, "key": env.partitionkey,

@@ -127,7 +127,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], 
     ``INSERT_SLICE``; the columns they leave out take their server defaults. ``returning``: the
     columns to give back, a tuple per row.
 
-    The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
+    A ``None`` is SQL NULL (in a JSONB column too, not JSON ``null``); rows with other keys than the
+    first's are refused. The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
     each row's values in Python (~25 µs a row with a few JSON columns), this is one ``orjson`` call.
     Bytes travel as PostgreSQL's hex text (``\\x…``); inserted in the array's order (``WITH
     ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it). For
@@ -141,13 +142,17 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], 
 
 async def _insert_slice(session: AsyncSession, table: Table, rows: list[Mapping], returning: tuple[str, ...]) -> list:
     names = [str(name) for name in rows[0]]
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows):
+        raise ValueError(f"insert_rows into {table.name}: every row needs the same columns ({', '.join(names)})")
     columns = _quoted(names)
     kind = "jsonb" if any(isinstance(table.c[n].type, JSONB) for n in names) else "json"
     back = f" RETURNING {_quoted(returning)}" if returning else ""
     result = await session.execute(text(
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} "  # noqa: S608 - names are the table's own
         f"FROM {kind}_populate_recordset(NULL::{table.name}, CAST(:rows AS {kind})) WITH ORDINALITY AS r "
-        f"ORDER BY r.ordinality{back}"), {"rows": _json([r if type(r) is dict else dict(r) for r in rows]).decode()})
+        f"ORDER BY r.ordinality{back}"),
+        {"rows": _json([r if type(r) is dict else dict(r) for r in rows], _with_bytes).decode()})
     return [tuple(row) for row in result] if returning else []
 
 
@@ -155,23 +160,26 @@ def _quoted(names) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def _json(rows: list[dict]) -> bytes:
+def _json(rows: list[dict], default=None) -> bytes:
     """The rows as one JSON array. Rows read back from the database are keyed by SQLAlchemy's
     column names, a ``str`` subclass orjson writes only with ``OPT_NON_STR_KEYS`` — an option that
     makes every row slower (a third for a flat row), so it is taken only when needed."""
+    default = default or _plain
     try:
-        return orjson.dumps(rows, default=_plain)
+        return orjson.dumps(rows, default=default)
     except orjson.JSONEncodeError:
-        return orjson.dumps(rows, default=_plain, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(rows, default=default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _with_bytes(value):
+    """``_plain``, and bytes as ``bytea``'s hex text (``insert_rows``' binary columns)."""
+    return "\\x" + value.hex() if isinstance(value, bytes) else _plain(value)
 
 
 def _plain(value):
-    """What orjson does not write itself: decimals (as exact text), sets (as lists) and bytes (as
-    ``bytea``'s hex text)."""
+    """What orjson does not write itself: decimals (as exact text) and sets (as lists)."""
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not a column value")

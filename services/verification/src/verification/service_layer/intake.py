@@ -9,8 +9,8 @@ student with several events in the batch (a match and its revision a second apar
 the further the worker is behind) has them taken in turns: every student's first event, then
 every second one, each turn planned on the tasks as the turn before left them. Every other event
 (a student at several schools, or with a supplement, and payments) goes through its one-at-a-time
-handler (~2 ms an event, where a planned one is ~0.1 ms), in order. Redelivered events are absorbed
-as there: a match no newer than the tasks' revision changes nothing.
+handler (~2 ms an event, where a planned one is ~0.1 ms); a student's events keep their order.
+Redelivered events are absorbed as there: a match no newer than the tasks' revision changes nothing.
 """
 
 from __future__ import annotations
