@@ -1,6 +1,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from aid_chassis.audit import new_id, new_ids
 from aid_chassis.consumer import describe_error
 from aid_chassis.fields import new_key_text
 from aid_chassis.freetext import FreeText, holds_personal_number
@@ -171,3 +172,12 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+def test_a_batchs_ids_have_new_ids_form_are_distinct_and_in_order():
+    ids = new_ids("T", 1000)
+    one = new_id("T")
+    assert len(set(ids)) == 1000 and ids == sorted(ids)  # in the batch's order
+    assert {len(i) for i in ids} == {len(one)} and all(i.startswith("T") and int(i[1:], 16) >= 0 for i in ids)
+    assert len({i[-8:] for i in ids}) > 990  # the random digits differ (a repeat of 32 bits: ~1 in 8,600)
+    assert new_ids("T", 0) == []

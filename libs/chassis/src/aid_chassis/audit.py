@@ -41,8 +41,8 @@ def new_ids(prefix: str, n: int) -> list[str]:
     """``n`` ids of ``new_id``'s form for a batch (its tasks), in order: the microseconds of the call
     plus the id's place in the batch, the random digits read from the system at once (one ``uuid4``
     each cost a system call and an object)."""
-    stamp, random = int(datetime.now(UTC).timestamp() * 1e6), os.urandom(4 * n).hex()
-    return [f"{prefix}{stamp + i:012x}{random[8 * i:8 * i + 8]}" for i in range(n)]
+    stamp, digits = int(datetime.now(UTC).timestamp() * 1e6), os.urandom(4 * n).hex()
+    return [f"{prefix}{stamp + i:012x}{digits[8 * i:8 * i + 8]}" for i in range(n)]
 
 
 def timestamp(name: str, *, nullable: bool = True) -> Column:

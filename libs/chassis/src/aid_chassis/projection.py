@@ -128,8 +128,9 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[Mapping], 
     columns to give back, a tuple per row.
 
     A ``None`` is SQL NULL (in a JSONB column too, not JSON ``null``); rows with other keys than the
-    first's are refused. The rows travel as one JSON array, as in ``upsert``: where an ``executemany`` sends and converts
-    each row's values in Python (~25 µs a row with a few JSON columns), this is one ``orjson`` call.
+    first's are refused. The rows travel as one JSON array, as in ``upsert``: where an ``executemany``
+    sends and converts each row's values in Python (~25 µs a row with a few JSON columns), this is
+    one ``orjson`` call.
     Bytes travel as PostgreSQL's hex text (``\\x…``); inserted in the array's order (``WITH
     ORDINALITY``), so an identity column numbers them in that order (the outbox relays by it). For
     rows of a few KB (events, tasks): the slices keep a statement's text to tens of MB, far under

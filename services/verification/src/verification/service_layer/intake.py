@@ -98,7 +98,8 @@ async def _create(session: AsyncSession, fresh: list[tuple[str, StudentMatched]]
     """The tasks of new students, their ``created`` history and their ``task-progressed`` events."""
     stamp = now()
     rows = [{"task_id": task_id, "student_key": key, "origin": "matched", "status": PENDING, "open": True,
-             "audit_state": UNSUBMITTED, "updated_at": stamp, **distribution.task_values(match, match.student.school_code)}
+             "audit_state": UNSUBMITTED, "updated_at": stamp,
+             **distribution.task_values(match, match.student.school_code)}
             for task_id, (key, match) in zip(new_ids("T", len(fresh)), fresh, strict=True)]
     await insert_rows(session, tables.tasks, rows)
     await TASKS_GROWTH.added_rows(session, len(rows))
