@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections import namedtuple
-from functools import partial
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -45,10 +44,9 @@ from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "projections.json"
 Record = namedtuple("Record", "topic partition offset key value headers timestamp")
-SERVICES_ = "query,reporting,verification"
-# where each service's worker keeps its bulk handler: module (in the service's package), function
-BULK = {"query": ("service_layer.projections", "project"), "reporting": ("service_layer.projections", "project"),
-        "verification": ("service_layer.intake", "apply")}
+MEASURED = "query,reporting,verification"
+HANDLERS = {"query": "service_layer.projections", "reporting": "service_layer.projections",
+            "verification": "service_layer.intake"}  # the module with a worker's bulk handler's TYPES
 FIELD_KEYS = "1=" + new_key_text()
 PSEUDONYM_KEY = "bench-" * 8
 
@@ -93,11 +91,8 @@ def _consumer(name: str, url: str):
     settings = importlib.import_module(f"{service.package}.settings").Settings()
     worker = importlib.import_module(f"{service.package}.entrypoints.worker")
     tables = importlib.import_module(f"{service.package}.adapters.tables")
-    module, function = BULK[name]
-    handlers = importlib.import_module(f"{service.package}.{module}")
-    bulk = getattr(handlers, function)
-    if name == "verification":  # it opens sealed fields to tell a real change (new students need none)
-        bulk = partial(bulk, fields=settings.field_cipher())
+    handlers = importlib.import_module(f"{service.package}.{HANDLERS[name]}")
+    bulk = worker.bulk_handler(settings) if hasattr(worker, "bulk_handler") else handlers.project
     if os.environ.get("BENCH_BATCH"):
         settings.consumer_batch_size = int(os.environ["BENCH_BATCH"])
     engine = db.make_engine(settings)
@@ -132,7 +127,7 @@ async def main() -> dict:
     results: dict = {"events": n}
     records = _records(n)
     process.tune_gc()  # as a worker process does
-    for name in os.environ.get("BENCH_SERVICES", SERVICES_).split(","):  # a server each: the one's vacuuming is not counted to the other
+    for name in os.environ.get("BENCH_SERVICES", MEASURED).split(","):  # a server each: vacuuming not counted across
         with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
             server = PostgresServer(Path(state), port=24433)
             await asyncio.to_thread(server.start)

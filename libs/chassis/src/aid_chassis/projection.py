@@ -106,7 +106,7 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
         return
     names = [c.name for c in table.columns]
     keys = [c.name for c in table.primary_key.columns]
-    columns, key_list = ", ".join(f'"{n}"' for n in names), ", ".join(f'"{k}"' for k in keys)
+    columns, key_list = _quoted(names), _quoted(keys)
     updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
                         for n in names if n not in keys and n not in keep)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"

@@ -14,7 +14,11 @@ from verification.service_layer import intake
 TOPICS = [Topic.STUDENT_MATCHED.value, Topic.PAID.value]
 
 
+def bulk_handler(settings):
+    """The consumer's batch handler: the intake, opening sealed fields to tell a real change."""
+    return partial(intake.apply, fields=settings.field_cipher())
+
+
 def build_loops(settings, sessions):
-    return consumer_and_relay(settings, sessions, tables.chassis, topics=TOPICS,
-                              handlers={}, bulk=partial(intake.apply, fields=settings.field_cipher()),
-                              bulk_types=intake.TYPES, opens_fields=True)
+    return consumer_and_relay(settings, sessions, tables.chassis, topics=TOPICS, handlers={},
+                              bulk=bulk_handler(settings), bulk_types=intake.TYPES, opens_fields=True)
