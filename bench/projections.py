@@ -95,7 +95,7 @@ def _consumer(name: str, url: str):
     bulk = worker.bulk_handler(settings) if hasattr(worker, "bulk_handler") else handlers.project
     if os.environ.get("BENCH_BATCH"):
         settings.consumer_batch_size = int(os.environ["BENCH_BATCH"])
-    engine = db.make_engine(settings)
+    engine = db.make_engine(settings, worker=True)
     return engine, event_consumer(settings, db.make_sessions(engine), tables.chassis, topics=worker.TOPICS,
                                   handlers={}, bulk=bulk, bulk_types=handlers.TYPES)
 

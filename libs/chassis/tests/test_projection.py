@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy import (ARRAY, BigInteger, Column, Date, DateTime, Identity, LargeBinary, MetaData, Numeric, String,
                         Table, Text, select)
 from sqlalchemy.dialects.postgresql import JSONB
 
-from aid_chassis import projection
+from aid_chassis import db, projection
 from aid_chassis.projection import add_counts, insert_new, insert_rows, rows_by_key, upsert
 
 from .test_outbox_and_inbox import sessions_for
@@ -161,3 +162,30 @@ async def test_insert_rows_keeps_order_bytes_json_and_server_defaults_and_return
     assert [r["id"] for r in stored] == [i for _, i in back] == sorted(i for _, i in back)  # numbered in order
     assert [{k: r[k] for k in ("name", "doc", "blob", "at")} for r in stored] == given
     assert {r["state"] for r in stored} == {"waiting"}  # a column left out takes its default
+
+
+@ASYNC
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "default"])
+async def test_a_workers_statements_are_planned_for_the_table_as_it_has_grown(fresh_database, worker):
+    """A lookup prepared (and used) while its table held a few rows keeps a generic plan — a walk of
+    the whole table — after the table has grown, until the table is analysed (autovacuum off here);
+    a worker's engine plans each execution for the table as it is: the index."""
+    settings = SimpleNamespace(database_url=fresh_database, db_pool_size=1)
+    engine = db.make_engine(settings, worker=worker)
+    lookup = ("PREPARE lookup(text) AS SELECT * FROM grown WHERE student_key IN "
+              "(SELECT json_array_elements_text(CAST($1 AS json)))")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("CREATE TABLE grown (student_key text PRIMARY KEY, note text) "
+                                       "WITH (autovacuum_enabled = false)")
+            await conn.exec_driver_sql("INSERT INTO grown VALUES ('k0', 'first')")
+            await conn.exec_driver_sql(lookup)
+            for _ in range(10):  # five custom plans, then the generic one is chosen and cached
+                await conn.exec_driver_sql("""EXECUTE lookup('["k0"]')""")
+            await conn.exec_driver_sql("INSERT INTO grown SELECT 'k' || n, repeat('x', 200) "
+                                       "FROM generate_series(1, 30000) n")
+            plan = "\n".join(row[0] for row in await conn.exec_driver_sql("""EXPLAIN EXECUTE lookup('["k7"]')"""))
+    finally:
+        await engine.dispose()
+    assert ("Index Scan using grown_pkey" in plan) is worker, plan
+    assert ("Seq Scan on grown" in plan) is not worker, plan

@@ -94,7 +94,7 @@ def run_worker(settings: ServiceSettings,
 
 
 async def _worker(settings: ServiceSettings, build_loops) -> None:
-    engine = db.make_engine(settings)
+    engine = db.make_engine(settings, worker=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -140,7 +140,7 @@ def rebuild_command(settings, run_rebuild) -> int:
         print(f"\rreplayed {done}/{total} events", end="", file=sys.stderr, flush=True)
 
     async def run() -> dict:
-        engine = db.make_engine(settings)
+        engine = db.make_engine(settings, worker=True)  # the rebuild fills emptied tables
         try:
             return await run_rebuild(settings, db.make_sessions(engine), progress)
         finally:
