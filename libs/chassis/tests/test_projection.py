@@ -176,6 +176,8 @@ async def test_a_workers_statements_are_planned_for_the_table_as_it_has_grown(fr
               "(SELECT json_array_elements_text(CAST($1 AS json)))")
     try:
         async with engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+            assert mode == ("force_custom_plan" if worker else "auto")
             await conn.exec_driver_sql("CREATE TABLE grown (student_key text PRIMARY KEY, note text) "
                                        "WITH (autovacuum_enabled = false)")
             await conn.exec_driver_sql("INSERT INTO grown VALUES ('k0', 'first')")

@@ -181,3 +181,12 @@ def test_a_batchs_ids_have_new_ids_form_are_distinct_and_in_order():
     assert {len(i) for i in ids} == {len(one)} and all(i.startswith("T") and int(i[1:], 16) >= 0 for i in ids)
     assert len({i[-8:] for i in ids}) > 990  # the random digits differ (a repeat of 32 bits: ~1 in 8,600)
     assert new_ids("T", 0) == []
+
+
+def test_a_worker_engine_keeps_the_server_options_its_url_gives():
+    from aid_chassis.db import CUSTOM_PLANS_ONLY, _with_url_options
+
+    plain = "postgresql+psycopg://aid@127.0.0.1/query"
+    assert _with_url_options(plain, CUSTOM_PLANS_ONLY) == CUSTOM_PLANS_ONLY
+    given = _with_url_options(plain + "?options=-c%20statement_timeout%3D5s", CUSTOM_PLANS_ONLY)
+    assert given == f"-c statement_timeout=5s {CUSTOM_PLANS_ONLY}"

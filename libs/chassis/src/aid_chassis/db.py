@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from aid_chassis.settings import ServiceSettings
 
-WORKER_OPTIONS = "-c plan_cache_mode=force_custom_plan"  # ``make_engine(worker=True)``
+CUSTOM_PLANS_ONLY = "-c plan_cache_mode=force_custom_plan"
+"""The server option a worker's connections start with (``make_engine(worker=True)``)."""
 
 
 def make_engine(settings: ServiceSettings, *, worker: bool = False) -> AsyncEngine:
@@ -15,13 +16,15 @@ def make_engine(settings: ServiceSettings, *, worker: bool = False) -> AsyncEngi
 
     ``worker``: for a process that fills tables from events (a worker, a rebuild). Its statements
     are planned at every execution, never from a generic plan: such a table grows from empty
-    under statements the driver prepares on their fifth use, and a generic plan cached while it
+    under statements the driver prepares after five uses, and a generic plan cached while it
     held a few hundred rows walks the whole table for every batch after (until autovacuum's next
-    ``ANALYZE``) — reporting's students at 60,000 rows, batches of 200: 11.5 → 5.5 s of the
-    server's CPU; query's 12.1 → 3.0 s. Planning a batch's dozen statements costs far less."""
+    ``ANALYZE``) — 60,000 events in batches of 200: reporting's server CPU 14.9 / 13.6 → 6.8 /
+    7.9 s, query's 14.5 / 14.8 → 3.7 / 4.5 s (``docs/architecture.md``). Planning a batch's dozen
+    statements costs far less. Server options the URL gives (``?options=``) are kept."""
+    connect_args = {"options": _with_url_options(settings.database_url, CUSTOM_PLANS_ONLY)} if worker else {}
     engine = create_async_engine(  # hide_parameters: no personal data in error messages or logs
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True, hide_parameters=True,
-        connect_args={"options": WORKER_OPTIONS} if worker else {},
+        connect_args=connect_args,
     )
     try:
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -30,6 +33,12 @@ def make_engine(settings: ServiceSettings, *, worker: bool = False) -> AsyncEngi
     except ImportError:  # pragma: no cover - instrumentation is a dependency
         pass
     return engine
+
+
+def _with_url_options(url: str, options: str) -> str:
+    """``options`` after the server options ``url`` already gives (``connect_args`` would replace them)."""
+    given = make_url(url).query.get("options")
+    return f"{given} {options}" if isinstance(given, str) and given else options
 
 
 def make_driver_pool(settings: ServiceSettings):
