@@ -189,10 +189,13 @@ class Growth:
     of times over a province's round, ~0.1 s each).
 
     Autovacuum analyses a table only on its next round (a minute apart by default) and after a
-    tenth more rows: until then a table that filled from empty is planned as the few rows it had,
-    and a batch's lookup of its keys walks the whole table (verification's tasks: ~200 ms a batch
-    at 150,000 tasks, where the index takes 2 ms). ``columns``: those the lookups filter on (the
-    table's size is refreshed with them); the others are left to autovacuum.
+    tenth more rows: until then a table that filled from empty has no statistics of the columns
+    its lookups filter on, and the plans other processes cached for it (an API's, prepared while
+    the table was small) stay — a lookup walked the whole table (verification's tasks: ~200 ms a
+    batch at 150,000 tasks, where the index takes 2 ms; the worker's own statements are now
+    planned at every execution, ``db.make_engine(worker=True)``). An ``ANALYZE`` refreshes both.
+    ``columns``: those the lookups filter on (the table's size is refreshed with them); the others
+    are left to autovacuum.
 
     The ``ANALYZE`` runs on a connection of its own, committed at once: it counts the rows committed
     so far (not the batch's), a batch rolled back later does not take the statistics with it, and

@@ -16,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 async def rows_by_key(session: AsyncSession, table: Table, keys: Iterable[str], key_of: Callable[[dict], object],
                       *, column: str = "student_key") -> dict:
-    """The rows whose text ``column`` is one of ``keys``, locked for this transaction, by ``key_of(row)``.
-
-    The keys travel as one JSON array (a parameter psycopg passes as it is, where a list of
-    thousands of strings is dumped element by element in Python)."""
+    """The rows whose text ``column`` is one of ``keys`` (sent as ``among`` sends them), locked for
+    this transaction, by ``key_of(row)``."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
