@@ -98,8 +98,10 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
 
 
 def test_new_match_ids_are_distinct_and_increasing():
-    ids = bulk_match.match_ids(1000).to_list()
-    assert ids == sorted(ids) and len(set(ids)) == 1000
+    ids = bulk_match.match_ids(70_000).to_list()  # past 16**4: the sequence's digits come from two tables
+    assert ids == sorted(ids) and len(set(ids)) == 70_000
+    assert [int(i[12:19], 16) for i in ids] == list(range(70_000))
+    assert len({(i[:12], i[19:]) for i in ids}) == 1 and all(len(i) == 23 and i[0] == "M" for i in ids)
 
 
 def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_order(monkeypatch):

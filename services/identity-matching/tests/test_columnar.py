@@ -7,7 +7,9 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aid_contracts.keys import check_digit
+import polars as pl
+
+from aid_contracts.keys import check_digit, student_key
 from identity_matching.domain import columnar, files, records
 
 TODAY = date(2026, 11, 22)
@@ -80,3 +82,28 @@ def test_rows_keep_their_spreadsheet_numbers_across_blank_rows():
     valid = columnar.validate_list(files.read_frame(content), TODAY)
     assert valid.accepted["row"].to_list() == [2]
     assert [(r.row, r.code) for r in valid.rejections] == [(5, "bad_length")]
+
+
+@given(st.lists(st.one_of(st.sampled_from(GOOD), st.text("0123456789X", min_size=18, max_size=18)), max_size=20),
+       st.one_of(st.text(min_size=1, max_size=100).map(str.encode), st.binary(min_size=1, max_size=100)))
+@settings(max_examples=200, deadline=None)
+def test_a_frames_keys_are_the_contracts_student_keys(numbers, secret):
+    """Any secret: text (polars-hash's HMAC, a key longer than SHA-256's block hashed first) or not
+    UTF-8 (Python's)."""
+    frame = pl.DataFrame({"id_number": numbers}, schema={"id_number": pl.String})
+    assert columnar.keyed(frame, secret)["student_key"].to_list() == [student_key(n, secret) for n in numbers]
+
+
+def test_a_province_sized_frame_is_keyed_in_parts_in_its_order():
+    numbers = GOOD * 30_000  # 240,000 rows: two parts or more on a machine of two cores
+    keys = {n: student_key(n, b"a pseudonym secret") for n in GOOD}
+    keyed = columnar.keyed(pl.DataFrame({"id_number": numbers}), b"a pseudonym secret")
+    assert keyed["student_key"].to_list() == [keys[n] for n in numbers]
+
+
+def test_checks_made_in_parts_are_the_checks_made_whole():
+    frame = pl.DataFrame({"row": range(2, 12), "id_number": [*GOOD, "1", "X"]})
+    check = [columnar._id_ok(TODAY).alias("ok"), pl.col("row").mul(2).alias("twice")]
+    for parts in (2, 3, 10):
+        assert columnar.in_parts(frame, *check, parts=parts).equals(frame.with_columns(*check))
+    assert columnar.in_parts(frame, *check, parts=3)["ok"].to_list() == [True] * 8 + [False, False]

@@ -14,8 +14,10 @@ from datetime import date
 from functools import cache
 
 import polars as pl
+import polars_hash
 
 from aid_contracts import regions
+from aid_contracts.keys import student_keys
 from aid_contracts.events import Category, PovertyStatus, Stage
 from identity_matching.domain import records
 
@@ -97,13 +99,40 @@ def _fill(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     return frame.with_columns(missing).with_columns(pl.col(f).fill_null("") for f in fields)
 
 
+def in_parts(frame: pl.DataFrame, *columns: pl.Expr, parts: int | None = None) -> pl.DataFrame:
+    """``frame.with_columns(*columns)`` computed on a slice of the frame per core at once: polars
+    runs one expression over one column on one thread (the roster's checks 1.9 → 1.0 s on two
+    cores). Row by row expressions only: nothing that looks at other rows (``over``, ``unique``…).
+    ``parts`` by default: one per thread of polars' pool, each of at least 100,000 rows."""
+    parts = parts or min(pl.thread_pool_size(), frame.height // 100_000)
+    if parts < 2:
+        return frame.with_columns(*columns)
+    step = -(-frame.height // parts)
+    slices = [frame.slice(i * step, step).lazy().with_columns(*columns) for i in range(parts)]
+    return pl.concat(pl.collect_all(slices), rechunk=False)
+
+
+def keyed(frame: pl.DataFrame, secret: bytes) -> pl.DataFrame:
+    """``frame`` with each (normalised) ``id_number``'s ``student_key``, as
+    ``aid_contracts.keys.student_key`` gives it: HMAC-SHA256 in hex, computed by polars-hash
+    (Rust) on every core — 1.5 million keys ~0.3 s against ~2 s one at a time in Python. A secret
+    that is no UTF-8 text (the plugin takes text) is keyed in Python."""
+    if not secret:
+        raise ValueError("the pseudonym secret must not be empty")
+    try:
+        text = secret.decode()
+    except UnicodeDecodeError:
+        return frame.with_columns(student_key=pl.Series(student_keys(frame["id_number"], secret), dtype=pl.String))
+    return in_parts(frame, polars_hash.col("id_number").chash.hmac_sha256(key=text).alias("student_key"))
+
+
 def validate_roster(frame: pl.DataFrame, today: date) -> Validated:
     """Validate roster rows (columns ``row`` and the canonical fields, all text)."""
     frame = _fill(frame, ROSTER_FIELDS)
     stage_ok, stage = _choice("stage", Stage, records.STAGE_NAMES)
     ok = (_id_ok(today) & _plain_text("name") & pl.col("school_code").str.contains(r"^[0-9A-Za-z]{4,20}$")
           & stage_ok & _known_region("enrolment_region") & _known_region("household_region"))
-    checked = frame.with_columns(ok.fill_null(False).alias("_ok"), stage.alias("_stage"))
+    checked = in_parts(frame, ok.fill_null(False).alias("_ok"), stage.alias("_stage"))
     fast = checked.filter("_ok").select("row", *ROSTER_FIELDS[:3], pl.col("_stage").alias("stage"),
                                         "enrolment_region", "household_region")
     return _finish(checked, fast, records.parse_roster_row, ROSTER_UNIQUE, _roster_schema())
@@ -120,9 +149,9 @@ def validate_list(frame: pl.DataFrame, today: date) -> Validated:
         pl.Int32, strict=False).is_between(2013, 2100)
     ok = (_id_ok(today) & category_ok & (~poor | status_ok) & (~out | year_ok)
           & _plain_text("name") & _known_region("household_region"))
-    checked = frame.with_columns(ok.fill_null(False).alias("_ok"), category.alias("_category"),
-                                 pl.when(poor).then(status).alias("_status"),
-                                 pl.when(out).then(pl.col("exit_year").cast(pl.Int16, strict=False)).alias("_exit"))
+    checked = in_parts(frame, ok.fill_null(False).alias("_ok"), category.alias("_category"),
+                       pl.when(poor).then(status).alias("_status"),
+                       pl.when(out).then(pl.col("exit_year").cast(pl.Int16, strict=False)).alias("_exit"))
     fast = checked.filter("_ok").select(
         "row", "id_number", "name", pl.col("_category").alias("category"), "household_region",
         pl.col("_status").alias("poverty_status"), pl.col("_exit").alias("exit_year"))

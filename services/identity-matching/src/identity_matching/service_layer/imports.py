@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aid_chassis import outbox
 from aid_chassis.fields import FieldCipher
 from aid_contracts import Envelope, ListImported
-from aid_contracts.keys import student_keys
 from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
@@ -94,11 +93,8 @@ def _read(content: bytes, required: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _keyed(accepted: pl.DataFrame, secret: bytes, batch_id: str) -> pl.DataFrame:
-    """Accepted rows with their student keys (one HMAC per distinct number) and the batch."""
-    numbers = accepted["id_number"].unique()
-    keys = pl.DataFrame({"id_number": numbers, "student_key": student_keys(numbers, secret)},
-                        schema={"id_number": pl.String, "student_key": pl.String})
-    return accepted.join(keys, on="id_number", how="left").drop("row").with_columns(batch_id=pl.lit(batch_id))
+    """Accepted rows with their student keys and the batch."""
+    return columnar.keyed(accepted, secret).drop("row").with_columns(batch_id=pl.lit(batch_id))
 
 
 async def import_roster(session: AsyncSession, *, content: bytes, file_name: str, by: Importer) -> ImportReport:
@@ -262,8 +258,9 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
                                 clock=clock)
     with clock.stage("report"):
         matched = await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
-    return await _record(session, batch, by, changes, enrolled=on_list.n_unique(), matched=matched,
-                         listed=on_list.n_unique(), seconds=clock.seconds)
+        listed = on_list.n_unique()  # a roster's 1.5 million keys: 0.35 s, counted once
+    return await _record(session, batch, by, changes, enrolled=listed, matched=matched, listed=listed,
+                         seconds=clock.seconds)
 
 
 async def _record(session: AsyncSession, batch: _Batch, by: Importer, changes, *, enrolled: int, matched: int,
