@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import polars as pl
@@ -119,10 +120,27 @@ def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_orde
     def events(packed):
         return [(key, data) for _, _, value in packed for _, key, _, data in bulk.unpack(headers, value)]
 
-    whole = rematch._pack(found, "B1", at, FIELDS)
+    async def packed():
+        packing = rematch._Packing(found, "B1", at, FIELDS)
+        try:
+            return [rows async for rows in packing.slices()]
+        finally:
+            await packing.close()
+
+    whole = [row for rows in asyncio.run(packed()) for row in rows]
     monkeypatch.setattr(rematch, "QUEUE_SLICE", 2)
-    sliced = rematch._pack(found, "B1", at, FIELDS)
-    assert (len(whole), len(sliced)) == (1, 4)  # one packed row, or one per slice of two
+    slices = asyncio.run(packed())
+    assert [len(rows) for rows in slices] == [1, 1, 1, 1]  # one packed row of a slice of two, in turn
+    sliced = [row for rows in slices for row in rows]
+    assert len(whole) == 1
     assert events(sliced) == events(whole)
+
+    async def abandoned():  # a store that failed: the packing closed before any slice was queued
+        packing = rematch._Packing(found, "B1", at, FIELDS)
+        futures = list(packing._slices)
+        await packing.close()
+        return futures
+
+    assert all(future.done() for future in asyncio.run(abandoned()))  # each finished or cancelled, none running
     assert [key.decode() for key, _ in events(sliced)] == found["student_key"].to_list()
     assert all(b'"pd1:' in data for _, data in events(sliced))  # sealed, under each student's key
