@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,16 +107,20 @@ def test_new_match_ids_are_distinct_and_increasing():
     assert len({(i[:12], i[19:]) for i in ids}) == 1 and all(len(i) == 23 and i[0] == "M" for i in ids)
 
 
-def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_order(monkeypatch):
-    keys = [f"{i:064x}" for i in range(7)]
+def _found(count: int) -> pl.DataFrame:
+    """A round's decision of ``count`` new matches, each with a data key."""
+    keys = [f"{i:064x}" for i in range(count)]
     enrolments = pl.DataFrame([{"student_key": k, "id_number": "520102201401010011", "name": f"学生{i}",
                                 "school_code": "5201020001", "stage": "primary", "enrolment_region": "520102",
                                 "household_region": "520102"} for i, k in enumerate(keys)], schema=ENROLMENTS)
     findings = pl.DataFrame([{"student_key": k, "department": "civil_affairs", "category": "orphan",
                               "name": f"学生{i}", "batch_id": "B1"} for i, k in enumerate(keys)], schema=FINDINGS)
     found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, POLICY), pl.DataFrame(schema=PRIORS))
-    found = found.with_columns(pl.Series("data_key", [os.urandom(32) for _ in keys], dtype=pl.Binary))
-    at = "2026-11-22T00:00:00+00:00"
+    return found.with_columns(pl.Series("data_key", [os.urandom(32) for _ in keys], dtype=pl.Binary))
+
+
+def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_order(monkeypatch):
+    found, at = _found(7), "2026-11-22T00:00:00+00:00"
     headers = {"content-type": "application/json", "ce_source": "t", "ce_time": at, "ce_specversion": "1.0"}
 
     def events(packed):
@@ -134,13 +140,43 @@ def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_orde
     sliced = [row for rows in slices for row in rows]
     assert len(whole) == 1
     assert events(sliced) == events(whole)
-
-    async def abandoned():  # a store that failed: the packing closed before any slice was queued
-        packing = rematch._Packing(found, "B1", at, FIELDS)
-        futures = list(packing._slices)
-        await packing.close()
-        return futures
-
-    assert all(future.done() for future in asyncio.run(abandoned()))  # each finished or cancelled, none running
     assert [key.decode() for key, _ in events(sliced)] == found["student_key"].to_list()
     assert all(b'"pd1:' in data for _, data in events(sliced))  # sealed, under each student's key
+
+
+def test_a_packing_closed_early_drops_the_slices_not_begun_and_a_failed_slice_stops_the_queue(monkeypatch):
+    found, at, sealed = _found(7), "2026-11-22T00:00:00+00:00", rematch._sealed
+    monkeypatch.setattr(rematch, "QUEUE_SLICE", 1)
+    release, begun = threading.Event(), []
+
+    def held(rows, fields):  # each packer holds its slice until released
+        begun.append(rows.height)
+        release.wait(10)
+        return sealed(rows, fields)
+
+    async def abandoned():  # a store that failed: closed before any slice was queued
+        monkeypatch.setattr(rematch, "_sealed", held)
+        packing = rematch._Packing(found, "B1", at, FIELDS)
+        futures = list(packing._slices)
+        closing = asyncio.ensure_future(packing.close())
+        await asyncio.sleep(0)  # the slices not begun are dropped before close first waits
+        release.set()
+        await closing
+        return futures
+
+    futures = asyncio.run(abandoned())
+    assert all(f.done() for f in futures) and len(begun) <= 2 and sum(f.cancelled() for f in futures) == 7 - len(begun)
+
+    def failing(rows, fields):
+        raise RuntimeError("slice refused")
+
+    async def failed():
+        monkeypatch.setattr(rematch, "_sealed", failing)
+        packing = rematch._Packing(found, "B1", at, FIELDS)
+        try:
+            return [rows async for rows in packing.slices()]
+        finally:
+            await packing.close()
+
+    with pytest.raises(RuntimeError, match="slice refused"):
+        asyncio.run(failed())

@@ -104,6 +104,7 @@ def test_a_province_sized_frame_is_keyed_in_parts_in_its_order():
 def test_checks_made_in_parts_are_the_checks_made_whole():
     frame = pl.DataFrame({"row": range(2, 12), "id_number": [*GOOD, "1", "X"]})
     check = [columnar._id_ok(TODAY).alias("ok"), pl.col("row").mul(2).alias("twice")]
-    for parts in (2, 3, 10):
+    for parts in (2, 3, 10, 25):  # more parts than rows: empty slices
         assert columnar.in_parts(frame, *check, parts=parts).equals(frame.with_columns(*check))
+    assert columnar.in_parts(frame.clear(), *check, parts=2).equals(frame.clear().with_columns(*check))
     assert columnar.in_parts(frame, *check, parts=3)["ok"].to_list() == [True] * 8 + [False, False]

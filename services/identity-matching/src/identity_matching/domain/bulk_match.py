@@ -53,6 +53,8 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
         canonical.alias("canonical"),
         pl.when(pl.col("other_school_codes").list.len() > 0).then(pl.lit([REPEATED_STUDENT]))
         .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("review"))
+    if matched["canonical"].null_count():  # a null field: its fingerprint would be null, the match not current
+        raise ValueError("a match's canonical text lacks a field")
     prints = polars_hash.col("canonical").chash.sha2_256().alias("fingerprint")  # = matching.fingerprint
     return matched.with_columns(in_parts(matched.select("canonical"), prints)["fingerprint"]).drop("_entries")
 

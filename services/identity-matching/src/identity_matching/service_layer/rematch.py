@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -127,15 +127,16 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     at = datetime.now(UTC).isoformat()
     packing = _Packing(found, batch_id, at, fields)
     try:
-        with clock.stage("compare.store"):  # the events are packed meanwhile, by threads: the store is the server's
+        with clock.stage("compare.store"):  # the events are packed meanwhile, by threads
             await _store(session, found, priors)
             active = found.filter(pl.col("active"))
             await match_texts.amend(session, active.select("student_key", "canonical"),
                                     found.filter(~pl.col("active"))["student_key"], batch_id=batch_id, cipher=fields)
             del active
         with clock.stage("compare.queue"):  # each slice as it is packed, while the last ones are still sealed
-            async for packed in packing.slices():
-                await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
+            async with aclosing(packing.slices()) as slices:
+                async for packed in slices:
+                    await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     finally:
         await packing.close()
     return compared
@@ -243,11 +244,10 @@ class _Packing:
             yield await asyncio.wrap_future(future)
 
     async def close(self) -> None:
-        """Slices not begun are dropped (a failed store), those begun finished: no thread outlives the round."""
-        for future in self._slices:
-            if future is not None:
-                future.cancel()
-        await asyncio.to_thread(self._pool.shutdown, wait=True)
+        """Slices not begun are dropped (a failed store or insert), those begun are waited for (even
+        when the round is cancelled meanwhile)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.shield(asyncio.to_thread(self._pool.shutdown, wait=True))
 
 
 PACKERS = 2
