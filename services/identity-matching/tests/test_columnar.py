@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import polars as pl
 
 from aid_contracts.keys import check_digit, student_key
 from identity_matching.domain import columnar, files, records

@@ -17,8 +17,8 @@ import polars as pl
 import polars_hash
 
 from aid_contracts import regions
-from aid_contracts.keys import student_keys
 from aid_contracts.events import Category, PovertyStatus, Stage
+from aid_contracts.keys import student_keys
 from identity_matching.domain import records
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
