@@ -38,6 +38,8 @@ AID_RANK = {"published": 1, "final": 2, "removed": 2, "payment_failed": 3, "paid
 # 公示中, 公示结束 or 已移出名单 (an entry is one or the other, never both), 发放失败, 已发放
 VALID = (VerificationStatus.VERIFIED_UNCHANGED.value, VerificationStatus.VERIFIED_UPDATED.value)
 _POOR = Category.REGISTERED_POOR
+_MATCHED, _WITHDRAWN = StudentMatched.EVENT_TYPE, StudentMatchWithdrawn.EVENT_TYPE
+_PUBLISHED, _PUBLICATION_WITHDRAWN, _PAID = Published.EVENT_TYPE, PublicationWithdrawn.EVENT_TYPE, Paid.EVENT_TYPE
 MODELS = {m.EVENT_TYPE: m for m in (StudentMatched, StudentMatchWithdrawn, Verified, Published, PublicationWithdrawn,
                                      Paid, PaymentFailed, UnfundedReasonReported)}
 
@@ -88,7 +90,8 @@ def on_student(row: Row | None, key: str, event, at) -> Row | None:
     verification travels on another topic and may be read before the match it answers (a
     consumer catching up, a rebuild): the row remembers which match revision its verification
     answered (``verified_revision``), so the outcome does not depend on that order."""
-    if isinstance(event, StudentMatched):
+    kind = event.EVENT_TYPE
+    if kind == _MATCHED:
         if row is not None and row["match_revision"] >= event.revision:
             return row
         findings = {**categories_of(event.categories), "name_mismatch": event.name_mismatch,
@@ -98,7 +101,7 @@ def on_student(row: Row | None, key: str, event, at) -> Row | None:
         return {**(row or {"origin": "matched", "verified_by": None, "approved_by": None, "verified_at": None,
                            "verified_revision": 0}),
                 "student_key": key, **_facts(event.student), **findings, "status": "matched"}
-    if isinstance(event, StudentMatchWithdrawn):
+    if kind == _WITHDRAWN:
         if row is None or row["match_revision"] >= event.revision:
             return row
         return {**row, "matched": False, "status": "withdrawn", "match_revision": event.revision,
@@ -129,11 +132,12 @@ def _on_verified(row: Row | None, key: str, event: Verified, at) -> Row | None:
 
 def on_aid(row: Row | None, key: str, event) -> Row:
     """The aid record of (list, student) after one event of ``AID_TYPES``; its status only moves forward."""
-    if isinstance(event, Published):
+    kind = event.EVENT_TYPE
+    if kind == _PUBLISHED:
         status, values = ("final" if event.final else "published"), {"published_at": event.published_at}
-    elif isinstance(event, PublicationWithdrawn):
+    elif kind == _PUBLICATION_WITHDRAWN:
         status, values = "removed", {}
-    elif isinstance(event, Paid):
+    elif kind == _PAID:
         status, values = "paid", {"paid_on": event.paid_on, "failure_code": None}
     else:
         status, values = "payment_failed", {"failure_code": event.bank_code}
@@ -149,8 +153,10 @@ def on_aid(row: Row | None, key: str, event) -> Row:
 
 
 def parse(env: Envelope):
-    """The event model inside an envelope (raises pydantic.ValidationError when malformed)."""
-    return env.parse(MODELS[env.type])
+    """The event inside an envelope as its model's read-only view (``Envelope.view``; raises
+    pydantic.ValidationError when malformed). The folds take a view or the model alike: they read
+    attributes and tell events apart by ``EVENT_TYPE``."""
+    return env.view(MODELS[env.type])
 
 
 def on_reason(row: Row | None, key: str, event: UnfundedReasonReported) -> Row:

@@ -23,33 +23,35 @@ __all__ = ["AID_TYPES", "REASON_TYPES", "STUDENT_TYPES", "TYPES", "fold", "lines
 
 
 def timeline_entry(env: Envelope, event) -> Row:
-    """One line of the student's timeline (no ID number, no card: names and codes only)."""
+    """One line of the student's timeline (no ID number, no card: names and codes only); ``event``
+    is the model or its view (``lifecycle.parse``)."""
     summary: Row
-    if isinstance(event, StudentMatched):
+    kind = event.EVENT_TYPE
+    if kind == StudentMatched.EVENT_TYPE:
         found = lifecycle.categories_of(event.categories)
         summary = {"categories": found["categories"], "departments": found["departments"],
                    "school_code": event.student.school_code, "revision": event.revision, "change": event.change,
                    "name_mismatch": event.name_mismatch}
-    elif isinstance(event, StudentMatchWithdrawn):
+    elif kind == StudentMatchWithdrawn.EVENT_TYPE:
         summary = {"reason": event.reason, "revision": event.revision}
-    elif isinstance(event, Verified):
+    elif kind == Verified.EVENT_TYPE:
         summary = {"status": event.status.value, "verified_by": event.verified_by, "origin": event.origin,
                    "invalid_reason": event.invalid_reason, "corrected": sorted(event.corrections),
                    "approved_by": event.approved_by, "school_code": event.student.school_code}
-    elif isinstance(event, Published):
+    elif kind == Published.EVENT_TYPE:
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "final": event.final,
                    "notice_ends_at": event.notice_ends_at.isoformat()}
-    elif isinstance(event, Paid):
+    elif kind == Paid.EVENT_TYPE:
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "paid_on": event.paid_on.isoformat()}
-    elif isinstance(event, PublicationWithdrawn):
+    elif kind == PublicationWithdrawn.EVENT_TYPE:
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "reason_code": event.reason_code, "reason": event.reason}
-    elif isinstance(event, UnfundedReasonReported):
+    elif kind == UnfundedReasonReported.EVENT_TYPE:
         summary = {"period": event.period, "reason": event.reason, "reported_by": event.reported_by}
     else:
-        assert isinstance(event, PaymentFailed), event
+        assert kind == PaymentFailed.EVENT_TYPE, kind
         summary = {"list_id": event.list_id, "programme": event.programme_name, "period": event.period,
                    "amount_fen": event.amount_fen, "failure_code": event.bank_code,
                    "failed_on": event.failed_on.isoformat()}
