@@ -160,8 +160,10 @@ class Envelope:
 
     def view(self, model: type[BaseModel]) -> Any:
         """The data as the model's read-only view (``aid_contracts.views``): refused as ``parse``
-        refuses it, read about four times faster — for consumers that fold thousands of events a batch."""
-        return views.decode(model, self._raw if self._data is None else orjson.dumps(self._data))
+        refuses it, read in about half the time — for consumers that fold thousands of events a batch."""
+        if self._data is None:
+            return views.decode(model, self._raw)
+        return views.of(model.model_validate(self._data))
 
 
 _READ = tuple(header for _, header in _HEADERS)  # id, source, type, subject, time, dataschema, specversion, …

@@ -1,17 +1,19 @@
 """Read-only views of the event models, decoded by msgspec: what a consumer folding a burst reads.
 
-pydantic validates a ``student-matched`` event's JSON into its model in ~10 µs; msgspec decodes the
-same JSON into a frozen struct with the same fields, types and constraints in ~2.5 µs — a fifth of
-query's and reporting's Python in a burst (``bench/projections.py``). The struct types are derived
+pydantic validated a ``student-matched`` event's JSON into its model in a fifth of query's and
+reporting's Python in a burst; msgspec decodes the same JSON into a frozen struct with the same
+fields, types and constraints in half the time (``bench/decoding.py``). The struct types are derived
 from the models, so there is no second contract to keep: field names, defaults, enums, literals,
 nested models, lists, dicts, and the ``ge``/``gt``/``le``/``lt``/``min_length``/``max_length``/
-``pattern`` constraints. A model with validators of its own, aliases, or a type not listed here has
-no view (``TypeError`` when derived).
+``pattern`` constraints. A model that validates or serialises in Python, has aliases, computed
+fields, a configuration beyond ``extra="ignore"`` and ``frozen``, or a type not listed here has no
+view (``TypeError`` when derived).
 
 ``decode`` refuses exactly what the model refuses, with pydantic's own ``ValidationError``: msgspec
 is strict (``"3"`` for an integer, ``1`` for a boolean are refused), so where it refuses, the model
-is asked; JSON the model accepts after coercing it is decoded again from the model's own dump. So is
-a time with more than six decimals of a second (msgspec rounds it, pydantic cuts it off).
+is asked, and the view of JSON it accepts after coercing it is made from the model itself. So is the
+view of a time with more than six decimals of a second (msgspec rounds it, pydantic cuts it off)
+and of JSON with ``\\u`` escapes (which could spell such a time's digits).
 A view has the model's attributes and its ``EVENT_TYPE``; ``MODEL`` names the model it mirrors."""
 
 from __future__ import annotations
@@ -30,20 +32,26 @@ _CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
 _VIEWS: dict[type[BaseModel], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[BaseModel], msgspec.json.Decoder] = {}
 _REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
-_LONG_FRACTION = re.compile(rb"\.[0-9]{7}")  # a time finer than a microsecond: msgspec rounds it, pydantic cuts it
+_MODELS_OWN = re.compile(rb"\.[0-9]{7}|\\u")  # a time finer than a microsecond (msgspec rounds it, pydantic
+# cuts it off), or an escape that could spell one
+_CONFIG = {"extra": "ignore", "frozen": None}  # the model configuration a view mirrors (None: any value)
 
 
 def decode(model: type[BaseModel], raw: bytes) -> Any:
     """The view of ``model`` read from its JSON ``raw``; pydantic's ``ValidationError`` when the
     model refuses it."""
     decoder = _DECODERS.get(model) or _decoder(model)
-    if _LONG_FRACTION.search(raw) is None:
+    if _MODELS_OWN.search(raw) is None:
         try:
             return decoder.decode(raw)
         except _REFUSED:
             pass
-    coerced = model.model_validate_json(raw)  # raises when the model refuses it too
-    return decoder.decode(coerced.model_dump_json())
+    return of(model.model_validate_json(raw))  # raises when the model refuses it too
+
+
+def of(event: BaseModel) -> Any:
+    """The view of a validated model instance (its values as they are, nested models included)."""
+    return msgspec.convert(event, view_type(type(event)), from_attributes=True)
 
 
 def view_type(model: type[BaseModel]) -> type[msgspec.Struct]:
@@ -54,11 +62,6 @@ def view_type(model: type[BaseModel]) -> type[msgspec.Struct]:
     return found
 
 
-def as_json(view: msgspec.Struct) -> Any:
-    """A view as plain JSON values (as ``model_dump(mode="json")`` gives the model's)."""
-    return msgspec.to_builtins(view)
-
-
 def _decoder(model: type[BaseModel]) -> msgspec.json.Decoder:
     decoder = _DECODERS[model] = msgspec.json.Decoder(view_type(model))
     return decoder
@@ -66,8 +69,11 @@ def _decoder(model: type[BaseModel]) -> msgspec.json.Decoder:
 
 def _derive(model: type[BaseModel]) -> type[msgspec.Struct]:
     found = model.__pydantic_decorators__
-    if found.validators or found.field_validators or found.root_validators or found.model_validators:
-        raise TypeError(f"{model.__name__} validates in Python: it has no view")
+    if any((found.validators, found.field_validators, found.root_validators, found.model_validators,
+            found.field_serializers, found.model_serializers, found.computed_fields)):
+        raise TypeError(f"{model.__name__} validates or serialises in Python: it has no view")
+    if any(name not in _CONFIG or _CONFIG[name] not in (None, value) for name, value in model.model_config.items()):
+        raise TypeError(f"{model.__name__}'s configuration {dict(model.model_config)} has no view")
     fields: list[tuple] = []
     for name, info in model.model_fields.items():
         if info.alias not in (None, name) or info.validation_alias not in (None, name):

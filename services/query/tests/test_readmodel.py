@@ -130,3 +130,26 @@ def test_the_rows_do_not_depend_on_how_the_topics_interleave():
     for order in _interleavings(history, 200):
         assert _fold(*order) == expected
         assert _lines(*order) == lines
+
+
+def test_the_fold_reads_views_as_it_would_read_the_models(monkeypatch):
+    """Events read from Kafka as views (``lifecycle.parse``) fold to the rows and lines the models give."""
+    from aid_contracts import Envelope, lifecycle
+
+    history = [f.matched(1, categories=(Category.REGISTERED_POOR, Category.ORPHAN)), f.matched(2), f.verified(1),
+               f.verified(2, status=V.INVALID), f.published(1, final=False), f.published(1, final=True),
+               f.payment_failed(1), f.paid(1), f.withdrawn(2), f.unfunded_reason(2), f.publication_withdrawn(1)]
+    read = [Envelope.from_kafka(e.headers(), e.value()) for e in history]
+
+    def folded():
+        students: dict = {}
+        aid: dict = {}
+        reasons: dict = {}
+        *_, entries = readmodel.fold(read, students, aid, reasons)
+        return students, aid, reasons, entries
+
+    as_views = folded()
+    assert type(lifecycle.parse(read[0])).__name__ == "StudentMatchedView"
+    monkeypatch.setattr(lifecycle, "parse", lambda env: env.parse(lifecycle.MODELS[env.type]))
+    as_models = folded()
+    assert as_views == as_models and len(as_views[0]) == 2 and as_views[3]
