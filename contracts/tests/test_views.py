@@ -241,7 +241,15 @@ class _Computed(BaseModel):
         return self.code[:6]
 
 
-@pytest.mark.parametrize("model", [_Checked, _Aliased, _Strict, _Stripped, _Serialised, _Computed])
+class _Exact(BaseModel):
+    code: str = Field(pattern=r"^\d+$", strict=True)
+
+
+class _Digits(BaseModel):
+    share: float = Field(allow_inf_nan=False)
+
+
+@pytest.mark.parametrize("model", [_Checked, _Aliased, _Strict, _Stripped, _Serialised, _Computed, _Exact, _Digits])
 def test_a_model_a_view_could_not_mirror_has_none(model):
     with pytest.raises(TypeError, match="no view"):
         views.view_type(model)

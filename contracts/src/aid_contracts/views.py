@@ -29,6 +29,8 @@ from pydantic import BaseModel
 
 _PLAIN = (str, int, bool, float, datetime, date, dict, list, type(None))
 _CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
+_KNOWN_METADATA = frozenset({"Ge", "Gt", "Le", "Lt", "MinLen", "MaxLen", "_PydanticGeneralMetadata"})
+_OPTIONS = frozenset(_CONSTRAINTS)  # what pydantic's own metadata object may hold for a view
 _VIEWS: dict[type[BaseModel], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[BaseModel], msgspec.json.Decoder] = {}
 _REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
@@ -122,14 +124,13 @@ def _constrained(kind: Any, metadata: list) -> Any:
         for name in _CONSTRAINTS:
             if getattr(item, name, None) is not None:
                 options[name] = getattr(item, name)
-        if type(item).__name__ not in _KNOWN_METADATA:
+        known = type(item).__name__
+        if known not in _KNOWN_METADATA or (known == "_PydanticGeneralMetadata" and not vars(item).keys() <= _OPTIONS):
             raise TypeError(f"{item!r}: a constraint with no view")
     if "pattern" in options:
         options["pattern"] = _anchored(options["pattern"])
     return Annotated[kind, msgspec.Meta(**options)] if options else kind
 
-
-_KNOWN_METADATA = frozenset({"Ge", "Gt", "Le", "Lt", "MinLen", "MaxLen", "_PydanticGeneralMetadata"})
 
 
 def _anchored(pattern: str) -> str:
