@@ -24,6 +24,8 @@ rows = Table("rows", metadata, Column("student_key", String(64), primary_key=Tru
              Column("amount", Numeric(12, 2)))
 counts = Table("counts", metadata, Column("region", String(6), primary_key=True),
                Column("category", String(30), primary_key=True), Column("value", BigInteger, nullable=False))
+daily = Table("daily", metadata, Column("day", Date, primary_key=True), Column("metric", Text, primary_key=True),
+              Column("value", BigInteger, nullable=False))
 queued = Table("queued", metadata, Column("id", BigInteger, Identity(), primary_key=True), Column("name", Text),
                Column("doc", JSONB), Column("blob", LargeBinary), Column("at", DateTime(timezone=True)),
                Column("state", Text, nullable=False, server_default="waiting"))
@@ -191,3 +193,19 @@ async def test_a_workers_statements_are_planned_for_the_table_as_it_has_grown(fr
         await engine.dispose()
     assert ("Index Scan using grown_pkey" in plan) is worker, plan
     assert ("Seq Scan on grown" in plan) is not worker, plan
+
+
+@ASYNC
+async def test_counts_add_up_under_keys_of_every_type_and_awkward_text(sessions):
+    """``add_counts`` sends each key column as a JSON array: dates come back as dates, text as it was
+    (quotes, backslashes, commas, new lines, an empty string), big changes and negative ones exactly."""
+    texts = [t for t in AWKWARD if t is not None]
+    first = {(date(2026, 3, d), text): d for d, text in enumerate(texts, start=1)}
+    async with sessions() as s, s.begin():
+        await add_counts(s, daily, first)
+        await add_counts(s, daily, {(date(2026, 3, 1), texts[0]): 2**40, (date(2026, 3, 2), texts[1]): -2})
+        await add_counts(s, daily, {})
+    async with sessions() as s:
+        back = {(r.day, r.metric): r.value for r in await s.execute(select(daily))}
+    assert back == {**first, (date(2026, 3, 1), texts[0]): 1 + 2**40, (date(2026, 3, 2), texts[1]): 0}
+
