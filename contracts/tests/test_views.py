@@ -245,11 +245,17 @@ class _Exact(BaseModel):
     code: str = Field(pattern=r"^\d+$", strict=True)
 
 
-class _Digits(BaseModel):
-    share: float = Field(allow_inf_nan=False)
+class _Coerced(BaseModel):
+    """pydantic's own metadata object holding an option beside a pattern."""
+    code: str = Field(pattern=r"^\d+$", coerce_numbers_to_str=True)
 
 
-@pytest.mark.parametrize("model", [_Checked, _Aliased, _Strict, _Stripped, _Serialised, _Computed, _Exact, _Digits])
+class _Ordered(BaseModel):
+    code: int | str = Field(union_mode="left_to_right")
+
+
+@pytest.mark.parametrize("model", [_Checked, _Aliased, _Strict, _Stripped, _Serialised, _Computed, _Exact, _Coerced,
+                                   _Ordered])
 def test_a_model_a_view_could_not_mirror_has_none(model):
     with pytest.raises(TypeError, match="no view"):
         views.view_type(model)

@@ -132,7 +132,6 @@ def _constrained(kind: Any, metadata: list) -> Any:
     return Annotated[kind, msgspec.Meta(**options)] if options else kind
 
 
-
 def _anchored(pattern: str) -> str:
     """A pattern as pydantic's regex engine reads it: its final ``$`` is the end of the text, where
     Python's ``re`` (msgspec's) also lets a trailing newline through."""

@@ -24,8 +24,8 @@ rows = Table("rows", metadata, Column("student_key", String(64), primary_key=Tru
              Column("amount", Numeric(12, 2)))
 counts = Table("counts", metadata, Column("region", String(6), primary_key=True),
                Column("category", String(30), primary_key=True), Column("value", BigInteger, nullable=False))
-daily = Table("daily", metadata, Column("day", Date, primary_key=True), Column("metric", Text, primary_key=True),
-              Column("value", BigInteger, nullable=False))
+daily = Table("daily", metadata, Column("day", Date, primary_key=True),
+              Column("metric", String(40, collation="C"), primary_key=True), Column("value", BigInteger, nullable=False))
 queued = Table("queued", metadata, Column("id", BigInteger, Identity(), primary_key=True), Column("name", Text),
                Column("doc", JSONB), Column("blob", LargeBinary), Column("at", DateTime(timezone=True)),
                Column("state", Text, nullable=False, server_default="waiting"))
@@ -208,4 +208,14 @@ async def test_counts_add_up_under_keys_of_every_type_and_awkward_text(sessions)
     async with sessions() as s:
         back = {(r.day, r.metric): r.value for r in await s.execute(select(daily))}
     assert back == {**first, (date(2026, 3, 1), texts[0]): 1 + 2**40, (date(2026, 3, 2), texts[1]): 0}
+
+
+@ASYNC
+async def test_counts_with_keys_of_the_wrong_length_are_refused(sessions):
+    """A key with a column too many would have shifted every column by one (its last part read as the value)."""
+    async with sessions() as s, s.begin():
+        with pytest.raises(ValueError, match=r"a key is \(day, metric\)"):
+            await add_counts(s, daily, {(date(2026, 3, 1), "paid", "extra"): 1})
+        with pytest.raises(ValueError, match="a key is"):
+            await add_counts(s, daily, {(date(2026, 3, 1),): 1})
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import orjson
 from psycopg.errors import UniqueViolation
-from sqlalchemy import ColumnElement, String, Table, Text, bindparam, cast, func, select, text
+from sqlalchemy import ARRAY, ColumnElement, String, Table, Text, bindparam, cast, func, select, text
+from sqlalchemy import Enum as SQLEnum
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSON as JSON_TEXT
 from sqlalchemy.dialects.postgresql import JSONB
@@ -195,6 +196,8 @@ async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple,
         return
     names = [*(c.name for c in table.primary_key.columns), "value"]
     columns = [*zip(*deltas, strict=True), deltas.values()]
+    if len(columns) != len(names):
+        raise ValueError(f"add_counts to {table.name}: a key is ({', '.join(names[:-1])})")
     arrays = ", ".join(f"json_array_elements_text(CAST(:c{i} AS json))" for i in range(len(names)))
     values = ", ".join(_typed(table, name) for name in names)
     keys = _quoted(names[:-1])
@@ -206,8 +209,12 @@ async def add_counts(session: AsyncSession, table: Table, deltas: Mapping[tuple,
 
 
 def _typed(table: Table, name: str) -> str:
-    """A column read from its JSON array's text, cast to the column's type (text goes as it is)."""
+    """A column read from its JSON array's text, cast to the column's type; text goes as it is, in
+    the column's collation (the key order, hence the lock order, is the table's own). A text key of a
+    native enum would need a cast text does not take: refused."""
     kind = table.c[name].type
+    if isinstance(kind, SQLEnum | ARRAY):
+        raise TypeError(f"add_counts: {table.name}.{name} is a {type(kind).__name__} key")
     if isinstance(kind, String):
-        return f'r."{name}"'
+        return f'r."{name}"' + (f' COLLATE "{kind.collation}"' if kind.collation else "")
     return f'CAST(r."{name}" AS {kind.compile(dialect=postgresql.dialect())})'
