@@ -90,12 +90,12 @@ async def insert_new(session: AsyncSession, table: Table, rows: Iterable[Mapping
 
 
 async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *, replace: bool,
-                 add: str | None = None, conflicts: bool = True, keep: Collection[str] = ()) -> None:
+                 conflicts: bool = True, keep: Collection[str] = ()) -> None:
     """One ``INSERT … SELECT … FROM json_populate_recordset … ON CONFLICT`` for every row: the rows
     travel as one JSON array (orjson, in C) and the server turns it into the table's row type —
     no statement per row and no per-value conversion in Python. The rows are written in primary-key
-    order, so transactions writing shared rows (counters) lock them in one order and never deadlock.
-    ``add`` names a column whose new value is added to the stored one instead of replacing it. A row's
+    order, so transactions writing shared rows (programme names) lock them in one order and never
+    deadlock (counters: ``add_counts``). A row's
     keys that are not columns travel too and are ignored by the server: leave out what the service
     must not send (reporting's student rows drop the sealed name and ID number). Rows of a table
     with a JSONB column travel as ``jsonb``: its values are then parsed once, not again per row
@@ -107,8 +107,7 @@ async def _merge(session: AsyncSession, table: Table, rows: Iterable[Mapping], *
     names = [c.name for c in table.columns]
     keys = [c.name for c in table.primary_key.columns]
     columns, key_list = _quoted(names), _quoted(keys)
-    updates = ", ".join(f'"{n}" = {table.name}."{n}" + EXCLUDED."{n}"' if n == add else f'"{n}" = EXCLUDED."{n}"'
-                        for n in names if n not in keys and n not in keep)
+    updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n not in keys and n not in keep)
     action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
     on_conflict = f" ON CONFLICT ({key_list}) {action}" if conflicts else ""
     kind = "jsonb" if any(isinstance(c.type, JSONB) for c in table.columns) else "json"
