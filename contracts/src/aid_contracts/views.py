@@ -34,8 +34,7 @@ _OPTIONS = frozenset(_CONSTRAINTS)  # what pydantic's own metadata object may ho
 _VIEWS: dict[type[BaseModel], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[BaseModel], msgspec.json.Decoder] = {}
 _REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
-_MODELS_OWN = re.compile(rb"\.[0-9]{7}|\\u")  # a time finer than a microsecond (msgspec rounds it, pydantic
-# cuts it off), or an escape that could spell one
+_FINER = re.compile(rb"\.[0-9]{7}")  # a time finer than a microsecond: msgspec rounds it, pydantic cuts it off
 _CONFIG = {"extra": "ignore", "frozen": None}  # the model configuration a view mirrors (None: any value)
 
 
@@ -43,7 +42,7 @@ def decode(model: type[BaseModel], raw: bytes) -> Any:
     """The view of ``model`` read from its JSON ``raw``; pydantic's ``ValidationError`` when the
     model refuses it."""
     decoder = _DECODERS.get(model) or _decoder(model)
-    if _MODELS_OWN.search(raw) is None:
+    if b"\\u" not in raw and _FINER.search(raw) is None:  # not one regex: an alternation halves its speed
         try:
             return decoder.decode(raw)
         except _REFUSED:
