@@ -28,9 +28,9 @@ import msgspec
 from pydantic import BaseModel
 
 _PLAIN = (str, int, bool, float, datetime, date, dict, list, type(None))
-_CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
+_CONSTRAINTS = frozenset({"ge", "gt", "le", "lt", "min_length", "max_length", "pattern"})  # also: what pydantic's
+# own metadata object may hold for a view
 _KNOWN_METADATA = frozenset({"Ge", "Gt", "Le", "Lt", "MinLen", "MaxLen", "_PydanticGeneralMetadata"})
-_OPTIONS = frozenset(_CONSTRAINTS)  # what pydantic's own metadata object may hold for a view
 _VIEWS: dict[type[BaseModel], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[BaseModel], msgspec.json.Decoder] = {}
 _REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
@@ -124,7 +124,7 @@ def _constrained(kind: Any, metadata: list) -> Any:
             if getattr(item, name, None) is not None:
                 options[name] = getattr(item, name)
         known = type(item).__name__
-        if known not in _KNOWN_METADATA or (known == "_PydanticGeneralMetadata" and not vars(item).keys() <= _OPTIONS):
+        if known not in _KNOWN_METADATA or (known == "_PydanticGeneralMetadata" and not vars(item).keys() <= _CONSTRAINTS):
             raise TypeError(f"{item!r}: a constraint with no view")
     if "pattern" in options:
         options["pattern"] = _anchored(options["pattern"])
