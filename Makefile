@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PACKAGES := contracts libs/chassis services/identity-matching services/verification services/publicity \
             services/disbursement services/query services/reporting services/console deploy/local
 STAMP := $(VENV)/.installed
+SEALER := libs/sealer
 TOOLS := .tools/bin
 KUSTOMIZE_VERSION := v5.7.1
 K8S_NODE := deploy/k8s/validate/node_modules/.installed
@@ -24,10 +25,14 @@ prereqs: ## Java and Maven for the local Kafka broker (installed with apt-get wh
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null; \
 	  else echo "Kafka needs Java 17+ and Maven: install them first" >&2; exit 1; fi; }
 
-$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml) \
+          $(SEALER)/pyproject.toml $(SEALER)/Cargo.toml $(SEALER)/src/lib.rs
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	@export PATH="$$HOME/.cargo/bin:$$PATH"; if command -v cargo >/dev/null; then \
+	  echo "building the native sealer ($(SEALER), Rust)"; $(BIN)/pip install -q ./$(SEALER); \
+	else echo "no Rust toolchain (cargo): personal fields are sealed in Python (the same tokens, slower)" >&2; fi
 	touch $(STAMP)
 
 $(TOOLS)/kustomize:

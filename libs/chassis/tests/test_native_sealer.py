@@ -1,0 +1,135 @@
+"""The native sealer (``aid_sealer``, Rust) and the Python path of ``FieldCipher.seal_columns`` /
+``open_columns`` give the same tokens, the same opened values and the same errors, for any mix of
+students with and without data keys, values already sealed, plain values, tampered tokens."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aid_chassis import datakeys, fields
+from aid_chassis.fields import TOKEN, FieldCipher, new_key_text
+
+if fields._native is None:  # noqa: SLF001 - which path this process has
+    if os.environ.get("CI"):
+        raise RuntimeError("the native sealer is not installed: `make venv` builds it with cargo (libs/sealer)")
+    pytest.skip("the native sealer is not built here (no Rust toolchain at `make venv`): only the Python path runs",
+                allow_module_level=True)
+
+RING = f"k1={new_key_text()}"
+OWNERS = [f"{n:064x}" for n in range(1, 7)] + ["s1", "学生"]  # student keys, and owners that are not hex
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)  # no lone surrogates (see the test below)
+
+
+def _cipher(keys: dict[str, bytes]) -> FieldCipher:
+    """A fresh ring whose data keys hold ``keys`` (owner → data key)."""
+    ring = FieldCipher.from_text(RING)
+    known = datakeys.attach(ring)
+    for bucket in {datakeys.bucket_of(owner) for owner in keys}:
+        entries = {datakeys.student_id(o): k for o, k in keys.items() if datakeys.bucket_of(o) == bucket}
+        known.put(bucket, datakeys.seal_bucket(ring, bucket, entries))
+    return ring
+
+
+NATIVE = fields._native  # noqa: SLF001
+
+
+def _both(call):
+    """``call()`` natively, then in Python: each result, or the error's type and words."""
+    outcomes = []
+    for native in (NATIVE, None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fields, "_native", native)
+            try:
+                outcomes.append(call())
+            except Exception as exc:  # noqa: BLE001 - compared, not swallowed
+                outcomes.append((type(exc), str(exc)))
+    return outcomes
+
+
+KEYS = st.one_of(st.none(), st.binary(min_size=32, max_size=32), st.binary(min_size=16, max_size=16))
+
+
+@st.composite
+def rows(draw):
+    """Owners with a data key each (None, 32 bytes, or 16 bytes: the native sealer leaves those),
+    and two columns of values: None, text, text that looks like a token, a token of that owner."""
+    count = draw(st.integers(0, 12))
+    owners = [draw(st.sampled_from(OWNERS)) for _ in range(count)]
+    keys = [draw(KEYS) for _ in owners]
+    ring = FieldCipher.from_text(RING)
+
+    def value(owner, name):
+        kind = draw(st.sampled_from(["none", "text", "fake", "token"]))
+        text = draw(TEXT)
+        return {"none": None, "text": text, "fake": TOKEN + text,
+                "token": ring.seal_text(text, owner, name)}[kind]
+
+    columns = {name: [value(owner, name) for owner in owners] for name in ("id_number", "name")}
+    return owners, keys, columns
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=rows())
+def test_sealed_natively_as_in_python(found):
+    owners, keys, columns = found
+    ring = FieldCipher.from_text(RING)
+    native, python = _both(lambda: ring.seal_columns(columns, owners, keys))
+    assert native == python
+    assert all(value is None or value.startswith(TOKEN) for column in native.values() for value in column)
+
+
+def test_a_column_of_another_length_or_a_lone_surrogate_is_refused_alike():
+    ring, key = FieldCipher.from_text(RING), os.urandom(32)
+    short = _both(lambda: ring.seal_columns({"name": ["张三"]}, OWNERS[:2], [key, key]))
+    assert short[0] == short[1] and short[0][0] is ValueError
+    native, python = _both(lambda: ring.seal_columns({"name": ["\ud800"]}, OWNERS[:1], [key]))
+    assert native[0] is python[0] is UnicodeEncodeError
+
+
+def _tampered(token: str) -> str:
+    middle = len(token) // 2 + 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+
+
+@st.composite
+def sealed(draw):
+    """Owners, the data keys some of them have, and a column of what a bank file reads: tokens under
+    the owner's key, under another student's, under the ring; tampered or cut tokens; plain values."""
+    count = draw(st.integers(0, 12))
+    owners = [draw(st.sampled_from(OWNERS)) for _ in range(count)]
+    keys = {owner: draw(st.binary(min_size=32, max_size=32)) for owner in set(owners) if draw(st.booleans())}
+    other = os.urandom(32)
+    ring = FieldCipher.from_text(RING)
+
+    def value(owner, name):
+        text = draw(TEXT)
+        mine = fields.StudentCipher(keys.get(owner, other)).token(text, f"{name}\x1f{owner}".encode())
+        kind = draw(st.sampled_from(["none", "plain", "mine", "ring", "tampered", "cut", "junk"]))
+        return {"none": None, "plain": text, "mine": mine, "ring": ring.seal_text(text, owner, name),
+                "tampered": _tampered(mine), "cut": mine[:len(TOKEN) + 20], "junk": TOKEN + "!" + text}[kind]
+
+    columns = {name: [value(owner, name) for owner in owners] for name in ("name", "id_number")}
+    return owners, keys, columns
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=sealed())
+def test_opened_natively_as_in_python(found):
+    owners, keys, columns = found
+    ring = _cipher(keys)
+    native, python = _both(lambda: ring.open_columns(columns, owners))
+    assert native == python
+
+
+def test_what_the_native_sealer_seals_opens_and_tells_students_apart():
+    alice, bob = OWNERS[0], OWNERS[1]
+    ring = _cipher({alice: os.urandom(32), bob: os.urandom(32)})
+    keys = ring.students.keys_for([alice, bob])
+    sealed = ring.seal_columns({"name": ["张三", "张三"]}, [alice, bob], keys)
+    assert sealed["name"][0] != sealed["name"][1]  # the same name, two students: nothing shared
+    assert ring.open_columns(sealed, [alice, bob]) == {"name": ["张三", "张三"]}
+    assert _both(lambda: ring.open_columns(sealed, [bob, alice]))[0][0] is fields.SealedFieldError

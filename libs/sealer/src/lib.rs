@@ -1,0 +1,157 @@
+//! A student's personal fields sealed and opened under their own data key, a column at a time.
+//!
+//! The native half of `aid_chassis.fields` (`FieldCipher.seal_columns` / `open_columns`): the same
+//! tokens byte for byte, `"pd1:" + base64url(0xA2 ‖ nonce ‖ AES-256-GCM(value, aad = field ␟ owner))`,
+//! the nonce BLAKE2b-96 of (the bound part's length, the bound part, the value) keyed by
+//! BLAKE2b-256(data key, personal "aid-dk-nonce"). The work runs without the GIL; a row this module
+//! does not take (no data key, a key not of 32 bytes, a value that is already a token, a token that
+//! does not open) is handed back by index for the Python path to decide, so every error is the
+//! Python path's own. Nothing here logs or keeps a value.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE;
+use base64::Engine;
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+
+/// The arguments as Python holds them (read in place, never copied).
+type Keys = Vec<Option<PyBackedBytes>>;
+type Column = Vec<Option<PyBackedStr>>;
+
+const TOKEN: &str = "pd1:";
+const STUDENT: u8 = 0xA2;
+const NONCE: usize = 12;
+const TAG: usize = 16;
+
+/// A student's data key made ready: the cipher and the key of its deterministic nonces.
+struct Student {
+    aead: Aes256Gcm,
+    nonce_key: [u8; 32],
+}
+
+impl Student {
+    fn new(key: &[u8]) -> Option<Self> {
+        if key.len() != 32 {
+            return None;
+        }
+        let digest = blake2b_simd::Params::new().hash_length(32).personal(b"aid-dk-nonce").hash(key);
+        let mut nonce_key = [0u8; 32];
+        nonce_key.copy_from_slice(digest.as_bytes());
+        Some(Student { aead: Aes256Gcm::new_from_slice(key).ok()?, nonce_key })
+    }
+
+    fn seal(&self, bound: &[u8], data: &[u8]) -> Option<String> {
+        let mut state = blake2b_simd::Params::new().hash_length(NONCE).key(&self.nonce_key).to_state();
+        state.update(&(bound.len() as u32).to_be_bytes()).update(bound).update(data);
+        let nonce = state.finalize();
+        let sealed = self.aead.encrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: data, aad: bound }).ok()?;
+        let mut blob = Vec::with_capacity(1 + NONCE + sealed.len());
+        blob.push(STUDENT);
+        blob.extend_from_slice(nonce.as_bytes());
+        blob.extend_from_slice(&sealed);
+        let mut token = String::with_capacity(TOKEN.len() + blob.len().div_ceil(3) * 4);
+        token.push_str(TOKEN);
+        URL_SAFE.encode_string(&blob, &mut token);
+        Some(token)
+    }
+
+    fn open(&self, bound: &[u8], token: &str) -> Option<String> {
+        let blob = URL_SAFE.decode(token.strip_prefix(TOKEN)?).ok()?;
+        if blob.len() < 1 + NONCE + TAG || blob[0] != STUDENT {
+            return None;
+        }
+        let (nonce, body) = blob[1..].split_at(NONCE);
+        let plain = self.aead.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: bound }).ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// Every row of every column through `each` (a student's cipher made once for all their fields);
+/// a row `each` cannot take (None) is set aside by index, its values left None.
+fn by_student<F>(keys: &Keys, owners: &[PyBackedStr], tags: &[Vec<u8>], columns: &[Column],
+                 each: F) -> (Vec<Vec<Option<String>>>, Vec<usize>)
+where
+    F: Fn(&Student, &[u8], &str) -> Option<String>,
+{
+    let mut out: Vec<Vec<Option<String>>> = columns.iter().map(|_| Vec::with_capacity(owners.len())).collect();
+    let mut left = Vec::new();
+    let mut bound = Vec::new();
+    for (row, (owner, key)) in owners.iter().zip(keys).enumerate() {
+        let mut student: Option<Option<Student>> = None;
+        let mut taken = true;
+        let mut values: Vec<Option<String>> = Vec::with_capacity(columns.len());
+        for (tag, column) in tags.iter().zip(columns) {
+            let Some(value) = column[row].as_deref() else {
+                values.push(None);
+                continue;
+            };
+            let made = student.get_or_insert_with(|| key.as_ref().and_then(|k| Student::new(k)));
+            bound.clear();
+            bound.extend_from_slice(tag);
+            bound.extend_from_slice(owner.as_bytes());
+            match made.as_ref().and_then(|s| each(s, &bound, value)) {
+                Some(done) => values.push(Some(done)),
+                None => {
+                    taken = false;
+                    break;
+                }
+            }
+        }
+        if taken {
+            for (column, value) in out.iter_mut().zip(values) {
+                column.push(value);
+            }
+        } else {
+            left.push(row);
+            for column in out.iter_mut() {
+                column.push(None);
+            }
+        }
+    }
+    (out, left)
+}
+
+fn check(keys: &Keys, owners: &[PyBackedStr], tags: &[Vec<u8>], columns: &[Column]) -> PyResult<()> {
+    if keys.len() != owners.len() || tags.len() != columns.len() || columns.iter().any(|c| c.len() != owners.len()) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one data key per owner, one tag per column and one value per owner in every column",
+        ));
+    }
+    Ok(())
+}
+
+/// Seal each column's values (`tags`: each column's `field ␟` bytes) under each owner's data key.
+/// Returns the sealed columns and the rows left to the caller: a row with no data key or one not
+/// of 32 bytes, or a value that is already a token (None values stay None).
+#[pyfunction]
+fn seal_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
+                columns: Vec<Column>) -> PyResult<(Vec<Vec<Option<String>>>, Vec<usize>)> {
+    check(&keys, &owners, &tags, &columns)?;
+    Ok(py.allow_threads(|| {
+        by_student(&keys, &owners, &tags, &columns, |student, bound, value| {
+            if value.starts_with(TOKEN) {
+                None
+            } else {
+                student.seal(bound, value.as_bytes())
+            }
+        })
+    }))
+}
+
+/// Open each column's tokens sealed under each owner's data key. Returns the opened columns and
+/// the rows left to the caller: any row with a value that is no such token, or does not open
+/// (None values stay None).
+#[pyfunction]
+fn open_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
+                columns: Vec<Column>) -> PyResult<(Vec<Vec<Option<String>>>, Vec<usize>)> {
+    check(&keys, &owners, &tags, &columns)?;
+    Ok(py.allow_threads(|| by_student(&keys, &owners, &tags, &columns, |student, bound, value| student.open(bound, value))))
+}
+
+#[pymodule]
+fn aid_sealer(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(seal_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(open_columns, m)?)?;
+    Ok(())
+}
