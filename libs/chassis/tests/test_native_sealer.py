@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from aid_chassis import datakeys, fields
 from aid_chassis.fields import TOKEN, FieldCipher, new_key_text
 
-if fields._native is None:  # noqa: SLF001 - which path this process has
+if fields.native is None:  # noqa: SLF001 - which path this process has
     if os.environ.get("CI"):
         raise RuntimeError("the native sealer is not installed: `make venv` builds it with cargo (libs/sealer)")
     pytest.skip("the native sealer is not built here (no Rust toolchain at `make venv`): only the Python path runs",
@@ -34,7 +34,7 @@ def _cipher(keys: dict[str, bytes]) -> FieldCipher:
     return ring
 
 
-NATIVE = fields._native  # noqa: SLF001
+NATIVE = fields.native  # noqa: SLF001
 
 
 def _both(call):
@@ -42,7 +42,7 @@ def _both(call):
     outcomes = []
     for native in (NATIVE, None):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(fields, "_native", native)
+            patch.setattr(fields, "native", native)
             try:
                 outcomes.append(call())
             except Exception as exc:  # noqa: BLE001 - compared, not swallowed
@@ -133,3 +133,43 @@ def test_what_the_native_sealer_seals_opens_and_tells_students_apart():
     assert sealed["name"][0] != sealed["name"][1]  # the same name, two students: nothing shared
     assert ring.open_columns(sealed, [alice, bob]) == {"name": ["张三", "张三"]}
     assert _both(lambda: ring.open_columns(sealed, [bob, alice]))[0][0] is fields.SealedFieldError
+
+
+OLD = f"k0={new_key_text()}"
+
+
+@st.composite
+def cards(draw):
+    """A bank file's cards: sealed under the ring's sealing key, under its older key (rotated), cut
+    short, tampered, or under a key the ring does not hold."""
+    count = draw(st.integers(0, 12))
+    owners = [draw(st.sampled_from(OWNERS)) for _ in range(count)]
+    now, old, stranger = (FieldCipher.from_text(ring) for ring in (RING, OLD, f"k1={new_key_text()}"))
+
+    def blob(owner):
+        number = draw(st.from_regex(r"\A[0-9]{16,19}\Z"))
+        kind = draw(st.sampled_from(["now", "old", "cut", "tampered", "stranger"]))
+        sealed = (old if kind == "old" else stranger if kind == "stranger" else now).seal(number, owner, "card")
+        return {"cut": sealed[:20], "tampered": sealed[:-1] + bytes([sealed[-1] ^ 1])}.get(kind, sealed)
+
+    return owners, [blob(owner) for owner in owners]
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=cards())
+def test_cards_opened_natively_as_in_python(found):
+    owners, blobs = found
+    ring = FieldCipher.from_text(f"{RING},{OLD}")
+    native, python = _both(lambda: ring.open_all(blobs, owners, "card"))
+    assert native == python
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=st.dictionaries(st.sampled_from(OWNERS + [f"{n:064X}" for n in range(1, 4)] + ["0" * 63 + "g"]),
+                               st.binary(min_size=32, max_size=32), max_size=8),
+       asked=st.lists(st.sampled_from(OWNERS + ["0" * 63 + "g", "a" * 64, "无"]), max_size=12))
+def test_data_keys_found_natively_as_in_python(entries, asked):
+    """Upper- and lower-case hex keys, owners that are not hex (hashed), students with no key."""
+    ring = _cipher(entries)
+    native, python = _both(lambda: ring.students.keys_for(asked))
+    assert native == python == [ring.students.key_of(owner) for owner in asked]

@@ -12,7 +12,10 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 
 /// The arguments as Python holds them (read in place, never copied).
@@ -149,9 +152,93 @@ fn open_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<
     Ok(py.allow_threads(|| by_student(&keys, &owners, &tags, &columns, |student, bound, value| student.open(bound, value))))
 }
 
+/// Open blobs sealed under one key (the ring's sealing key: `prefix ‖ nonce ‖ ciphertext+tag`,
+/// aad `tag ‖ owner`), a bank file's cards. Returns the opened values and the rows left to the
+/// caller: a blob under another key, cut short, tampered, or not UTF-8 (all, for a key not of 32 bytes).
+#[pyfunction]
+fn open_under(py: Python<'_>, key: PyBackedBytes, prefix: PyBackedBytes, tag: Vec<u8>, owners: Vec<PyBackedStr>,
+              blobs: Vec<PyBackedBytes>) -> PyResult<(Vec<Option<String>>, Vec<usize>)> {
+    if blobs.len() != owners.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err("one blob per owner"));
+    }
+    Ok(py.allow_threads(|| {
+        let aead = Aes256Gcm::new_from_slice(&key).ok();
+        let (mut opened, mut left, mut bound) = (Vec::with_capacity(blobs.len()), Vec::new(), tag.clone());
+        for (row, (blob, owner)) in blobs.iter().zip(&owners).enumerate() {
+            bound.truncate(tag.len());
+            bound.extend_from_slice(owner.as_bytes());
+            let start = prefix.len() + NONCE;
+            let plain = aead.as_ref().filter(|_| blob.starts_with(&prefix) && blob.len() >= start + TAG).and_then(|aead| {
+                let nonce = Nonce::from_slice(&blob[prefix.len()..start]);
+                aead.decrypt(nonce, Payload { msg: &blob[start..], aad: &bound }).ok()
+            });
+            match plain.and_then(|plain| String::from_utf8(plain).ok()) {
+                Some(value) => opened.push(Some(value)),
+                None => {
+                    left.push(row);
+                    opened.push(None);
+                }
+            }
+        }
+        (opened, left)
+    }))
+}
+
+/// The 32 bytes a student is filed under (`aid_chassis.datakeys.student_id`): a student key's own
+/// (64 hex digits), else the BLAKE2b-256 of the owner.
+fn student_id(owner: &str) -> [u8; 32] {
+    let mut sid = [0u8; 32];
+    let hex = owner.as_bytes();
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    if hex.len() == 64 && hex.iter().all(|&c| digit(c).is_some()) {
+        for (at, pair) in hex.chunks(2).enumerate() {
+            sid[at] = (digit(pair[0]).unwrap_or(0) << 4) | digit(pair[1]).unwrap_or(0);
+        }
+    } else {
+        sid.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(hex).as_bytes());
+    }
+    sid
+}
+
+const ENTRY: usize = 64;
+
+/// Each owner's data key from the buckets' plaintexts (bucket → sorted `student id ‖ key` entries,
+/// `aid_chassis.datakeys.pack`); None for a student with none.
+#[pyfunction]
+fn keys_for(py: Python<'_>, buckets: HashMap<u32, PyBackedBytes>, owners: Vec<PyBackedStr>)
+            -> Vec<Option<Py<PyBytes>>> {
+    let found: Vec<Option<(u32, usize)>> = py.allow_threads(|| {
+        owners.iter().map(|owner| {
+            let sid = student_id(owner);
+            let bucket = ((sid[0] as u32) << 4) | ((sid[1] as u32) >> 4);
+            let plain = buckets.get(&bucket)?;
+            let index = binary_search(plain, plain.len() / ENTRY, &sid)?;
+            Some((bucket, index * ENTRY))
+        }).collect()
+    });
+    found.into_iter()
+        .map(|at| at.map(|(bucket, start)| PyBytes::new(py, &buckets[&bucket][start + 32..start + ENTRY]).unbind()))
+        .collect()
+}
+
+fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> {
+    let (mut low, mut high) = (0, entries);
+    while low < high {
+        let middle = (low + high) / 2;
+        match plain[middle * ENTRY..middle * ENTRY + 32].cmp(&sid[..]) {
+            std::cmp::Ordering::Less => low = middle + 1,
+            std::cmp::Ordering::Greater => high = middle,
+            std::cmp::Ordering::Equal => return Some(middle),
+        }
+    }
+    None
+}
+
 #[pymodule]
 fn aid_sealer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seal_columns, m)?)?;
     m.add_function(wrap_pyfunction!(open_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(open_under, m)?)?;
+    m.add_function(wrap_pyfunction!(keys_for, m)?)?;
     Ok(())
 }

@@ -39,9 +39,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from aid_chassis.masking import SHREDDED  # what a screen shows for a field that no longer opens
 
 try:  # the native sealer: the same tokens, a column at a time without the GIL (``make venv`` builds it)
-    import aid_sealer as _native
+    import aid_sealer as native
 except ImportError:  # no Rust toolchain where it was installed: every field sealed and opened in Python
-    _native = None
+    native = None
 
 VERSION = 0xA1
 STUDENT = 0xA2  # sealed under the student's own data key
@@ -131,6 +131,7 @@ class FieldCipher:
         if not ring:
             raise FieldKeyError("the key ring is empty")
         self._ring = {key_id: AESGCM(key) for key_id, key in ring.items()}
+        self._ring_keys = dict(ring)  # for the native sealer (``open_all``)
         self.current = next(iter(ring))
         self.prefix = bytes([VERSION, len(self.current)]) + self.current.encode()
         self._sealer = self._ring[self.current]
@@ -176,9 +177,9 @@ class FieldCipher:
         names = list(columns)
         if len(keys) != len(owners) or any(len(columns[name]) != len(owners) for name in names):
             raise ValueError("seal_columns: one data key, and one value in every column, per owner")
-        if _native is None:
+        if native is None:
             return self._seal_rows(columns, owners, keys, range(len(owners)))
-        done, left = _native.seal_columns(list(keys), owners, [f"{name}\x1f".encode() for name in names],
+        done, left = native.seal_columns(list(keys), owners, [f"{name}\x1f".encode() for name in names],
                                           [columns[name] for name in names])
         sealed = dict(zip(names, done, strict=True))
         if left:
@@ -263,9 +264,9 @@ class FieldCipher:
         if any(len(columns[name]) != len(owners) for name in names):
             raise ValueError("open_columns: every column needs one value per owner")
         keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
-        if _native is None:
+        if native is None:
             return self._open_rows(columns, owners, keys, range(len(owners)))
-        done, left = _native.open_columns(keys, owners, [f"{name}\x1f".encode() for name in names],
+        done, left = native.open_columns(keys, owners, [f"{name}\x1f".encode() for name in names],
                                           [columns[name] for name in names])
         opened = dict(zip(names, done, strict=True))
         if left:  # plain values, fields under the ring, and what does not open (``open_text`` says why)
@@ -377,7 +378,15 @@ class FieldCipher:
     def open_all(self, blobs: Iterable[bytes], owners: Iterable[str], field: str) -> list[str]:
         """``open`` over many values (a bank file's million cards): those under the sealing key
         opened inline, any other through ``open``."""
-        tag, opened = f"{field}\x1f", []
+        tag, blobs, owners = f"{field}\x1f", list(blobs), list(owners)
+        if len(blobs) != len(owners):
+            raise ValueError("open_all: one value per owner")
+        if native is not None:  # without the GIL; what it leaves (another key, tampered) opened here
+            opened, left = native.open_under(self._ring_keys[self.current], self.prefix, tag.encode(), owners, blobs)
+            for row in left:
+                opened[row] = self.open(blobs[row], owners[row], field)
+            return opened
+        opened = []
         for blob, owner in zip(blobs, owners, strict=True):
             found = self._current(blob, tag + owner)
             opened.append(found if found is not None else self.open(blob, owner, field))
