@@ -102,7 +102,8 @@ async def _lines_in_clear(session: AsyncSession, batch_id: str, count: int, ciph
     are all found, then the file is refused naming them (``_refuse_shredded``)."""
     parts, pending, indexes, shredded = [], None, {}, []  # indexes: the data keys' buckets, for every part
     for start in range(1, count + 1, EXPORT_PART):
-        rows = await bulk.copy_out(session, _EXPORT_SQL, EXPORT_SCHEMA, (batch_id, start, start + EXPORT_PART - 1))
+        rows = await bulk.copy_out(session, _EXPORT_SQL, EXPORT_SCHEMA, (batch_id, start, start + EXPORT_PART - 1),
+                                   wide=True)
         if pending is not None:
             parts.append(await _opened(pending, shredded))
         pending = asyncio.create_task(asyncio.to_thread(_in_clear, rows, cipher, fields, indexes))
