@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := contracts libs/chassis services/identity-matching services/verification services/publicity \
             services/disbursement services/query services/reporting services/console deploy/local
+PACKAGED := $(VENV)/.packages
 STAMP := $(VENV)/.installed
 SEALER := libs/sealer
 TOOLS := .tools/bin
@@ -25,15 +26,21 @@ prereqs: ## Java and Maven for the local Kafka broker (installed with apt-get wh
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null; \
 	  else echo "Kafka needs Java 17+ and Maven: install them first" >&2; exit 1; fi; }
 
-$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml) \
-          $(SEALER)/pyproject.toml $(SEALER)/Cargo.toml $(SEALER)/src/lib.rs
+$(PACKAGED): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	touch $@
+
+# The native sealer (optional): without cargo, or when it does not build, the chassis seals in Python.
+$(STAMP): $(PACKAGED) $(SEALER)/pyproject.toml $(SEALER)/Cargo.toml $(SEALER)/src/lib.rs
 	@export PATH="$$HOME/.cargo/bin:$$PATH"; if command -v cargo >/dev/null; then \
-	  echo "building the native sealer ($(SEALER), Rust)"; $(BIN)/pip install -q ./$(SEALER); \
-	else echo "no Rust toolchain (cargo): personal fields are sealed in Python (the same tokens, slower)" >&2; fi
-	touch $(STAMP)
+	  echo "building the native sealer ($(SEALER), Rust)"; $(BIN)/pip install -q ./$(SEALER) || { \
+	    echo "the native sealer did not build: personal fields are sealed in Python (the same tokens, slower)" >&2; \
+	    $(BIN)/pip uninstall -y -q aid-sealer 2>/dev/null || true; }; \
+	else echo "no Rust toolchain (cargo): personal fields are sealed in Python (the same tokens, slower)" >&2; \
+	  $(BIN)/pip uninstall -y -q aid-sealer 2>/dev/null || true; fi
+	touch $@
 
 $(TOOLS)/kustomize:
 	@command -v go >/dev/null || { echo "rendering deploy/k8s needs Go 1.22 or newer (kustomize is built from its module)" >&2; exit 1; }

@@ -15,7 +15,7 @@ use base64::Engine;
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 
 /// The arguments as Python holds them (read in place, never copied).
@@ -202,23 +202,38 @@ fn student_id(owner: &str) -> [u8; 32] {
 
 const ENTRY: usize = 64;
 
-/// Each owner's data key from the buckets' plaintexts (bucket → sorted `student id ‖ key` entries,
-/// `aid_chassis.datakeys.pack`); None for a student with none.
+/// Each owner's data key from the buckets' plaintexts (a dict: bucket → sorted `student id ‖ key`
+/// entries, `aid_chassis.datakeys.pack`); None for a student with none. Only the buckets the
+/// owners fall in are read from the dict (one student's look-up costs one bucket, not 4,096).
 #[pyfunction]
-fn keys_for(py: Python<'_>, buckets: HashMap<u32, PyBackedBytes>, owners: Vec<PyBackedStr>)
-            -> Vec<Option<Py<PyBytes>>> {
-    let found: Vec<Option<(u32, usize)>> = py.allow_threads(|| {
+fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
+    let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| {
         owners.iter().map(|owner| {
             let sid = student_id(owner);
-            let bucket = ((sid[0] as u32) << 4) | ((sid[1] as u32) >> 4);
-            let plain = buckets.get(&bucket)?;
-            let index = binary_search(plain, plain.len() / ENTRY, &sid)?;
-            Some((bucket, index * ENTRY))
+            (((sid[0] as u32) << 4) | ((sid[1] as u32) >> 4), sid)
         }).collect()
     });
-    found.into_iter()
-        .map(|at| at.map(|(bucket, start)| PyBytes::new(py, &buckets[&bucket][start + 32..start + ENTRY]).unbind()))
-        .collect()
+    let mut held: HashMap<u32, Option<PyBackedBytes>> = HashMap::new();
+    for (bucket, _) in &filed {
+        if !held.contains_key(bucket) {
+            let plain = match buckets.get_item(bucket)? {
+                Some(found) => Some(found.extract::<PyBackedBytes>()?),
+                None => None,
+            };
+            held.insert(*bucket, plain);
+        }
+    }
+    let found: Vec<Option<(u32, usize)>> = py.allow_threads(|| {
+        filed.iter().map(|(bucket, sid)| {
+            let plain = held.get(bucket)?.as_ref()?;
+            Some((*bucket, binary_search(plain, plain.len() / ENTRY, sid)? * ENTRY))
+        }).collect()
+    });
+    Ok(found.into_iter()
+        .map(|at| at.and_then(|(bucket, start)| {
+            held[&bucket].as_ref().map(|plain| PyBytes::new(py, &plain[start + 32..start + ENTRY]).unbind())
+        }))
+        .collect())
 }
 
 fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> {

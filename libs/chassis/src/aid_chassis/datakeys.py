@@ -169,7 +169,10 @@ class DataKeys:
         a dict once — in ``indexes`` when given, kept by the caller across calls (a bank file's
         parts) — and a student looked up in it."""
         if fields.native is not None:  # a binary search in each bucket, without the GIL (no index needed)
-            return fields.native.keys_for(self._plain, owners)
+            try:
+                return fields.native.keys_for(self._plain, owners)
+            except fields.UNREADABLE:  # an owner it cannot read: looked up here
+                pass
         indexes = {} if indexes is None else indexes
         found: list[bytes | None] = []
         add, known = found.append, self._plain

@@ -42,6 +42,9 @@ try:  # the native sealer: the same tokens, a column at a time without the GIL (
     import aid_sealer as native
 except ImportError:  # no Rust toolchain where it was installed: every field sealed and opened in Python
     native = None
+# Arguments the native sealer cannot read (not str or bytes, lone surrogates): the Python path takes the
+# whole call then, so it answers or fails as it always did.
+UNREADABLE = (TypeError, UnicodeEncodeError)
 
 VERSION = 0xA1
 STUDENT = 0xA2  # sealed under the student's own data key
@@ -179,8 +182,11 @@ class FieldCipher:
             raise ValueError("seal_columns: one data key, and one value in every column, per owner")
         if native is None:
             return self._seal_rows(columns, owners, keys, range(len(owners)))
-        done, left = native.seal_columns(list(keys), owners, [f"{name}\x1f".encode() for name in names],
-                                          [columns[name] for name in names])
+        try:
+            done, left = native.seal_columns(list(keys), owners, [f"{name}\x1f".encode() for name in names],
+                                              [columns[name] for name in names])
+        except UNREADABLE:  # a value it cannot read: the Python path takes it, or says what is wrong
+            return self._seal_rows(columns, owners, keys, range(len(owners)))
         sealed = dict(zip(names, done, strict=True))
         if left:
             for name, values in self._seal_rows(columns, owners, keys, left).items():
@@ -266,8 +272,11 @@ class FieldCipher:
         keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
         if native is None:
             return self._open_rows(columns, owners, keys, range(len(owners)))
-        done, left = native.open_columns(keys, owners, [f"{name}\x1f".encode() for name in names],
-                                          [columns[name] for name in names])
+        try:
+            done, left = native.open_columns(keys, owners, [f"{name}\x1f".encode() for name in names],
+                                              [columns[name] for name in names])
+        except UNREADABLE:
+            return self._open_rows(columns, owners, keys, range(len(owners)))
         opened = dict(zip(names, done, strict=True))
         if left:  # plain values, fields under the ring, and what does not open (``open_text`` says why)
             for name, values in self._open_rows(columns, owners, keys, left).items():
@@ -306,8 +315,8 @@ class FieldCipher:
 
     def _current(self, blob: bytes, bound: str) -> str | None:
         """The value of a blob sealed under the sealing key; None for any other (or tampered)."""
-        if not blob.startswith(self.prefix):
-            return None
+        if not blob.startswith(self.prefix) or len(blob) < len(self.prefix) + NONCE + 16:
+            return None  # cut short: ``open`` says so
         start = len(self.prefix)
         try:
             return self._sealer.decrypt(blob[start:start + NONCE], blob[start + NONCE:], bound.encode()).decode()
@@ -382,9 +391,14 @@ class FieldCipher:
         if len(blobs) != len(owners):
             raise ValueError("open_all: one value per owner")
         if native is not None:  # without the GIL; what it leaves (another key, tampered) opened here
-            opened, left = native.open_under(self._ring_keys[self.current], self.prefix, tag.encode(), owners, blobs)
+            try:
+                opened, left = native.open_under(self._ring_keys[self.current], self.prefix, tag.encode(), owners,
+                                                 blobs)
+            except UNREADABLE:
+                opened, left = [None] * len(blobs), range(len(blobs))
             for row in left:
-                opened[row] = self.open(blobs[row], owners[row], field)
+                found = self._current(blobs[row], tag + owners[row])
+                opened[row] = found if found is not None else self.open(blobs[row], owners[row], field)
             return opened
         opened = []
         for blob, owner in zip(blobs, owners, strict=True):
