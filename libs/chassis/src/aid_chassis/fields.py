@@ -180,19 +180,7 @@ class FieldCipher:
         names = list(columns)
         if len(keys) != len(owners) or any(len(columns[name]) != len(owners) for name in names):
             raise ValueError("seal_columns: one data key, and one value in every column, per owner")
-        if native is None:
-            return self._seal_rows(columns, owners, keys, range(len(owners)))
-        try:
-            done, left = native.seal_columns(list(keys), owners, [f"{name}\x1f".encode() for name in names],
-                                              [columns[name] for name in names])
-        except UNREADABLE:  # a value it cannot read: the Python path takes it, or says what is wrong
-            return self._seal_rows(columns, owners, keys, range(len(owners)))
-        sealed = dict(zip(names, done, strict=True))
-        if left:
-            for name, values in self._seal_rows(columns, owners, keys, left).items():
-                for row, value in zip(left, values, strict=True):
-                    sealed[name][row] = value
-        return sealed
+        return _natively("seal_columns", self._seal_rows, columns, owners, keys)
 
     def _seal_rows(self, columns: Mapping[str, list[str | None]], owners: list[str],
                    keys: Sequence[bytes | None], rows: Iterable[int]) -> dict[str, list[str | None]]:
@@ -270,19 +258,8 @@ class FieldCipher:
         if any(len(columns[name]) != len(owners) for name in names):
             raise ValueError("open_columns: every column needs one value per owner")
         keys = self.students.keys_for(owners, indexes) if self.students is not None else [None] * len(owners)
-        if native is None:
-            return self._open_rows(columns, owners, keys, range(len(owners)))
-        try:
-            done, left = native.open_columns(keys, owners, [f"{name}\x1f".encode() for name in names],
-                                              [columns[name] for name in names])
-        except UNREADABLE:
-            return self._open_rows(columns, owners, keys, range(len(owners)))
-        opened = dict(zip(names, done, strict=True))
-        if left:  # plain values, fields under the ring, and what does not open (``open_text`` says why)
-            for name, values in self._open_rows(columns, owners, keys, left).items():
-                for row, value in zip(left, values, strict=True):
-                    opened[name][row] = value
-        return opened
+        # left to Python: plain values, fields under the ring, what does not open (``open_text`` says why)
+        return _natively("open_columns", self._open_rows, columns, owners, keys)
 
     def _open_rows(self, columns: Mapping[str, list[str | None]], owners: list[str],
                    keys: Sequence[bytes | None], rows: Sequence[int]) -> dict[str, list[str | None]]:
@@ -415,6 +392,27 @@ class FieldCipher:
     def reseal(self, blob: bytes, owner: str, field: str) -> bytes:
         """The same value sealed under the sealing key (as it is when it is already)."""
         return blob if self.is_current(blob) else self.seal(self.open(blob, owner, field), owner, field)
+
+
+def _natively(function: str, python, columns: Mapping[str, list[str | None]], owners: list[str],
+              keys: Sequence[bytes | None]) -> dict[str, list[str | None]]:
+    """The native sealer's ``function`` over the columns, the rows it leaves done by ``python``
+    (``_seal_rows`` / ``_open_rows``); all by ``python`` without the native sealer, or when it
+    cannot read an argument (the Python path then takes it, or says what is wrong)."""
+    names, every = list(columns), range(len(owners))
+    if native is None:
+        return python(columns, owners, keys, every)
+    try:
+        done, left = getattr(native, function)(list(keys), owners, [f"{name}\x1f".encode() for name in names],
+                                                [columns[name] for name in names])
+    except UNREADABLE:
+        return python(columns, owners, keys, every)
+    result = dict(zip(names, done, strict=True))
+    if left:
+        for name, values in python(columns, owners, keys, left).items():
+            for row, value in zip(left, values, strict=True):
+                result[name][row] = value
+    return result
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
