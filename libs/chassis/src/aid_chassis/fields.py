@@ -134,8 +134,8 @@ class FieldCipher:
         if not ring:
             raise FieldKeyError("the key ring is empty")
         self._ring = {key_id: AESGCM(key) for key_id, key in ring.items()}
-        self._ring_keys = dict(ring)  # for the native sealer (``open_all``)
         self.current = next(iter(ring))
+        self._sealing_key = ring[self.current]  # for the native sealer (``open_all``)
         self.prefix = bytes([VERSION, len(self.current)]) + self.current.encode()
         self._sealer = self._ring[self.current]
         self._nonce_key = hmac.new(ring[self.current], b"aid-field-nonce", hashlib.sha256).digest()  # 32 bytes
@@ -367,20 +367,16 @@ class FieldCipher:
         tag, blobs, owners = f"{field}\x1f", list(blobs), list(owners)
         if len(blobs) != len(owners):
             raise ValueError("open_all: one value per owner")
-        if native is not None:  # without the GIL; what it leaves (another key, tampered) opened here
+        opened: list = [None] * len(blobs)
+        left: Iterable[int] = range(len(blobs))
+        if native is not None:  # without the GIL; what it leaves (another key, tampered) is opened below
             try:
-                opened, left = native.open_under(self._ring_keys[self.current], self.prefix, tag.encode(), owners,
-                                                 blobs)
+                opened, left = native.open_under(self._sealing_key, self.prefix, tag.encode(), owners, blobs)
             except UNREADABLE:
-                opened, left = [None] * len(blobs), range(len(blobs))
-            for row in left:
-                found = self._current(blobs[row], tag + owners[row])
-                opened[row] = found if found is not None else self.open(blobs[row], owners[row], field)
-            return opened
-        opened = []
-        for blob, owner in zip(blobs, owners, strict=True):
-            found = self._current(blob, tag + owner)
-            opened.append(found if found is not None else self.open(blob, owner, field))
+                pass
+        for row in left:
+            found = self._current(blobs[row], tag + owners[row])
+            opened[row] = found if found is not None else self.open(blobs[row], owners[row], field)
         return opened
 
     def is_current(self, blob: bytes) -> bool:
