@@ -8,7 +8,7 @@ PACKAGES := contracts libs/chassis services/identity-matching services/verificat
             services/disbursement services/query services/reporting services/console deploy/local
 PACKAGED := $(VENV)/.packages
 STAMP := $(VENV)/.installed
-SEALER := libs/sealer
+NATIVE := libs/native
 TOOLS := .tools/bin
 KUSTOMIZE_VERSION := v5.7.1
 K8S_NODE := deploy/k8s/validate/node_modules/.installed
@@ -32,14 +32,16 @@ $(PACKAGED): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/p
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
 	touch $@
 
-# The native sealer (optional): without cargo, or when it does not build, the chassis seals in Python.
-$(STAMP): $(PACKAGED) $(SEALER)/pyproject.toml $(SEALER)/Cargo.toml $(SEALER)/src/lib.rs
+# The native halves of the chassis (optional): without cargo, or when the crate does not build, the
+# chassis seals personal fields and makes Kafka record batches in Python (the same results, slower).
+$(STAMP): $(PACKAGED) $(NATIVE)/pyproject.toml $(NATIVE)/Cargo.toml $(wildcard $(NATIVE)/src/*.rs)
+	@$(BIN)/pip uninstall -y -q aid-sealer 2>/dev/null || true  # its former name
 	@export PATH="$$HOME/.cargo/bin:$$PATH"; if command -v cargo >/dev/null; then \
-	  echo "building the native sealer ($(SEALER), Rust)"; $(BIN)/pip install -q ./$(SEALER) || { \
-	    echo "the native sealer did not build: personal fields are sealed in Python (the same tokens, slower)" >&2; \
-	    $(BIN)/pip uninstall -y -q aid-sealer 2>/dev/null || true; }; \
-	else echo "no Rust toolchain (cargo): personal fields are sealed in Python (the same tokens, slower)" >&2; \
-	  $(BIN)/pip uninstall -y -q aid-sealer 2>/dev/null || true; fi
+	  echo "building the chassis' native module ($(NATIVE), Rust)"; $(BIN)/pip install -q ./$(NATIVE) || { \
+	    echo "the native module did not build: the chassis works in Python (the same results, slower)" >&2; \
+	    $(BIN)/pip uninstall -y -q aid-native 2>/dev/null || true; }; \
+	else echo "no Rust toolchain (cargo): the chassis works in Python (the same results, slower)" >&2; \
+	  $(BIN)/pip uninstall -y -q aid-native 2>/dev/null || true; fi
 	touch $@
 
 $(TOOLS)/kustomize:

@@ -8,7 +8,7 @@ Projected onto the comparison's bulk path (1.5 million students × two fields).
 
 ``students``: what the platform does now — ``BENCH_STUDENTS_SEALED`` (default 200,000) students'
 ID numbers and names sealed under each student's own data key (``FieldCipher.seal_columns``) and
-opened again (``open_columns``), by the native sealer (``libs/sealer``) and by the Python path in
+opened again (``open_columns``), by the native sealer (``libs/native``) and by the Python path in
 the same run (each the fastest of three); null for the native when it is not built. Writes
 ``bench/results/field_crypto.json``.
 """

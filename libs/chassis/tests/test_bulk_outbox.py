@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, SmallInteger, String, Table, text
 
-from aid_chassis import bulk, outbox, partitioner
+from aid_chassis import bulk, outbox, partitioner, records
 from aid_chassis.kafka import ensure_topics, make_producer
 from aid_chassis.outbox import OutboxRelay
 from aid_chassis.tables import ChassisTables
@@ -159,3 +159,38 @@ async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(
         assert numbers == sorted(numbers)
     assert all(dict(r.headers).get("traceparent") is None or dict(r.headers)["traceparent"].startswith(b"00-")
                for r in records)
+
+
+@ASYNC
+async def test_natively_made_batches_reach_kafka_as_the_python_paths_records_do(sessions, kafka_bootstrap, monkeypatch):
+    """The same packed rows relayed with record batches made natively and by the Python path (the
+    module set aside) arrive alike: partitions, offsets, keys, values and headers."""
+    if records.native is None:
+        pytest.skip("the native module is not built here (no Rust toolchain at `make venv`)")
+    at, count, made = datetime.now(UTC).isoformat(), bulk.BATCH_EVENTS + 700, []
+    batches, events = records.batches, _events("", count, keys=40)
+    got = {}
+    for path in ("native", "python"):
+        topic = f"test.{uuid.uuid4().hex[:8]}"
+        await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic])
+        async with sessions() as s, s.begin():
+            await bulk.queue_events(s, chassis.outbox, events.with_columns(topic=pl.lit(topic)), source="test", time=at)
+        monkeypatch.setattr(records, "batches", lambda *args: made.append(path) or batches(*args))
+        if path == "python":
+            monkeypatch.setattr(records, "native", None)
+        relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
+        relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+        try:
+            sent = 0
+            while batch := await relay.relay_once():
+                sent += batch
+        finally:
+            await relay._producer.stop()
+            monkeypatch.undo()
+        assert sent == count
+        got[path] = [(r.partition, r.offset, r.key, r.value, [h for h in r.headers if h[0] != "traceparent"])
+                     for r in await _read_all(kafka_bootstrap, topic, count)]  # each relay's own span
+    assert made == ["native", "native"]  # a packed row a claim: two, both native
+    assert len(got["native"]) == count and got["native"] == got["python"]
+    envelopes = [Envelope.from_kafka(headers, value) for *_, value, headers in got["native"]]
+    assert {e.id for e in envelopes} == {f"e{i}" for i in range(count)} and {e.time.isoformat() for e in envelopes} == {at}

@@ -1,4 +1,4 @@
-"""The native sealer (``aid_sealer``, Rust) and the Python path of ``FieldCipher.seal_columns`` /
+"""The native sealer (``aid_native``, Rust) and the Python path of ``FieldCipher.seal_columns`` /
 ``open_columns`` give the same tokens, the same opened values and the same errors, for any mix of
 students with and without data keys, values already sealed, plain values, tampered tokens."""
 
@@ -15,7 +15,7 @@ from aid_chassis.fields import TOKEN, FieldCipher, new_key_text
 
 if fields.native is None:  # noqa: SLF001 - which path this process has
     if os.environ.get("CI"):
-        raise RuntimeError("the native sealer is not installed: `make venv` builds it with cargo (libs/sealer)")
+        raise RuntimeError("the native sealer is not installed: `make venv` builds it with cargo (libs/native)")
     pytest.skip("the native sealer is not built here (no Rust toolchain at `make venv`): only the Python path runs",
                 allow_module_level=True)
 

@@ -214,9 +214,22 @@ class Growth:
                 await (await connection.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(self.statement)
 
 
+PACKED_COMMON = ("content-type", "ce_source", "ce_time", "ce_specversion")  # a packed row's headers its events share
+
+
+def is_packed(headers: dict[str, str]) -> bool:
+    """Whether an outbox row's headers say it is packed (``queue_events``)."""
+    return headers.get(PACKED) == PACKED_FORMAT
+
+
+def events_in(key: str) -> int:
+    """How many events a packed row holds (its key says "<n> events")."""
+    return int(key.split(" ", 1)[0])
+
+
 def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> list[tuple]:
     """The (tag, key, headers, value) Kafka records of an outbox row: one, or a packed row's many."""
-    if headers.get(PACKED) == PACKED_FORMAT:
+    if is_packed(headers):
         return unpack(headers, value, tag)
     return [(tag, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)), value)]
 
@@ -224,7 +237,7 @@ def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> lis
 def unpack(headers: dict[str, str], value: bytes, tag=None) -> list[tuple]:
     """The (tag, key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
     content_type, event_source, at, version = (
-        (name, headers[name].encode()) for name in ("content-type", "ce_source", "ce_time", "ce_specversion"))
+        (name, headers[name].encode()) for name in PACKED_COMMON)
     records = []
     add = records.append
     for line in bytes(cramjam.lz4.decompress_block(value)).split(b"\n"):

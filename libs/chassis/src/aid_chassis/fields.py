@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from aid_chassis.masking import SHREDDED  # what a screen shows for a field that no longer opens
 
-try:  # the native sealer: the same tokens, a column at a time without the GIL (``make venv`` builds it)
-    import aid_sealer as native
+try:  # the native module (libs/native): the same tokens, a column at a time without the GIL (``make venv`` builds it)
+    import aid_native as native
 except ImportError:  # no Rust toolchain where it was installed: every field sealed and opened in Python
     native = None
 # Arguments the native sealer cannot read (not str or bytes, lone surrogates): the Python path takes the
@@ -175,7 +175,7 @@ class FieldCipher:
         """``seal_text`` over a frame's personal columns (name → values, one per owner), a student
         at a time: under the student's data key, ``keys``' one per owner (a comparison round's,
         issued with it), the ring's for a student without one (None). None stays None. The
-        native sealer (``aid_sealer``, without the GIL) seals what it can; the rows it leaves (no
+        native sealer (``aid_native``, without the GIL) seals what it can; the rows it leaves (no
         data key, a value already a token) are sealed here, as are all without it."""
         names = list(columns)
         if len(keys) != len(owners) or any(len(columns[name]) != len(owners) for name in names):

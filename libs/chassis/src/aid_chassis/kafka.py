@@ -54,6 +54,9 @@ async def start_with_retry(client: AIOKafkaProducer | AIOKafkaConsumer, what: st
             await asyncio.sleep(delay)
 
 
+MAX_BATCH_BYTES = 1_000_000  # a record batch's size, uncompressed (the outbox's native batches too)
+
+
 async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
     """A started idempotent producer (acks=all, lz4 at level 1, batched)."""
     producer = AIOKafkaProducer(
@@ -63,7 +66,7 @@ async def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
         acks="all",
         compression_type="lz4",
         linger_ms=5,
-        max_batch_size=1_000_000,
+        max_batch_size=MAX_BATCH_BYTES,
     )
     await start_with_retry(producer, client_id)
     return producer

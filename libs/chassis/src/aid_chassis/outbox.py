@@ -22,9 +22,9 @@ import orjson
 from sqlalchemy import Table, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import bulk, db, metrics, partitioner
+from aid_chassis import bulk, db, metrics, partitioner, records
 from aid_chassis.projection import insert_rows
-from aid_chassis.kafka import make_producer
+from aid_chassis.kafka import MAX_BATCH_BYTES, make_producer
 from aid_chassis.process import collector_paused
 from aid_contracts import Envelope
 from aid_contracts.topics import Topic
@@ -248,20 +248,26 @@ class OutboxRelay:
         The records are made and handed to the producer with the cycle collector paused, and let
         go before it resumes: its first pass would otherwise walk every record still held (a fifth
         of the relay's CPU publishing a province's matches, ``bench/matching.py``)."""
-        spans: list = []
+        spans: dict[tuple, object] = {}
         try:
             with collector_paused():  # its awaits: the producer taking each batch (a consumer's: its database)
                 try:
-                    groups = _by_trace_and_topic(rows)
+                    unpacked, packed = _by_trace_and_topic(rows, natively=records.native is not None)
                 except UNPACK_FAULTS as exc:
                     raise _Refused(ids, exc) from exc
-                spans = [self._span(parent, topic, len(group)) for (parent, topic), group in groups.items()]
-                sent = sum(len(group) for group in groups.values())
-                pending = await self._send_groups(groups, spans)
-                del groups
+                counts = {group: len(items) for group, items in unpacked.items()}
+                counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
+                spans = {(parent, topic): self._span(parent, topic, count) for (parent, topic), count in counts.items()}
+                pending = await self._send_groups(unpacked, spans)
+                try:
+                    await self._send_packed(packed, spans, pending)
+                except UNPACK_FAULTS as exc:
+                    await asyncio.gather(*pending, return_exceptions=True)  # what was sent is sent again a row at a time
+                    raise _Refused(ids, exc) from exc
+                del unpacked, packed
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
-            for span in spans:
+            for span in spans.values():
                 span.end()
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         refused = next((f for f in failures if isinstance(f, RECORD_FAULTS)), None)
@@ -269,7 +275,7 @@ class OutboxRelay:
             raise _Refused(ids, refused) from refused
         if failures:
             raise failures[0]
-        return sent
+        return sum(counts.values())
 
     @staticmethod
     def _span(parent: tuple, topic: str, count: int):
@@ -279,15 +285,31 @@ class OutboxRelay:
             attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
                         "messaging.operation.type": "send", "messaging.batch.message_count": count})
 
-    async def _send_groups(self, groups: dict[tuple, list], spans: list) -> list[asyncio.Future]:
+    async def _send_packed(self, packed: dict[tuple, list], spans: dict, futures: list[asyncio.Future]) -> None:
+        """Send each topic's packed rows in record batches made natively (``records.batches``, in a
+        thread: the loop goes on meanwhile), in outbox order per partition across trace groups, each
+        record ending with its span's context. Each batch's future is added to ``futures`` as it is
+        sent. (Making a few rows' batches while the producer sends those of the rows before saved
+        nothing: the broker's share is the longer one, ``docs/benchmarks.md``.)"""
+        by_topic: dict[str, list] = {}
+        for (parent, topic), rows in packed.items():
+            extra = _context(spans[(parent, topic)])
+            by_topic.setdefault(topic, []).extend(
+                (row_id, (value, *(headers[name].encode() for name in bulk.PACKED_COMMON), extra))
+                for row_id, headers, value, _ in rows)
+        for topic, rows in by_topic.items():
+            rows.sort(key=lambda row: row[0])
+            count = len(await self._producer.partitions_for(topic))
+            made = await asyncio.to_thread(records.batches, [row for _, row in rows], count, MAX_BATCH_BYTES)
+            futures += await self._send_in_turn({(topic, p): iter(batches) for p, batches in made.items()})
+
+    async def _send_groups(self, groups: dict[tuple, list], spans: dict) -> list[asyncio.Future]:
         """Send every row in outbox order per partition, in whole record batches, with its span's context."""
         producer = self._producer
         assert producer is not None
         by_partition: dict[tuple[str, int], list] = {}
-        for ((_, topic), group), span in zip(groups.items(), spans, strict=True):
-            context: dict[str, str] = {}
-            propagate.inject(context, context=trace.set_span_in_context(span))
-            extra = [(k, v.encode()) for k, v in context.items()]
+        for (parent, topic), group in groups.items():
+            extra = _context(spans[(parent, topic)])
             ids = sorted(await producer.partitions_for(topic))
             buckets: list[list] = [by_partition.setdefault((topic, p), []) for p in ids]
             for item, index in zip(group, partitioner.partitions([item[1] for item in group], len(ids)), strict=True):
@@ -296,17 +318,17 @@ class OutboxRelay:
         for (topic, partition), items in by_partition.items():
             if len(groups) > 1:
                 items.sort(key=lambda item: item[0])  # outbox order, across trace groups
-        return await self._send_in_turn(by_partition)
+        return await self._send_in_turn({tp: _record_batches(producer, items) for tp, items in by_partition.items()
+                                         if items})
 
-    async def _send_in_turn(self, by_partition: dict[tuple[str, int], list]) -> list[asyncio.Future]:
-        """Send each partition's records in whole record batches, one batch of every partition in
-        turn: the producer then carries a batch of each partition in one request, and fills the
-        next ones while the broker writes (one partition after another, a request at a time, the
-        relay waited for the broker about half of the time)."""
+    async def _send_in_turn(self, batches: dict[tuple[str, int], Iterator]) -> list[asyncio.Future]:
+        """Send each partition's record batches, one batch of every partition in turn: the producer
+        then carries a batch of each partition in one request, and fills the next ones while the
+        broker writes (one partition after another, a request at a time, the relay waited for the
+        broker about half of the time)."""
         producer = self._producer
         assert producer is not None
         futures: list[asyncio.Future] = []
-        batches = {tp: _record_batches(producer, items) for tp, items in by_partition.items() if items}
         while batches:
             for (topic, partition), made in list(batches.items()):
                 batch = next(made, None)
@@ -315,6 +337,13 @@ class OutboxRelay:
                 else:
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
+
+
+def _context(span) -> list[tuple[str, bytes]]:
+    """The headers carrying ``span``'s trace context."""
+    context: dict[str, str] = {}
+    propagate.inject(context, context=trace.set_span_in_context(span))
+    return [(k, v.encode()) for k, v in context.items()]
 
 
 def _record_batches(producer: AIOKafkaProducer, items: list) -> Iterator:
@@ -359,15 +388,22 @@ def _up_to(claimed: list[tuple[int, int]], most: int) -> list[int]:
     return ids
 
 
-def _by_trace_and_topic(rows) -> dict[tuple, list]:
-    """(id, key, headers without trace context, value) grouped by the trace context they were queued
-    under and their topic, packed rows unpacked."""
-    groups: dict[tuple, list] = {}
-    for row_id, topic, key, text, value in rows:
-        headers = orjson.loads(text)
+def _by_trace_and_topic(rows, *, natively: bool) -> tuple[dict[tuple, list], dict[tuple, list]]:
+    """The rows grouped by the trace context they were queued under and their topic: (unpacked,
+    packed). ``unpacked``: (id, key, headers without trace context, value) of each event, packed rows
+    unpacked. ``packed`` (``natively``): (id, headers, value, events) of packed rows, of topics with
+    no other rows in this batch, for their record batches to be made natively."""
+    parsed = [(row_id, topic, key, orjson.loads(text), value) for row_id, topic, key, text, value in rows]
+    single = {topic for _, topic, _, headers, _ in parsed if not bulk.is_packed(headers)} if natively else set()
+    unpacked: dict[tuple, list] = {}
+    packed: dict[tuple, list] = {}
+    for row_id, topic, key, headers, value in parsed:
         parent = tuple((k, headers.pop(k)) for k in _TRACE_HEADERS if k in headers)
-        groups.setdefault((parent, topic), []).extend(bulk.records_of(headers, key, value, row_id))
-    return groups
+        if natively and topic not in single:
+            packed.setdefault((parent, topic), []).append((row_id, headers, value, bulk.events_in(key)))
+        else:
+            unpacked.setdefault((parent, topic), []).extend(bulk.records_of(headers, key, value, row_id))
+    return unpacked, packed
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -128,7 +128,7 @@ fn check(keys: &Keys, owners: &[PyBackedStr], tags: &[Vec<u8>], columns: &[Colum
 /// Returns the sealed columns and the rows left to the caller: a row with no data key or one not
 /// of 32 bytes, or a value that is already a token (None values stay None).
 #[pyfunction]
-fn seal_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
+pub(crate) fn seal_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
                 columns: Vec<Column>) -> PyResult<(Vec<Vec<Option<String>>>, Vec<usize>)> {
     check(&keys, &owners, &tags, &columns)?;
     Ok(py.allow_threads(|| {
@@ -146,7 +146,7 @@ fn seal_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<
 /// the rows left to the caller: any row with a value that is no such token, or does not open
 /// (None values stay None).
 #[pyfunction]
-fn open_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
+pub(crate) fn open_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<Vec<u8>>,
                 columns: Vec<Column>) -> PyResult<(Vec<Vec<Option<String>>>, Vec<usize>)> {
     check(&keys, &owners, &tags, &columns)?;
     Ok(py.allow_threads(|| by_student(&keys, &owners, &tags, &columns, |student, bound, value| student.open(bound, value))))
@@ -156,7 +156,7 @@ fn open_columns(py: Python<'_>, keys: Keys, owners: Vec<PyBackedStr>, tags: Vec<
 /// aad `tag ‖ owner`), a bank file's cards. Returns the opened values and the rows left to the
 /// caller: a blob under another key, cut short, tampered, or not UTF-8 (all, for a key not of 32 bytes).
 #[pyfunction]
-fn open_under(py: Python<'_>, key: PyBackedBytes, prefix: PyBackedBytes, tag: Vec<u8>, owners: Vec<PyBackedStr>,
+pub(crate) fn open_under(py: Python<'_>, key: PyBackedBytes, prefix: PyBackedBytes, tag: Vec<u8>, owners: Vec<PyBackedStr>,
               blobs: Vec<PyBackedBytes>) -> PyResult<(Vec<Option<String>>, Vec<usize>)> {
     if blobs.len() != owners.len() {
         return Err(pyo3::exceptions::PyValueError::new_err("one blob per owner"));
@@ -206,7 +206,7 @@ const ENTRY: usize = 64;
 /// entries, `aid_chassis.datakeys.pack`); None for a student with none. Only the buckets the
 /// owners fall in are read from the dict (one student's look-up costs one bucket, not 4,096).
 #[pyfunction]
-fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
+pub(crate) fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
     let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| {
         owners.iter().map(|owner| {
             let sid = student_id(owner);
@@ -247,13 +247,4 @@ fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> 
         }
     }
     None
-}
-
-#[pymodule]
-fn aid_sealer(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(seal_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(open_columns, m)?)?;
-    m.add_function(wrap_pyfunction!(open_under, m)?)?;
-    m.add_function(wrap_pyfunction!(keys_for, m)?)?;
-    Ok(())
 }
