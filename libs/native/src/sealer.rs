@@ -184,9 +184,15 @@ pub(crate) fn open_under(py: Python<'_>, key: PyBackedBytes, prefix: PyBackedByt
     }))
 }
 
+/// (the bucket, the student id) a student is filed under (`aid_chassis.datakeys.filed`).
+pub(crate) fn filed(owner: &str) -> (u32, [u8; 32]) {
+    let sid = student_id(owner);
+    (((sid[0] as u32) << 4) | ((sid[1] as u32) >> 4), sid)
+}
+
 /// The 32 bytes a student is filed under (`aid_chassis.datakeys.student_id`): a student key's own
 /// (64 hex digits), else the BLAKE2b-256 of the owner.
-fn student_id(owner: &str) -> [u8; 32] {
+pub(crate) fn student_id(owner: &str) -> [u8; 32] {
     let mut sid = [0u8; 32];
     let hex = owner.as_bytes();
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -200,19 +206,14 @@ fn student_id(owner: &str) -> [u8; 32] {
     sid
 }
 
-const ENTRY: usize = 64;
+pub(crate) const ENTRY: usize = 64;
 
 /// Each owner's data key from the buckets' plaintexts (a dict: bucket → sorted `student id ‖ key`
 /// entries, `aid_chassis.datakeys.pack`); None for a student with none. Only the buckets the
 /// owners fall in are read from the dict (one student's look-up costs one bucket, not 4,096).
 #[pyfunction]
 pub(crate) fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
-    let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| {
-        owners.iter().map(|owner| {
-            let sid = student_id(owner);
-            (((sid[0] as u32) << 4) | ((sid[1] as u32) >> 4), sid)
-        }).collect()
-    });
+    let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| owners.iter().map(|owner| filed(owner)).collect());
     let mut held: HashMap<u32, Option<PyBackedBytes>> = HashMap::new();
     for (bucket, _) in &filed {
         if !held.contains_key(bucket) {
@@ -236,7 +237,7 @@ pub(crate) fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<
         .collect())
 }
 
-fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> {
+pub(crate) fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> {
     let (mut low, mut high) = (0, entries);
     while low < high {
         let middle = (low + high) / 2;

@@ -121,12 +121,61 @@ def find(data: bytes, sid: bytes) -> bytes | None:
 
 def seal_bucket(ring: FieldCipher, bucket: int, entries: dict[bytes, bytes]) -> bytes:
     """A bucket's entries sealed under the ring's sealing key (random nonce)."""
-    return ring.seal_bytes(pack(entries), f"bucket-{bucket}", FIELD)
+    return seal_plain(ring, bucket, pack(entries))
 
 
 def open_bucket(ring: FieldCipher, bucket: int, sealed: bytes) -> dict[bytes, bytes]:
     """A sealed bucket's entries (``SealedFieldError`` when it does not open under the ring)."""
-    return unpack(ring.open_bytes(sealed, f"bucket-{bucket}", FIELD))
+    return unpack(open_plain(ring, bucket, sealed))
+
+
+def seal_plain(ring: FieldCipher, bucket: int, plain: bytes) -> bytes:
+    """A bucket's plaintext (``pack``) sealed under the ring's sealing key (random nonce)."""
+    return ring.seal_bytes(plain, f"bucket-{bucket}", FIELD)
+
+
+def open_plain(ring: FieldCipher, bucket: int, sealed: bytes) -> bytes:
+    """A sealed bucket's plaintext (``SealedFieldError`` when it does not open under the ring,
+    ``ValueError`` when its entries are cut short)."""
+    plain = ring.open_bytes(sealed, f"bucket-{bucket}", FIELD)
+    if len(plain) % ENTRY:
+        raise ValueError("a bucket's entries are cut short")
+    return plain
+
+
+def buckets_of(owners: list[str]) -> list[int]:
+    """The buckets ``owners`` fall in, sorted, each once."""
+    if fields.native is not None:
+        try:
+            return fields.native.buckets_of(owners)
+        except fields.UNREADABLE:  # an owner it cannot read: worked out here
+            pass
+    return sorted({filed(owner)[0] for owner in owners})
+
+
+def issued(plains: dict[int, bytes], owners: list[str]) -> tuple[list[bytes], dict[int, bytes]]:
+    """Each owner's data key in the order of ``owners`` — the one in its bucket's plaintext
+    (``plains``: at least the owners' buckets that hold keys), else a new random one, one per
+    student however often they appear — and {bucket: new plaintext} of the buckets given new keys.
+    Natively when it can (a province's 600,000 students: ~0.1 s instead of ~1.4 s of Python)."""
+    if fields.native is not None:
+        try:
+            return fields.native.issue_keys(plains, owners)
+        except fields.UNREADABLE:  # an owner it cannot read: issued here
+            pass
+    return issued_in_python(plains, owners)
+
+
+def issued_in_python(plains: dict[int, bytes], owners: list[str]) -> tuple[list[bytes], dict[int, bytes]]:
+    """``issued``'s Python path (the reference the native one is tested against)."""
+    students = [filed(owner) for owner in owners]
+    stored = {bucket: unpack(plains[bucket]) for bucket in {bucket for bucket, _ in students} if bucket in plains}
+    missing = dict.fromkeys((bucket, sid) for bucket, sid in students if sid not in stored.get(bucket, {}))
+    changed: dict[int, dict[bytes, bytes]] = {}
+    for (bucket, sid), key in zip(missing, new_keys(len(missing)), strict=True):
+        changed.setdefault(bucket, dict(stored.get(bucket, {})))[sid] = key
+    every = {**stored, **changed}
+    return [every[bucket][sid] for bucket, sid in students], {bucket: pack(e) for bucket, e in changed.items()}
 
 
 class DataKeys:

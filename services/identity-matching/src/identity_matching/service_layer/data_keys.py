@@ -12,9 +12,8 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -29,33 +28,23 @@ HEADERS = {"content-type": "application/octet-stream", "aid-data-keys": "bucket"
 
 async def issue(session: AsyncSession, owners: list[str], ring: FieldCipher) -> list[bytes]:
     """Every owner's data key, in the order of ``owners``: the one issued before, or a new one (its
-    bucket stored again and queued). A list, not found through the buckets: their dicts of a
-    province's 600,000 keys are let go before the round's store, its peak."""
-    filed = [datakeys.filed(owner) for owner in owners]
-    stored = await _load(session, sorted({bucket for bucket, _ in filed}), ring)
-    missing = dict.fromkeys((bucket, sid) for bucket, sid in filed if sid not in stored.get(bucket, _NONE))
-    changed: dict[int, dict[bytes, bytes]] = {}
-    for (bucket, sid), key in zip(missing, datakeys.new_keys(len(missing)), strict=True):
-        entries = changed.get(bucket)
-        if entries is None:
-            entries = changed[bucket] = dict(stored.get(bucket, _NONE))
-        entries[sid] = key
+    bucket stored again and queued). A list, not found through the buckets: their plaintexts (a
+    province's 600,000 keys) are let go before the round's store, its peak."""
+    plains = await _load(session, datakeys.buckets_of(owners), ring)
+    keys, changed = datakeys.issued(plains, owners)
+    del plains
     await _save(session, changed, ring)
-    every = {**stored, **changed}
-    return [every[bucket][sid] for bucket, sid in filed]
-
-
-_NONE: Mapping[bytes, bytes] = MappingProxyType({})  # a bucket not stored yet
+    return keys
 
 
 async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     """Take the student's data key out of its bucket and publish the bucket again; False when the
     student had none (never in an event, or shredded already)."""
     bucket, sid = datakeys.filed(owner)
-    entries = (await _load(session, [bucket], ring)).get(bucket, {})
+    entries = datakeys.unpack((await _load(session, [bucket], ring)).get(bucket, b""))
     if sid not in entries:
         return False
-    await _save(session, {bucket: {k: v for k, v in entries.items() if k != sid}}, ring)
+    await _save(session, {bucket: datakeys.pack({k: v for k, v in entries.items() if k != sid})}, ring)
     return True
 
 
@@ -73,8 +62,8 @@ async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Calla
             if ring.is_current(sealed) and not every:
                 continue
             try:
-                stale[bucket] = datakeys.open_bucket(ring, bucket, sealed)
-            except SealedFieldError:
+                stale[bucket] = datakeys.open_plain(ring, bucket, sealed)
+            except (SealedFieldError, ValueError):
                 unopened += 1
         await _save(session, stale, ring)
     progress(f"data_keys: {len(stale)} buckets sealed and published again, {unopened} not opened")
@@ -111,19 +100,22 @@ async def known_here(session: AsyncSession, ring: FieldCipher) -> datakeys.DataK
     return keys
 
 
-async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher) -> dict[int, dict[bytes, bytes]]:
+async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher) -> dict[int, bytes]:
+    """The stored buckets' plaintexts (``datakeys.pack``), locked for this transaction."""
     c = tables.data_keys.c
     query = select(c.bucket, c.sealed).where(c.bucket.in_(buckets))
     rows = (await session.execute(query.with_for_update())).all()
-    return {bucket: datakeys.open_bucket(ring, bucket, sealed) for bucket, sealed in rows}
+    return {bucket: datakeys.open_plain(ring, bucket, sealed) for bucket, sealed in rows}
 
 
-async def _save(session: AsyncSession, buckets: dict[int, dict[bytes, bytes]], ring: FieldCipher) -> None:
+async def _save(session: AsyncSession, buckets: dict[int, bytes], ring: FieldCipher) -> None:
+    """Store the buckets' plaintexts sealed, and queue them for ``aid.student-keys.v1``."""
     if not buckets:
         return
     now = datetime.now(UTC)
-    rows = [{"bucket": bucket, "students": len(entries), "sealed": datakeys.seal_bucket(ring, bucket, entries),
-             "updated_at": now} for bucket, entries in sorted(buckets.items())]
+    rows = [{"bucket": bucket, "students": len(plain) // datakeys.ENTRY,
+             "sealed": datakeys.seal_plain(ring, bucket, plain), "updated_at": now}
+            for bucket, plain in sorted(buckets.items())]
     upsert = insert(tables.data_keys)
     await session.execute(upsert.on_conflict_do_update(
         index_elements=["bucket"], set_={"students": upsert.excluded.students, "sealed": upsert.excluded.sealed,

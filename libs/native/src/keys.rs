@@ -1,0 +1,100 @@
+//! Students' data keys issued a round at a time (`aid_chassis.datakeys.issued`): the key each
+//! student has in their bucket's plaintext, or a new random one, and the plaintexts of the buckets
+//! given new keys. The Python path (`datakeys.issued_in_python`) gives the same keys and buckets
+//! (but for the new keys' random bytes). Nothing here logs or keeps a key.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::sealer::{binary_search, filed, ENTRY};
+
+const KEY: usize = 32;
+
+/// The buckets `owners` fall in, sorted, each once (those a round locks and reads).
+#[pyfunction]
+pub(crate) fn buckets_of(py: Python<'_>, owners: Vec<PyBackedStr>) -> Vec<u32> {
+    py.allow_threads(|| {
+        let mut buckets: Vec<u32> = owners.iter().map(|owner| filed(owner).0).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        buckets
+    })
+}
+
+/// Each owner's data key, in the order of `owners` (one new key per student however often they
+/// appear), and {bucket: its new plaintext} of the buckets given new keys, entries sorted by
+/// student id. `plains`: the plaintexts of (at least) the owners' buckets that hold keys.
+#[pyfunction]
+pub(crate) fn issue_keys(py: Python<'_>, plains: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>)
+                         -> PyResult<(Vec<Py<PyBytes>>, HashMap<u32, Py<PyBytes>>)> {
+    let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| owners.iter().map(|owner| filed(owner)).collect());
+    let mut held: HashMap<u32, PyBackedBytes> = HashMap::new();
+    for (bucket, _) in &filed {
+        if !held.contains_key(bucket) {
+            if let Some(found) = plains.get_item(bucket)? {
+                let plain = found.extract::<PyBackedBytes>()?;
+                if plain.len() % ENTRY != 0 {
+                    return Err(PyValueError::new_err(format!("bucket {bucket}: its entries are cut short")));
+                }
+                held.insert(*bucket, plain);
+            }
+        }
+    }
+    let (keys, changed) = py.allow_threads(|| issue(&filed, &held))?;
+    let keys = keys.iter().map(|key| PyBytes::new(py, key).unbind()).collect();
+    let changed = changed.into_iter().map(|(bucket, plain)| (bucket, PyBytes::new(py, &plain).unbind())).collect();
+    Ok((keys, changed))
+}
+
+type Issued = (Vec<[u8; KEY]>, HashMap<u32, Vec<u8>>);
+
+fn issue(filed: &[(u32, [u8; 32])], held: &HashMap<u32, PyBackedBytes>) -> PyResult<Issued> {
+    let stored = |bucket: &u32, sid: &[u8; 32]| -> Option<[u8; KEY]> {
+        let plain = held.get(bucket)?;
+        let at = binary_search(plain, plain.len() / ENTRY, sid)? * ENTRY;
+        plain[at + 32..at + ENTRY].try_into().ok()
+    };
+    let mut missing: HashMap<(u32, [u8; 32]), usize> = HashMap::new();
+    let mut order: Vec<(u32, [u8; 32])> = Vec::new();
+    let found: Vec<Option<[u8; KEY]>> = filed.iter().map(|(bucket, sid)| {
+        let key = stored(bucket, sid);
+        if key.is_none() && !missing.contains_key(&(*bucket, *sid)) {
+            missing.insert((*bucket, *sid), order.len());
+            order.push((*bucket, *sid));
+        }
+        key
+    }).collect();
+    let mut pool = vec![0u8; KEY * order.len()];
+    getrandom::getrandom(&mut pool).map_err(|_| PyValueError::new_err("no random bytes from the system"))?;
+    let new_key = |index: usize| -> [u8; KEY] { pool[index * KEY..(index + 1) * KEY].try_into().expect("32 bytes") };
+    let keys = filed.iter().zip(found).map(|(entry, key)| key.unwrap_or_else(|| new_key(missing[entry]))).collect();
+    let mut added: HashMap<u32, Vec<([u8; 32], [u8; KEY])>> = HashMap::new();
+    for (index, (bucket, sid)) in order.iter().enumerate() {
+        added.entry(*bucket).or_default().push((*sid, new_key(index)));
+    }
+    let changed = added.into_iter().map(|(bucket, mut entries)| {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let before: &[u8] = held.get(&bucket).map(|plain| &plain[..]).unwrap_or(&[]);
+        (bucket, merged(before, &entries))
+    }).collect();
+    Ok((keys, changed))
+}
+
+/// A bucket's sorted entries with `entries` (sorted, none already there) merged in, in order.
+fn merged(before: &[u8], entries: &[([u8; 32], [u8; KEY])]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(before.len() + entries.len() * ENTRY);
+    let mut old = before.chunks_exact(ENTRY).peekable();
+    for (sid, key) in entries {
+        while let Some(entry) = old.next_if(|entry| &entry[..32] < &sid[..]) {
+            out.extend_from_slice(entry);
+        }
+        out.extend_from_slice(sid);
+        out.extend_from_slice(key);
+    }
+    old.for_each(|entry| out.extend_from_slice(entry));
+    out
+}
