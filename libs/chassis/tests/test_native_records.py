@@ -9,6 +9,7 @@ import os
 
 import cramjam
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,11 +37,27 @@ def _native_row(value: bytes, extra: list[tuple[str, bytes]]) -> tuple:
 
 
 def _read(batch: bytes) -> tuple:
-    """(producer id, epoch, base sequence, [(offset, key, value, headers)]) of one stamped batch."""
+    """(producer id, epoch, base sequence, [(offset, key, value, headers)]) of one stamped batch,
+    checked as aiokafka reads it: checksum, lz4, no leader epoch, timestamps, offsets."""
     read = MemoryRecords(batch).next_batch()
-    assert read.validate_crc()
+    assert read.validate_crc() and read.compression_type == read.CODEC_LZ4 and not read.is_transactional
+    assert int.from_bytes(batch[12:16], "big", signed=True) == -1  # no partition leader epoch: the broker's
+    held = list(read)  # a batch's records are read once
+    assert read.first_timestamp == read.max_timestamp and {r.timestamp for r in held} == {read.first_timestamp}
     return (read.producer_id, read.producer_epoch, read.base_sequence,
-            [(r.offset, r.key, r.value, list(r.headers)) for r in read])
+            [(r.offset, r.key, r.value, list(r.headers)) for r in held])
+
+
+def _aiokafka_cuts(records: list[tuple], max_bytes: int, timestamp: int) -> list[int]:
+    """How many of ``records`` (key, value, headers) each batch of aiokafka's own builder takes."""
+    counts, builder = [], None
+    for key, value, headers in records:
+        if builder is None or builder.append(counts[-1], timestamp, key, value, headers) is None:
+            builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, max_bytes)
+            builder.append(0, timestamp, key, value, headers)
+            counts.append(0)
+        counts[-1] += 1
+    return counts
 
 
 def _python_path(rows: list[bytes], extra: list[tuple[str, bytes]], partitions: int) -> dict[int, list]:
@@ -61,7 +78,9 @@ def test_native_batches_hold_the_python_paths_records_in_order(lines, partitions
     rows = [_row(row) for row in lines]
     made = records.native.record_batches([_native_row(v, extra) for v in rows], partitions, max_bytes, 1_700_000_000_000)
     got: dict[int, list] = {}
+    cuts: dict[int, list] = {}
     for partition, count, data in made:
+        cuts.setdefault(partition, []).append(count)
         assert len(data) > 61 and data[16] == 2  # magic 2
         producer_id, epoch, sequence, read = _read(records.native.stamp_batch(data, 4711, 3, 100 + partition))
         assert (producer_id, epoch, sequence) == (4711, 3, 100 + partition)
@@ -69,7 +88,9 @@ def test_native_batches_hold_the_python_paths_records_in_order(lines, partitions
         uncompressed = 61 + sum(_size(key, value, headers, offset) for offset, key, value, headers in read)
         assert count == 1 or uncompressed <= max_bytes  # cut at the producer's batch size; a lone record always fits
         got.setdefault(partition, []).extend((key, value, headers) for _, key, value, headers in read)
-    assert got == _python_path(rows, extra, partitions)
+    expected = _python_path(rows, extra, partitions)
+    assert got == expected
+    assert cuts == {p: _aiokafka_cuts(records_, max_bytes, 1_700_000_000_000) for p, records_ in expected.items()}
 
 
 def _size(key: bytes, value: bytes, headers: list, offset: int) -> int:
@@ -111,6 +132,14 @@ def test_a_row_that_does_not_unpack_raises_the_python_paths_error_naming_its_pla
     assert type(native_path.value) is type(python_path.value)
     with pytest.raises(ValueError):
         records.native.stamp_batch(b"short", 1, 0, 0)
+
+
+def test_a_size_lz4_could_not_reach_is_refused_before_anything_is_allocated():
+    claimed = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8  # "4 GiB" from 8 bytes
+    with pytest.raises(cramjam.DecompressionError, match="packed outbox row 0: not an lz4 block"):
+        records.native.record_batches([_native_row(claimed, [])], 3, 1_000_000, 0)
+    with pytest.raises(ZeroDivisionError):  # a topic without partitions is no row's fault: the Python path's error
+        records.native.record_batches([_native_row(_row([(b"k", b"e", b"t", b"s", b"1", b"{}")]), [])], 0, 1_000_000, 0)
 
 
 def test_a_packed_batch_stands_in_for_aiokafkas_builder():

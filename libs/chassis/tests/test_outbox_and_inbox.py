@@ -384,8 +384,8 @@ class _CrashAfterPublish(OutboxRelay):
     """A relay killed between publishing a batch and marking it sent: the broker has every
     record, the outbox rows stay (the transaction that deletes them never commits)."""
 
-    async def _send_groups(self, groups, spans):
-        await asyncio.gather(*await super()._send_groups(groups, spans))
+    async def _send_groups(self, groups, spans, made):
+        await asyncio.gather(*await super()._send_groups(groups, spans, made))
         raise SystemExit("killed between publish and mark")
 
 

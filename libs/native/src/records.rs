@@ -9,7 +9,7 @@
 //! first record always fits). The producer's id, epoch and sequence are set when the producer
 //! drains the batch (`stamp_batch`), which also writes the checksum. Nothing here logs a value.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyBytes;
@@ -31,8 +31,8 @@ const LZ4: i16 = 3;
 #[pyfunction]
 pub(crate) fn record_batches(py: Python<'_>, rows: Vec<Row>, partitions: u32, max_bytes: usize,
                              timestamp: i64) -> PyResult<Vec<(u32, u32, Py<PyBytes>)>> {
-    if partitions == 0 {
-        return Err(PyValueError::new_err("a topic has at least one partition"));
+    if partitions == 0 {  // what the Python path meets (a key's hash modulo 0): not a row's fault
+        return Err(PyZeroDivisionError::new_err("a topic without partitions"));
     }
     let made = py.allow_threads(|| cut(&rows, partitions, max_bytes, timestamp)).map_err(|refused| refused.into_py_err(py))?;
     Ok(made.into_iter().map(|(partition, count, batch)| (partition, count, PyBytes::new(py, &batch).unbind())).collect())
@@ -87,7 +87,7 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
     let mut made = Vec::new();
     let mut record = Vec::new();
     for (at, (value, content_type, source, time, version, extra)) in rows.iter().enumerate() {
-        let text = lz4_flex::block::decompress_size_prepended(value).map_err(|_| Refused { row: at, not_lz4: true })?;
+        let text = unpacked(value).ok_or(Refused { row: at, not_lz4: true })?;
         for line in text.split(|&b| b == b'\n') {
             let fields: Vec<&[u8]> = line.splitn(6, |&b| b == b'\t').collect();
             let [key, event_id, kind, schema, dataversion, data] = fields[..] else {
@@ -114,6 +114,16 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
         }
     }
     Ok(made)
+}
+
+/// A packed row's text: an lz4 block, its size prepended (little-endian u32). A size lz4 could not
+/// reach from this block (over 255 bytes a byte) is refused before anything is allocated for it.
+fn unpacked(value: &[u8]) -> Option<Vec<u8>> {
+    let size = u32::from_le_bytes(value.get(..4)?.try_into().ok()?) as usize;
+    if size > (value.len() - 4).saturating_mul(255) + 16 {
+        return None;
+    }
+    lz4_flex::block::decompress_size_prepended(value).ok()
 }
 
 /// One record (magic 2) into `out`: its length, attributes, timestamp delta 0, offset delta, key,
@@ -163,7 +173,7 @@ fn finish(batch: Open, timestamp: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + records.len());
     out.extend_from_slice(&0i64.to_be_bytes()); // base offset
     out.extend_from_slice(&((HEADER - 12 + records.len()) as i32).to_be_bytes());
-    out.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch: none (the broker sets it)
     out.push(2); // magic
     out.extend_from_slice(&0u32.to_be_bytes()); // checksum: stamp_batch
     out.extend_from_slice(&LZ4.to_be_bytes());

@@ -258,13 +258,12 @@ class OutboxRelay:
                 counts = {group: len(items) for group, items in unpacked.items()}
                 counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
                 spans = {(parent, topic): self._span(parent, topic, count) for (parent, topic), count in counts.items()}
-                pending = await self._send_groups(unpacked, spans)
-                try:
-                    await self._send_packed(packed, spans, pending)
-                except UNPACK_FAULTS as exc:
-                    await asyncio.gather(*pending, return_exceptions=True)  # what was sent is sent again a row at a time
-                    raise _Refused(ids, exc) from exc
-                del unpacked, packed
+                made = await self._packed_batches(packed, spans, ids)  # before anything is sent
+                sent = sum(len(items) for items in unpacked.values()) + sum(  # what the rows hold, not their keys
+                    batch.record_count() for in_turn in made.values() for batch in in_turn)
+                del packed
+                pending = await self._send_groups(unpacked, spans, made)
+                del unpacked, made
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
             for span in spans.values():
@@ -275,7 +274,7 @@ class OutboxRelay:
             raise _Refused(ids, refused) from refused
         if failures:
             raise failures[0]
-        return sum(counts.values())
+        return sent
 
     @staticmethod
     def _span(parent: tuple, topic: str, count: int):
@@ -285,26 +284,36 @@ class OutboxRelay:
             attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
                         "messaging.operation.type": "send", "messaging.batch.message_count": count})
 
-    async def _send_packed(self, packed: dict[tuple, list], spans: dict, futures: list[asyncio.Future]) -> None:
-        """Send each topic's packed rows in record batches made natively (``records.batches``, in a
+    async def _packed_batches(self, packed: dict[tuple, list], spans: dict, ids: list[int]
+                              ) -> dict[tuple[str, int], list]:
+        """The record batches of each topic's packed rows, made natively (``records.batches``, in a
         thread: the loop goes on meanwhile), in outbox order per partition across trace groups, each
-        record ending with its span's context. Each batch's future is added to ``futures`` as it is
-        sent. (Making a few rows' batches while the producer sends those of the rows before saved
-        nothing: the broker's share is the longer one, ``docs/benchmarks.md``.)"""
+        record ending with its span's context. ``_Refused`` when a row does not unpack: made before
+        anything of the claim is sent, so nothing is sent twice. (Making a few rows' batches while
+        the producer sent those of the rows before saved nothing: the broker's share is the longer
+        one, ``docs/benchmarks.md``.)"""
         by_topic: dict[str, list] = {}
         for (parent, topic), rows in packed.items():
             extra = _context(spans[(parent, topic)])
             by_topic.setdefault(topic, []).extend(
-                (row_id, (value, *(headers[name].encode() for name in bulk.PACKED_COMMON), extra))
-                for row_id, headers, value, _ in rows)
+                (row_id, headers, value, extra) for row_id, headers, value, _ in rows)
+        made: dict[tuple[str, int], list] = {}
         for topic, rows in by_topic.items():
             rows.sort(key=lambda row: row[0])
             count = len(await self._producer.partitions_for(topic))
-            made = await asyncio.to_thread(records.batches, [row for _, row in rows], count, MAX_BATCH_BYTES)
-            futures += await self._send_in_turn({(topic, p): iter(batches) for p, batches in made.items()})
+            try:
+                native = [(value, *(headers[name].encode() for name in bulk.PACKED_COMMON), extra)
+                          for _, headers, value, extra in rows]
+                batches = await asyncio.to_thread(records.batches, native, count, MAX_BATCH_BYTES)
+            except UNPACK_FAULTS as exc:
+                raise _Refused(ids, exc) from exc
+            made |= {(topic, partition): in_turn for partition, in_turn in batches.items()}
+        return made
 
-    async def _send_groups(self, groups: dict[tuple, list], spans: dict) -> list[asyncio.Future]:
-        """Send every row in outbox order per partition, in whole record batches, with its span's context."""
+    async def _send_groups(self, groups: dict[tuple, list], spans: dict, made: dict[tuple[str, int], list]
+                           ) -> list[asyncio.Future]:
+        """Send every row in outbox order per partition, in whole record batches, with its span's
+        context (``made``: the batches made natively, sent in turn with the others)."""
         producer = self._producer
         assert producer is not None
         by_partition: dict[tuple[str, int], list] = {}
@@ -318,8 +327,8 @@ class OutboxRelay:
         for (topic, partition), items in by_partition.items():
             if len(groups) > 1:
                 items.sort(key=lambda item: item[0])  # outbox order, across trace groups
-        return await self._send_in_turn({tp: _record_batches(producer, items) for tp, items in by_partition.items()
-                                         if items})
+        batches = {tp: _record_batches(producer, items) for tp, items in by_partition.items() if items}
+        return await self._send_in_turn(batches | {tp: iter(in_turn) for tp, in_turn in made.items()})
 
     async def _send_in_turn(self, batches: dict[tuple[str, int], Iterator]) -> list[asyncio.Future]:
         """Send each partition's record batches, one batch of every partition in turn: the producer

@@ -22,7 +22,6 @@ from aid_contracts.keys import student_keys
 from identity_matching.domain import records
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
 ROSTER_FIELDS = ("id_number", "name", "school_code", "stage", "enrolment_region", "household_region")
 LIST_FIELDS = ("id_number", "name", "category", "household_region", "poverty_status", "exit_year")
 ROSTER_UNIQUE = ("id_number", "school_code")
@@ -46,14 +45,14 @@ def _python_space() -> str:
 
 @cache
 def _region_years(last_year: int) -> pl.Series:
-    """``code + year`` for every year (1900..last_year) a region code was in use (built as columns:
-    350,000 strings in a Python set took a process's first import half a second)."""
+    """``code × 10,000 + year`` for every year (1900..last_year) a region code was in use (built as
+    columns: 350,000 strings in a Python set took a process's first import half a second)."""
     spans = pl.DataFrame([(code, max(start, 1900), min(end, last_year)) for code, spans in regions.spans().items()
                           for start, end in spans], schema={"code": pl.String, "start": pl.Int32, "end": pl.Int32},
                          orient="row")
     years = spans.filter(pl.col("start") <= pl.col("end")).with_columns(
         year=pl.int_ranges("start", pl.col("end") + 1)).explode("year")
-    return years.select((pl.col("code") + pl.col("year").cast(pl.String)).alias("code_year")).unique().sort(
+    return years.select((pl.col("code").cast(pl.Int64) * 10_000 + pl.col("year")).alias("code_year")).unique().sort(
         "code_year")["code_year"]
 
 
@@ -75,14 +74,18 @@ def _plain_text(column: str) -> pl.Expr:
 
 
 def _id_ok(today: date) -> pl.Expr:
-    """An 18-character number already in normal form, with its check digit, birth date and region."""
+    """An 18-character number already in normal form, with its check digit, birth date and region.
+
+    Its first 17 digits are read as one integer and taken apart by arithmetic, not a text per digit
+    (a roster's 1.5 million: 0.6–0.76 → 0.28–0.33 s): ISO 7064 MOD 11-2 holds when the weighted sum and the check
+    digit's value (X: 10) leave 1 modulo 11 — the check digit is (12 − sum) mod 11, "10X98765432"."""
     value = pl.col("id_number")
-    digits = [value.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(17)]
-    total = pl.sum_horizontal([d * w for d, w in zip(digits, _WEIGHTS, strict=True)])
-    check = pl.lit(list(_CHECK), dtype=pl.List(pl.String)).list.get(total % 11)
+    number = value.str.slice(0, 17).cast(pl.Int64, strict=False)
+    total = pl.sum_horizontal([(number // 10 ** (16 - i)) % 10 * w for i, w in enumerate(_WEIGHTS)])
+    check = pl.when(value.str.ends_with("X")).then(10).otherwise(value.str.slice(17, 1).cast(pl.Int64, strict=False))
     born = value.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-    region_year = value.str.slice(0, 6) + born.dt.year().cast(pl.String)
-    return (value.str.contains(r"^[0-9]{17}[0-9X]$") & (check == value.str.slice(17, 1))
+    region_year = number // 10 ** 11 * 10_000 + born.dt.year().cast(pl.Int64)
+    return (value.str.contains(r"^[0-9]{17}[0-9X]$") & ((total + check) % 11 == 1)
             & born.is_between(date(1900, 1, 1), today)
             & region_year.is_in(_region_years(today.year).implode()))
 
