@@ -199,13 +199,15 @@ async def test_natively_made_batches_reach_kafka_as_the_python_paths_records_do(
 @ASYNC
 async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and_nothing_is_sent_twice(
         sessions, kafka_bootstrap):
-    """Packed rows only (the native path when it is built): the claim is refused before anything is
-    sent, each good row then goes out once, the bad one is parked with the Python path's reason."""
-    topic = f"test.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic])
+    """A topic of packed rows only (the native path when it is built) behind another topic's event in
+    the same claim: the claim is refused before anything of it is sent, each good row then goes out
+    once, the bad one is parked with the Python path's reason."""
+    topic, other = f"test.{uuid.uuid4().hex[:8]}", f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic, other])
     at, count = datetime.now(UTC).isoformat(), 300
     events = _events(topic, count, keys=40)
     async with sessions() as s, s.begin():
+        await outbox.add(s, chassis.outbox, other, _event("first"))  # sent by the Python path, before the packed topic
         await bulk.queue_events(s, chassis.outbox, events.head(150), source="test", time=at)
         await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
                              headers={bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json",
@@ -215,10 +217,11 @@ async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
     try:
-        assert await relay.relay_once() == count
+        assert await relay.relay_once() == count + 1
         assert await relay.relay_once() == 0
     finally:
         await relay._producer.stop()
+    assert len(await _read_all(kafka_bootstrap, other, 2, timeout=6)) == 1  # once, not again with the rows
     read = await _read_all(kafka_bootstrap, topic, count + 1, timeout=6)  # one more than sent: none comes
     assert sorted(Envelope.from_kafka(r.headers, r.value).id for r in read) == sorted(f"e{i}" for i in range(count))
     async with sessions() as s, s.begin():

@@ -5,8 +5,8 @@
 //! Python path makes (`bulk.unpack`): the key, the data as its value, and the CloudEvents headers
 //! in the same order, then the row's own (its trace context). Each record goes to the partition
 //! Kafka's default partitioner gives its key (murmur2), in row order; a partition's records are cut
-//! into batches as aiokafka cuts them (header and records, uncompressed, at most `max_bytes`; a
-//! first record always fits). The producer's id, epoch and sequence are set when the producer
+//! into batches as aiokafka's compiled builder cuts them (header and records, uncompressed, under
+//! `max_bytes`; a first record always fits). The producer's id, epoch and sequence are set when the producer
 //! drains the batch (`stamp_batch`), which also writes the checksum. Nothing here logs a value.
 
 use pyo3::exceptions::{PyValueError, PyZeroDivisionError};
@@ -100,7 +100,7 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
             let partition = (murmur2(key) & 0x7FFF_FFFF) % partitions;
             let batch = &mut open[partition as usize];
             encode(&mut record, batch.count, key, data, &headers, extra);
-            if batch.count > 0 && HEADER + batch.records.len() + record.len() > max_bytes {
+            if batch.count > 0 && HEADER + batch.records.len() + record.len() >= max_bytes {
                 made.push((partition, batch.count, finish(std::mem::take(batch), timestamp)));
                 encode(&mut record, 0, key, data, &headers, extra);
             }

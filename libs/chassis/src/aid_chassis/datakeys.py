@@ -157,7 +157,7 @@ def issued(plains: dict[int, bytes], owners: list[str]) -> tuple[list[bytes], di
     """Each owner's data key in the order of ``owners`` — the one in its bucket's plaintext
     (``plains``: at least the owners' buckets that hold keys), else a new random one, one per
     student however often they appear — and {bucket: new plaintext} of the buckets given new keys.
-    Natively when it can (a province's 600,000 students: ~0.1 s instead of ~1.4 s of Python)."""
+    Natively when it can (600,000 new students: about a third of the Python path's 2.4 s)."""
     if fields.native is not None:
         try:
             return fields.native.issue_keys(plains, owners)

@@ -328,6 +328,8 @@ class OutboxRelay:
             if len(groups) > 1:
                 items.sort(key=lambda item: item[0])  # outbox order, across trace groups
         batches = {tp: _record_batches(producer, items) for tp, items in by_partition.items() if items}
+        if not batches.keys().isdisjoint(made):  # a topic goes one way or the other (_by_trace_and_topic)
+            raise RuntimeError("a partition's records were made both natively and in Python")
         return await self._send_in_turn(batches | {tp: iter(in_turn) for tp, in_turn in made.items()})
 
     async def _send_in_turn(self, batches: dict[tuple[str, int], Iterator]) -> list[asyncio.Future]:

@@ -6,8 +6,8 @@ keys, values and CloudEvents headers in the same order, each on the partition Ka
 partitioner gives its key, in outbox order, cut into batches of the producer's size and compressed
 with lz4. A province's 600,000 comparison events took the relay about 5 s of Python (unpacking,
 partitioning, aiokafka's appends and compression: ``bench/matching.py``); natively, without the GIL,
-a fraction of a second. Without the module (no Rust toolchain at ``make venv``) the relay takes the
-Python path.
+1–2 s, most of it the lz4 compression both paths do. Without the module (no Rust toolchain at
+``make venv``) the relay takes the Python path.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ class PackedBatch:
 
 def batches(rows: list[tuple], partitions: int, max_bytes: int) -> dict[int, list[PackedBatch]]:
     """Each partition's record batches, in order, of packed rows of one topic (in outbox order):
-    (value, content type, source, time, spec version, the headers each record ends with).
-    ``ValueError`` names a row that does not unpack."""
+    (value, content type, source, time, spec version, the headers each record ends with). A row
+    that does not unpack raises the Python path's error (``cramjam.DecompressionError`` or
+    ``ValueError``), naming its place."""
     made: dict[int, list[PackedBatch]] = {}
     for partition, count, data in native.record_batches(rows, partitions, max_bytes, int(time.time() * 1000)):
         made.setdefault(partition, []).append(PackedBatch(data, count))
