@@ -123,6 +123,19 @@ def _events(topic: str, count: int, keys: int) -> pl.DataFrame:
         "data": [_event(f"b{i}").value().decode() for i in range(count)]})
 
 
+async def _relay_all(sessions, bootstrap: str) -> int:
+    """Relay (claims of 3,000 events) until the outbox is empty; how many events were sent."""
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=bootstrap, service="test", batch_size=3000)
+    relay._producer = await make_producer(bootstrap, client_id="test-relay")
+    try:
+        sent = 0
+        while batch := await relay.relay_once():
+            sent += batch
+        return sent
+    finally:
+        await relay._producer.stop()
+
+
 @ASYNC
 async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(sessions, kafka_bootstrap):
     topic = f"test.{uuid.uuid4().hex[:8]}"
@@ -137,15 +150,7 @@ async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(
         assert (await outbox.backlog(s, chassis.outbox))[0] == count + 2
         pending = await outbox.pending(s, chassis.outbox)
     assert [e.id for _, e in pending][1:4] == ["e0", "e1", "e2"] and len(pending) == count + 2
-    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
-        sent = 0
-        while batch := await relay.relay_once():
-            sent += batch
-    finally:
-        await relay._producer.stop()
-    assert sent == count + 2
+    assert await _relay_all(sessions, kafka_bootstrap) == count + 2
     records = await _read_all(kafka_bootstrap, topic, count + 2)
     envelopes = [Envelope.from_kafka(r.headers, r.value) for r in records]
     packed = [e for e in envelopes if e.id[:1] == "e" and e.id[1:].isdigit()]  # not the uuid-named "before"/"after"
@@ -178,16 +183,10 @@ async def test_natively_made_batches_reach_kafka_as_the_python_paths_records_do(
         monkeypatch.setattr(records, "batches", lambda *args: made.append(path) or batches(*args))
         if path == "python":
             monkeypatch.setattr(records, "native", None)
-        relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
-        relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
         try:
-            sent = 0
-            while batch := await relay.relay_once():
-                sent += batch
+            assert await _relay_all(sessions, kafka_bootstrap) == count
         finally:
-            await relay._producer.stop()
             monkeypatch.undo()
-        assert sent == count
         got[path] = [(r.partition, r.offset, r.key, r.value, [h for h in r.headers if h[0] != "traceparent"])
                      for r in await _read_all(kafka_bootstrap, topic, count)]  # each relay's own span
     assert made == ["native", "native"]  # a packed row a claim: two, both native
