@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::sealer::{binary_search, filed, ENTRY};
+use crate::sealer::{binary_search, filed, held_buckets, ENTRY};
 
 const KEY: usize = 32;
 
@@ -32,17 +32,9 @@ pub(crate) fn buckets_of(py: Python<'_>, owners: Vec<PyBackedStr>) -> Vec<u32> {
 pub(crate) fn issue_keys(py: Python<'_>, plains: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>)
                          -> PyResult<(Vec<Py<PyBytes>>, HashMap<u32, Py<PyBytes>>)> {
     let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| owners.iter().map(|owner| filed(owner)).collect());
-    let mut held: HashMap<u32, PyBackedBytes> = HashMap::new();
-    for (bucket, _) in &filed {
-        if !held.contains_key(bucket) {
-            if let Some(found) = plains.get_item(bucket)? {
-                let plain = found.extract::<PyBackedBytes>()?;
-                if plain.len() % ENTRY != 0 {
-                    return Err(PyValueError::new_err(format!("bucket {bucket}: its entries are cut short")));
-                }
-                held.insert(*bucket, plain);
-            }
-        }
+    let held = held_buckets(plains, &filed)?;
+    if let Some(bucket) = held.iter().find_map(|(bucket, plain)| plain.as_ref().filter(|p| p.len() % ENTRY != 0).map(|_| bucket)) {
+        return Err(PyValueError::new_err(format!("bucket {bucket}: its entries are cut short")));
     }
     let (keys, changed) = py.allow_threads(|| issue(&filed, &held))?;
     let keys = keys.iter().map(|key| PyBytes::new(py, key).unbind()).collect();
@@ -52,9 +44,9 @@ pub(crate) fn issue_keys(py: Python<'_>, plains: &Bound<'_, PyDict>, owners: Vec
 
 type Issued = (Vec<[u8; KEY]>, HashMap<u32, Vec<u8>>);
 
-fn issue(filed: &[(u32, [u8; 32])], held: &HashMap<u32, PyBackedBytes>) -> PyResult<Issued> {
+fn issue(filed: &[(u32, [u8; 32])], held: &HashMap<u32, Option<PyBackedBytes>>) -> PyResult<Issued> {
     let stored = |bucket: &u32, sid: &[u8; 32]| -> Option<[u8; KEY]> {
-        let plain = held.get(bucket)?;
+        let plain = held.get(bucket)?.as_ref()?;
         let at = binary_search(plain, plain.len() / ENTRY, sid)? * ENTRY;
         plain[at + 32..at + ENTRY].try_into().ok()
     };
@@ -78,7 +70,7 @@ fn issue(filed: &[(u32, [u8; 32])], held: &HashMap<u32, PyBackedBytes>) -> PyRes
     }
     let changed = added.into_iter().map(|(bucket, mut entries)| {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let before: &[u8] = held.get(&bucket).map(|plain| &plain[..]).unwrap_or(&[]);
+        let before: &[u8] = held.get(&bucket).and_then(|plain| plain.as_deref()).unwrap_or(&[]);
         (bucket, merged(before, &entries))
     }).collect();
     Ok((keys, changed))

@@ -214,16 +214,7 @@ pub(crate) const ENTRY: usize = 64;
 #[pyfunction]
 pub(crate) fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<PyBackedStr>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
     let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| owners.iter().map(|owner| filed(owner)).collect());
-    let mut held: HashMap<u32, Option<PyBackedBytes>> = HashMap::new();
-    for (bucket, _) in &filed {
-        if !held.contains_key(bucket) {
-            let plain = match buckets.get_item(bucket)? {
-                Some(found) => Some(found.extract::<PyBackedBytes>()?),
-                None => None,
-            };
-            held.insert(*bucket, plain);
-        }
-    }
+    let held = held_buckets(buckets, &filed)?;
     let found: Vec<Option<(u32, usize)>> = py.allow_threads(|| {
         filed.iter().map(|(bucket, sid)| {
             let plain = held.get(bucket)?.as_ref()?;
@@ -235,6 +226,24 @@ pub(crate) fn keys_for(py: Python<'_>, buckets: &Bound<'_, PyDict>, owners: Vec<
             held[&bucket].as_ref().map(|plain| PyBytes::new(py, &plain[start + 32..start + ENTRY]).unbind())
         }))
         .collect())
+}
+
+/// {bucket: its plaintext in `buckets`, None when the dict has none} of the buckets `filed` falls
+/// in, each read from the dict once (with the GIL).
+pub(crate) fn held_buckets(buckets: &Bound<'_, PyDict>, filed: &[(u32, [u8; 32])])
+                           -> PyResult<HashMap<u32, Option<PyBackedBytes>>> {
+    let mut held: HashMap<u32, Option<PyBackedBytes>> = HashMap::new();
+    for (bucket, _) in filed {
+        if held.contains_key(bucket) {
+            continue;
+        }
+        let plain = match buckets.get_item(bucket)? {
+            Some(found) => Some(found.extract::<PyBackedBytes>()?),
+            None => None,
+        };
+        held.insert(*bucket, plain);
+    }
+    Ok(held)
 }
 
 pub(crate) fn binary_search(plain: &[u8], entries: usize, sid: &[u8; 32]) -> Option<usize> {

@@ -77,7 +77,7 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
     current = bulk_match.current_matches(pl.DataFrame(enrolments, schema=ENROLMENTS),
                                          pl.DataFrame(findings, schema=FINDINGS), POLICY)
     prior_frame = pl.DataFrame([{k: p[k] for k in PRIORS} for p in priors.values()], schema=PRIORS)
-    found = bulk_match.changes(current, prior_frame)
+    found = bulk_match.changes(current, prior_frame, 7)
     documents = found["canonical"].to_list()
     data = bulk_match.event_data(found, batch_id="B9", at="2026-11-22T00:00:00+00:00", reason="gone").to_list()
 
@@ -87,6 +87,8 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
         assert (row["kind"], row["revision"], row["school_code"]) == (change.kind, change.revision, change.school_code)
         if row["student_key"] in priors:
             assert row["match_id"] == priors[row["student_key"]]["match_id"]
+        else:
+            assert row["match_id"].endswith("00000007")
         if change.facts is None:
             assert document is None
             assert StudentMatchWithdrawn.model_validate_json(event).revision == change.revision
@@ -101,10 +103,19 @@ def test_bulk_matching_agrees_with_the_reference(draw_enrolments, draw_findings,
 
 
 def test_new_match_ids_are_distinct_and_increasing():
-    ids = bulk_match.match_ids(70_000).to_list()  # past 16**4: the sequence's digits come from two tables
+    ids = bulk_match.match_ids(70_000, 0x2a).to_list()  # past 16**4: the sequence's digits come from two tables
     assert ids == sorted(ids) and len(set(ids)) == 70_000
     assert [int(i[12:19], 16) for i in ids] == list(range(70_000))
-    assert len({(i[:12], i[19:]) for i in ids}) == 1 and all(len(i) == 23 and i[0] == "M" for i in ids)
+    assert len({(i[:12], i[19:]) for i in ids}) == 1 and all(len(i) == 27 and i[0] == "M" for i in ids)
+    assert ids[0].endswith("0000002a")
+
+
+def test_match_ids_of_two_comparisons_differ_even_in_one_millisecond(monkeypatch):
+    monkeypatch.setattr(bulk_match.time, "time_ns", lambda: 1_796_000_000_000_000_000)  # a clock standing still
+    first, second = bulk_match.match_ids(3, 1).to_list(), bulk_match.match_ids(3, 2).to_list()
+    assert not set(first) & set(second)
+    with pytest.raises(ValueError, match="comparison number"):
+        bulk_match.match_ids(1, 16 ** 8)
 
 
 def _found(count: int) -> pl.DataFrame:
@@ -115,7 +126,7 @@ def _found(count: int) -> pl.DataFrame:
                                 "household_region": "520102"} for i, k in enumerate(keys)], schema=ENROLMENTS)
     findings = pl.DataFrame([{"student_key": k, "department": "civil_affairs", "category": "orphan",
                               "name": f"学生{i}", "batch_id": "B1"} for i, k in enumerate(keys)], schema=FINDINGS)
-    found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, POLICY), pl.DataFrame(schema=PRIORS))
+    found = bulk_match.changes(bulk_match.current_matches(enrolments, findings, POLICY), pl.DataFrame(schema=PRIORS), 1)
     return found.with_columns(pl.Series("data_key", [os.urandom(32) for _ in keys], dtype=pl.Binary))
 
 

@@ -88,7 +88,7 @@ import_batches = Table(
 matches = Table(
     "matches", metadata,
     Column("student_key", String(64), primary_key=True),
-    Column("match_id", String(40), nullable=False, unique=True),
+    Column("match_id", String(40), nullable=False),  # unique by construction (bulk_match.match_ids)
     Column("revision", Integer, nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("active", Boolean, nullable=False),

@@ -116,7 +116,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         priors = await _priors(session, keys)
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
-        found = bulk_match.changes(current, priors)
+        found = bulk_match.changes(current, priors, number)
         compared = Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
                             enrolments["student_key"].unique(), current["student_key"],
                             priors.filter(pl.col("active"))["student_key"],
