@@ -36,13 +36,25 @@ def refusal_message(resp: httpx.Response) -> str:
     return str(detail)
 
 
+KEEPALIVE_EXPIRY = 2.0  # seconds a pooled connection is reused: the services close theirs after 5 (uvicorn's default)
+STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)  # a pooled connection the service closed
+READS = frozenset({"GET", "HEAD"})
+
+
 class Backend:
-    """One pooled HTTP client per service (keep-alive), closed with the app."""
+    """One pooled HTTP client per service (keep-alive), closed with the app.
+
+    A connection the service closed while it sat in the pool fails the request sent on it
+    before any answer: a clerk saw "unreachable" on a page that opened the next time (when the
+    client and the service both let an idle connection go after 5 s, the client may take it
+    just as the service closes it). Connections are let go after 2 s, before the service's,
+    and a read (GET, HEAD) that meets a closed connection anyway is sent once more."""
 
     def __init__(self, urls: dict[str, str], *, timeout: float = 120, transport: httpx.AsyncBaseTransport | None = None) -> None:
         """``transport`` replaces the network in unit tests (a stand-in service app)."""
-        self._clients = {name: httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, transport=transport)
-                         for name, url in urls.items()}
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY)
+        self._clients = {name: httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, transport=transport,
+                                                 limits=limits) for name, url in urls.items()}
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -59,7 +71,7 @@ class Backend:
         with tracer.start_as_current_span(f"{method} {service}", kind=trace.SpanKind.CLIENT, attributes=attributes) as span:
             propagate.inject(headers)
             try:
-                resp = await client.request(method, path, headers=headers, **kwargs)
+                resp = await _request(client, method, path, headers=headers, **kwargs)
             except httpx.HTTPError:
                 raise ApiError(503, f"{service} 暂时无法访问，请稍后再试 ({service} is unreachable: try again later)") from None
             span.set_attribute("http.response.status_code", resp.status_code)
@@ -71,7 +83,7 @@ class Backend:
         """A GET to an absolute URL (a worker's metrics), with the services' client settings."""
         client = next(iter(self._clients.values()))
         try:
-            resp = await client.get(url)
+            resp = await _request(client, "GET", url)
         except httpx.HTTPError:
             raise ApiError(503, f"{url} 暂时无法访问 (unreachable)") from None
         if resp.status_code != 200:
@@ -85,3 +97,13 @@ class Backend:
 
     async def post(self, service: str, path: str, *, token: str | None = None, **kwargs) -> dict:
         return (await self.call(service, "POST", path, token=token, **kwargs)).json()
+
+
+async def _request(client: httpx.AsyncClient, method: str, path: str, **kwargs) -> httpx.Response:
+    """The request, a read sent once more when its pooled connection turns out closed."""
+    try:
+        return await client.request(method, path, **kwargs)
+    except STALE:
+        if method.upper() not in READS:
+            raise  # a write may have been done: the clerk decides whether to send it again
+        return await client.request(method, path, **kwargs)
