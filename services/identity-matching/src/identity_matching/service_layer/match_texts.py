@@ -65,13 +65,18 @@ async def amend(session: AsyncSession, rows: pl.DataFrame, gone: pl.Series, *, b
 async def _fold(session: AsyncSession, change: pl.DataFrame, sizes: dict[str, int], *, batch_id: str,
                 cipher: FieldCipher) -> None:
     """The amendments so far and ``change`` written into the parts they touch; the amendments dropped."""
-    merged = pl.concat([await _amendments(session, cipher, sizes), change]).unique(
-        "student_key", keep="last", maintain_order=True)
+    amended = await _amendments(session, cipher, sizes)
+    if amended.is_empty() and change["student_key"].n_unique() == change.height:
+        merged = change  # a province's first round: its 600,000 texts not copied once more (the round's memory peak)
+    else:
+        merged = pl.concat([amended, change]).unique("student_key", keep="last", maintain_order=True)
+    del amended
     if not sizes:  # the first fold moves the texts stored before the vault, all of them
         legacy = await legacy_frame(session, MATCHES, [], None)
         merged = pl.concat([legacy.join(merged, on="student_key", how="anti"), merged])
         await session.execute(text(f"UPDATE matches SET canonical = NULL WHERE {MATCHES.legacy_rows}"))
     changes = by_part(merged)
+    del merged
     touched = sorted(changes)
     stored = {part: blob for _, part, blob in await sealed_parts(session, MATCHES, scopes=[""], without=[],
                                                                  parts=touched)}

@@ -196,12 +196,14 @@ async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFram
     rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
                         "school_code", pl.lit(None, dtype=S).alias("canonical"),  # sealed apart (snapshots.MATCHES)
                         pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
-    first = rows.join(priors.select("student_key"), on="student_key", how="anti")
+    known = priors.select("student_key")
+    first = rows if known.is_empty() else rows.join(known, on="student_key", how="anti")  # a first round: no copy
     await bulk.copy_in(session, "matches", first)
     await bulk.refresh_statistics(session, "matches", first.height)
-    again = rows.join(priors.select("student_key"), on="student_key", how="semi")
-    if again.is_empty():
+    if first.height == rows.height:
         return
+    del first
+    again = rows.join(known, on="student_key", how="semi")
     driver = await db.driver(session)
     await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
     await bulk.copy_in(session, "_changed", again)
