@@ -39,6 +39,21 @@ def test_partitions_agree_with_kafkas_default_partitioner(keys, count):
     assert partitioner.partitions(keys, count) == [(murmur2(k) & 0x7FFFFFFF) % count for k in keys]
 
 
+COMMON = {bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json", "ce_source": "test",
+          "ce_time": "2026-12-04T00:00:00+00:00", "ce_specversion": "1.0"}
+
+
+def test_a_packed_row_claiming_a_size_its_block_cannot_hold_is_refused_before_it_is_opened():
+    claimed = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8  # "4 GiB" from 8 bytes
+    for damaged in (claimed, b"\x01\x00"):
+        with pytest.raises(cramjam.DecompressionError, match="not an lz4 block"):
+            bulk.unpack(COMMON, damaged)
+    lines = b"\n".join(b"k\te%d\tt\ts\t1\t" % i + b"0" * 100_000 for i in range(20))  # compresses ~250-fold
+    packed = bytes(cramjam.lz4.compress_block(lines))
+    assert len(packed) * 200 < len(lines)
+    assert [r[3] for r in bulk.unpack(COMMON, packed)] == [b"0" * 100_000] * 20
+
+
 @pytest.fixture
 async def sessions(fresh_database):
     async for made in sessions_for(fresh_database, metadata):

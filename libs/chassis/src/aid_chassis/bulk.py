@@ -234,13 +234,25 @@ def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> lis
     return [(tag, key.encode(), list(zip(headers, map(str.encode, headers.values()), strict=True)), value)]
 
 
+LZ4_MOST_PER_BYTE = 255  # the most an lz4 block's byte can stand for
+
+
+def _lines(value: bytes) -> bytes:
+    """A packed row's text: an lz4 block, its size prepended (little-endian). A size the block could
+    not reach is refused (``cramjam.DecompressionError``, as the native relay's) before anything is
+    allocated for it: a damaged row must not ask for gigabytes."""
+    if len(value) < 4 or int.from_bytes(value[:4], "little") > (len(value) - 4) * LZ4_MOST_PER_BYTE + 16:
+        raise cramjam.DecompressionError("not an lz4 block: its size cannot come from it")
+    return bytes(cramjam.lz4.decompress_block(value))
+
+
 def unpack(headers: dict[str, str], value: bytes, tag=None) -> list[tuple]:
     """The (tag, key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
     content_type, event_source, at, version = (
         (name, headers[name].encode()) for name in PACKED_COMMON)
     records = []
     add = records.append
-    for line in bytes(cramjam.lz4.decompress_block(value)).split(b"\n"):
+    for line in _lines(value).split(b"\n"):
         key, event_id, kind, schema, dataversion, data = line.split(b"\t", 5)
         add((tag, key, [content_type, ("ce_id", event_id), event_source, ("ce_type", kind), ("ce_subject", key), at,
                    ("ce_dataschema", schema), version, ("ce_dataversion", dataversion), ("ce_partitionkey", key)],
