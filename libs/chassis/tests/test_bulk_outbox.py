@@ -44,7 +44,7 @@ COMMON = {bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json", "
 
 
 def test_a_packed_row_claiming_a_size_its_block_cannot_hold_is_refused_before_it_is_opened():
-    claimed = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8  # "4 GiB" from 8 bytes
+    claimed = (2**31 - 1).to_bytes(4, "little") + b"\x00" * 8  # "2 GiB" from 8 bytes
     for damaged in (claimed, b"\x01\x00"):
         with pytest.raises(cramjam.DecompressionError, match="not an lz4 block"):
             bulk.unpack(COMMON, damaged)

@@ -33,7 +33,8 @@ pub(crate) fn issue_keys(py: Python<'_>, plains: &Bound<'_, PyDict>, owners: Vec
                          -> PyResult<(Vec<Py<PyBytes>>, HashMap<u32, Py<PyBytes>>)> {
     let filed: Vec<(u32, [u8; 32])> = py.allow_threads(|| owners.iter().map(|owner| filed(owner)).collect());
     let held = held_buckets(plains, &filed)?;
-    if let Some(bucket) = held.iter().find_map(|(bucket, plain)| plain.as_ref().filter(|p| p.len() % ENTRY != 0).map(|_| bucket)) {
+    let short = |bucket: &u32| held[bucket].as_ref().is_some_and(|plain| plain.len() % ENTRY != 0);
+    if let Some((bucket, _)) = filed.iter().find(|(bucket, _)| short(bucket)) {  // the first in the owners' order
         return Err(PyValueError::new_err(format!("bucket {bucket}: its entries are cut short")));
     }
     let (keys, changed) = py.allow_threads(|| issue(&filed, &held))?;

@@ -28,6 +28,28 @@ async def test_a_read_on_a_connection_the_service_closed_is_sent_once_more(error
     await backend.aclose()
 
 
+class BrokenBody(httpx.AsyncByteStream):
+    async def __aiter__(self):
+        yield b"id,name\n"
+        raise httpx.ReadError("connection reset midway")
+
+
+async def test_a_download_that_breaks_off_midway_is_not_sent_again():
+    """Some downloads are audited exports: once the service answered, a broken body fails the call."""
+    seen = []
+
+    class Exporting(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            seen.append(request.url.path)
+            return httpx.Response(200, stream=BrokenBody())
+
+    backend = Backend({"query": "http://query"}, transport=Exporting())
+    with pytest.raises(ApiError) as refused:
+        await backend.call("query", "GET", "/views/elsewhere/export")
+    assert refused.value.status == 503 and seen == ["/views/elsewhere/export"]
+    await backend.aclose()
+
+
 async def test_a_write_on_a_closed_connection_is_not_sent_again():
     service = ClosedOnce()
     backend = Backend({"verification": "http://verification"}, transport=service)

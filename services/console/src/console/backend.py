@@ -39,6 +39,8 @@ def refusal_message(resp: httpx.Response) -> str:
 KEEPALIVE_EXPIRY = 2.0  # seconds a pooled connection is reused: the services close theirs after 5 (uvicorn's default)
 STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)  # a pooled connection the service closed
 READS = frozenset({"GET", "HEAD"})
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20,  # httpx's defaults
+                      keepalive_expiry=KEEPALIVE_EXPIRY)
 
 
 class Backend:
@@ -48,13 +50,13 @@ class Backend:
     before any answer: a clerk saw "unreachable" on a page that opened the next time (when the
     client and the service both let an idle connection go after 5 s, the client may take it
     just as the service closes it). Connections are let go after 2 s, before the service's,
-    and a read (GET, HEAD) that meets a closed connection anyway is sent once more."""
+    and a read (GET, HEAD) that meets a closed connection anyway, before any answer came, is sent
+    once more (a download that broke off midway is not: some downloads are audited exports)."""
 
     def __init__(self, urls: dict[str, str], *, timeout: float = 120, transport: httpx.AsyncBaseTransport | None = None) -> None:
         """``transport`` replaces the network in unit tests (a stand-in service app)."""
-        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY)
         self._clients = {name: httpx.AsyncClient(base_url=url.rstrip("/"), timeout=timeout, transport=transport,
-                                                 limits=limits) for name, url in urls.items()}
+                                                 limits=LIMITS) for name, url in urls.items()}
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -100,10 +102,17 @@ class Backend:
 
 
 async def _request(client: httpx.AsyncClient, method: str, path: str, **kwargs) -> httpx.Response:
-    """The request, a read sent once more when its pooled connection turns out closed."""
+    """The request's response, read whole; a read sent once more when its connection turned out
+    closed before the response's head came (the service never answered it)."""
+    request = client.build_request(method, path, **kwargs)
     try:
-        return await client.request(method, path, **kwargs)
+        response = await client.send(request, stream=True)
     except STALE:
         if method.upper() not in READS:
             raise  # a write may have been done: the clerk decides whether to send it again
-        return await client.request(method, path, **kwargs)
+        response = await client.send(request, stream=True)
+    try:
+        await response.aread()  # a body broken off midway fails the call, not sent again
+    finally:
+        await response.aclose()
+    return response
