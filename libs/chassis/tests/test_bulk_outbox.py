@@ -224,8 +224,7 @@ async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and
         await outbox.add(s, chassis.outbox, other, _event("first"))  # sent by the Python path, before the packed topic
         await bulk.queue_events(s, chassis.outbox, events.head(150), source="test", time=at)
         await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
-                             headers={bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json",
-                                      "ce_source": "test", "ce_time": at, "ce_specversion": "1.0"},
+                             headers={**COMMON, "ce_time": at},
                              value=b"not lz4 at all")
         await bulk.queue_events(s, chassis.outbox, events.tail(150), source="test", time=at)
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
