@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis import datakeys
@@ -17,7 +18,7 @@ from aid_chassis.dev_issuer import DevIssuer
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.entrypoints.api import create
-from identity_matching.service_layer import imports
+from identity_matching.service_layer import amended, imports
 from identity_matching.settings import Settings
 from tests.api_client import MATRIX_CALLERS, Api, authorization_tests
 from tests.factories import id_number
@@ -181,12 +182,13 @@ def _buckets(url: str) -> dict[int, dict[bytes, bytes]]:
 
 def test_a_student_matched_only_before_data_keys_cannot_be_shredded_alone(api):
     key = student_key(id_number(3), BY.secret)
-    async def matched_before():
+    async def matched_before():  # a withdrawn match whose events were sealed under the ring: no data key
         engine = create_async_engine(api.url)
         try:
-            async with engine.begin() as conn:
-                await conn.execute(insert(tables.matches).values(student_key=key, match_id="M-old", revision=1,
-                                                                 fingerprint="", active=False, school_code="5201020001"))
+            async with async_sessionmaker(engine)() as s, s.begin():
+                state = pl.DataFrame({"student_key": [key], "match_id": ["M-old"], "revision": [1], "fingerprint": [""],
+                                      "active": [False], "school_code": ["5201020001"]})
+                await amended.amend(s, amended.STATES, state, batch_id="b-old", cipher=FIELDS)
         finally:
             await engine.dispose()
     asyncio.run(matched_before())

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.typos import one_edit_away
-from identity_matching.service_layer import candidates, imports, match_texts
+from identity_matching.service_layer import amended, candidates, imports
 from tests.factories import id_number
 
 from .conftest import BY
@@ -57,7 +57,7 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
         await candidates.decide(s, candidate.candidate_id, accept=True, actor="reviewer", secret=BY.secret,
                                 policy=BY.policy, fields=BY.fields)
     async with sessions() as s:
-        active = (await match_texts.in_force(s, BY.fields))["canonical"].to_list()
+        active = (await amended.in_force(s, amended.TEXTS, BY.fields))["canonical"].to_list()
     assert [export.row(c)[0] for c in active] == [id_number(1)]
     with pytest.raises(candidates.CandidateRefused):
         async with sessions() as s, s.begin():

@@ -9,7 +9,7 @@ from aid_chassis import outbox
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import imports, match_texts, personal
+from identity_matching.service_layer import amended, imports, personal
 from tests.factories import id_number
 
 from .conftest import BY, ROSTER
@@ -95,6 +95,6 @@ async def test_roster_is_a_snapshot_and_repeated_students_are_flagged(sessions):
     changed = await _import_roster(sessions, "\n".join([header, rows[0], second_school, rows[2]]) + "\n")
     assert (changed.read, changed.rejected, changed.matched_changed, changed.withdrawn) == (3, 0, 1, 1)
     async with sessions() as s:
-        [canonical] = (await match_texts.in_force(s, BY.fields))["canonical"].to_list()
+        [canonical] = (await amended.in_force(s, amended.TEXTS, BY.fields))["canonical"].to_list()
         assert await s.scalar(select(func.count()).where(tables.matches.c.canonical.is_not(None))) == 0  # sealed
     assert export.row(canonical)[-1] == "repeated_student" and canonical.split("\x1f")[7] == "5201020002"

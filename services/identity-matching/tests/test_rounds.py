@@ -9,7 +9,7 @@ from aid_chassis import outbox
 from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import coverage, data_keys, imports, rematch
+from identity_matching.service_layer import amended, coverage, data_keys, imports
 from tests.factories import FIELD_KEYS, FIELDS, id_number
 
 from .conftest import BY, ROSTER
@@ -140,31 +140,25 @@ async def test_after_a_roster_import_a_list_is_counted_again(with_roster):
     assert (report.lists[0].matched, report.lists[0].not_enrolled) == (2, 1)
 
 
-@pytest.mark.parametrize("whole_table", [False, True], ids=["keys-sent", "matches-read-whole"])
-async def test_a_round_finds_the_prior_matches_whether_it_sends_its_keys_or_reads_them_all(with_roster, monkeypatch,
-                                                                                           whole_table):
-    """A round with as many keys as there are matches reads the matches whole (``rematch._priors``):
-    changed and withdrawn are told apart from new the same way."""
-    if whole_table:
-        monkeypatch.setattr(rematch, "LARGE", 1)
-    sent: list[int] = []
-    temp_keys = rematch.bulk.temp_keys
-
-    async def spy(session, name, keys):
-        sent.append(keys.len())
-        await temp_keys(session, name, keys)
-
-    monkeypatch.setattr(rematch.bulk, "temp_keys", spy)
+@pytest.mark.parametrize("fold_share", [0, 10], ids=["amendments-only", "folded-into-parts"])
+async def test_a_round_finds_the_prior_matches_in_the_parts_and_their_amendments(with_roster, monkeypatch,
+                                                                               fold_share):
+    """A round reads the matches' states from their parts with the amendments over them
+    (``amended.load``): changed and withdrawn are told apart from new the same way either way."""
+    monkeypatch.setattr(amended, "FOLD_SHARE", fold_share)  # 0: every change an amendment; 10: a few rows, folded
     first = HEADER + "".join(f"{id_number(i)},学生{i},孤儿,520102,,\n" for i in (1, 2))
     second = HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n{id_number(3)},学生3,建档立卡,520102,未脱贫,\n"
     reports = []
     for content, department in ((first, "civil_affairs"), (second, "civil_affairs"), (first, "poverty_office")):
         async with with_roster() as s, s.begin():
-            await s.execute(text("ANALYZE matches"))  # the estimate the round reads
             reports.append(await imports.import_department_lists(
                 s, uploads=[(department, content.encode(), "l.csv")], departments=DEPARTMENTS, by=BY))
     assert [(r.matched_new, r.matched_changed, r.withdrawn) for r in reports] == [(2, 0, 0), (1, 0, 1), (1, 1, 0)]
-    assert sent == ([] if whole_table else [2, 2, 2])  # the keys each round compared (its changed rows), or none
+    async with with_roster() as s:
+        parts = (await s.execute(text("SELECT part FROM sealed_snapshots WHERE kind = 'match_states'"))).scalars()
+        states = await amended.in_force(s, amended.STATES, FIELDS)
+    assert all(p.startswith("~") for p in parts) == (fold_share == 0)
+    assert states.height == 3 and states["active"].all()  # the withdrawn student matched again
 
 
 @pytest.mark.parametrize("made_up", [False, True], ids=["student-keys", "made-up-owners"])

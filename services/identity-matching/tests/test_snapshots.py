@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
+from aid_chassis import bulk
 from aid_chassis.fields import SealedFieldError
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import export
-from identity_matching.service_layer import imports, match_texts, snapshots
+from identity_matching.service_layer import amended, imports, snapshots
 from tests.factories import FIELDS, id_number
 
 from .conftest import BY, ROSTER
@@ -40,7 +41,8 @@ async def test_the_roster_and_lists_are_stored_sealed_with_no_row_in_the_clear(w
         held: dict[tuple[str, str], int] = {}
         for kind, scope, rows, _ in stored:
             held[kind, scope] = held.get((kind, scope), 0) + rows
-        assert held == {("department", "civil_affairs"): 3, ("roster", ""): 3, ("matches", ""): 2}
+        assert held == {("department", "civil_affairs"): 3, ("roster", ""): 3, ("matches", ""): 2,
+                        ("match_states", ""): 2}
         for *_, blob in stored:
             assert id_number(1).encode() not in blob and "学生1".encode() not in blob
         roster = await snapshots.load(s, snapshots.ROSTER, FIELDS)
@@ -101,36 +103,39 @@ async def test_importing_the_same_roster_again_rewrites_no_part(with_roster):
 
 
 async def _exported(s) -> list[str]:
-    return [text for part in [p async for p in match_texts.each_part(s, FIELDS)]
+    return [text for part in [p async for p in amended.each_part(s, amended.TEXTS, FIELDS)]
             for text in part["canonical"]]
 
 
-async def test_matches_text_stored_before_the_vault_is_exported_then_moved_by_the_next_comparison(with_roster):
+async def test_matches_stored_before_the_vault_are_exported_then_moved_by_the_next_comparison(with_roster):
     await _import_list(with_roster, _list(1, 2))
-    async with with_roster() as s, s.begin():
-        texts = dict((await match_texts.in_force(s, FIELDS)).iter_rows())
-        for key, canonical in texts.items():  # as migration 0011 found them: in the matches' rows
-            await s.execute(update(tables.matches).where(tables.matches.c.student_key == key).values(canonical=canonical))
-        await s.execute(text("DELETE FROM sealed_snapshots WHERE kind = 'matches'"))
+    async with with_roster() as s, s.begin():  # as migration 0011 found them: the matches' rows with their texts
+        texts = await amended.in_force(s, amended.TEXTS, FIELDS)
+        states = await amended.in_force(s, amended.STATES, FIELDS)
+        await bulk.copy_in(s, "matches", states.join(texts, on="student_key", how="left"))
+        await s.execute(text("DELETE FROM sealed_snapshots WHERE kind IN ('matches', 'match_states')"))
     async with with_roster() as s:
-        assert await _exported(s) == [texts[k] for k in sorted(texts)]
+        assert await _exported(s) == texts.sort("student_key")["canonical"].to_list()
+        assert (await amended.in_force(s, amended.STATES, FIELDS)).sort("student_key").equals(states.sort("student_key"))
     await _import_list(with_roster, _list(1, 2, 3))  # compares student 3 only
     async with with_roster() as s:
-        assert await s.scalar(select(func.count()).where(tables.matches.c.canonical.is_not(None))) == 0
+        assert await s.scalar(select(func.count()).select_from(tables.matches)) == 0  # moved into the parts
         exported = await _exported(s)
-    assert len(exported) == 3 and set(texts.values()) < set(exported)
+        moved = await amended.in_force(s, amended.STATES, FIELDS)
+    assert len(exported) == 3 and set(texts["canonical"]) < set(exported)
+    assert moved.height == 3 and moved.join(states, on=list(states.columns), how="semi").height == 2
 
 
 async def _parts_and_ids(sessions) -> tuple[list[str], list[str]]:
     async with sessions() as s:
         parts = (await s.execute(select(tables.sealed_snapshots.c.part)
                                  .where(tables.sealed_snapshots.c.kind == "matches"))).scalars().all()
-        texts = await match_texts.in_force(s, FIELDS)
+        texts = await amended.in_force(s, amended.TEXTS, FIELDS)
     return sorted(parts), sorted(export.row(t)[0] for t in texts["canonical"])
 
 
 async def test_a_few_changed_matches_are_sealed_as_amendments_then_folded_into_the_parts(with_roster, monkeypatch):
-    monkeypatch.setattr(match_texts, "FOLD_SHARE", 1)  # amend while the changes are no more than the parts' rows
+    monkeypatch.setattr(amended, "FOLD_SHARE", 1)  # amend while the changes are no more than the parts' rows
     await _import_list(with_roster, _list(1, 2))
     parts, ids = await _parts_and_ids(with_roster)
     assert not [p for p in parts if p.startswith("~")] and ids == [id_number(1), id_number(2)]
@@ -151,7 +156,7 @@ async def test_a_departments_rows_stored_before_the_vault_are_compared_then_move
             name="学生2", household_region="520102", poverty_status="not_out", exit_year=None, batch_id="B-old"))
     await _import_list(with_roster, _list(2))  # civil_affairs: student 2 compared with both departments' rows
     async with with_roster() as s:
-        [text_] = (await match_texts.in_force(s, FIELDS))["canonical"].to_list()
+        [text_] = (await amended.in_force(s, amended.TEXTS, FIELDS))["canonical"].to_list()
     assert "registered_poor" in text_ and "orphan" in text_
     async with with_roster() as s, s.begin():
         again = await imports.import_department_list(

@@ -114,15 +114,6 @@ def _csv_value(column: str, kind: pl.DataType) -> str:
     return f"""coalesce('"' || replace({text}, '"', '""') || '"', '')"""
 
 
-async def temp_keys(session: AsyncSession, name: str, keys: pl.Series) -> None:
-    """A temporary one-column table ``name(student_key)`` holding ``keys`` (each once), dropped at commit."""
-    connection = await driver(session)
-    await connection.execute(f"DROP TABLE IF EXISTS {name}")
-    await connection.execute(f"CREATE TEMP TABLE {name} (student_key text) ON COMMIT DROP")
-    await copy_in(session, name, keys.unique().alias("student_key").to_frame())
-    await connection.execute(f"ANALYZE {name}")
-
-
 BATCH_EVENTS = 5_000  # events per packed outbox row
 
 

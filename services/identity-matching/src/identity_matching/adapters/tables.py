@@ -14,7 +14,7 @@ sealed_snapshots = Table(  # the roster ("roster", "") and each department's lis
     "sealed_snapshots", metadata,
     Column("kind", String(20), primary_key=True),
     Column("scope", String(40), primary_key=True),
-    Column("part", String(12), primary_key=True),  # its students' keys' first character, or ~<n> (match_texts)
+    Column("part", String(12), primary_key=True),  # its students' keys' first character, or ~<n> (amended)
     Column("batch_id", String(40), nullable=False),  # the import that stored the part
     Column("rows", Integer, nullable=False),
     Column("sealed", LargeBinary, nullable=False),  # aid_chassis.vault.seal_frame

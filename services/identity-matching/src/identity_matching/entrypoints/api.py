@@ -18,7 +18,7 @@ from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.files import MAX_BYTES, UnreadableFile, rejections_to_csv
 from identity_matching.entrypoints import institution_routes, student_routes
-from identity_matching.service_layer import candidates, imports, match_texts, personal, snapshots
+from identity_matching.service_layer import amended, candidates, imports, personal, snapshots
 from identity_matching.service_layer.trail import log
 from identity_matching.settings import Settings
 
@@ -174,7 +174,7 @@ async def export_matches(db=Depends(session), who: Principal = Depends(allow(Rol
     async def lines():
         yield export.header()
         await snapshots.consistent(db)  # the parts and amendments of one moment
-        async for part in match_texts.each_part(db, cipher):
+        async for part in amended.each_part(db, amended.TEXTS, cipher):
             for canonical in part.sort("student_key")["canonical"]:
                 yield export.line(canonical)
 

@@ -20,14 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import bulk
 from aid_chassis.fields import FieldCipher
 from identity_matching.adapters import tables
-from identity_matching.service_layer import snapshots
+from identity_matching.service_layer import amended, snapshots
 from identity_matching.service_layer.rematch import Compared
 
 Coverage = dict[str, tuple[int, int]]  # department → (enrolled, matched)
-PROBE_UP_TO = 50_000  # people on the lists up to which coverage is counted by index probes
+PROBE_UP_TO = 50_000  # people on the lists up to which only their parts of the matches are opened
 
 
 def from_comparison(lists: dict[str, pl.Series], compared: Compared) -> Coverage:
@@ -58,11 +57,9 @@ async def in_transaction(session: AsyncSession, departments: list[str], people: 
                                   columns=["department", "student_key"])).unique()
     enrolled = await snapshots.load(session, snapshots.ROSTER, cipher, columns=["student_key"],
                                     keys=lists["student_key"].unique())
-    if people <= PROBE_UP_TO:
-        matched = await bulk.copy_out(session, "SELECT student_key FROM matches WHERE active AND student_key = ANY(%s)",
-                                      {"student_key": pl.String}, [lists["student_key"].unique().to_list()])
-    else:
-        matched = await bulk.copy_out(session, "SELECT student_key FROM matches WHERE active", {"student_key": pl.String})
+    states = await amended.load(session, amended.STATES, cipher, columns=["student_key", "active"],
+                                keys=lists["student_key"].unique() if people <= PROBE_UP_TO else None)
+    matched = states.filter(pl.col("active"))
     counted = lists.with_columns(enrolled=pl.col("student_key").is_in(enrolled["student_key"].implode()),
                                  matched=pl.col("student_key").is_in(matched["student_key"].implode()))
     totals = counted.group_by("department").agg(pl.col("enrolled").sum(), pl.col("matched").sum())

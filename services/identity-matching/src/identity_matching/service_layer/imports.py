@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
 import polars as pl
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis import outbox
@@ -21,7 +21,7 @@ from aid_contracts import Envelope, ListImported
 from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import candidates, coverage, institutions, personal, snapshots
+from identity_matching.service_layer import amended, candidates, coverage, institutions, personal, snapshots
 from identity_matching.service_layer.rematch import SOURCE, Compared, Stopwatch, compare, rematch, serialise
 
 
@@ -257,7 +257,8 @@ async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affecte
         changes = await rematch(session, affected, batch_id=batch.batch_id, policy=by.policy, fields=by.fields,
                                 clock=clock)
     with clock.stage("report"):
-        matched = await session.scalar(select(func.count()).where(tables.matches.c.active)) or 0
+        states = await amended.load(session, amended.STATES, by.fields, columns=["student_key", "active"])
+        matched = int(states["active"].sum())
         listed = on_list.n_unique()  # a roster's 1.5 million keys: 0.35 s, counted once
     return await _record(session, batch, by, changes, enrolled=listed, matched=matched, listed=listed,
                          seconds=clock.seconds)

@@ -5,7 +5,7 @@ reviewer accepted are ``aid_chassis.fields`` tokens bound to their import row (`
 or department, opened only where they are shown or used, and so are a pushed batch's records
 waiting for its close (bound to ``feed:<batch>/<row>``). Values stored plain before sealing began
 open as they are. (The roster, the lists and the matches' text are sealed snapshots:
-``snapshots``, ``match_texts``.)
+``snapshots``, ``amended``.)
 """
 
 from __future__ import annotations

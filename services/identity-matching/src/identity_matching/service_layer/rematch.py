@@ -20,13 +20,13 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import bulk, db
+from aid_chassis import bulk
 from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
 from identity_matching.domain import bulk_match
 from identity_matching.domain.matching import EligibilityPolicy
-from identity_matching.service_layer import data_keys, match_texts, snapshots
+from identity_matching.service_layer import amended, data_keys, snapshots
 
 SOURCE = "identity-matching"
 WITHDRAWN_REASON = "不再出现在部门名单或学籍中 (no longer on any list or roster)"
@@ -35,8 +35,7 @@ FINDINGS = {"student_key": S, "department": S, "category": S, "name": S, "povert
             "exit_year": pl.Int16, "batch_id": S}
 ENROLMENTS = {"student_key": S, "id_number": S, "name": S, "school_code": S, "stage": S,
               "enrolment_region": S, "household_region": S}
-PRIORS = {"student_key": S, "match_id": S, "revision": pl.Int32, "fingerprint": S, "active": pl.Boolean,
-          "school_code": S}
+PRIORS = snapshots.MATCH_STATES.schema
 
 
 async def serialise(session: AsyncSession) -> None:
@@ -113,7 +112,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
             keys = await _relevant(session, keys, fields)
         findings = await _findings(session, keys, fields, stored)
         enrolments = await _enrolments(session, keys, fields)
-        priors = await _priors(session, keys)
+        priors = await amended.load(session, amended.STATES, fields, columns=list(PRIORS), keys=keys)
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
         found = bulk_match.changes(current, priors, number)
@@ -128,11 +127,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     packing = _Packing(found, batch_id, at, fields)
     try:
         with clock.stage("compare.store"):  # the events are packed meanwhile, by threads
-            await _store(session, found, priors)
-            active = found.filter(pl.col("active"))
-            await match_texts.amend(session, active.select("student_key", "canonical"),
-                                    found.filter(~pl.col("active"))["student_key"], batch_id=batch_id, cipher=fields)
-            del active
+            await _store(session, found, batch_id=batch_id, cipher=fields)
         with clock.stage("compare.queue"):  # each slice as it is packed, while the last ones are still sealed
             async with aclosing(packing.slices()) as slices:
                 async for packed in slices:
@@ -150,25 +145,8 @@ async def _relevant(session: AsyncSession, keys: pl.Series, fields: FieldCipher)
     if keys.len() < LARGE:
         return keys
     listed = await snapshots.load(session, snapshots.LIST, fields, columns=["student_key"])
-    known = pl.concat([listed, await bulk.copy_out(session, "SELECT student_key FROM matches", {"student_key": S})])
+    known = pl.concat([listed, await amended.load(session, amended.STATES, fields, columns=["student_key"])])
     return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
-
-
-async def _priors(session: AsyncSession, keys: pl.Series) -> pl.DataFrame:
-    """The stored matches of ``keys``. A round of ``LARGE`` keys or more, at least half as many as
-    there are matches (a province's lists), reads them all and keeps its own: sending 700,000 keys
-    took longer. The matches are counted as of the last ``ANALYZE``; never analyzed and not empty:
-    not known, the keys are sent."""
-    columns = ", ".join(PRIORS)
-    stored = await session.scalar(text(
-        "SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint WHEN pg_relation_size(oid) = 0 THEN 0 END "
-        "FROM pg_class WHERE oid = 'matches'::regclass"))
-    if keys.len() >= LARGE and stored is not None and keys.len() * 2 >= stored:
-        every = await bulk.copy_out(session, f"SELECT {columns} FROM matches", PRIORS)  # noqa: S608
-        return every.join(keys.to_frame("student_key"), on="student_key", how="semi")
-    await bulk.temp_keys(session, "_affected", keys)
-    joined = f"SELECT {columns} FROM matches JOIN _affected USING (student_key)"  # noqa: S608
-    return await bulk.copy_out(session, joined, PRIORS)
 
 
 async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, stored: pl.DataFrame | None
@@ -189,29 +167,14 @@ async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCiphe
     return await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS), keys=keys)
 
 
-async def _store(session: AsyncSession, found: pl.DataFrame, priors: pl.DataFrame) -> None:
-    """Write the changed matches: first matches straight in, the others through one upsert."""
-    if found.is_empty():
-        return
-    rows = found.select("student_key", "match_id", "revision", pl.col("fingerprint").fill_null(""), "active",
-                        "school_code", pl.lit(None, dtype=S).alias("canonical"),  # sealed apart (snapshots.MATCHES)
-                        pl.lit(datetime.now(UTC).isoformat()).alias("updated_at")).sort("student_key")
-    known = priors.select("student_key")
-    first = rows if known.is_empty() else rows.join(known, on="student_key", how="anti")  # a first round: no copy
-    await bulk.copy_in(session, "matches", first)
-    await bulk.refresh_statistics(session, "matches", first.height)
-    if first.height == rows.height:
-        return
-    del first
-    again = rows.join(known, on="student_key", how="semi")
-    driver = await db.driver(session)
-    await driver.execute("CREATE TEMP TABLE _changed (LIKE matches) ON COMMIT DROP")
-    await bulk.copy_in(session, "_changed", again)
-    await driver.execute(
-        "UPDATE matches m SET revision = c.revision, fingerprint = c.fingerprint, active = c.active, "
-        "school_code = c.school_code, canonical = c.canonical, updated_at = c.updated_at "
-        "FROM _changed c WHERE m.student_key = c.student_key")
-    await driver.execute("DROP TABLE _changed")
+async def _store(session: AsyncSession, found: pl.DataFrame, *, batch_id: str, cipher: FieldCipher) -> None:
+    """Put the changed matches in force: their texts (a withdrawn match's taken out), then their
+    states (first: the texts' first fold reads the texts stored before from the rows it clears)."""
+    texts = found.select("student_key", pl.when(pl.col("active")).then(pl.col("canonical")).alias("canonical"))
+    await amended.amend(session, amended.TEXTS, texts, batch_id=batch_id, cipher=cipher)
+    del texts
+    states = found.select(*PRIORS).with_columns(pl.col("fingerprint").fill_null(""))
+    await amended.amend(session, amended.STATES, states, batch_id=batch_id, cipher=cipher)
 
 
 QUEUE_SLICE = 25_000  # events a packer encodes at a time (a province's round at once took 1.8 GB more)

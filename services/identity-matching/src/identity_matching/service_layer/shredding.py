@@ -7,13 +7,14 @@ sealed under the platform's ring: nothing to destroy for them alone).
 
 from __future__ import annotations
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aid_chassis.auth import Principal
 from aid_chassis.fields import FieldCipher
 from identity_matching.adapters import tables
-from identity_matching.service_layer import data_keys, rematch
+from identity_matching.service_layer import amended, data_keys, rematch
 from identity_matching.service_layer.trail import log
 
 
@@ -29,7 +30,9 @@ async def shred(session: AsyncSession, key: str, ring: FieldCipher, who: Princip
     """Destroy the student's data key and record who did it and why, in the caller's transaction.
     ``ShredRefused`` by the rules; LookupError when the student has no data key."""
     await rematch.serialise(session)  # not while a comparison issues keys
-    active = await session.scalar(select(tables.matches.c.active).where(tables.matches.c.student_key == key))
+    states = await amended.load(session, amended.STATES, ring, columns=["student_key", "active"],
+                                keys=pl.Series([key], dtype=pl.String))
+    active = states["active"].first()  # None: never matched
     if active:
         raise ShredRefused("still_matched", "该学生仍在比对结果中：请先从部门名单或学籍中移除 "
                                             "(the student still matches: take them off the lists or roster first)")

@@ -63,6 +63,9 @@ LIST = Kind("department", {"department": S, "student_key": S, "category": S, "id
             ("department", "student_key", "category"), tables.department_records, "department")
 MATCHES = Kind("matches", {"student_key": S, "canonical": S}, ("student_key",), tables.matches, None,
                "active AND canonical IS NOT NULL")  # each match in force as its canonical text (MatchFacts)
+MATCH_STATES = Kind("match_states", {"student_key": S, "match_id": S, "revision": pl.Int32, "fingerprint": S,
+                                     "active": pl.Boolean, "school_code": S},
+                    ("student_key",), tables.matches, None)  # every match made, as a comparison compares it again
 PART = pl.col("student_key").str.slice(0, 1)
 WORKERS = min(os.cpu_count() or 1, 4)
 
