@@ -30,11 +30,17 @@ async def issue(session: AsyncSession, owners: list[str], ring: FieldCipher) -> 
     """Every owner's data key, in the order of ``owners``: the one issued before, or a new one (its
     bucket stored again and queued). A list, not found through the buckets: their plaintexts (a
     province's 600,000 keys) are let go before the round's store, its peak."""
+    keys, changed = await draw(session, owners, ring)
+    await save(session, changed, ring)
+    return keys
+
+
+async def draw(session: AsyncSession, owners: list[str], ring: FieldCipher) -> tuple[list[bytes], dict[int, bytes]]:
+    """``issue`` but the store: the keys, and the buckets it changed (plaintexts) for ``save`` to
+    store and queue before any event sealed under one of their keys is queued."""
     plains = await _load(session, datakeys.buckets_of(owners), ring)
     keys, changed = datakeys.issued(plains, owners)
-    del plains
-    await _save(session, changed, ring)
-    return keys
+    return keys, changed
 
 
 async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
@@ -44,7 +50,7 @@ async def shred(session: AsyncSession, owner: str, ring: FieldCipher) -> bool:
     entries = datakeys.unpack((await _load(session, [bucket], ring)).get(bucket, b""))
     if sid not in entries:
         return False
-    await _save(session, {bucket: datakeys.pack({k: v for k, v in entries.items() if k != sid})}, ring)
+    await save(session, {bucket: datakeys.pack({k: v for k, v in entries.items() if k != sid})}, ring)
     return True
 
 
@@ -65,7 +71,7 @@ async def rekey(sessions: async_sessionmaker, ring: FieldCipher, progress: Calla
                 stale[bucket] = datakeys.open_plain(ring, bucket, sealed)
             except (SealedFieldError, ValueError):
                 unopened += 1
-        await _save(session, stale, ring)
+        await save(session, stale, ring)
     progress(f"data_keys: {len(stale)} buckets sealed and published again, {unopened} not opened")
     return {"resealed": len(stale), "unopened": unopened}
 
@@ -108,7 +114,7 @@ async def _load(session: AsyncSession, buckets: list[int], ring: FieldCipher) ->
     return {bucket: datakeys.open_plain(ring, bucket, sealed) for bucket, sealed in rows}
 
 
-async def _save(session: AsyncSession, buckets: dict[int, bytes], ring: FieldCipher) -> None:
+async def save(session: AsyncSession, buckets: dict[int, bytes], ring: FieldCipher) -> None:
     """Store the buckets' plaintexts sealed, and queue them for ``aid.student-keys.v1``."""
     if not buckets:
         return

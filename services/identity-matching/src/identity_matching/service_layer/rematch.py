@@ -122,11 +122,13 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                             findings.select("student_key", "department"), since, number)
         del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
-        found = await _with_data_keys(session, found, fields)
+        found, buckets = await _with_data_keys(session, found, fields)
     at = datetime.now(UTC).isoformat()
     packing = _Packing(found, batch_id, at, fields)
     try:
         with clock.stage("compare.store"):  # the events are packed meanwhile, by threads
+            await data_keys.save(session, buckets, fields)  # queued before the events
+            del buckets
             await _store(session, found, batch_id=batch_id, cipher=fields)
         with clock.stage("compare.queue"):  # each slice as it is packed, while the last ones are still sealed
             async with aclosing(packing.slices()) as slices:
@@ -180,13 +182,16 @@ async def _store(session: AsyncSession, found: pl.DataFrame, *, batch_id: str, c
 QUEUE_SLICE = 25_000  # events a packer encodes at a time (a province's round at once took 1.8 GB more)
 
 
-async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: FieldCipher) -> pl.DataFrame:
-    """``found`` with each student's own data key (``data_key``), issued for the students whose events
-    carry their ID number or name (a withdrawal carries neither: null)."""
+async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: FieldCipher
+                          ) -> tuple[pl.DataFrame, dict[int, bytes]]:
+    """``found`` with each student's own data key (``data_key``), drawn for the students whose events
+    carry their ID number or name (a withdrawal carries neither: null), and the buckets to store
+    (``data_keys.save``: sealed and written while the events are packed)."""
     carries = found.select(pl.any_horizontal(pl.col(name).is_not_null() for name in PERSONAL)).to_series()
-    issued = iter(await data_keys.issue(session, found["student_key"].filter(carries).to_list(), fields))
+    drawn, buckets = await data_keys.draw(session, found["student_key"].filter(carries).to_list(), fields)
+    issued = iter(drawn)
     keys = [next(issued) if carried else None for carried in carries.to_list()]
-    return found.with_columns(pl.Series("data_key", keys, dtype=pl.Binary))
+    return found.with_columns(pl.Series("data_key", keys, dtype=pl.Binary)), buckets
 
 
 class _Packing:
