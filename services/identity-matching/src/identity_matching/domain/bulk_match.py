@@ -111,4 +111,7 @@ def event_data(found: pl.DataFrame, *, batch_id: str, at: str, reason: str) -> p
                         "source_batches").struct.json_encode()
     withdrawn = pl.struct("match_id", "revision", "school_code", pl.lit(reason).alias("reason"),
                           pl.lit(batch_id).alias("batch_id"), pl.lit(at).alias("withdrawn_at")).struct.json_encode()
+    active = found["active"]
+    if active.all() or not active.any():  # a province's first round: no withdrawal's text made for nothing
+        return found.select((matched if active.all() else withdrawn).alias("data"))["data"]
     return found.select(pl.when("active").then(matched).otherwise(withdrawn).alias("data"))["data"]
