@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from sqlalchemy import text
 
 from aid_chassis import outbox
 from aid_chassis.fields import FieldCipher, ShreddedFieldError
+from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
 from identity_matching.service_layer import amended, coverage, data_keys, imports
@@ -140,25 +142,30 @@ async def test_after_a_roster_import_a_list_is_counted_again(with_roster):
     assert (report.lists[0].matched, report.lists[0].not_enrolled) == (2, 1)
 
 
-@pytest.mark.parametrize("fold_share", [0, 10], ids=["amendments-only", "folded-into-parts"])
+@pytest.mark.parametrize("fold_share", [0, 10], ids=["amendments-over-parts", "folded-into-parts"])
 async def test_a_round_finds_the_prior_matches_in_the_parts_and_their_amendments(with_roster, monkeypatch,
                                                                                fold_share):
     """A round reads the matches' states from their parts with the amendments over them
-    (``amended.load``): changed and withdrawn are told apart from new the same way either way."""
-    monkeypatch.setattr(amended, "FOLD_SHARE", fold_share)  # 0: every change an amendment; 10: a few rows, folded
+    (``amended.load``): changed and withdrawn are told apart from new the same way either way, and
+    a withdrawn match matched again goes on from its revision under its id."""
+    monkeypatch.setattr(amended, "FOLD_SHARE", fold_share)  # 0: every change after the first an amendment
     first = HEADER + "".join(f"{id_number(i)},学生{i},孤儿,520102,,\n" for i in (1, 2))
     second = HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n{id_number(3)},学生3,建档立卡,520102,未脱贫,\n"
-    reports = []
+    reports, twos, parts = [], [], []
+    two = student_key(id_number(2), BY.secret)
     for content, department in ((first, "civil_affairs"), (second, "civil_affairs"), (first, "poverty_office")):
         async with with_roster() as s, s.begin():
             reports.append(await imports.import_department_lists(
                 s, uploads=[(department, content.encode(), "l.csv")], departments=DEPARTMENTS, by=BY))
+        async with with_roster() as s:
+            parts += (await s.execute(text("SELECT part FROM sealed_snapshots WHERE kind = 'match_states'"))).scalars()
+            states = await amended.in_force(s, amended.STATES, FIELDS)
+        twos.append(states.filter(pl.col("student_key") == two).select("match_id", "revision", "active").row(0))
     assert [(r.matched_new, r.matched_changed, r.withdrawn) for r in reports] == [(2, 0, 0), (1, 0, 1), (1, 1, 0)]
-    async with with_roster() as s:
-        parts = (await s.execute(text("SELECT part FROM sealed_snapshots WHERE kind = 'match_states'"))).scalars()
-        states = await amended.in_force(s, amended.STATES, FIELDS)
-    assert all(p.startswith("~") for p in parts) == (fold_share == 0)
-    assert states.height == 3 and states["active"].all()  # the withdrawn student matched again
+    assert any(p.startswith("~") for p in parts) == (fold_share == 0)
+    assert states.height == 3 and states["active"].all()
+    assert [(revision, active) for _, revision, active in twos] == [(1, True), (2, False), (3, True)]
+    assert len({match_id for match_id, _, _ in twos}) == 1
 
 
 @pytest.mark.parametrize("made_up", [False, True], ids=["student-keys", "made-up-owners"])

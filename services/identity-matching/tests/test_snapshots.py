@@ -3,10 +3,15 @@ or name in the clear, rows stored before the vault still read, unchanged rows ke
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from alembic import command
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from aid_chassis import bulk
+from aid_chassis.migrations import alembic_config
 from aid_chassis.fields import SealedFieldError
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
@@ -164,3 +169,16 @@ async def test_a_departments_rows_stored_before_the_vault_are_compared_then_move
             content=(HEADER + f"{id_number(2)},学生2,建档立卡,520102,未脱贫,\n").encode())
         assert await s.scalar(select(func.count()).select_from(tables.department_records)) == 0
     assert (again.matched_new, again.matched_changed, again.withdrawn) == (0, 0, 0)
+
+
+async def test_going_back_past_0014_is_refused_once_the_matches_states_are_sealed(migrate, engine_for):
+    url = migrate("identity_matching")
+    config = alembic_config("identity_matching:migrations", url)
+    await asyncio.to_thread(command.downgrade, config, "0013")  # nothing sealed yet: the rows are all there
+    await asyncio.to_thread(command.upgrade, config, "head")
+    sessions = async_sessionmaker(engine_for(url), expire_on_commit=False)
+    async with sessions() as s, s.begin():
+        await imports.import_roster(s, content=ROSTER.encode(), file_name="r.csv", by=BY)
+    await _import_list(sessions, _list(1, 2))
+    with pytest.raises(RuntimeError, match="past 0014"):
+        await asyncio.to_thread(command.downgrade, config, "0013")

@@ -10,7 +10,8 @@ from aid_chassis.tables import ChassisTables
 metadata = MetaData()
 chassis = ChassisTables(metadata)
 
-sealed_snapshots = Table(  # the roster ("roster", "") and each department's list ("department", its name), sealed
+sealed_snapshots = Table(  # the roster ("roster", "") and each department's list ("department", its name), the
+    # matches' texts ("matches", "") and states ("match_states", ""), sealed
     "sealed_snapshots", metadata,
     Column("kind", String(20), primary_key=True),
     Column("scope", String(40), primary_key=True),
@@ -85,7 +86,7 @@ import_batches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-matches = Table(
+matches = Table(  # before migration 0014 only: the states now sealed (service_layer/amended.STATES), rows moved
     "matches", metadata,
     Column("student_key", String(64), primary_key=True),
     Column("match_id", String(40), nullable=False),  # unique by construction (bulk_match.match_ids)

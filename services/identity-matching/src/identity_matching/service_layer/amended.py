@@ -41,7 +41,7 @@ class Amended:
 TEXTS = Amended(MATCHES, pl.col("canonical").is_not_null(),  # a withdrawn match: no text
                 f"UPDATE matches SET canonical = NULL WHERE {MATCHES.legacy_rows}")
 STATES = Amended(MATCH_STATES, pl.lit(True),  # every match ever made, withdrawn ones too (their revision goes on)
-                 "DELETE FROM matches WHERE canonical IS NULL")  # the texts' first fold comes first (``rematch``)
+                 "DELETE FROM matches")  # after the texts' first fold, in the same round (``rematch._store``)
 
 
 async def _sizes(session: AsyncSession, kind: Kind) -> dict[str, int]:
@@ -71,7 +71,7 @@ async def amend(session: AsyncSession, amended: Amended, change: pl.DataFrame, *
     change = change.select(list(kind.schema)).cast(kind.schema)
     sizes = await _sizes(session, kind)
     parts = sum(n for p, n in sizes.items() if not p.startswith(AMENDMENT))
-    if (sum(sizes.values()) - parts + change.height) * FOLD_SHARE <= parts:
+    if sizes and (sum(sizes.values()) - parts + change.height) * FOLD_SHARE <= parts:  # the first: a fold (legacy)
         name = f"{AMENDMENT}{len(sizes) - len([p for p in sizes if not p.startswith(AMENDMENT)]) + 1:08d}"
         sealed = await asyncio.to_thread(seal_frame, change, cipher, bound_name(kind, "", name))
         await snapshots.write_part(await db.driver(session), kind, "", name, batch_id,

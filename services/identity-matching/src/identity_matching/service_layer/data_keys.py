@@ -28,8 +28,7 @@ HEADERS = {"content-type": "application/octet-stream", "aid-data-keys": "bucket"
 
 async def issue(session: AsyncSession, owners: list[str], ring: FieldCipher) -> list[bytes]:
     """Every owner's data key, in the order of ``owners``: the one issued before, or a new one (its
-    bucket stored again and queued). A list, not found through the buckets: their plaintexts (a
-    province's 600,000 keys) are let go before the round's store, its peak."""
+    bucket stored again and queued). A list, not found through the buckets."""
     keys, changed = await draw(session, owners, ring)
     await save(session, changed, ring)
     return keys
@@ -37,7 +36,8 @@ async def issue(session: AsyncSession, owners: list[str], ring: FieldCipher) -> 
 
 async def draw(session: AsyncSession, owners: list[str], ring: FieldCipher) -> tuple[list[bytes], dict[int, bytes]]:
     """``issue`` but the store: the keys, and the buckets it changed (plaintexts) for ``save`` to
-    store and queue before any event sealed under one of their keys is queued."""
+    store and queue before any event sealed under one of their keys is queued (a round saves them
+    while its events are sealed and packed, and lets them go before its store of the matches)."""
     plains = await _load(session, datakeys.buckets_of(owners), ring)
     keys, changed = datakeys.issued(plains, owners)
     return keys, changed

@@ -1,8 +1,7 @@
 """Re-comparison of a set of students: emit new, changed and withdrawn matches only.
 
-Reads the findings and enrolments of the affected students from the sealed snapshots and their
-prior matches with ``COPY``,
-decides with ``domain.bulk_match`` and writes the changed matches and their events back in
+Reads the findings, enrolments and prior matches of the affected students from the sealed
+snapshots (``snapshots``, ``amended``), decides with ``domain.bulk_match`` and writes the changed matches and their events back in
 bulk, all in the caller's transaction.
 """
 
@@ -120,7 +119,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                             enrolments["student_key"].unique(), current["student_key"],
                             priors.filter(pl.col("active"))["student_key"],
                             findings.select("student_key", "department"), since, number)
-        del current, enrolments, findings  # a province's round: a few hundred MB the store does not need
+        del current, enrolments, findings, priors  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
         found, buckets = await _with_data_keys(session, found, fields)
     at = datetime.now(UTC).isoformat()
