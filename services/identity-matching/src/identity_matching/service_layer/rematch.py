@@ -1,8 +1,8 @@
 """Re-comparison of a set of students: emit new, changed and withdrawn matches only.
 
 Reads the findings, enrolments and prior matches of the affected students from the sealed
-snapshots (``snapshots``, ``amended``), decides with ``domain.bulk_match`` and writes the changed matches and their events back in
-bulk, all in the caller's transaction.
+snapshots (``snapshots``, ``amended``), decides with ``domain.bulk_match`` and writes the changed
+matches and their events back in bulk, all in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCiphe
 
 async def _store(session: AsyncSession, found: pl.DataFrame, *, batch_id: str, cipher: FieldCipher) -> None:
     """Put the changed matches in force: their texts (a withdrawn match's taken out), then their
-    states (first: the texts' first fold reads the texts stored before from the rows it clears)."""
+    states — in that order: the states' first fold deletes the rows stored before, whose texts the
+    texts' first fold moves."""
     texts = found.select("student_key", pl.when(pl.col("active")).then(pl.col("canonical")).alias("canonical"))
     await amended.amend(session, amended.TEXTS, texts, batch_id=batch_id, cipher=cipher)
     del texts
