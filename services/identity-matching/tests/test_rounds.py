@@ -11,7 +11,7 @@ from aid_chassis.fields import FieldCipher, ShreddedFieldError
 from aid_contracts.keys import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain.files import UnreadableFile
-from identity_matching.service_layer import amended, coverage, data_keys, imports
+from identity_matching.service_layer import amended, coverage, data_keys, imports, rematch
 from tests.factories import FIELD_KEYS, FIELDS, id_number
 
 from .conftest import BY, ROSTER
@@ -166,6 +166,23 @@ async def test_a_round_finds_the_prior_matches_in_the_parts_and_their_amendments
     assert states.height == 3 and states["active"].all()
     assert [(revision, active) for _, revision, active in twos] == [(1, True), (2, False), (3, True)]
     assert len({match_id for match_id, _, _ in twos}) == 1
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["keys-opened", "every-part-opened"])
+async def test_a_roster_import_compares_those_on_a_list_or_with_a_match(with_roster, monkeypatch, large):
+    """A roster's import narrows its keys to those on a list or with a prior match
+    (``rematch._relevant``), from every part of the matches' states at ``LARGE`` keys or more."""
+    if large:
+        monkeypatch.setattr(rematch, "LARGE", 1)
+    listed = HEADER + "".join(f"{id_number(i)},学生{i},孤儿,520102,,\n" for i in (1, 2))
+    async with with_roster() as s, s.begin():
+        await imports.import_department_lists(s, uploads=[("civil_affairs", listed.encode(), "l.csv")],
+                                              departments=DEPARTMENTS, by=BY)
+    header, first, _, third = ROSTER.splitlines()  # student 2 leaves the roster
+    async with with_roster() as s, s.begin():
+        report = await imports.import_roster(s, content=f"{header}\n{first}\n{third}\n".encode(),
+                                             file_name="r.csv", by=BY)
+    assert (report.matched_new, report.matched_changed, report.withdrawn, report.matched) == (0, 0, 1, 1)
 
 
 @pytest.mark.parametrize("made_up", [False, True], ids=["student-keys", "made-up-owners"])

@@ -44,6 +44,12 @@ STATES = Amended(MATCH_STATES, pl.lit(True),  # every match ever made, withdrawn
                  "DELETE FROM matches")  # after the texts' first fold, in the same round (``rematch._store``)
 
 
+def _names(sizes: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The parts' names and the amendments' (in order) of a kind's ``_sizes``."""
+    return (sorted(p for p in sizes if not p.startswith(AMENDMENT)),
+            sorted(p for p in sizes if p.startswith(AMENDMENT)))
+
+
 async def _sizes(session: AsyncSession, kind: Kind) -> dict[str, int]:
     driver = await db.driver(session)
     cursor = await driver.execute("SELECT part, rows FROM sealed_snapshots WHERE kind = %s AND scope = ''",
@@ -54,7 +60,7 @@ async def _sizes(session: AsyncSession, kind: Kind) -> dict[str, int]:
 async def _amendments(session: AsyncSession, kind: Kind, cipher: FieldCipher, sizes: dict[str, int]
                       ) -> pl.DataFrame:
     """The amendments in order, the last of each key kept."""
-    names = sorted(p for p in sizes if p.startswith(AMENDMENT))
+    _, names = _names(sizes)
     if not names:
         return kind.empty()
     sealed = await sealed_parts(session, kind, scopes=[""], without=[], parts=names)
@@ -70,9 +76,10 @@ async def amend(session: AsyncSession, amended: Amended, change: pl.DataFrame, *
     kind = amended.kind
     change = change.select(list(kind.schema)).cast(kind.schema)
     sizes = await _sizes(session, kind)
-    parts = sum(n for p, n in sizes.items() if not p.startswith(AMENDMENT))
-    if sizes and (sum(sizes.values()) - parts + change.height) * FOLD_SHARE <= parts:  # the first: a fold (legacy)
-        name = f"{AMENDMENT}{len(sizes) - len([p for p in sizes if not p.startswith(AMENDMENT)]) + 1:08d}"
+    parts, amendments = _names(sizes)
+    in_parts = sum(sizes[p] for p in parts)
+    if sizes and (sum(sizes.values()) - in_parts + change.height) * FOLD_SHARE <= in_parts:  # the first: a fold
+        name = f"{AMENDMENT}{len(amendments) + 1:08d}"
         sealed = await asyncio.to_thread(seal_frame, change, cipher, bound_name(kind, "", name))
         await snapshots.write_part(await db.driver(session), kind, "", name, batch_id,
                                    Part(sealed, change.height, change["student_key"], change["student_key"]))
@@ -132,7 +139,7 @@ async def each_part(session: AsyncSession, amended: Amended, cipher: FieldCipher
     kind = amended.kind
     sizes = await _sizes(session, kind)
     changed = by_part(await _amendments(session, kind, cipher, sizes))
-    for part in sorted({p for p in sizes if not p.startswith(AMENDMENT)} | set(changed)):
+    for part in sorted(set(_names(sizes)[0]) | set(changed)):
         sealed = await sealed_parts(session, kind, scopes=[""], without=[], parts=[part])
         [old] = await asyncio.to_thread(opened, kind, sealed, cipher, list(kind.schema), None) or [kind.empty()]
         yield _applied(old, changed.get(part, kind.empty()), amended).sort("student_key")
@@ -152,7 +159,7 @@ async def load(session: AsyncSession, amended: Amended, cipher: FieldCipher, *, 
     kind = amended.kind
     sizes = await _sizes(session, kind)
     changed = await _amendments(session, kind, cipher, sizes)
-    parts = sorted(p for p in sizes if not p.startswith(AMENDMENT))
+    parts, _ = _names(sizes)
     if keys is not None:
         changed = changed.join(keys.to_frame("student_key"), on="student_key", how="semi")
         parts = sorted(set(parts) & set(keys.str.slice(0, 1).unique().to_list()))

@@ -107,11 +107,11 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         return _nothing(keys, since)
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
+        priors = await _priors(session, keys, fields)
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
-            keys = await _relevant(session, keys, fields)
+            keys = await _relevant(session, keys, priors["student_key"], fields)
         findings = await _findings(session, keys, fields, stored)
         enrolments = await _enrolments(session, keys, fields)
-        priors = await amended.load(session, amended.STATES, fields, columns=list(PRIORS), keys=keys)
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
         found = bulk_match.changes(current, priors, number)
@@ -141,13 +141,24 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
 LARGE = 100_000
 
 
-async def _relevant(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.Series:
-    """Of very many keys (a whole roster), those that can match or had a match: the rest need no look."""
+async def _priors(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.DataFrame:
+    """The matches' states of ``keys``; of ``LARGE`` keys or more (a roster's, a province's lists'),
+    every part is opened whole and narrowed once."""
+    if keys.len() < LARGE:
+        return await amended.load(session, amended.STATES, fields, columns=list(PRIORS), keys=keys)
+    every = await amended.load(session, amended.STATES, fields, columns=list(PRIORS))
+    return every.join(keys.to_frame("student_key"), on="student_key", how="semi")
+
+
+async def _relevant(session: AsyncSession, keys: pl.Series, matched_before: pl.Series, fields: FieldCipher
+                    ) -> pl.Series:
+    """Of very many keys (a whole roster), those that can match (on a list) or had a match
+    (``matched_before``: those of them with a prior state): the rest need no look."""
     if keys.len() < LARGE:
         return keys
     listed = await snapshots.load(session, snapshots.LIST, fields, columns=["student_key"])
-    known = pl.concat([listed, await amended.load(session, amended.STATES, fields, columns=["student_key"])])
-    return keys.to_frame("student_key").join(known.unique(), on="student_key", how="semi")["student_key"]
+    known = pl.concat([listed["student_key"], matched_before]).unique().to_frame("student_key")
+    return keys.to_frame("student_key").join(known, on="student_key", how="semi")["student_key"]
 
 
 async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, stored: pl.DataFrame | None
