@@ -12,6 +12,7 @@ stage next to its floor in the same run:
                  whole record batches
 - import.*       the service's import of the roster, then of the four departments' lists in one
                  comparison round, with the seconds of each stage (read, validate, store, compare…)
+- outbox_mb      the compressed size of the packed events the round queued (PostgreSQL stores it)
 - publish        the outbox relay publishing every event
 - reimport_1pct  re-importing the largest list with 1% of its rows changed
 - peak_rss_mb    the benchmark process's peak memory: the pipeline with the files' bytes (the
@@ -35,6 +36,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from aid_chassis.fields import FieldCipher, new_key_text
@@ -122,6 +124,9 @@ async def _pipeline(sessions, departments: list[str], files: dict[str, bytes], b
         async with sessions() as s, s.begin():
             report = await imports.import_department_lists(s, uploads=uploads, departments=departments, by=BY)
     results["stages.lists"] = report.seconds
+    async with sessions() as s:  # the packed events' compressed size (what PostgreSQL stored, the relay reads)
+        stored = await s.scalar(select(func.sum(func.octet_length(tables.chassis.outbox.c.value))))
+    results["outbox_mb"] = round(stored / 2**20, 1)
     relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench",
                         batch_size=ServiceSettings.model_fields["relay_batch_size"].default)  # as the services
     relay._producer = await make_producer(bootstrap, client_id="bench-relay")

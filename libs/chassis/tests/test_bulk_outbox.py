@@ -43,13 +43,21 @@ COMMON = {bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json", "
           "ce_time": "2026-12-04T00:00:00+00:00", "ce_specversion": "1.0"}
 
 
-def test_a_packed_row_claiming_a_size_its_block_cannot_hold_is_refused_before_it_is_opened():
-    claimed = (2**31 - 1).to_bytes(4, "little") + b"\x00" * 8  # "2 GiB" from 8 bytes
-    for damaged in (claimed, b"\x01\x00"):
-        with pytest.raises(cramjam.DecompressionError, match="not an lz4 block"):
-            bulk.unpack(COMMON, damaged)
-    lines = b"\n".join(b"k\te%d\tt\ts\t1\t" % i + b"0" * 100_000 for i in range(20))  # compresses ~250-fold
-    packed = bytes(cramjam.lz4.compress_block(lines))
+def test_a_packed_row_claiming_a_size_its_value_cannot_hold_is_refused_before_it_is_opened():
+    frame = bytes(cramjam.zstd.compress(b"k\te\tt\ts\t1\t{}", level=1))
+    damaged = [(2**31 - 1).to_bytes(4, "little") + b"\x00" * 8,  # "2 GiB" from an lz4 block of 8 bytes
+               (bulk.MOST_PACKED_TEXT + 1).to_bytes(4, "little") + frame,  # more than any row's text
+               (2).to_bytes(4, "little") + frame, (40).to_bytes(4, "little") + frame,  # the frame holds more, less
+               b"\x01\x00"]
+    for value in damaged:
+        with pytest.raises(cramjam.DecompressionError, match=bulk.NOT_PACKED):
+            bulk.unpack(COMMON, value)
+
+
+@pytest.mark.parametrize("lz4", [False, True], ids=["zstd", "lz4 (queued before zstd)"])
+def test_a_packed_row_that_compresses_well_unpacks_whole(lz4):
+    lines = b"\n".join(b"k\te%d\tt\ts\t1\t" % i + b"0" * 100_000 for i in range(20))  # compresses 250-fold or more
+    packed = bytes(cramjam.lz4.compress_block(lines)) if lz4 else bulk.packed_text(lines)
     assert len(packed) * 200 < len(lines)
     assert [r[3] for r in bulk.unpack(COMMON, packed)] == [b"0" * 100_000] * 20
 
@@ -128,7 +136,7 @@ def test_a_lazy_frame_of_events_packs_as_the_frame_does():
 
 
 def _unpacked(packed: list[tuple[str, int, bytes]]) -> list[tuple[str, int, bytes]]:
-    return [(topic, count, bytes(cramjam.lz4.decompress_block(value))) for topic, count, value in packed]
+    return [(topic, count, bulk._lines(value)) for topic, count, value in packed]
 
 
 def _events(topic: str, count: int, keys: int) -> pl.DataFrame:
@@ -182,6 +190,28 @@ async def test_packed_events_reach_kafka_as_ordinary_envelopes_in_order_per_key(
 
 
 @ASYNC
+async def test_a_row_queued_before_zstd_is_counted_and_relayed_beside_new_ones(sessions, kafka_bootstrap):
+    """An outbox row packed as an lz4 block (``tsv+lz4``, queued by the previous release) between
+    rows packed with zstd: its events are counted in the backlog and reach Kafka as the others."""
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, partitions=3, topics=[topic])
+    at, events = datetime.now(UTC).isoformat(), _events("", 90, keys=7)
+    events = events.with_columns(topic=pl.lit(topic))
+    ((_, old_count, old_value),) = bulk.pack_events(events.slice(30, 30))
+    async with sessions() as s, s.begin():
+        await bulk.queue_events(s, chassis.outbox, events.head(30), source="test", time=at)
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key=f"{old_count} events", event_id="packed-old",
+                             headers={**COMMON, bulk.PACKED: "tsv+lz4", "ce_time": at},
+                             value=bytes(cramjam.lz4.compress_block(bulk._lines(old_value))))
+        await bulk.queue_events(s, chassis.outbox, events.tail(30), source="test", time=at)
+    async with sessions() as s:
+        assert (await outbox.backlog(s, chassis.outbox))[0] == 90
+    assert await _relay_all(sessions, kafka_bootstrap) == 90
+    read = await _read_all(kafka_bootstrap, topic, 90)
+    assert sorted(Envelope.from_kafka(r.headers, r.value).id for r in read) == sorted(f"e{i}" for i in range(90))
+
+
+@ASYNC
 async def test_natively_made_batches_reach_kafka_as_the_python_paths_records_do(sessions, kafka_bootstrap, monkeypatch):
     """The same packed rows relayed with record batches made natively and by the Python path (the
     module set aside) arrive alike: partitions, offsets, keys, values and headers."""
@@ -225,7 +255,7 @@ async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and
         await bulk.queue_events(s, chassis.outbox, events.head(150), source="test", time=at)
         await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
                              headers={**COMMON, "ce_time": at},
-                             value=b"not lz4 at all")
+                             value=b"not zstd nor lz4")
         await bulk.queue_events(s, chassis.outbox, events.tail(150), source="test", time=at)
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")

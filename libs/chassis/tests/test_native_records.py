@@ -28,8 +28,10 @@ FIELD = st.binary(max_size=40).map(lambda b: b.replace(b"\t", b" ").replace(b"\n
 LINE = st.tuples(FIELD, FIELD, FIELD, FIELD, FIELD, st.binary(max_size=300).map(lambda b: b.replace(b"\n", b" ")))
 
 
-def _row(lines: list[tuple]) -> bytes:
-    return bytes(cramjam.lz4.compress_block(b"\n".join(b"\t".join(line) for line in lines)))
+def _row(lines: list[tuple], lz4: bool = False) -> bytes:
+    """A packed row of ``lines``: as ``bulk.pack_events`` packs it (zstd), or as rows queued before were (lz4)."""
+    text = b"\n".join(b"\t".join(line) for line in lines)
+    return bytes(cramjam.lz4.compress_block(text)) if lz4 else bulk.packed_text(text)
 
 
 def _native_row(value: bytes, extra: list[tuple[str, bytes]]) -> tuple:
@@ -72,12 +74,13 @@ def _python_path(rows: list[bytes], extra: list[tuple[str, bytes]], partitions: 
     return expected
 
 
-@given(st.lists(st.lists(LINE, min_size=1, max_size=12), min_size=1, max_size=4), st.integers(1, 7),
-       st.integers(200, 3000))
+@given(st.lists(st.tuples(st.lists(LINE, min_size=1, max_size=12), st.booleans()), min_size=1, max_size=4),
+       st.integers(1, 7), st.integers(200, 3000))
 @settings(max_examples=150, deadline=None)
 def test_native_batches_hold_the_python_paths_records_in_order(lines, partitions, max_bytes):
+    """Rows packed with zstd and rows queued before with lz4, mixed."""
     extra = [("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")]
-    rows = [_row(row) for row in lines]
+    rows = [_row(row, lz4) for row, lz4 in lines]
     made = records.native.record_batches([_native_row(v, extra) for v in rows], partitions, max_bytes, 1_700_000_000_000)
     got: dict[int, list] = {}
     cuts: dict[int, list] = {}
@@ -121,9 +124,17 @@ def test_a_batch_is_cut_where_the_next_record_would_pass_the_size_and_carries_on
     assert ids == [b"e%d" % i for i in range(50)]
 
 
+LINE_TEXT = b"k\te\tt\ts\t1\t{}"
+FRAME = bytes(cramjam.zstd.compress(LINE_TEXT, level=1))
+
+
 @pytest.mark.parametrize(("value", "error", "why"), [
-    (b"\x00\x01", cramjam.DecompressionError, "not an lz4 block"),
+    (b"\x00\x01", cramjam.DecompressionError, bulk.NOT_PACKED),
+    ((len(LINE_TEXT) - 1).to_bytes(4, "little") + FRAME, cramjam.DecompressionError, bulk.NOT_PACKED),  # holds more
+    ((len(LINE_TEXT) + 1).to_bytes(4, "little") + FRAME, cramjam.DecompressionError, bulk.NOT_PACKED),  # holds less
+    (len(LINE_TEXT).to_bytes(4, "little") + FRAME[:-3], cramjam.DecompressionError, bulk.NOT_PACKED),  # cut short
     (bytes(cramjam.lz4.compress_block(b"k\te\tt\ts\t1")), ValueError, "a line without its six fields"),
+    (bulk.packed_text(b"k\te\tt\ts\t1"), ValueError, "a line without its six fields"),
 ])
 def test_a_row_that_does_not_unpack_raises_the_python_paths_error_naming_its_place(value, error, why):
     good = _row([(b"k", b"e", b"t", b"s", b"1", b"{}")])
@@ -136,10 +147,13 @@ def test_a_row_that_does_not_unpack_raises_the_python_paths_error_naming_its_pla
         records.native.stamp_batch(b"short", 1, 0, 0)
 
 
-def test_a_size_lz4_could_not_reach_is_refused_as_not_lz4():
-    claimed = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8  # "4 GiB" from 8 bytes
-    with pytest.raises(cramjam.DecompressionError, match="packed outbox row 0: not an lz4 block"):
-        records.native.record_batches([_native_row(claimed, [])], 3, 1_000_000, 0)
+def test_a_size_no_row_could_have_is_refused_before_anything_is_unpacked():
+    """lz4 could not reach "4 GiB" from 8 bytes; no row's text is over ``bulk.MOST_PACKED_TEXT``."""
+    lz4 = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8
+    zstd = (bulk.MOST_PACKED_TEXT + 1).to_bytes(4, "little") + FRAME
+    for claimed in (lz4, zstd):
+        with pytest.raises(cramjam.DecompressionError, match=f"packed outbox row 0: {bulk.NOT_PACKED}"):
+            records.native.record_batches([_native_row(claimed, [])], 3, 1_000_000, 0)
     with pytest.raises(ZeroDivisionError):  # a topic without partitions is no row's fault (not parked)
         records.native.record_batches([_native_row(_row([(b"k", b"e", b"t", b"s", b"1", b"{}")]), [])], 0, 1_000_000, 0)
 

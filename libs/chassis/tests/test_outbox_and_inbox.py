@@ -103,7 +103,7 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(sessio
         await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
                              headers={bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json",
                                       "ce_source": "test", "ce_time": "2026-12-01T00:00:00Z",
-                                      "ce_specversion": "1.0"}, value=b"not lz4 at all")
+                                      "ce_specversion": "1.0"}, value=b"not zstd nor lz4")
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"q{i}")) for i in range(3)])
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")

@@ -1,13 +1,14 @@
 //! Kafka record batches (magic 2, lz4) made from packed outbox rows, for `aid_chassis.outbox`.
 //!
-//! A packed row (`aid_chassis.bulk.pack_events`) is an lz4 block, its size prepended, of lines
-//! `key ␉ event id ␉ type ␉ dataschema ␉ dataversion ␉ data`. Each line becomes the record the
-//! Python path makes (`bulk.unpack`): the key, the data as its value, and the CloudEvents headers
-//! in the same order, then the row's own (its trace context). Each record goes to the partition
-//! Kafka's default partitioner gives its key (murmur2), in row order; a partition's records are cut
-//! into batches as aiokafka's compiled builder cuts them (header and records, uncompressed, under
-//! `max_bytes`; a first record always fits). The producer's id, epoch and sequence are set when the producer
-//! drains the batch (`stamp_batch`), which also writes the checksum. Nothing here logs a value.
+//! A packed row (`aid_chassis.bulk.pack_events`) is a zstd frame (an lz4 block if queued before),
+//! its size prepended, of lines `key ␉ event id ␉ type ␉ dataschema ␉ dataversion ␉ data`. Each
+//! line becomes the record the Python path makes (`bulk.unpack`): the key, the data as its value,
+//! and the CloudEvents headers in the same order, then the row's own (its trace context). Each
+//! record goes to the partition Kafka's default partitioner gives its key (murmur2), in row order;
+//! a partition's records are cut into batches as aiokafka's compiled builder cuts them (header and
+//! records, uncompressed, under `max_bytes`; a first record always fits). The producer's id, epoch
+//! and sequence are set when the producer drains the batch (`stamp_batch`), which also writes the
+//! checksum. Nothing here logs a value.
 
 use pyo3::exceptions::{PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
@@ -26,7 +27,7 @@ const LZ4: i16 = 3;
 
 /// The record batches of `rows` (all of one topic, in outbox order) over `partitions`, as
 /// (partition, records, batch) in the order they were cut. A row that does not unpack raises what
-/// the Python path raises (`cramjam.DecompressionError` for a value that is not lz4, ValueError for
+/// the Python path raises (`cramjam.DecompressionError` for a value that is not zstd or lz4, ValueError for
 /// a line without its fields), naming its place in `rows`.
 #[pyfunction]
 pub(crate) fn record_batches(py: Python<'_>, rows: Vec<Row>, partitions: u32, max_bytes: usize,
@@ -64,18 +65,19 @@ struct Open {
     count: u32,
 }
 
-/// A packed row that does not unpack: its place, and whether its value is not lz4 at all.
+/// A packed row that does not unpack: its place, and whether its value is no zstd frame or lz4
+/// block (of its size) at all.
 struct Refused {
     row: usize,
-    not_lz4: bool,
+    not_packed: bool,
 }
 
 impl Refused {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let why = if self.not_lz4 { "not an lz4 block" } else { "a line without its six fields" };
+        let why = if self.not_packed { NOT_PACKED } else { "a line without its six fields" };
         let message = format!("packed outbox row {}: {why}", self.row);
         let decompression = || py.import("cramjam")?.getattr("DecompressionError")?.call1((message.clone(),));
-        match self.not_lz4.then(decompression) {
+        match self.not_packed.then(decompression) {
             Some(Ok(error)) => PyErr::from_value(error),
             _ => PyValueError::new_err(message),
         }
@@ -87,11 +89,11 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
     let mut made = Vec::new();
     let mut record = Vec::new();
     for (at, (value, content_type, source, time, version, extra)) in rows.iter().enumerate() {
-        let text = unpacked(value).ok_or(Refused { row: at, not_lz4: true })?;
+        let text = unpacked(value).ok_or(Refused { row: at, not_packed: true })?;
         for line in text.split(|&b| b == b'\n') {
             let fields: Vec<&[u8]> = line.splitn(6, |&b| b == b'\t').collect();
             let [key, event_id, kind, schema, dataversion, data] = fields[..] else {
-                return Err(Refused { row: at, not_lz4: false });
+                return Err(Refused { row: at, not_packed: false });
             };
             let headers: [(&[u8], &[u8]); 10] = [
                 (b"content-type", content_type), (b"ce_id", event_id), (b"ce_source", source), (b"ce_type", kind),
@@ -116,15 +118,25 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
     Ok(made)
 }
 
-/// A packed row's text: an lz4 block, its size prepended (little-endian u32). A size lz4 could not
-/// reach from this block (over 255 bytes a byte) is refused before anything is allocated for it.
+/// A packed row's text: its size (little-endian u32), then a zstd frame or, in a row queued before
+/// zstd, an lz4 block — told apart by the frame's magic number (as an lz4 block's start, a match
+/// before any text). A size larger than any row's, or than lz4 could reach from its block (255
+/// bytes a byte), is refused before anything is allocated for it; so is a frame holding more or
+/// less than its size says.
 fn unpacked(value: &[u8]) -> Option<Vec<u8>> {
     let size = u32::from_le_bytes(value.get(..4)?.try_into().ok()?) as usize;
+    if value.get(4..8) == Some(&ZSTD_MAGIC[..]) && size <= MOST_PACKED_TEXT {
+        return zstd::bulk::decompress(&value[4..], size).ok().filter(|text| text.len() == size);
+    }
     if size > (value.len() - 4).saturating_mul(255) + 16 {
         return None;
     }
     lz4_flex::block::decompress_size_prepended(value).ok()
 }
+
+const NOT_PACKED: &str = "neither a zstd frame nor an lz4 block of its size"; // as `aid_chassis.bulk`'s
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+const MOST_PACKED_TEXT: usize = 256 << 20; // as `aid_chassis.bulk.MOST_PACKED_TEXT`
 
 /// One record (magic 2) into `out`: its length, attributes, timestamp delta 0, offset delta, key,
 /// value and headers, every length a zigzag varint.

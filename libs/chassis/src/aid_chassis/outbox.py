@@ -377,7 +377,7 @@ _TRACE_HEADERS = ("traceparent", "tracestate")
 PARKED = "aid-outbox-parked"  # a row's header: the relay can never send it (the value: why)
 RECORD_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError,
                  CorruptRecordException)  # the broker refuses the record itself: no retry can help
-UNPACK_FAULTS = (ValueError, KeyError, cramjam.DecompressionError)  # a row that is not lz4, TSV or JSON
+UNPACK_FAULTS = (ValueError, KeyError, cramjam.DecompressionError)  # a row that is not zstd or lz4, TSV or JSON
 
 
 class _Refused(Exception):

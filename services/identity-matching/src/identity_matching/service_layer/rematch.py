@@ -208,7 +208,7 @@ async def _with_data_keys(session: AsyncSession, found: pl.DataFrame, fields: Fi
 class _Packing:
     """The round's events in order, encoded and packed a slice at a time (CPU work only) by two
     threads, from the start: one seals a slice (Python, holding the GIL) while the other encodes
-    and compresses the slice before (polars and lz4 let the GIL go). ``slices`` gives each slice's
+    and compresses the slice before (polars and zstd let the GIL go). ``slices`` gives each slice's
     packed rows in order as soon as it is done, so the outbox takes the first slices while the
     last are still being sealed (the round's tail: ~1.3 s of inserts after the packing before)."""
 
