@@ -18,7 +18,10 @@ if fields.native is None:
     pytest.skip("the native module is not built here (no Rust toolchain at `make venv`): the Python path runs",
                 allow_module_level=True)
 
-OWNER = st.one_of(st.integers(0, 2**256 - 1).map(lambda n: f"{n:064x}"), st.text(min_size=1, max_size=8))
+HEX = st.integers(0, 2**256 - 1).map(lambda n: f"{n:064x}")
+OWNER = st.one_of(HEX, st.text(min_size=1, max_size=8), HEX.map(str.upper),  # a student key; a made-up owner
+                  st.tuples(HEX, st.integers(0, 63), st.sampled_from("g é")).map(  # 64 characters, not all hex
+                      lambda made: made[0][:made[1]] + made[2] + made[0][made[1] + 1:]))
 
 
 def _plains(stored: list[str]) -> dict[int, bytes]:

@@ -193,18 +193,39 @@ pub(crate) fn filed(owner: &str) -> (u32, [u8; 32]) {
 /// The 32 bytes a student is filed under (`aid_chassis.datakeys.student_id`): a student key's own
 /// (64 hex digits), else the BLAKE2b-256 of the owner.
 pub(crate) fn student_id(owner: &str) -> [u8; 32] {
+    let text = owner.as_bytes();
     let mut sid = [0u8; 32];
-    let hex = owner.as_bytes();
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    if hex.len() == 64 && hex.iter().all(|&c| digit(c).is_some()) {
-        for (at, pair) in hex.chunks(2).enumerate() {
-            sid[at] = (digit(pair[0]).unwrap_or(0) << 4) | digit(pair[1]).unwrap_or(0);
+    if text.len() == 64 {
+        let mut bad = 0u8; // any digit not hex: its table entry's high bit
+        for (at, pair) in text.chunks_exact(2).enumerate() {
+            let (high, low) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= high | low;
+            sid[at] = (high << 4) | (low & 0x0F);
         }
-    } else {
-        sid.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(hex).as_bytes());
+        if bad & 0x80 == 0 {
+            return sid;
+        }
     }
+    sid.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(text).as_bytes());
     sid
 }
+
+/// Each byte's value as a hex digit (either case), or 0x80 for a byte that is none.
+const HEX: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut at = 0;
+    while at < 10 {
+        table[b'0' as usize + at] = at as u8;
+        at += 1;
+    }
+    at = 0;
+    while at < 6 {
+        table[b'a' as usize + at] = 10 + at as u8;
+        table[b'A' as usize + at] = 10 + at as u8;
+        at += 1;
+    }
+    table
+};
 
 pub(crate) const ENTRY: usize = 64;
 
