@@ -112,11 +112,12 @@ def test_something_that_only_looks_like_a_token_is_sealed_as_a_value():
     assert cipher.seal_texts(["pd1:x"], ["s1"], "name") == [typed]
 
 
-def test_a_sealed_snapshot_opens_only_under_its_name_and_through_a_rotation():
+@pytest.mark.parametrize("whole", [False, True], ids=["by column", "whole"])
+def test_a_sealed_snapshot_opens_only_under_its_name_and_through_a_rotation(whole):
     frame = pl.DataFrame({"student_key": ["a", "b"], "id_number": ["520102201401010011", None],
                           "exit_year": pl.Series([2020, None], dtype=pl.Int16)})
     before = FieldCipher.from_text(f"k1={OLD}")
-    blob = vault.seal_frame(frame, before, "roster/")
+    blob = vault.seal_frame(frame, before, "roster/", whole=whole)
     assert b"520102201401010011" not in blob and blob.startswith(before.prefix)
     during = FieldCipher.from_text(f"k2={NEW},k1={OLD}")
     assert vault.open_frame(blob, during, "roster/").equals(frame)
@@ -126,3 +127,13 @@ def test_a_sealed_snapshot_opens_only_under_its_name_and_through_a_rotation():
         vault.open_frame(blob, during, "department/civil_affairs")  # copied under another name
     with pytest.raises(SealedFieldError, match="k1"):
         vault.open_frame(blob, FieldCipher.from_text(f"k2={NEW}"), "roster/")  # its key already dropped
+
+
+def test_a_snapshot_compressed_whole_is_a_zstd_frame_no_larger_than_by_column():
+    frame = pl.DataFrame({"student_key": [f"{i:064x}" for i in range(5_000)], "stage": ["primary", "junior"] * 2_500})
+    cipher = FieldCipher.from_text(f"k1={OLD}")
+    whole, by_column = (vault.seal_frame(frame, cipher, "states/0", whole=w) for w in (True, False))
+    assert cipher.open_bytes(whole, "states/0", vault.FIELD)[:4] == vault.ZSTD_MAGIC
+    assert cipher.open_bytes(by_column, "states/0", vault.FIELD)[:6] == b"ARROW1"
+    assert len(whole) <= len(by_column) * 1.1
+    assert vault.open_frame(whole, cipher, "states/0", ["stage"]).equals(frame.select("stage"))

@@ -80,7 +80,7 @@ async def amend(session: AsyncSession, amended: Amended, change: pl.DataFrame, *
     in_parts = sum(sizes[p] for p in parts)
     if sizes and (sum(sizes.values()) - in_parts + change.height) * FOLD_SHARE <= in_parts:  # the first: a fold
         name = f"{AMENDMENT}{len(amendments) + 1:08d}"
-        sealed = await asyncio.to_thread(seal_frame, change, cipher, bound_name(kind, "", name))
+        sealed = await asyncio.to_thread(seal_frame, change, cipher, bound_name(kind, "", name), whole=kind.whole)
         await snapshots.write_part(await db.driver(session), kind, "", name, batch_id,
                                    Part(sealed, change.height, change["student_key"], change["student_key"]))
         return
@@ -121,7 +121,7 @@ def _fold_part(amended: Amended, sealed: bytes | None, change: pl.DataFrame, cip
     kind = amended.kind
     old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else kind.empty()
     snapshot = _applied(old, change, amended)
-    return Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height,
+    return Part(seal_frame(snapshot, cipher, name, whole=kind.whole) if snapshot.height else None, snapshot.height,
                 change["student_key"], old["student_key"])
 
 

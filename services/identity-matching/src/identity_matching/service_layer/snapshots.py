@@ -46,6 +46,7 @@ class Kind:
     legacy: Table
     scoped_by: str | None  # the legacy table's column naming the scope
     legacy_rows: str = "true"  # which of the legacy table's rows belong to the snapshot
+    whole: bool = True  # parts compressed whole (``vault.seal_frame``): all but the roster, read in columns
 
     @property
     def content(self) -> list[str]:
@@ -57,7 +58,7 @@ class Kind:
 
 ROSTER = Kind("roster", {"student_key": S, "id_number": S, "name": S, "school_code": S, "stage": S,
                          "enrolment_region": S, "household_region": S, "batch_id": S},
-              ("student_key", "school_code"), tables.roster_students, None)
+              ("student_key", "school_code"), tables.roster_students, None, whole=False)
 LIST = Kind("department", {"department": S, "student_key": S, "category": S, "id_number": S, "name": S,
                            "household_region": S, "poverty_status": S, "exit_year": pl.Int16, "batch_id": S},
             ("department", "student_key", "category"), tables.department_records, "department")
@@ -254,7 +255,8 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
         return Part(None, new.height, keys, was)
     kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
     snapshot = pl.concat([kept.select(list(kind.schema)), came])
-    return Part(seal_frame(snapshot, cipher, name) if snapshot.height else None, snapshot.height, keys, was)
+    return Part(seal_frame(snapshot, cipher, name, whole=kind.whole) if snapshot.height else None, snapshot.height,
+                keys, was)
 
 
 
