@@ -70,3 +70,23 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
     assert not {typo, id_number(1)} & set(remembered)
     again = await _import(sessions, _list(f"{typo},学生1,孤儿,520102"))  # the department sends the same typo
     assert (again.rejected, again.withdrawn, again.matched) == (0, 0, 1)
+
+
+async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions):
+    """Several lists in one round: the roster is opened once for all, each list keeps its own."""
+    uploads = [("civil_affairs", _list(f"{_typo(id_number(1))},学生1,孤儿,520102"), "civil.csv"),
+               ("trade_union", _list(f"{id_number(3)},学生3,困难职工子女,520102"), "union.csv"),
+               ("disabled_federation", _list(f"{_typo(id_number(2))},学生2,残疾,520102",
+                                             f"{_typo(id_number(4))},别人,残疾,520102"), "disabled.csv")]
+    async with sessions() as s, s.begin():
+        round_ = await imports.import_department_lists(s, uploads=uploads, departments=[d for d, _, _ in uploads],
+                                                       by=BY)
+    assert [(r.department, r.review_candidates) for r in round_.lists] == [
+        ("civil_affairs", 1), ("trade_union", 0), ("disabled_federation", 1)]
+    async with sessions() as s:
+        stored = (await s.execute(select(tables.review_candidates))).mappings().all()
+    batches = {r.batch_id: r.department for r in round_.lists}
+    shown = sorted((batches[c["batch_id"]], c["department"], candidates.opened(dict(c), BY.fields)["candidate_id_number"])
+                   for c in stored)
+    assert shown == [("civil_affairs", "civil_affairs", id_number(1)),
+                     ("disabled_federation", "disabled_federation", id_number(2))]

@@ -236,12 +236,12 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     with clock.stage("report"):
         counted = await _coverage(session, stored, compared, by.fields)
     changes = compared.changes
+    with clock.stage("review_candidates"):
+        counts = await candidates.suggest(session, [
+            candidates.Refused(item.batch.batch_id, item.batch.department, item.rejected, item.batch.rejections)
+            for item in stored], secret=by.secret, cipher=by.fields)
     reports = []
-    for item in stored:
-        with clock.stage("review_candidates"):
-            suggested = await candidates.suggest(
-                session, batch_id=item.batch.batch_id, department=item.batch.department, frame=item.rejected,
-                rejections=item.batch.rejections, secret=by.secret, cipher=by.fields)
+    for item, suggested in zip(stored, counts, strict=True):
         enrolled, matched = counted.get(item.batch.department, (0, 0))
         reports.append(await _record(session, item.batch, by, changes, enrolled=enrolled, matched=matched,
                                      listed=item.values["student_key"].n_unique(), seconds=clock.seconds,
