@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aid_chassis import vault
+from aid_chassis import bulk, vault
 from aid_chassis.fields import FieldCipher, FieldKeyError, SealedFieldError, new_key_text, parse_ring
 
 OLD, NEW = new_key_text(), new_key_text()
@@ -133,7 +133,7 @@ def test_a_snapshot_compressed_whole_is_a_zstd_frame_no_larger_than_by_column():
     frame = pl.DataFrame({"student_key": [f"{i:064x}" for i in range(5_000)], "stage": ["primary", "junior"] * 2_500})
     cipher = FieldCipher.from_text(f"k1={OLD}")
     whole, by_column = (vault.seal_frame(frame, cipher, "states/0", whole=w) for w in (True, False))
-    assert cipher.open_bytes(whole, "states/0", vault.FIELD)[:4] == vault.ZSTD_MAGIC
+    assert cipher.open_bytes(whole, "states/0", vault.FIELD)[:4] == bulk.ZSTD_MAGIC
     assert cipher.open_bytes(by_column, "states/0", vault.FIELD)[:6] == b"ARROW1"
     assert len(whole) <= len(by_column) * 1.1
     assert vault.open_frame(whole, cipher, "states/0", ["stage"]).equals(frame.select("stage"))

@@ -145,7 +145,7 @@ ZSTD_LEVEL = 1
 
 def packed_text(text: bytes) -> bytes:
     """A packed row's value: its text's size (little-endian u32), then the text as one zstd frame at
-    level 1. A province's round of 600,000 events is ~70 MB so, ~137 MB as lz4 blocks: PostgreSQL
+    level 1. A province's round of 600,000 events is 122 MB so, 166 MB as lz4 blocks: PostgreSQL
     spends ~15 ms of CPU on each MB of ``bytea`` it stores (``docs/benchmarks.md``)."""
     return len(text).to_bytes(4, "little") + bytes(cramjam.zstd.compress(text, level=ZSTD_LEVEL))
 

@@ -20,6 +20,7 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from aid_chassis.bulk import ZSTD_MAGIC  # an Arrow IPC file's first bytes are "ARROW1"
 from aid_chassis.fields import FieldCipher, SealedFieldError
 
 FIELD = "snapshot"
@@ -59,9 +60,6 @@ class _Compressing(io.RawIOBase):
 
     def finish(self) -> bytes:
         return bytes(self._zstd.finish())
-
-
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame's first bytes; an Arrow IPC file's are "ARROW1"
 
 
 def open_frame(blob: bytes, cipher: FieldCipher, name: str, columns: list[str] | None = None) -> pl.DataFrame:
