@@ -39,6 +39,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from aid_chassis import bulk
 from aid_chassis.fields import FieldCipher, new_key_text
 from aid_chassis.kafka import ensure_topics, make_producer
 from aid_chassis.migrations import upgrade
@@ -124,8 +125,10 @@ async def _pipeline(sessions, departments: list[str], files: dict[str, bytes], b
         async with sessions() as s, s.begin():
             report = await imports.import_department_lists(s, uploads=uploads, departments=departments, by=BY)
     results["stages.lists"] = report.seconds
-    async with sessions() as s:  # the packed events' compressed size (what PostgreSQL stored, the relay reads)
-        stored = await s.scalar(select(func.sum(func.octet_length(tables.chassis.outbox.c.value))))
+    outbox = tables.chassis.outbox  # the packed events' compressed size (what PostgreSQL stored, the relay reads)
+    async with sessions() as s:
+        stored = await s.scalar(select(func.coalesce(func.sum(func.octet_length(outbox.c.value)), 0))
+                                .where(outbox.c.headers[bulk.PACKED].is_not(None)))
     results["outbox_mb"] = round(stored / 2**20, 1)
     relay = OutboxRelay(sessions, tables.chassis.outbox, bootstrap_servers=bootstrap, service="bench",
                         batch_size=ServiceSettings.model_fields["relay_batch_size"].default)  # as the services

@@ -43,15 +43,30 @@ COMMON = {bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json", "
           "ce_time": "2026-12-04T00:00:00+00:00", "ce_specversion": "1.0"}
 
 
-def test_a_packed_row_claiming_a_size_its_value_cannot_hold_is_refused_before_it_is_opened():
-    frame = bytes(cramjam.zstd.compress(b"k\te\tt\ts\t1\t{}", level=1))
+def test_a_packed_row_claiming_a_size_its_value_cannot_hold_is_refused_before_it_is_opened(monkeypatch):
+    text = b"k\te\tt\ts\t1\t{}"
+    frame = bytes(cramjam.zstd.compress(text, level=1))
     damaged = [(2**31 - 1).to_bytes(4, "little") + b"\x00" * 8,  # "2 GiB" from an lz4 block of 8 bytes
-               (bulk.MOST_PACKED_TEXT + 1).to_bytes(4, "little") + frame,  # more than any row's text
                (2).to_bytes(4, "little") + frame, (40).to_bytes(4, "little") + frame,  # the frame holds more, less
                b"\x01\x00"]
     for value in damaged:
         with pytest.raises(cramjam.DecompressionError, match=bulk.NOT_PACKED):
             bulk.unpack(COMMON, value)
+    assert [r[3] for r in bulk.unpack(COMMON, bulk.packed_text(text))] == [b"{}"]
+    monkeypatch.setattr(bulk, "MOST_PACKED_TEXT", len(text) - 1)  # more than any row's text: not even opened
+    monkeypatch.setattr(bulk.cramjam.zstd, "decompress_into", lambda *_: pytest.fail("opened"))
+    with pytest.raises(cramjam.DecompressionError, match=bulk.NOT_PACKED):
+        bulk.unpack(COMMON, len(text).to_bytes(4, "little") + frame)
+    with pytest.raises(ValueError, match="at most"):
+        bulk.packed_text(text)  # nor packed
+
+
+def test_a_row_packed_in_a_format_this_release_does_not_read_is_refused_not_sent_whole():
+    row = bulk.packed_text(b"k\te\tt\ts\t1\t{}")
+    later = {**COMMON, bulk.PACKED: "tsv+something-later"}
+    assert bulk.is_packed(later) and not bulk.readable(later) and bulk.readable(COMMON)
+    with pytest.raises(ValueError, match="does not read"):
+        bulk.records_of(later, "1 events", row)
 
 
 @pytest.mark.parametrize("lz4", [False, True], ids=["zstd", "lz4 (queued before zstd)"])

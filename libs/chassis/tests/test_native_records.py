@@ -148,9 +148,11 @@ def test_a_row_that_does_not_unpack_raises_the_python_paths_error_naming_its_pla
 
 
 def test_a_size_no_row_could_have_is_refused_before_anything_is_unpacked():
-    """lz4 could not reach "4 GiB" from 8 bytes; no row's text is over ``bulk.MOST_PACKED_TEXT``."""
+    """lz4 could not reach "4 GiB" from 8 bytes; no row's text is over ``bulk.MOST_PACKED_TEXT``
+    (a true frame of that size, which would unpack, and then fail as a line without its fields)."""
     lz4 = (2**32 - 1).to_bytes(4, "little") + b"\x00" * 8
-    zstd = (bulk.MOST_PACKED_TEXT + 1).to_bytes(4, "little") + FRAME
+    size = bulk.MOST_PACKED_TEXT + 1
+    zstd = size.to_bytes(4, "little") + bytes(cramjam.zstd.compress(bytes(size), level=1))
     for claimed in (lz4, zstd):
         with pytest.raises(cramjam.DecompressionError, match=f"packed outbox row 0: {bulk.NOT_PACKED}"):
             records.native.record_batches([_native_row(claimed, [])], 3, 1_000_000, 0)

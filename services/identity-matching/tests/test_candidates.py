@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from aid_contracts import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.typos import one_edit_away
@@ -72,8 +73,10 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
     assert (again.rejected, again.withdrawn, again.matched) == (0, 0, 1)
 
 
-async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions):
+async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions, monkeypatch):
     """Several lists in one round: the roster is opened once for all, each list keeps its own."""
+    looked_up, roster = [], candidates._roster
+    monkeypatch.setattr(candidates, "_roster", lambda s, keys, cipher: looked_up.append(keys) or roster(s, keys, cipher))
     uploads = [("civil_affairs", _list(f"{_typo(id_number(1))},学生1,孤儿,520102"), "civil.csv"),
                ("trade_union", _list(f"{id_number(3)},学生3,困难职工子女,520102"), "union.csv"),
                ("disabled_federation", _list(f"{_typo(id_number(2))},学生2,残疾,520102",
@@ -83,6 +86,7 @@ async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions):
                                                        by=BY)
     assert [(r.department, r.review_candidates) for r in round_.lists] == [
         ("civil_affairs", 1), ("trade_union", 0), ("disabled_federation", 1)]
+    assert len(looked_up) == 1 and {student_key(id_number(n), BY.secret) for n in (1, 2, 4)} <= looked_up[0]
     async with sessions() as s:
         stored = (await s.execute(select(tables.review_candidates))).mappings().all()
     batches = {r.batch_id: r.department for r in round_.lists}

@@ -141,12 +141,15 @@ def pack_events(events: pl.DataFrame | pl.LazyFrame) -> list[tuple[str, int, byt
 
 
 ZSTD_LEVEL = 1
+MOST_PACKED_TEXT = 256 << 20  # a packed row's text (5,000 events of a few kB at most) is never larger
 
 
 def packed_text(text: bytes) -> bytes:
     """A packed row's value: its text's size (little-endian u32), then the text as one zstd frame at
     level 1. A province's round of 600,000 events is 122 MB so, 166 MB as lz4 blocks: PostgreSQL
     spends ~15 ms of CPU on each MB of ``bytea`` it stores (``docs/benchmarks.md``)."""
+    if len(text) > MOST_PACKED_TEXT:  # no reader would open it: refused here, not parked by the relay
+        raise ValueError(f"a packed outbox row's text of {len(text):,} bytes (at most {MOST_PACKED_TEXT:,})")
     return len(text).to_bytes(4, "little") + bytes(cramjam.zstd.compress(text, level=ZSTD_LEVEL))
 
 
@@ -163,8 +166,8 @@ async def insert_packed(session: AsyncSession, outbox: Table, packed: list[tuple
 
 
 PACKED, PACKED_FORMAT = "aid-outbox-packed", "tsv+zstd"
-PACKED_FORMATS = ("tsv+zstd", "tsv+lz4")  # what is written; what rows queued before zstd carry
-EVENTS_IN_ROW = (f"CASE WHEN headers->>'{PACKED}' IN {PACKED_FORMATS} "
+PACKED_FORMATS = (PACKED_FORMAT, "tsv+lz4")  # what is written; what rows queued before zstd carry
+EVENTS_IN_ROW = (f"CASE WHEN headers->>'{PACKED}' IS NOT NULL "
                  "THEN split_part(key, ' ', 1)::int ELSE 1 END")  # SQL: a packed row's key says "<n> events"
 BULK_WORK_MEM = "256MB"
 
@@ -220,7 +223,14 @@ PACKED_COMMON = ("content-type", "ce_source", "ce_time", "ce_specversion")  # a 
 
 
 def is_packed(headers: dict[str, str]) -> bool:
-    """Whether an outbox row's headers say it is packed (``queue_events``)."""
+    """Whether an outbox row's headers say it is packed (``queue_events``), in whatever format: one
+    this release does not read (a later release's) is refused by ``unpack`` — the relay parks the
+    row — and never sent as one record."""
+    return PACKED in headers
+
+
+def readable(headers: dict[str, str]) -> bool:
+    """Whether a packed row is in a format this release reads (``PACKED_FORMATS``)."""
     return headers.get(PACKED) in PACKED_FORMATS
 
 
@@ -237,8 +247,7 @@ def records_of(headers: dict[str, str], key: str, value: bytes, tag=None) -> lis
 
 
 LZ4_MOST_PER_BYTE = 255  # the most an lz4 block's byte can stand for
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame's first bytes (as an lz4 block's start: a match before any text)
-MOST_PACKED_TEXT = 256 << 20  # a packed row's text (5,000 events of a few kB at most) is never larger
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame's first bytes (no lz4 block's: a match reaching before its text)
 
 
 def _lines(value: bytes) -> bytes:
@@ -264,7 +273,10 @@ NOT_PACKED = "neither a zstd frame nor an lz4 block of its size"
 
 
 def unpack(headers: dict[str, str], value: bytes, tag=None) -> list[tuple]:
-    """The (tag, key, CloudEvents headers, value) of each event in a packed outbox row, in order."""
+    """The (tag, key, CloudEvents headers, value) of each event in a packed outbox row, in order
+    (ValueError for a format this release does not read)."""
+    if not readable(headers):
+        raise ValueError("a packed outbox row in a format this release does not read")
     content_type, event_source, at, version = (
         (name, headers[name].encode()) for name in PACKED_COMMON)
     records = []

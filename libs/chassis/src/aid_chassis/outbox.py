@@ -403,9 +403,10 @@ def _by_trace_and_topic(rows, *, natively: bool) -> tuple[dict[tuple, list], dic
     """The rows grouped by the trace context they were queued under and their topic: (unpacked,
     packed). ``unpacked``: (id, key, headers without trace context, value) of each event, packed rows
     unpacked. ``packed`` (``natively``): (id, headers, value, events) of packed rows, of topics with
-    no other rows in this batch, for their record batches to be made natively."""
+    no other rows in this batch (nor packed rows in a format this release does not read, which
+    the Python path refuses), for their record batches to be made natively."""
     parsed = [(row_id, topic, key, orjson.loads(text), value) for row_id, topic, key, text, value in rows]
-    single = {topic for _, topic, _, headers, _ in parsed if not bulk.is_packed(headers)} if natively else set()
+    single = {topic for _, topic, _, headers, _ in parsed if not bulk.readable(headers)} if natively else set()
     unpacked: dict[tuple, list] = {}
     packed: dict[tuple, list] = {}
     for row_id, topic, key, headers, value in parsed:

@@ -46,7 +46,7 @@ class Kind:
     legacy: Table
     scoped_by: str | None  # the legacy table's column naming the scope
     legacy_rows: str = "true"  # which of the legacy table's rows belong to the snapshot
-    whole: bool = True  # parts compressed whole (``vault.seal_frame``): all but the roster, read in columns
+    whole: bool = True  # parts compressed whole (``vault.seal_frame``): all but the roster, read by column
 
     @property
     def content(self) -> list[str]:
