@@ -271,6 +271,9 @@ async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and
         await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad",
                              headers={**COMMON, "ce_time": at},
                              value=b"not zstd nor lz4")
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key="1 events", event_id="packed-later",
+                             headers={**COMMON, "ce_time": at, bulk.PACKED: "tsv+later"},  # a later release's
+                             value=bulk.packed_text(b"k\te\tt\ts\t1\t{}"))  # zstd inside: no matter
         await bulk.queue_events(s, chassis.outbox, events.tail(150), source="test", time=at)
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=3000)
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
@@ -284,4 +287,4 @@ async def test_a_packed_row_that_does_not_unpack_among_packed_rows_is_parked_and
     assert sorted(Envelope.from_kafka(r.headers, r.value).id for r in read) == sorted(f"e{i}" for i in range(count))
     async with sessions() as s, s.begin():
         assert [(p["event_id"], p["reason"]) for p in await outbox.parked(s, chassis.outbox)] == [
-            ("packed-bad", "DecompressionError")]
+            ("packed-bad", "DecompressionError"), ("packed-later", "ValueError")]
