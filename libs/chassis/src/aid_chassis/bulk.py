@@ -146,7 +146,7 @@ MOST_PACKED_TEXT = 256 << 20  # a packed row's text (5,000 events of a few kB at
 
 def packed_text(text: bytes) -> bytes:
     """A packed row's value: its text's size (little-endian u32), then the text as one zstd frame at
-    level 1. A province's round of 600,000 events is 122 MB so, 166 MB as lz4 blocks: PostgreSQL
+    level 1. A province's round of 600,000 events is 85 MB so, ~130 MB as lz4 blocks: PostgreSQL
     spends ~15 ms of CPU on each MB of ``bytea`` it stores (``docs/benchmarks.md``)."""
     if len(text) > MOST_PACKED_TEXT:  # no reader would open it: refused here, not parked by the relay
         raise ValueError(f"a packed outbox row's text of {len(text):,} bytes (at most {MOST_PACKED_TEXT:,})")
