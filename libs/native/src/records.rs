@@ -125,7 +125,10 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
 /// less than its size says.
 fn unpacked(value: &[u8]) -> Option<Vec<u8>> {
     let size = u32::from_le_bytes(value.get(..4)?.try_into().ok()?) as usize;
-    if value.get(4..8) == Some(&ZSTD_MAGIC[..]) && size <= MOST_PACKED_TEXT {
+    if value.get(4..8) == Some(&ZSTD_MAGIC[..]) {
+        if size > MOST_PACKED_TEXT {
+            return None;
+        }
         return zstd::bulk::decompress(&value[4..], size).ok().filter(|text| text.len() == size);
     }
     if size > (value.len() - 4).saturating_mul(255) + 16 {

@@ -258,10 +258,11 @@ def _lines(value: bytes) -> bytes:
     A frame holding more or less than its size says is refused too."""
     size = int.from_bytes(value[:4], "little")
     try:
-        if value[4:8] == ZSTD_MAGIC and size <= MOST_PACKED_TEXT:
-            text = bytearray(size)
-            if cramjam.zstd.decompress_into(value[4:], text) == size:
-                return bytes(text)
+        if value[4:8] == ZSTD_MAGIC:
+            if size <= MOST_PACKED_TEXT:
+                text = bytearray(size)
+                if cramjam.zstd.decompress_into(value[4:], text) == size:
+                    return bytes(text)
         elif len(value) >= 4 and size <= (len(value) - 4) * LZ4_MOST_PER_BYTE + 16:
             return bytes(cramjam.lz4.decompress_block(value))
     except cramjam.DecompressionError:

@@ -6,8 +6,8 @@ keys, values and CloudEvents headers in the same order, each on the partition Ka
 partitioner gives its key, in outbox order, cut into batches of the producer's size and compressed
 with lz4 (the packed rows' own zstd or lz4 undone first). A province's 600,000 comparison events
 took the relay about 5 s of Python (unpacking, partitioning, aiokafka's appends and compression:
-``bench/matching.py``); natively, without the GIL, 1–2 s, most of it the lz4 compression both paths do. Without the module (no Rust toolchain at
-``make venv``) the relay takes the Python path.
+``bench/matching.py``); natively, without the GIL, 1–2 s, most of it the lz4 compression both
+paths do. Without the module (no Rust toolchain at ``make venv``) the relay takes the Python path.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 A snapshot that is only ever replaced whole and read whole — a province's roster, a department's
 list — need not be a table of rows in the clear: it is written as an Arrow IPC file
-(zstd-compressed, by column or whole: ``seal_frame``), sealed with AES-256-GCM under the key ring of ``aid_chassis.fields`` and bound
-to its name, and stored as one value. A 1.5M-row roster seals in under a second and opens in about
-0.3 s (``bench/matching.py``), where storing the same rows took PostgreSQL 4–7 s and left every ID
-number and name readable to anyone with the database's files or a backup. Rotation: the next
+(zstd-compressed, by column or whole: ``seal_frame``), sealed with AES-256-GCM under the key ring
+of ``aid_chassis.fields`` and bound to its name, and stored as one value. A 1.5M-row roster seals
+in under a second and opens in about 0.3 s (``bench/matching.py``), where storing the same rows
+took PostgreSQL 4–7 s and left every ID number and name readable to anyone with the database's
+files or a backup. Rotation: the next
 snapshot written is sealed under the ring's first key; the old keys open what is stored until then,
 and ``rekey`` re-seals what is stored (``python -m <service> rekey``) so the old keys can go.
 """
