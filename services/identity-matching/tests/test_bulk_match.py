@@ -132,7 +132,8 @@ def _found(count: int) -> pl.DataFrame:
 
 def test_a_rounds_events_packed_a_slice_at_a_time_by_two_threads_keep_their_order(monkeypatch):
     found, at = _found(7), "2026-11-22T00:00:00+00:00"
-    headers = {"content-type": "application/json", "ce_source": "t", "ce_time": at, "ce_specversion": "1.0"}
+    headers = {"content-type": "application/json", "ce_source": "t", "ce_time": at, "ce_specversion": "1.0",
+               bulk.PACKED: bulk.PACKED_FORMAT}
 
     def events(packed):
         return [(key, data) for _, _, value in packed for _, key, _, data in bulk.unpack(headers, value)]
