@@ -147,7 +147,7 @@ class KafkaBroker:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:G1HeapRegionSize=16m", "-Djava.awt.headless=true",
                  f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}", "-cp", classpath, MAIN, str(config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._pid_file.write_text(str(proc.pid))
