@@ -92,6 +92,90 @@ async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, t
         assert await s.scalar(select(func.count()).select_from(chassis.outbox)) == 0
 
 
+async def test_relay_pending_sends_claim_after_claim_in_outbox_order(sessions, topic, kafka_bootstrap):
+    """Each next claim is made while the one before is sent: every event once, each key's events
+    (one partition) in the order they were queued, the outbox empty."""
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"k{i % 7}")) for i in range(130)])
+        queued = [(env.partitionkey, env.id) for _, env in await outbox.pending(s, chassis.outbox)]
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        assert await relay.relay_pending() == 130
+        assert await relay.relay_pending() == 0
+    finally:
+        await relay._producer.stop()
+    records = await _read_all(kafka_bootstrap, topic, 130)
+    sent = [Envelope.from_kafka(r.headers, r.value) for r in records]
+    assert sorted(e.id for e in sent) == sorted(i for _, i in queued)
+    for key in {k for k, _ in queued}:  # the records come sorted by (partition, offset)
+        assert [e.id for e in sent if e.partitionkey == key] == [i for k, i in queued if k == key]
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(chassis.outbox)) == 0
+
+
+class _FailFirstSend(OutboxRelay):
+    """The first claim's sending fails (the broker away) after the next claim was made."""
+
+    failed = False
+
+    async def _send_groups(self, groups, spans, made):
+        if not self.failed:
+            self.failed = True
+            await asyncio.sleep(0.3)  # the next claim is made meanwhile
+            raise ConnectionError("broker away")
+        return await super()._send_groups(groups, spans, made)
+
+
+async def test_when_a_claim_fails_the_next_one_made_meanwhile_is_let_go_unsent(sessions, topic, kafka_bootstrap):
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"f{i}")) for i in range(60)])
+    relay = _FailFirstSend(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        with pytest.raises(ConnectionError):
+            await relay.relay_pending()
+        async with sessions() as s, s.begin():  # nothing deleted, and no row left locked by the next claim
+            locked = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
+            assert len(locked.all()) == 60
+        assert await relay.relay_pending() == 60  # from the oldest row again
+    finally:
+        await relay._producer.stop()
+    assert len(await _read_all(kafka_bootstrap, topic, 61, timeout=6)) == 60  # each once: none sent before
+
+
+async def test_a_claim_locks_only_the_rows_it_sends(sessions, topic, kafka_bootstrap):
+    """Packed rows of 40 events in claims of 100: a claim locks two rows and leaves the rest to the next."""
+    at = datetime.now(UTC).isoformat()
+    async with sessions() as s, s.begin():
+        for n in range(5):
+            await bulk.queue_events(s, chassis.outbox, _packed_events(topic, 40, f"p{n}"), source="test", time=at)
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        claim = await relay._claim()
+        try:
+            assert claim is not None and len(claim.ids) == 2 and claim.full  # 80 events; a third row would pass 100
+            async with sessions() as s, s.begin():
+                free = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
+                assert len(free.all()) == 3
+        finally:
+            claim.end_spans()
+            await claim.session.close()
+        assert await relay.relay_pending() == 200
+    finally:
+        await relay._producer.stop()
+
+
+def _packed_events(topic: str, count: int, prefix: str):
+    import polars as pl
+
+    return pl.DataFrame({
+        "event_id": [f"{prefix}-{i}" for i in range(count)], "topic": topic, "key": [f"{prefix}-{i}" for i in range(count)],
+        "type": "list-imported", "dataschema": "https://schemas.example/aid/list-imported.v1.json", "dataversion": "1",
+        "data": [_event(f"{prefix}-{i}").value().decode() for i in range(count)]})
+
+
 async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(sessions, topic, kafka_bootstrap):
     """A record larger than the broker takes, and a packed row that does not unpack, between good
     ones: the good ones go out, the two stay in the outbox marked, and nothing waits on them."""

@@ -174,6 +174,20 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
         gc.enable()
 
 
+def test_overlapping_pauses_resume_the_collector_when_the_last_one_ends():
+    import gc
+
+    from aid_chassis.process import collector_paused
+
+    first, second = collector_paused(), collector_paused()  # two tasks' uses, not nested
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to start ends first
+    assert not gc.isenabled()  # the other still runs paused
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
 def test_a_batchs_ids_have_new_ids_form_are_distinct_and_in_order():
     ids = new_ids("T", 1000)
     one = new_id("T")

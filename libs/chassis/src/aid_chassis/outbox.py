@@ -158,42 +158,65 @@ class OutboxRelay:
         self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
         try:
             while not stop.is_set():
-                sent = await self._relay_with_retry()
+                sent = await self._relay_with_retry(stop)
                 if sent == 0:
                     await _wait(stop, self._idle)
         finally:
             await self._producer.stop()
 
-    async def _relay_with_retry(self) -> int:
+    async def _relay_with_retry(self, stop: asyncio.Event) -> int:
         try:
-            return await self.relay_once()
+            return await self.relay_pending(stop)
         except Exception:  # noqa: BLE001 - keep relaying; the rows stay in the outbox
             log.exception("outbox relay batch failed; will retry")
             await asyncio.sleep(1.0)
             return 0
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many events were sent.
+        """Publish one batch (a claim of about ``batch_size`` events); returns how many events were sent.
 
         A batch with a row no retry can send (the broker refuses a record as too large or
         corrupt, or the row does not unpack) is sent again a row at a time; that row is parked:
         kept in the outbox with the reason in its headers (``PARKED``), passed over from then on,
         for an operator (the outbox's backlog and oldest age keep counting it). Any other error
         leaves every row for the next attempt, as before."""
+        return await self._relay_claims(following=False)
+
+    async def relay_pending(self, stop: asyncio.Event | None = None) -> int:
+        """Publish batch after batch while each claim comes back full (and ``stop`` is not set), as
+        ``relay_once`` does one; returns how many events were sent. The next claim is read and its record batches made (in
+        its own transaction, its rows locked) while the claim before is sent, and it is sent only
+        once that one is acknowledged and deleted; when that one fails, the next one is let go
+        unsent, and the rows are claimed again from the oldest (outbox order is kept)."""
+        return await self._relay_claims(following=True, stop=stop)
+
+    async def _relay_claims(self, *, following: bool, stop: asyncio.Event | None = None) -> int:
+        sent = 0
         try:
-            return await self._relay()
+            claim = await self._claim()
+            while claim is not None:
+                more = following and claim.full and not (stop is not None and stop.is_set())
+                after = asyncio.ensure_future(self._claim(besides=claim.ids)) if more else None
+                try:
+                    sent += await self._publish(claim)
+                except BaseException:
+                    await _let_go(after)
+                    raise
+                claim = await after if after is not None else None
         except _Refused as refused:
             log.error("outbox: a batch can never be sent as it is (%s); sending its %d rows one at a time",
                       type(refused.cause).__name__, len(refused.ids))
             if isinstance(refused.cause, RECORD_FAULTS):
                 await self._renew_producer()
-            return await self._one_at_a_time(refused.ids)
+            return sent + await self._one_at_a_time(refused.ids)
+        return sent
 
     async def _one_at_a_time(self, ids: list[int]) -> int:
         sent = 0
         for row_id in ids:
             try:
-                sent += await self._relay([row_id])
+                claim = await self._claim(only=[row_id])
+                sent += await self._publish(claim) if claim is not None else 0
             except _Refused as refused:
                 await self._park(row_id, refused.cause)
         return sent
@@ -213,65 +236,103 @@ class OutboxRelay:
     async def _renew_producer(self) -> None:
         """A new producer: a batch the broker refused leaves an idempotent producer's sequence for
         that partition behind, and every later batch to it would be refused too. When the new
-        one cannot start, the next batch starts one (``_relay``)."""
+        one cannot start, the next batch starts one (``_claim``)."""
         old, self._producer = self._producer, None
         if old is not None:
             await old.stop()
         self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
 
-    async def _relay(self, only: list[int] | None = None) -> int:
-        """One batch (or the rows ``only``) sent and deleted; ``_Refused`` when no retry would send it."""
+    async def _claim(self, *, only: list[int] | None = None, besides: list[int] | None = None) -> _Claim | None:
+        """The oldest rows holding about ``batch_size`` events (of ``only``; not ``besides``: the
+        claim still being sent), locked in a transaction left open, their record batches made;
+        None when there are none. ``_Refused`` (nothing sent) when a row does not unpack."""
         if self._producer is None:
             self._producer = await make_producer(self._bootstrap, client_id=f"{self._service}-relay")
-        async with self._sessions() as session, session.begin():
+        session = self._sessions()
+        try:
+            await session.begin()
             driver = await db.driver(session)
-            where = "NOT (headers ? %s)" + (" AND id = ANY(%s)" if only is not None else "")
-            claimed = await (await driver.execute(
-                f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} WHERE {where} ORDER BY id "  # noqa: S608
-                "LIMIT %s FOR UPDATE SKIP LOCKED", (PARKED, *([only] if only is not None else []),
-                                                   self._batch_size))).fetchall()
-            ids = _up_to(claimed, self._batch_size)
+            ids, full = await self._lock(driver, only, besides or [])
             if not ids:
-                return 0
+                await session.close()
+                return None
             rows = await (await driver.execute(
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,), binary=True)).fetchall()  # bytea as it is, not hex
-            sent = await self._send_rows(rows, ids)
-            await driver.execute(f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (ids,))  # noqa: S608
+            claim = _Claim(session, ids, full)
+            await self._make(claim, rows)
+            return claim
+        except BaseException:
+            await session.close()  # rolled back: the rows stay, unlocked
+            raise
+
+    async def _lock(self, driver, only: list[int] | None, besides: list[int]) -> tuple[list[int], bool]:
+        """Lock the oldest unparked rows holding about ``batch_size`` events, and only those (a
+        next claim takes the rows after them); whether more were waiting. The rows are looked at
+        first, then their prefix locked, skipping any another relay holds."""
+        where = "NOT (headers ? %s) AND NOT (id = ANY(%s))" + (" AND id = ANY(%s)" if only is not None else "")
+        looked = await (await driver.execute(
+            f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} WHERE {where} "  # noqa: S608
+            "ORDER BY id LIMIT %s", (PARKED, besides, *([only] if only is not None else []), self._batch_size))).fetchall()
+        wanted = _up_to(looked, self._batch_size)
+        if not wanted:
+            return [], False
+        locked = await (await driver.execute(
+            f"SELECT id FROM {self._outbox.name} WHERE id = ANY(%s) ORDER BY id "  # noqa: S608
+            "FOR UPDATE SKIP LOCKED", (wanted,))).fetchall()
+        return [row_id for row_id, in locked], len(looked) > len(wanted) or len(looked) == self._batch_size
+
+    async def _make(self, claim: _Claim, rows) -> None:
+        """The claim's records: grouped by trace and topic, a producer span each, packed rows'
+        record batches made natively (``_Refused`` when a row does not unpack)."""
+        with collector_paused():
+            try:
+                claim.unpacked, packed = _by_trace_and_topic(rows, natively=records.native is not None)
+            except UNPACK_FAULTS as exc:
+                raise _Refused(claim.ids, exc) from exc
+            counts = {group: len(items) for group, items in claim.unpacked.items()}
+            counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
+            claim.spans = {(parent, topic): self._span(parent, topic, count)
+                           for (parent, topic), count in counts.items()}
+            try:
+                claim.made = await self._packed_batches(packed, claim.spans, claim.ids)
+            except BaseException:
+                claim.end_spans()
+                raise
+
+    async def _publish(self, claim: _Claim) -> int:
+        """Send a claim's records, wait for every acknowledgement, delete its rows and commit;
+        ``_Refused`` when the broker refuses a record for good (whatever else failed with it).
+        The transaction is rolled back on any failure (the rows stay)."""
+        try:
+            sent = await self._send_rows(claim)
+            await (await db.driver(claim.session)).execute(
+                f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (claim.ids,))  # noqa: S608
+            await claim.session.commit()
+        finally:
+            await claim.session.close()
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
         return sent
 
-    async def _send_rows(self, rows, ids: list[int]) -> int:
-        """Send the rows' records and wait for every acknowledgement. ``_Refused`` when a row does
-        not unpack or the broker refuses a record for good (whatever else failed with it).
+    async def _send_rows(self, claim: _Claim) -> int:
+        """Send the claim's records and wait for every acknowledgement.
 
-        The records are made and handed to the producer with the cycle collector paused, and let
-        go before it resumes: its first pass would otherwise walk every record still held (a fifth
-        of the relay's CPU publishing a province's matches, ``bench/matching.py``)."""
-        spans: dict[tuple, object] = {}
+        The records are handed to the producer with the cycle collector paused, and let go before
+        it resumes: its first pass would otherwise walk every record still held (a fifth of the
+        relay's CPU publishing a province's matches, ``bench/matching.py``)."""
         try:
             with collector_paused():  # its awaits: the producer taking each batch (a consumer's: its database)
-                try:
-                    unpacked, packed = _by_trace_and_topic(rows, natively=records.native is not None)
-                except UNPACK_FAULTS as exc:
-                    raise _Refused(ids, exc) from exc
-                counts = {group: len(items) for group, items in unpacked.items()}
-                counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
-                spans = {(parent, topic): self._span(parent, topic, count) for (parent, topic), count in counts.items()}
-                made = await self._packed_batches(packed, spans, ids)  # before anything is sent
-                sent = sum(len(items) for items in unpacked.values()) + sum(  # what the rows hold, not their keys
-                    batch.record_count() for in_turn in made.values() for batch in in_turn)
-                del packed
-                pending = await self._send_groups(unpacked, spans, made)
-                del unpacked, made
+                sent = sum(len(items) for items in claim.unpacked.values()) + sum(  # what the rows hold, not their keys
+                    batch.record_count() for in_turn in claim.made.values() for batch in in_turn)
+                pending = await self._send_groups(claim.unpacked, claim.spans, claim.made)
+                claim.unpacked, claim.made = {}, {}
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
-            for span in spans.values():
-                span.end()
+            claim.end_spans()
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         refused = next((f for f in failures if isinstance(f, RECORD_FAULTS)), None)
         if refused is not None:
-            raise _Refused(ids, refused) from refused
+            raise _Refused(claim.ids, refused) from refused
         if failures:
             raise failures[0]
         return sent
@@ -378,6 +439,35 @@ PARKED = "aid-outbox-parked"  # a row's header: the relay can never send it (the
 RECORD_FAULTS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError,
                  CorruptRecordException)  # the broker refuses the record itself: no retry can help
 UNPACK_FAULTS = (ValueError, KeyError, cramjam.DecompressionError)  # a row that is not zstd or lz4, TSV or JSON
+
+
+class _Claim:
+    """Rows claimed: the open transaction holding their locks, their ids, whether more rows were
+    waiting, and their records made (groups, producer spans, native record batches)."""
+
+    def __init__(self, session: AsyncSession, ids: list[int], full: bool) -> None:
+        self.session, self.ids, self.full = session, ids, full
+        self.unpacked: dict[tuple, list] = {}
+        self.made: dict[tuple[str, int], list] = {}
+        self.spans: dict[tuple, object] = {}
+
+    def end_spans(self) -> None:
+        for span in self.spans.values():
+            span.end()
+        self.spans = {}
+
+
+async def _let_go(coming: asyncio.Future | None) -> None:
+    """A next claim not to be sent: its transaction rolled back (its rows unlocked), its spans ended."""
+    if coming is None:
+        return
+    try:
+        claim = await coming
+    except Exception:  # noqa: BLE001 - its rows will be claimed again; the claim before's error is raised
+        return
+    if claim is not None:
+        claim.end_spans()
+        await claim.session.close()
 
 
 class _Refused(Exception):

@@ -41,14 +41,22 @@ def collector_paused() -> Iterator[None]:
     up to a million objects without cycles, freed by their reference counts, and the collector's
     passes over them found next to nothing (a tenth of a projection's CPU in
     ``bench/projections.py``, two thirds of the relay's unpacking). The collector resumes
-    afterwards and takes any cycles left; a nested use leaves it to the outermost."""
-    was = gc.isenabled()
-    gc.disable()
+    afterwards and takes any cycles left. Uses may nest or overlap (the relay makes a claim's
+    batches while it sends the claim before): the collector resumes when the last one ends, and
+    only if it ran before the first."""
+    if not _PAUSED:
+        _PAUSED.append(gc.isenabled())
+        gc.disable()
+    _PAUSED.append(None)
     try:
         yield
     finally:
-        if was:
+        _PAUSED.pop()
+        if len(_PAUSED) == 1 and _PAUSED.pop():
             gc.enable()
+
+
+_PAUSED: list = []  # while paused: whether the collector ran before, then one entry a use
 
 
 def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object],
