@@ -92,19 +92,45 @@ async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, t
         assert await s.scalar(select(func.count()).select_from(chassis.outbox)) == 0
 
 
+class _Recording(OutboxRelay):
+    """Notes when each claim (by its first row) is made, sent and committed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps: list[tuple[str, int]] = []
+
+    async def _make(self, claim, rows):
+        await super()._make(claim, rows)
+        self.steps.append(("made", claim.ids[0]))
+
+    async def _send_rows(self, claim):
+        self.steps.append(("sent", claim.ids[0]))
+        return await super()._send_rows(claim)
+
+    async def _publish(self, claim):
+        sent = await super()._publish(claim)
+        self.steps.append(("committed", claim.ids[0]))
+        return sent
+
+
 async def test_relay_pending_sends_claim_after_claim_in_outbox_order(sessions, topic, kafka_bootstrap):
-    """Each next claim is made while the one before is sent: every event once, each key's events
-    (one partition) in the order they were queued, the outbox empty."""
+    """Each next claim is made while the one before is sent, and sent once that one is committed:
+    every event once, each key's events (one partition) in the order they were queued."""
     async with sessions() as s, s.begin():
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"k{i % 7}")) for i in range(130)])
         queued = [(env.partitionkey, env.id) for _, env in await outbox.pending(s, chassis.outbox)]
-    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
+    relay = _Recording(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
     try:
         assert await relay.relay_pending() == 130
         assert await relay.relay_pending() == 0
     finally:
         await relay._producer.stop()
+    claims = [first for step, first in relay.steps if step == "made"]
+    assert len(claims) == 7 and claims == sorted(claims)
+    for before, after in zip(claims, claims[1:]):  # made while the one before was out, sent after it was committed
+        at = relay.steps.index
+        assert at(("sent", before)) < at(("made", after)) < at(("committed", before)) < at(("sent", after))
     records = await _read_all(kafka_bootstrap, topic, 130)
     sent = [Envelope.from_kafka(r.headers, r.value) for r in records]
     assert sorted(e.id for e in sent) == sorted(i for _, i in queued)
@@ -123,6 +149,9 @@ class _FailFirstSend(OutboxRelay):
         if not self.failed:
             self.failed = True
             await asyncio.sleep(0.3)  # the next claim is made meanwhile
+            async with self._sessions() as s, s.begin():
+                free = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
+                self.free_while_failing = len(free.all())
             raise ConnectionError("broker away")
         return await super()._send_groups(groups, spans, made)
 
@@ -135,6 +164,7 @@ async def test_when_a_claim_fails_the_next_one_made_meanwhile_is_let_go_unsent(s
     try:
         with pytest.raises(ConnectionError):
             await relay.relay_pending()
+        assert relay.free_while_failing == 20  # this claim's 20 rows and the next one's locked
         async with sessions() as s, s.begin():  # nothing deleted, and no row left locked by the next claim
             locked = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
             assert len(locked.all()) == 60
@@ -154,17 +184,42 @@ async def test_a_claim_locks_only_the_rows_it_sends(sessions, topic, kafka_boots
     relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
     try:
         claim = await relay._claim()
+        assert claim is not None
         try:
-            assert claim is not None and len(claim.ids) == 2 and claim.full  # 80 events; a third row would pass 100
+            assert len(claim.ids) == 2 and claim.full  # 80 events; a third row would pass 100
             async with sessions() as s, s.begin():
                 free = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
                 assert len(free.all()) == 3
         finally:
-            claim.end_spans()
-            await claim.session.close()
+            await claim.close(unsent=True)
         assert await relay.relay_pending() == 200
     finally:
         await relay._producer.stop()
+
+
+async def test_a_next_claim_that_does_not_unpack_is_sent_a_row_at_a_time_its_bad_row_parked(
+        sessions, topic, kafka_bootstrap):
+    """The relay's loop: the second claim, made while the first is sent, holds a packed row that does
+    not unpack; the first is sent, the second row by row, the bad row parked, each event once."""
+    at = datetime.now(UTC).isoformat()
+    async with sessions() as s, s.begin():
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"u{i}")) for i in range(30)])
+        await outbox.add_raw(s, chassis.outbox, topic=topic, key="2 events", event_id="packed-bad", value=b"not zstd",
+                             headers={bulk.PACKED: bulk.PACKED_FORMAT, "content-type": "application/json",
+                                      "ce_source": "test", "ce_time": at, "ce_specversion": "1.0"})
+        await outbox.add_many(s, chassis.outbox, [(topic, _event(f"v{i}")) for i in range(30)])
+    relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
+    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
+    try:
+        assert await relay.relay_pending() == 20 + 18  # the first claim, then the second's good rows one by one
+        assert await relay.relay_pending() == 22
+    finally:
+        await relay._producer.stop()
+    read = await _read_all(kafka_bootstrap, topic, 61, timeout=6)
+    assert sorted(Envelope.from_kafka(r.headers, r.value).partitionkey for r in read) == sorted(
+        [f"u{i}" for i in range(30)] + [f"v{i}" for i in range(30)])
+    async with sessions() as s, s.begin():
+        assert [p["event_id"] for p in await outbox.parked(s, chassis.outbox)] == ["packed-bad"]
 
 
 def _packed_events(topic: str, count: int, prefix: str):

@@ -177,14 +177,37 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
 def test_overlapping_pauses_resume_the_collector_when_the_last_one_ends():
     import gc
 
-    from aid_chassis.process import collector_paused
+    from aid_chassis import process
 
-    first, second = collector_paused(), collector_paused()  # two tasks' uses, not nested
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)  # the first to start ends first
-    assert not gc.isenabled()  # the other still runs paused
-    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    process.pause()  # two tasks' pauses, not nested: the first to start ends first
+    try:
+        with pytest.raises(RuntimeError), process.collector_paused():
+            process.resume()
+            assert not gc.isenabled()  # the other still runs paused
+            raise RuntimeError("a failed batch")
+        assert gc.isenabled()
+    finally:
+        if not gc.isenabled():
+            process._PAUSED.clear()
+            gc.enable()
+
+
+def test_pauses_overlapping_for_long_let_the_young_generations_be_collected(monkeypatch):
+    import gc
+
+    from aid_chassis import process
+
+    collected = []
+    monkeypatch.setattr(process.gc, "collect", lambda generation=2: collected.append(generation))
+    monkeypatch.setattr(process, "LONGEST_PAUSE", -1.0)
+    process.pause()
+    try:
+        with process.collector_paused():  # begins after the first has lasted "too long"
+            assert not gc.isenabled()
+        assert collected == [1]
+    finally:
+        process.resume()
     assert gc.isenabled()
 
 

@@ -22,10 +22,9 @@ import orjson
 from sqlalchemy import Table, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aid_chassis import bulk, db, metrics, partitioner, records
+from aid_chassis import bulk, db, metrics, partitioner, process, records
 from aid_chassis.projection import insert_rows
 from aid_chassis.kafka import MAX_BATCH_BYTES, make_producer
-from aid_chassis.process import collector_paused
 from aid_contracts import Envelope
 from aid_contracts.topics import Topic
 
@@ -199,10 +198,10 @@ class OutboxRelay:
                 after = asyncio.ensure_future(self._claim(besides=claim.ids)) if more else None
                 try:
                     sent += await self._publish(claim)
+                    claim = await after if after is not None else None
                 except BaseException:
-                    await _let_go(after)
+                    await _let_go(after)  # unsent; and closed if it was made while this task was cancelled
                     raise
-                claim = await after if after is not None else None
         except _Refused as refused:
             log.error("outbox: a batch can never be sent as it is (%s); sending its %d rows one at a time",
                       type(refused.cause).__name__, len(refused.ids))
@@ -260,11 +259,15 @@ class OutboxRelay:
                 f"SELECT id, topic, key, headers::text, value FROM {self._outbox.name} "  # noqa: S608
                 "WHERE id = ANY(%s) ORDER BY id", (ids,), binary=True)).fetchall()  # bytea as it is, not hex
             claim = _Claim(session, ids, full)
-            await self._make(claim, rows)
-            return claim
         except BaseException:
             await session.close()  # rolled back: the rows stay, unlocked
             raise
+        try:
+            await self._make(claim, rows)
+        except BaseException:
+            await claim.close(unsent=True)
+            raise
+        return claim
 
     async def _lock(self, driver, only: list[int] | None, besides: list[int]) -> tuple[list[int], bool]:
         """Lock the oldest unparked rows holding about ``batch_size`` events, and only those (a
@@ -277,28 +280,23 @@ class OutboxRelay:
         wanted = _up_to(looked, self._batch_size)
         if not wanted:
             return [], False
-        locked = await (await driver.execute(
-            f"SELECT id FROM {self._outbox.name} WHERE id = ANY(%s) ORDER BY id "  # noqa: S608
-            "FOR UPDATE SKIP LOCKED", (wanted,))).fetchall()
+        locked = await (await driver.execute(  # parked meanwhile by another relay: passed over
+            f"SELECT id FROM {self._outbox.name} WHERE id = ANY(%s) AND NOT (headers ? %s) "  # noqa: S608
+            "ORDER BY id FOR UPDATE SKIP LOCKED", (wanted, PARKED))).fetchall()
         return [row_id for row_id, in locked], len(looked) > len(wanted) or len(looked) == self._batch_size
 
     async def _make(self, claim: _Claim, rows) -> None:
-        """The claim's records: grouped by trace and topic, a producer span each, packed rows'
-        record batches made natively (``_Refused`` when a row does not unpack)."""
-        with collector_paused():
-            try:
-                claim.unpacked, packed = _by_trace_and_topic(rows, natively=records.native is not None)
-            except UNPACK_FAULTS as exc:
-                raise _Refused(claim.ids, exc) from exc
-            counts = {group: len(items) for group, items in claim.unpacked.items()}
-            counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
-            claim.spans = {(parent, topic): self._span(parent, topic, count)
-                           for (parent, topic), count in counts.items()}
-            try:
-                claim.made = await self._packed_batches(packed, claim.spans, claim.ids)
-            except BaseException:
-                claim.end_spans()
-                raise
+        """The claim's records (the collector paused while the claim holds them): grouped by trace
+        and topic, a producer span each, packed rows' record batches made natively (``_Refused``
+        when a row does not unpack)."""
+        try:
+            claim.unpacked, packed = _by_trace_and_topic(rows, natively=records.native is not None)
+        except UNPACK_FAULTS as exc:
+            raise _Refused(claim.ids, exc) from exc
+        counts = {group: len(items) for group, items in claim.unpacked.items()}
+        counts |= {group: sum(row[3] for row in in_group) for group, in_group in packed.items()}
+        claim.spans = {(parent, topic): self._span(parent, topic, count) for (parent, topic), count in counts.items()}
+        claim.made = await self._packed_batches(packed, claim.spans, claim.ids)
 
     async def _publish(self, claim: _Claim) -> int:
         """Send a claim's records, wait for every acknowledgement, delete its rows and commit;
@@ -310,22 +308,22 @@ class OutboxRelay:
                 f"DELETE FROM {self._outbox.name} WHERE id = ANY(%s)", (claim.ids,))  # noqa: S608
             await claim.session.commit()
         finally:
-            await claim.session.close()
+            await claim.close()
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
         return sent
 
     async def _send_rows(self, claim: _Claim) -> int:
         """Send the claim's records and wait for every acknowledgement.
 
-        The records are handed to the producer with the cycle collector paused, and let go before
-        it resumes: its first pass would otherwise walk every record still held (a fifth of the
-        relay's CPU publishing a province's matches, ``bench/matching.py``)."""
+        The records are made and handed to the producer with the cycle collector paused (from the
+        claim's making on), and let go before it resumes: its first pass would otherwise walk every
+        record still held (a fifth of the relay's CPU publishing a province's matches,
+        ``bench/matching.py``)."""
         try:
-            with collector_paused():  # its awaits: the producer taking each batch (a consumer's: its database)
-                sent = sum(len(items) for items in claim.unpacked.values()) + sum(  # what the rows hold, not their keys
-                    batch.record_count() for in_turn in claim.made.values() for batch in in_turn)
-                pending = await self._send_groups(claim.unpacked, claim.spans, claim.made)
-                claim.unpacked, claim.made = {}, {}
+            sent = sum(len(items) for items in claim.unpacked.values()) + sum(  # what the rows hold, not their keys
+                batch.record_count() for in_turn in claim.made.values() for batch in in_turn)
+            pending = await self._send_groups(claim.unpacked, claim.spans, claim.made)
+            claim.let_go_of_records()
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
             claim.end_spans()
@@ -443,31 +441,49 @@ UNPACK_FAULTS = (ValueError, KeyError, cramjam.DecompressionError)  # a row that
 
 class _Claim:
     """Rows claimed: the open transaction holding their locks, their ids, whether more rows were
-    waiting, and their records made (groups, producer spans, native record batches)."""
+    waiting, and their records made (groups, producer spans, native record batches). The cycle
+    collector stays paused while it holds records (``process.pause``)."""
 
     def __init__(self, session: AsyncSession, ids: list[int], full: bool) -> None:
         self.session, self.ids, self.full = session, ids, full
         self.unpacked: dict[tuple, list] = {}
         self.made: dict[tuple[str, int], list] = {}
         self.spans: dict[tuple, object] = {}
+        self._paused = True
+        process.pause()
 
-    def end_spans(self) -> None:
+    def let_go_of_records(self) -> None:
+        self.unpacked, self.made = {}, {}
+        if self._paused:
+            self._paused = False
+            process.resume()
+
+    def end_spans(self, unsent: bool = False) -> None:
         for span in self.spans.values():
+            if unsent:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, "let go unsent: claimed again later"))
             span.end()
         self.spans = {}
 
+    async def close(self, unsent: bool = False) -> None:
+        """Its records let go, its spans ended, its transaction ended (rolled back unless committed)."""
+        self.let_go_of_records()
+        self.end_spans(unsent)
+        await self.session.close()
+
 
 async def _let_go(coming: asyncio.Future | None) -> None:
-    """A next claim not to be sent: its transaction rolled back (its rows unlocked), its spans ended."""
+    """A next claim not to be sent: stopped if still being made, else its transaction rolled back
+    (its rows unlocked) and its spans ended."""
     if coming is None:
         return
+    coming.cancel()  # a claim not made yet rolls itself back (``_claim``)
     try:
         claim = await coming
-    except Exception:  # noqa: BLE001 - its rows will be claimed again; the claim before's error is raised
+    except BaseException:  # noqa: BLE001 - cancelled or failed: nothing held; the claim before's error is raised
         return
     if claim is not None:
-        claim.end_spans()
-        await claim.session.close()
+        await claim.close(unsent=True)
 
 
 class _Refused(Exception):

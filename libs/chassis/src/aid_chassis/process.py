@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -41,22 +42,39 @@ def collector_paused() -> Iterator[None]:
     up to a million objects without cycles, freed by their reference counts, and the collector's
     passes over them found next to nothing (a tenth of a projection's CPU in
     ``bench/projections.py``, two thirds of the relay's unpacking). The collector resumes
-    afterwards and takes any cycles left. Uses may nest or overlap (the relay makes a claim's
-    batches while it sends the claim before): the collector resumes when the last one ends, and
-    only if it ran before the first."""
-    if not _PAUSED:
-        _PAUSED.append(gc.isenabled())
-        gc.disable()
-    _PAUSED.append(None)
+    afterwards and takes any cycles left (``pause``, ``resume``)."""
+    pause()
     try:
         yield
     finally:
-        _PAUSED.pop()
-        if len(_PAUSED) == 1 and _PAUSED.pop():
-            gc.enable()
+        resume()
 
 
-_PAUSED: list = []  # while paused: whether the collector ran before, then one entry a use
+def pause() -> None:
+    """Pause the cyclic collector until the matching ``resume``. Pauses may nest or overlap (the
+    relay makes a claim's batches while it sends the claim before; a consumer's batch beside
+    them): the collector resumes when the last one ends, and only if it ran before the first.
+    Pauses that keep overlapping for ``LONGEST_PAUSE`` seconds get a collection of the young
+    generations, so cycles cannot pile up for good."""
+    now = time.monotonic()
+    if not _PAUSED:
+        _PAUSED.append([gc.isenabled(), now])
+        gc.disable()
+    elif now - _PAUSED[0][1] > LONGEST_PAUSE:
+        _PAUSED[0][1] = now
+        gc.collect(1)
+    _PAUSED.append(None)
+
+
+def resume() -> None:
+    """End a ``pause``."""
+    _PAUSED.pop()
+    if len(_PAUSED) == 1 and _PAUSED.pop()[0]:
+        gc.enable()
+
+
+_PAUSED: list = []  # while paused: [whether the collector ran before, since when], then one entry a pause
+LONGEST_PAUSE = 30.0
 
 
 def serve_api(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], object],
