@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import uuid
@@ -75,15 +76,28 @@ async def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 
     return [records[k] for k in sorted(records)]
 
 
+@contextlib.asynccontextmanager
+async def _producing(relay: OutboxRelay, bootstrap: str):
+    """``relay`` with a started producer, stopped after."""
+    relay._producer = await make_producer(bootstrap, client_id="test-relay")
+    try:
+        yield relay
+    finally:
+        await relay._producer.stop()
+
+
+async def _free_rows(sessions) -> int:
+    """Outbox rows no transaction holds locked."""
+    async with sessions() as s, s.begin():
+        return len((await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))).all())
+
+
 async def test_relay_publishes_every_row_once_and_empties_the_outbox(sessions, topic, kafka_bootstrap):
     async with sessions() as s, s.begin():
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"b{i}")) for i in range(120)])
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=50)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
+    async with _producing(relay, kafka_bootstrap):
         sent = [await relay.relay_once() for _ in range(4)]
-    finally:
-        await relay._producer.stop()
     assert sent == [50, 50, 20, 0]
     records = await _read_all(kafka_bootstrap, topic, 120)
     assert sorted(r.key.decode() for r in records) == sorted(f"b{i}" for i in range(120))
@@ -120,12 +134,9 @@ async def test_relay_pending_sends_claim_after_claim_in_outbox_order(sessions, t
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"k{i % 7}")) for i in range(130)])
         queued = [(env.partitionkey, env.id) for _, env in await outbox.pending(s, chassis.outbox)]
     relay = _Recording(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
+    async with _producing(relay, kafka_bootstrap):
         assert await relay.relay_pending() == 130
         assert await relay.relay_pending() == 0
-    finally:
-        await relay._producer.stop()
     claims = [first for step, first in relay.steps if step == "made"]
     assert len(claims) == 7 and claims == sorted(claims)
     for before, after in zip(claims, claims[1:]):  # made while the one before was out, sent after it was committed
@@ -149,9 +160,7 @@ class _FailFirstSend(OutboxRelay):
         if not self.failed:
             self.failed = True
             await asyncio.sleep(0.3)  # the next claim is made meanwhile
-            async with self._sessions() as s, s.begin():
-                free = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
-                self.free_while_failing = len(free.all())
+            self.free_while_failing = await _free_rows(self._sessions)
             raise ConnectionError("broker away")
         return await super()._send_groups(groups, spans, made)
 
@@ -160,17 +169,12 @@ async def test_when_a_claim_fails_the_next_one_made_meanwhile_is_let_go_unsent(s
     async with sessions() as s, s.begin():
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"f{i}")) for i in range(60)])
     relay = _FailFirstSend(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
+    async with _producing(relay, kafka_bootstrap):
         with pytest.raises(ConnectionError):
             await relay.relay_pending()
         assert relay.free_while_failing == 20  # this claim's 20 rows and the next one's locked
-        async with sessions() as s, s.begin():  # nothing deleted, and no row left locked by the next claim
-            locked = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
-            assert len(locked.all()) == 60
+        assert await _free_rows(sessions) == 60  # nothing deleted, and no row left locked by the next claim
         assert await relay.relay_pending() == 60  # from the oldest row again
-    finally:
-        await relay._producer.stop()
     assert len(await _read_all(kafka_bootstrap, topic, 61, timeout=6)) == 60  # each once: none sent before
 
 
@@ -181,20 +185,15 @@ async def test_a_claim_locks_only_the_rows_it_sends(sessions, topic, kafka_boots
         for n in range(5):
             await bulk.queue_events(s, chassis.outbox, _packed_events(topic, 40, f"p{n}"), source="test", time=at)
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=100)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
+    async with _producing(relay, kafka_bootstrap):
         claim = await relay._claim()
         assert claim is not None
         try:
             assert len(claim.ids) == 2 and claim.full  # 80 events; a third row would pass 100
-            async with sessions() as s, s.begin():
-                free = await s.execute(select(chassis.outbox.c.id).with_for_update(skip_locked=True))
-                assert len(free.all()) == 3
+            assert await _free_rows(sessions) == 3
         finally:
             await claim.close(unsent=True)
         assert await relay.relay_pending() == 200
-    finally:
-        await relay._producer.stop()
 
 
 async def test_a_next_claim_that_does_not_unpack_is_sent_a_row_at_a_time_its_bad_row_parked(
@@ -209,12 +208,9 @@ async def test_a_next_claim_that_does_not_unpack_is_sent_a_row_at_a_time_its_bad
                                       "ce_source": "test", "ce_time": at, "ce_specversion": "1.0"})
         await outbox.add_many(s, chassis.outbox, [(topic, _event(f"v{i}")) for i in range(30)])
     relay = OutboxRelay(sessions, chassis.outbox, bootstrap_servers=kafka_bootstrap, service="test", batch_size=20)
-    relay._producer = await make_producer(kafka_bootstrap, client_id="test-relay")
-    try:
+    async with _producing(relay, kafka_bootstrap):
         assert await relay.relay_pending() == 20 + 18  # the first claim, then the second's good rows one by one
         assert await relay.relay_pending() == 22
-    finally:
-        await relay._producer.stop()
     read = await _read_all(kafka_bootstrap, topic, 61, timeout=6)
     assert sorted(Envelope.from_kafka(r.headers, r.value).partitionkey for r in read) == sorted(
         [f"u{i}" for i in range(30)] + [f"v{i}" for i in range(30)])
