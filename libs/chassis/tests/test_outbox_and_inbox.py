@@ -222,7 +222,8 @@ def _packed_events(topic: str, count: int, prefix: str):
     import polars as pl
 
     return pl.DataFrame({
-        "event_id": [f"{prefix}-{i}" for i in range(count)], "topic": topic, "key": [f"{prefix}-{i}" for i in range(count)],
+        "event_id": [f"{prefix}-{i}" for i in range(count)], "topic": topic,
+        "key": [f"{prefix}-{i}" for i in range(count)],
         "type": "list-imported", "dataschema": "https://schemas.example/aid/list-imported.v1.json", "dataversion": "1",
         "data": [_event(f"{prefix}-{i}").value().decode() for i in range(count)]})
 

@@ -183,10 +183,11 @@ class OutboxRelay:
 
     async def relay_pending(self, stop: asyncio.Event | None = None) -> int:
         """Publish batch after batch while each claim comes back full (and ``stop`` is not set), as
-        ``relay_once`` does one; returns how many events were sent. The next claim is read and its record batches made (in
-        its own transaction, its rows locked) while the claim before is sent, and it is sent only
-        once that one is acknowledged and deleted; when that one fails, the next one is let go
-        unsent, and the rows are claimed again from the oldest (outbox order is kept)."""
+        ``relay_once`` does one; returns how many events were sent. The next claim is read and its
+        record batches made (in its own transaction, its rows locked) while the claim before is
+        sent, and it is sent only once that one is acknowledged and deleted; when that one fails,
+        the next one is let go unsent, and the rows are claimed again from the oldest (outbox order
+        is kept)."""
         return await self._relay_claims(following=True, stop=stop)
 
     async def _relay_claims(self, *, following: bool, stop: asyncio.Event | None = None) -> int:
@@ -276,7 +277,8 @@ class OutboxRelay:
         where = "NOT (headers ? %s) AND NOT (id = ANY(%s))" + (" AND id = ANY(%s)" if only is not None else "")
         looked = await (await driver.execute(
             f"SELECT id, {bulk.EVENTS_IN_ROW} FROM {self._outbox.name} WHERE {where} "  # noqa: S608
-            "ORDER BY id LIMIT %s", (PARKED, besides, *([only] if only is not None else []), self._batch_size))).fetchall()
+            "ORDER BY id LIMIT %s", (PARKED, besides, *([only] if only is not None else []), self._batch_size))
+        ).fetchall()
         wanted = _up_to(looked, self._batch_size)
         if not wanted:
             return [], False
