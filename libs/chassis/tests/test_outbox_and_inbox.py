@@ -86,6 +86,17 @@ async def _producing(relay: OutboxRelay, bootstrap: str):
         await relay._producer.stop()
 
 
+async def _until(done, step=None, seconds: float = 10.0) -> None:
+    """Wait until ``done()`` (after each ``step()``, if given), at most ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if step is not None:
+            await step()
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def _free_rows(sessions) -> int:
     """Outbox rows no transaction holds locked."""
     async with sessions() as s, s.begin():
@@ -119,6 +130,8 @@ class _Recording(OutboxRelay):
 
     async def _send_rows(self, claim):
         self.steps.append(("sent", claim.ids[0]))
+        if claim.full:  # the next claim is being made: its making noted before this one is sent (10 s at most)
+            await _until(lambda: any(step == "made" and first > claim.ids[0] for step, first in self.steps))
         return await super()._send_rows(claim)
 
     async def _publish(self, claim):
@@ -152,15 +165,17 @@ async def test_relay_pending_sends_claim_after_claim_in_outbox_order(sessions, t
 
 
 class _FailFirstSend(OutboxRelay):
-    """The first claim's sending fails (the broker away) after the next claim was made."""
+    """The first claim's sending fails (the broker away) once the next claim holds its rows."""
 
-    failed = False
+    failed, free_while_failing = False, None
+
+    async def _note_free_rows(self) -> None:
+        self.free_while_failing = await _free_rows(self._sessions)
 
     async def _send_groups(self, groups, spans, made):
         if not self.failed:
             self.failed = True
-            await asyncio.sleep(0.3)  # the next claim is made meanwhile
-            self.free_while_failing = await _free_rows(self._sessions)
+            await _until(lambda: self.free_while_failing == 20, self._note_free_rows)  # the next claim's 20 locked
             raise ConnectionError("broker away")
         return await super()._send_groups(groups, spans, made)
 
