@@ -120,9 +120,9 @@ fn cut(rows: &[Row], partitions: u32, max_bytes: usize, timestamp: i64) -> Resul
 
 /// A packed row's text: its size (little-endian u32), then a zstd frame or, in a row queued before
 /// zstd, an lz4 block — told apart by the frame's magic number (as an lz4 block's start, a match
-/// reaching before its text: no lz4 block's). A size larger than any row's, or than lz4 could reach from its block (255
-/// bytes a byte), is refused before anything is allocated for it; so is a frame holding more or
-/// less than its size says.
+/// reaching before its text: no lz4 block's). A size larger than any row's, or than lz4 could
+/// reach from its block (255 bytes a byte), is refused before anything is allocated for it; so is
+/// a frame holding more or less than its size says.
 fn unpacked(value: &[u8]) -> Option<Vec<u8>> {
     let size = u32::from_le_bytes(value.get(..4)?.try_into().ok()?) as usize;
     if value.get(4..8) == Some(&ZSTD_MAGIC[..]) {

@@ -6,9 +6,9 @@ list — need not be a table of rows in the clear: it is written as an Arrow IPC
 of ``aid_chassis.fields`` and bound to its name, and stored as one value. A 1.5M-row roster seals
 in under a second and opens in about 0.3 s (``bench/matching.py``), where storing the same rows
 took PostgreSQL 4–7 s and left every ID number and name readable to anyone with the database's
-files or a backup. Rotation: the next
-snapshot written is sealed under the ring's first key; the old keys open what is stored until then,
-and ``rekey`` re-seals what is stored (``python -m <service> rekey``) so the old keys can go.
+files or a backup. Rotation: the next snapshot written is sealed under the ring's first key; the
+old keys open what is stored until then, and ``rekey`` re-seals what is stored (``python -m
+<service> rekey``) so the old keys can go.
 """
 
 from __future__ import annotations
