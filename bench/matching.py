@@ -100,19 +100,31 @@ async def _floors(files: dict[str, bytes], bootstrap: str, events: int, results:
         roster = frames.pop("roster").select(pl.col("身份证号").alias("id"))
         for frame in frames.values():
             frame.select(pl.col("身份证号").alias("id")).join(roster, on="id")
-    await ensure_topics(bootstrap, partitions=6, topics=["bench.floor"])
+    with _timed(results, "floor.produce"):  # whole record batches, round robin: no partitioner, no outbox
+        await _produce(bootstrap, "bench.floor", events)
+
+
+async def _produce(bootstrap: str, topic: str, events: int) -> None:
+    """Send ``events`` records of an event's size to ``topic`` (six partitions) in whole record batches."""
+    if not events:
+        return
+    await ensure_topics(bootstrap, partitions=6, topics=[topic])
     producer = await make_producer(bootstrap, client_id="bench-floor")
     payload = b"x" * 900
-    with _timed(results, "floor.produce"):  # whole record batches, round robin: no partitioner, no outbox
+    try:
         futures, batch, partition = [], producer.create_batch(), 0
         for i in range(events):
             if batch.append(key=b"%064d" % i, value=payload, timestamp=None, headers=[]) is None:
-                futures.append(await producer.send_batch(batch, "bench.floor", partition=partition % 6))
+                futures.append(await producer.send_batch(batch, topic, partition=partition % 6))
                 batch, partition = producer.create_batch(), partition + 1
                 batch.append(key=b"%064d" % i, value=payload, timestamp=None, headers=[])
-        futures.append(await producer.send_batch(batch, "bench.floor", partition=partition % 6))
+        futures.append(await producer.send_batch(batch, topic, partition=partition % 6))
         await asyncio.gather(*futures)
-    await producer.stop()
+    finally:
+        await producer.stop()
+
+
+BROKER_WARMUP = 200_000  # records sent before the pipeline (BENCH_BROKER_WARMUP)
 
 
 async def _pipeline(sessions, departments: list[str], files: dict[str, bytes], bootstrap: str, results: dict) -> int:
@@ -198,6 +210,8 @@ async def run(students: int, list_share: float) -> dict:
             await asyncio.to_thread(upgrade, "identity_matching:migrations", url)
             engine = create_async_engine(url, pool_size=4)
             sessions = async_sessionmaker(engine, expire_on_commit=False)
+            warm = results["broker_warmup"] = int(os.environ.get("BENCH_BROKER_WARMUP", str(BROKER_WARMUP)))
+            await _produce(platform.bootstrap_servers, "bench.warmup", warm)  # a running platform's broker
             results["events"] = await _pipeline(sessions, meta["departments"], files, platform.bootstrap_servers,
                                                 results)
             await _floors({k: v for k, v in files.items() if k != "reimport"}, platform.bootstrap_servers,
