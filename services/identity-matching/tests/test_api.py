@@ -124,6 +124,15 @@ def test_a_county_adds_names_and_removes_its_schools(api):
     assert api.count(tables.audit_log, a.entity == "institution") == 3
 
 
+def test_a_new_school_is_filed_under_the_county_of_most_of_its_students(api):
+    enrolled = ROSTER + "".join(f"{id_number(20 + i)},学生{20 + i},5201030007,小学,{region},520102\n"
+                                for i, region in enumerate(["520102", "520103", "520103"]))
+    assert api.call("province", "POST", "/imports/roster", files={"file": ("r.csv", enrolled.encode())}).status_code == 200
+    i = tables.institutions.c
+    assert api.count(tables.institutions, i.code == "5201030007", i.county == "520103", i.source == "roster") == 1
+    assert api.count(tables.chassis.outbox, tables.chassis.outbox.c.topic == "aid.institutions.v1") == 2
+
+
 def test_imports_through_the_api_are_in_the_audit_log(api):
     roster = api.call("province", "POST", "/imports/roster", files={"file": ("r.csv", ROSTER.encode())})
     listed = api.call("department", "POST", "/imports/lists/civil_affairs", files={"file": ("l.csv", LIST.encode())})

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,6 @@ from identity_matching.service_layer.trail import log
 
 I, R = tables.institutions.c, tables.roster_schools.c
 SOURCE = "identity-matching"
-CHUNK = 5_000  # rows per INSERT (PostgreSQL takes at most 65,535 parameters in one statement)
 
 
 class InstitutionRefused(ValueError):
@@ -43,21 +42,25 @@ async def _publish(session: AsyncSession, rows) -> None:
 
 async def from_roster(session: AsyncSession, students: pl.DataFrame) -> int:
     """The roster's schools not known yet become institutions, and removed ones it enrols again come
-    back (known, active ones are left as they are: their names stay)."""
-    schools = (students.select(code="school_code", stage="stage", county="enrolment_region")
-               .unique(subset=["code", "stage"], keep="first").sort("code", "stage"))
-    await _count_students(session, students)
-    added = 0
-    for start in range(0, schools.height, CHUNK):
-        rows = [{**r, "source": "roster", "changed_by": "system"} for r in schools.slice(start, CHUNK).to_dicts()]
-        stmt = pg_insert(tables.institutions).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["code", "stage"], where=~I.active,
-            set_={"active": True, "changed_by": "system", "changed_at": func.now()}).returning(tables.institutions)
-        new = (await session.execute(stmt)).mappings().all()
-        await _publish(session, new)
-        added += len(new)
-    return added
+    back (known, active ones are left as they are: their names stay). A new school's county is the
+    enrolment region of most of its students."""
+    counts = students.group_by("school_code", "stage", "enrolment_region").len("students")
+    await _count_students(session, counts)
+    schools = (counts.sort("students", "enrolment_region", descending=[True, False])
+               .unique(subset=["school_code", "stage"], keep="first", maintain_order=True)
+               .select(code="school_code", stage="stage", county="enrolment_region"))
+    new = (await session.execute(FROM_ROSTER, {"schools": schools.write_json()})).mappings().all()
+    await _publish(session, sorted(new, key=lambda row: (row["code"], row["stage"])))
+    return len(new)
+
+
+FROM_ROSTER = text("""
+    INSERT INTO institutions AS i (code, stage, county, source, changed_by)
+    SELECT code, stage, county, 'roster', 'system' FROM json_to_recordset(CAST(:schools AS json))
+                                                   AS s(code text, stage text, county text)
+    ON CONFLICT (code, stage) DO UPDATE SET active = true, changed_by = 'system', changed_at = now()
+    WHERE NOT i.active
+    RETURNING i.*""")  # one statement for a province's schools (a VALUES list of 5,000 took 0.5 s to compile)
 
 
 def _checked_name(name: str) -> str:
@@ -95,9 +98,8 @@ async def _own(session: AsyncSession, who: Principal, code: str, stage: str):
     return row
 
 
-async def _count_students(session: AsyncSession, students: pl.DataFrame) -> None:
+async def _count_students(session: AsyncSession, counts: pl.DataFrame) -> None:
     """The roster's students per school, stage and enrolment region (replacing the last roster's)."""
-    counts = students.group_by("school_code", "stage", "enrolment_region").len("students")
     await session.execute(delete(tables.roster_schools))
     await bulk.copy_in(session, tables.roster_schools.name, counts)
 
