@@ -1,3 +1,7 @@
+import os
+import platform
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -209,6 +213,27 @@ def test_pauses_overlapping_for_long_let_the_young_generations_be_collected(monk
     finally:
         process.resume()
     assert gc.isenabled()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's: elsewhere it does nothing")
+def test_memory_freed_on_a_thread_is_given_back_to_the_system():
+    from aid_chassis.process import give_back_memory
+
+    def resident() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def churn() -> list[bytes]:  # 16 kB blocks (glibc's heap, not Python's small-object arenas), every other freed
+        blocks = [b"x" * (16_384 - i % 7) for i in range(8_000)]  # written: resident (calloc's zeros are not)
+        return blocks[::2]
+
+    give_back_memory()
+    with ThreadPoolExecutor(1) as pool:
+        kept = pool.submit(churn).result()
+    before = resident()
+    assert give_back_memory()
+    assert before - resident() > 32 * 2**20  # of the ~64 MB freed in the thread's heap
+    assert len(kept) == 4_000
 
 
 def test_a_batchs_ids_have_new_ids_form_are_distinct_and_in_order():

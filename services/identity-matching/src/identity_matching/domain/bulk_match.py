@@ -36,6 +36,7 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
     ordered = enrolments.sort("student_key", "school_code")
     students = ordered.group_by("student_key", maintain_order=True).agg(
         *[pl.col(f).first() for f in STUDENT], pl.col("school_code").slice(1).alias("other_school_codes"))
+    del ordered  # each step's frames let go as soon as the next is made: a province's round holds ~1.5 GB here
     counted = findings.filter(counts(policy)).join(
         students.select("student_key", pl.col("name").alias("_enrolled_name")), on="student_key")
     entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
@@ -44,7 +45,9 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
         pl.struct(*ENTRY_FIELDS).alias("categories"), entry.str.join(ITEM).alias("_entries"),
         (pl.col("name") != pl.col("_enrolled_name")).any().alias("name_mismatch"),
         pl.col("batch_id").filter(pl.col("batch_id") != "").unique().sort().alias("source_batches"))
+    del counted
     matched = students.join(per_person, on="student_key", how="inner")
+    del students, per_person
     canonical = pl.concat_str([*[pl.col(f) for f in STUDENT], pl.when("name_mismatch").then(pl.lit("1")).otherwise(
         pl.lit("0")), pl.col("other_school_codes").list.join(ITEM), pl.col("source_batches").list.join(ITEM),
         pl.col("_entries")], separator=FIELD)

@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aid_chassis import bulk
+from aid_chassis import bulk, process
 from aid_chassis.fields import PERSONAL, FieldCipher
 from aid_contracts import StudentMatched, StudentMatchWithdrawn
 from identity_matching.adapters import tables
@@ -112,6 +112,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
             keys = await _relevant(session, keys, priors["student_key"], fields)
         findings = await _findings(session, keys, fields, stored)
         enrolments = await _enrolments(session, keys, fields)
+    process.give_back_memory()  # the parts opened on threads; then the decision's, the packing's
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
         found = bulk_match.changes(current, priors, number)
@@ -122,6 +123,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         del current, enrolments, findings, priors  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
         found, buckets = await _with_data_keys(session, found, fields)
+    process.give_back_memory()
     at = datetime.now(UTC).isoformat()
     packing = _Packing(found, batch_id, at, fields)
     try:
@@ -135,6 +137,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                     await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     finally:
         await packing.close()
+    process.give_back_memory()
     return compared
 
 
@@ -183,7 +186,8 @@ async def _store(session: AsyncSession, found: pl.DataFrame, *, batch_id: str, c
     """Put the changed matches in force: their texts (a withdrawn match's taken out), then their
     states — in that order: the states' first fold deletes the rows stored before, whose texts the
     texts' first fold moves."""
-    texts = found.select("student_key", pl.when(pl.col("active")).then(pl.col("canonical")).alias("canonical"))
+    kept = pl.col("canonical") if found["active"].all() else pl.when("active").then("canonical")  # all: no copy
+    texts = found.select("student_key", kept.alias("canonical"))
     await amended.amend(session, amended.TEXTS, texts, batch_id=batch_id, cipher=cipher)
     del texts
     states = found.select(*PRIORS).with_columns(pl.col("fingerprint").fill_null(""))

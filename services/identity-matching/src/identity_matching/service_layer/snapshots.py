@@ -247,6 +247,9 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
                   name: str) -> Part:
     """One part replaced: CPU work only (run in a thread)."""
     old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else legacy
+    if old.is_empty():  # the part's first rows (a first import): every one comes, nothing to join with
+        return Part(seal_frame(new, cipher, name, whole=kind.whole) if new.height else None, new.height,
+                    new["student_key"].unique(), old["student_key"])
     pk, content = list(kind.pk), kind.content
     gone = old.join(new, on=pk, how="anti")
     came = new.join(old, on=content, how="anti", nulls_equal=True)
