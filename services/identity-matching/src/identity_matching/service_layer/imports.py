@@ -233,13 +233,16 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     with clock.stage("compare"):
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
                                  stored=pl.concat([s.values for s in stored], rechunk=False))
-    with clock.stage("report"):
-        counted = await _coverage(session, stored, compared, by.fields)
-    changes = compared.changes
-    with clock.stage("review_candidates"):
+    lists = {s.batch.department: s.values["student_key"] for s in stored}
+    counting = asyncio.ensure_future(asyncio.to_thread(coverage.from_comparison, lists, compared))
+    counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # heard below, unless suggest fails
+    with clock.stage("review_candidates"):  # while the lists' coverage is counted from the comparison (polars)
         counts = await candidates.suggest(session, [
             candidates.Refused(item.batch.batch_id, item.batch.department, item.rejected, item.batch.rejections)
             for item in stored], secret=by.secret, cipher=by.fields)
+    with clock.stage("report"):
+        counted = await _coverage(session, stored, compared, by.fields, await asyncio.shield(counting))
+    changes = compared.changes
     reports = []
     for item, suggested in zip(stored, counts, strict=True):
         enrolled, matched = counted.get(item.batch.department, (0, 0))
@@ -294,12 +297,12 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 # In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared, cipher: FieldCipher
-                    ) -> coverage.Coverage:
-    """Each list's coverage: from the comparison where it tells it, else the kept one moved by the
-    round where none other ran since, else counted in the transaction; kept for the next round."""
+async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared, cipher: FieldCipher,
+                    known: coverage.Coverage) -> coverage.Coverage:
+    """Each list's coverage: from the comparison where it tells it (``known``: ``coverage.from_comparison``),
+    else the kept one moved by the round where none other ran since, else counted in the
+    transaction; kept for the next round."""
     lists = {s.batch.department: s.values["student_key"] for s in stored}
-    known = coverage.from_comparison(lists, compared)
     if kept := await coverage.kept(session, compared):
         keys = compared.keys.to_frame("student_key")
         before = pl.concat([compared.listed.filter(~pl.col("department").is_in(list(lists))), *(
