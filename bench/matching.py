@@ -10,6 +10,8 @@ stage next to its floor in the same run:
 - floor.join     joining the lists' ID numbers to the roster's with polars
 - floor.produce  sending as many records of the same size to Kafka with the same producer, in
                  whole record batches
+- broker_warmup  records sent before the pipeline, not timed: a running platform's broker has its
+                 code compiled (the floors, measured after the pipeline, found it so already)
 - import.*       the service's import of the roster, then of the four departments' lists in one
                  comparison round, with the seconds of each stage (read, validate, store, compare…)
 - outbox_mb      the compressed size of the packed events the round queued (PostgreSQL stores it)
