@@ -165,17 +165,23 @@ async def test_relay_pending_sends_claim_after_claim_in_outbox_order(sessions, t
 
 
 class _FailFirstSend(OutboxRelay):
-    """The first claim's sending fails (the broker away) once the next claim holds its rows."""
+    """The first claim's sending fails (the broker away) once the next claim holds its rows. The free
+    rows are counted only then: counting locks rows too (``FOR UPDATE SKIP LOCKED``), and a count
+    running while the next claim locks would make it skip them."""
 
-    failed, free_while_failing = False, None
+    failed, next_locked, free_while_failing = False, None, None
 
-    async def _note_free_rows(self) -> None:
-        self.free_while_failing = await _free_rows(self._sessions)
+    async def _lock(self, driver, only, besides):
+        ids, full = await super()._lock(driver, only, besides)
+        if besides:  # the next claim, made while the first is sent
+            self.next_locked = len(ids)
+        return ids, full
 
     async def _send_groups(self, groups, spans, made):
         if not self.failed:
             self.failed = True
-            await _until(lambda: self.free_while_failing == 20, self._note_free_rows)  # the next claim's 20 locked
+            await _until(lambda: self.next_locked is not None)
+            self.free_while_failing = await _free_rows(self._sessions)
             raise ConnectionError("broker away")
         return await super()._send_groups(groups, spans, made)
 
@@ -187,7 +193,8 @@ async def test_when_a_claim_fails_the_next_one_made_meanwhile_is_let_go_unsent(s
     async with _producing(relay, kafka_bootstrap):
         with pytest.raises(ConnectionError):
             await relay.relay_pending()
-        assert relay.free_while_failing == 20  # this claim's 20 rows and the next one's locked
+        # this claim's 20 rows and the next one's locked
+        assert (relay.next_locked, relay.free_while_failing) == (20, 20)
         assert await _free_rows(sessions) == 60  # nothing deleted, and no row left locked by the next claim
         assert await relay.relay_pending() == 60  # from the oldest row again
     assert len(await _read_all(kafka_bootstrap, topic, 61, timeout=6)) == 60  # each once: none sent before

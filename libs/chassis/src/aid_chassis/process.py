@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import logging
@@ -88,6 +89,7 @@ def give_back_memory() -> bool:
     return bool(trim(0)) if trim is not None else False
 
 
+@functools.cache
 def _libc():
     import ctypes
 

@@ -43,7 +43,7 @@ async def _publish(session: AsyncSession, rows) -> None:
 async def from_roster(session: AsyncSession, students: pl.DataFrame) -> int:
     """The roster's schools not known yet become institutions, and removed ones it enrols again come
     back (known, active ones are left as they are: their names stay). A new school's county is the
-    enrolment region of most of its students."""
+    enrolment region of most of its students (of those tied, the lowest code)."""
     counts = students.group_by("school_code", "stage", "enrolment_region").len("students")
     await _count_students(session, counts)
     schools = (counts.sort("students", "enrolment_region", descending=[True, False])

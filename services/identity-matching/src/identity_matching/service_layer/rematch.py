@@ -112,7 +112,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
             keys = await _relevant(session, keys, priors["student_key"], fields)
         findings = await _findings(session, keys, fields, stored)
         enrolments = await _enrolments(session, keys, fields)
-    process.give_back_memory()  # the parts opened on threads; then the decision's, the packing's
+    _give_back(keys)  # the parts opened on threads; then the decision's, the packing's
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
         found = bulk_match.changes(current, priors, number)
@@ -123,7 +123,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         del current, enrolments, findings, priors  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
         found, buckets = await _with_data_keys(session, found, fields)
-    process.give_back_memory()
+    _give_back(keys)
     at = datetime.now(UTC).isoformat()
     packing = _Packing(found, batch_id, at, fields)
     try:
@@ -137,8 +137,14 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
                     await bulk.insert_packed(session, tables.chassis.outbox, packed, source=SOURCE, time=at)
     finally:
         await packing.close()
-    process.give_back_memory()
+    _give_back(keys)
     return compared
+
+
+def _give_back(keys: pl.Series) -> None:
+    """The C heap's free pages given back after a step of a large comparison (a small one frees little)."""
+    if keys.len() >= LARGE:
+        process.give_back_memory()
 
 
 LARGE = 100_000
