@@ -86,12 +86,10 @@ async def _producing(relay: OutboxRelay, bootstrap: str):
         await relay._producer.stop()
 
 
-async def _until(done, step=None, seconds: float = 10.0) -> None:
-    """Wait until ``done()`` (after each ``step()``, if given), at most ``seconds``."""
+async def _until(done, seconds: float = 10.0) -> None:
+    """Wait until ``done()``, at most ``seconds``."""
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
-        if step is not None:
-            await step()
         if done():
             return
         await asyncio.sleep(0.01)

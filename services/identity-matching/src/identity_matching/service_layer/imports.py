@@ -241,7 +241,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
             candidates.Refused(item.batch.batch_id, item.batch.department, item.rejected, item.batch.rejections)
             for item in stored], secret=by.secret, cipher=by.fields)
     with clock.stage("report"):
-        counted = await _coverage(session, stored, compared, by.fields, await asyncio.shield(counting))
+        counted = await _coverage(session, stored, lists, compared, by.fields, await asyncio.shield(counting))
     changes = compared.changes
     reports = []
     for item, suggested in zip(stored, counts, strict=True):
@@ -297,12 +297,11 @@ OUTCOME_FIELDS = ("repeated_rows", "not_enrolled", "matched", "matched_new", "ma
 # In a round of several lists, matched_new/changed/withdrawn are the round's (one comparison for all).
 
 
-async def _coverage(session: AsyncSession, stored: list[_Stored], compared: Compared, cipher: FieldCipher,
-                    known: coverage.Coverage) -> coverage.Coverage:
-    """Each list's coverage: from the comparison where it tells it (``known``: ``coverage.from_comparison``),
-    else the kept one moved by the round where none other ran since, else counted in the
-    transaction; kept for the next round."""
-    lists = {s.batch.department: s.values["student_key"] for s in stored}
+async def _coverage(session: AsyncSession, stored: list[_Stored], lists: dict[str, pl.Series], compared: Compared,
+                    cipher: FieldCipher, known: coverage.Coverage) -> coverage.Coverage:
+    """Each list's coverage (``lists``: department → its people's keys): from the comparison where it
+    tells it (``known``: ``coverage.from_comparison``), else the kept one moved by the round where
+    none other ran since, else counted in the transaction; kept for the next round."""
     if kept := await coverage.kept(session, compared):
         keys = compared.keys.to_frame("student_key")
         before = pl.concat([compared.listed.filter(~pl.col("department").is_in(list(lists))), *(

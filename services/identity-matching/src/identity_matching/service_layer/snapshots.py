@@ -247,20 +247,26 @@ def _replace_part(kind: Kind, new: pl.DataFrame, sealed: bytes | None, legacy: p
                   name: str) -> Part:
     """One part replaced: CPU work only (run in a thread)."""
     old = open_frame(sealed, cipher, name).select(list(kind.schema)) if sealed is not None else legacy
+    was = old["student_key"].unique()
     if old.is_empty():  # the part's first rows (a first import): every one comes, nothing to join with
-        return Part(seal_frame(new, cipher, name, whole=kind.whole) if new.height else None, new.height,
-                    new["student_key"].unique(), old["student_key"])
-    pk, content = list(kind.pk), kind.content
-    gone = old.join(new, on=pk, how="anti")
-    came = new.join(old, on=content, how="anti", nulls_equal=True)
-    keys, was = pl.concat([gone["student_key"], came["student_key"]]).unique(), old["student_key"].unique()
-    if keys.is_empty() and sealed is not None:
-        return Part(None, new.height, keys, was)
-    kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
-    snapshot = pl.concat([kept.select(list(kind.schema)), came])
+        snapshot, keys = new, new["student_key"].unique()
+    else:
+        snapshot, keys = _merged(kind, old, new)
+        if keys.is_empty() and sealed is not None:
+            return Part(None, new.height, keys, was)
     return Part(seal_frame(snapshot, cipher, name, whole=kind.whole) if snapshot.height else None, snapshot.height,
                 keys, was)
 
+
+def _merged(kind: Kind, old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """``new`` as the part to store (unchanged rows keep their batch) and the keys whose rows went,
+    came or changed."""
+    pk, content = list(kind.pk), kind.content
+    gone = old.join(new, on=pk, how="anti")
+    came = new.join(old, on=content, how="anti", nulls_equal=True)
+    keys = pl.concat([gone["student_key"], came["student_key"]]).unique()
+    kept = new.join(came, on=pk, how="anti").drop("batch_id").join(old.select(*pk, "batch_id"), on=pk, how="left")
+    return pl.concat([kept.select(list(kind.schema)), came]), keys
 
 
 async def keep_list_statistics(session: AsyncSession, department: str, rows: pl.DataFrame) -> None:
