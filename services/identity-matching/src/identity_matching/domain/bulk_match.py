@@ -39,18 +39,13 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
     del ordered  # each step's frames let go as soon as the next is made: a province's round holds ~1.5 GB here
     counted = findings.filter(counts(policy)).join(
         students.select("student_key", pl.col("name").alias("_enrolled_name")), on="student_key")
-    entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
-    per_person = counted.sort("student_key", "category", "department").group_by(
-        "student_key", maintain_order=True).agg(
-        pl.struct(*ENTRY_FIELDS).alias("categories"), entry.str.join(ITEM).alias("_entries"),
-        (pl.col("name") != pl.col("_enrolled_name")).any().alias("name_mismatch"),
-        pl.col("batch_id").filter(pl.col("batch_id") != "").unique().sort().alias("source_batches"))
+    per_person = _per_person(counted)
     del counted
     matched = students.join(per_person, on="student_key", how="inner")
     del students, per_person
     canonical = pl.concat_str([*[pl.col(f) for f in STUDENT], pl.when("name_mismatch").then(pl.lit("1")).otherwise(
-        pl.lit("0")), pl.col("other_school_codes").list.join(ITEM), pl.col("source_batches").list.join(ITEM),
-        pl.col("_entries")], separator=FIELD)
+        pl.lit("0")), pl.col("other_school_codes").list.join(ITEM), pl.col("_batches"), pl.col("_entries")],
+        separator=FIELD)
     matched = matched.with_columns(
         canonical.alias("canonical"),
         pl.when(pl.col("other_school_codes").list.len() > 0).then(pl.lit([REPEATED_STUDENT]))
@@ -58,7 +53,30 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
     if matched["canonical"].null_count():  # a null field: its fingerprint would be null, the match not current
         raise ValueError("a match's canonical text lacks a field")
     prints = polars_hash.col("canonical").chash.sha2_256().alias("fingerprint")  # = matching.fingerprint
-    return matched.with_columns(in_parts(matched.select("canonical"), prints)["fingerprint"]).drop("_entries")
+    return matched.with_columns(in_parts(matched.select("canonical"), prints)["fingerprint"]).drop("_entries", "_batches")
+
+
+def _per_person(counted: pl.DataFrame) -> pl.DataFrame:
+    """Each person's entries (by category, then department), name flag and source batches, with
+    their texts for the canonical one (``_entries``, ``_batches``). A person on one list (~9 in 10)
+    is taken as is; only those on several are grouped (a group's texts joined per group took a
+    province's round 0.5 s more)."""
+    entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
+    rows = counted.with_columns(entry.alias("_entries"), pl.len().over("student_key").alias("_lists"),
+                                (pl.col("name") != pl.col("_enrolled_name")).fill_null(False).alias("name_mismatch"))
+    batch = pl.col("batch_id").filter(pl.col("batch_id") != "")
+    one = rows.filter(pl.col("_lists") == 1).select(
+        "student_key", pl.concat_list(pl.struct(*ENTRY_FIELDS)).alias("categories"), "_entries", "name_mismatch",
+        pl.when(pl.col("batch_id") != "").then(pl.concat_list("batch_id"))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("source_batches"),
+        pl.when(pl.col("batch_id") != "").then("batch_id").otherwise(pl.lit("")).alias("_batches"))
+    many = rows.filter(pl.col("_lists") > 1).sort("student_key", "category", "department").group_by(
+        "student_key", maintain_order=True).agg(
+        pl.struct(*ENTRY_FIELDS).alias("categories"), "_entries", pl.col("name_mismatch").any(),
+        batch.alias("source_batches"))
+    many = many.with_columns(pl.col("_entries").list.join(ITEM), pl.col("source_batches").list.unique().list.sort()
+                             ).with_columns(pl.col("source_batches").list.join(ITEM).alias("_batches"))
+    return pl.concat([one, many], rechunk=True)  # joined on a frame of two chunks: 8 times as long
 
 
 def changes(current: pl.DataFrame, priors: pl.DataFrame, comparison: int) -> pl.DataFrame:
