@@ -9,7 +9,7 @@ from aid_contracts import student_key
 from identity_matching.adapters import tables
 from identity_matching.domain import export
 from identity_matching.domain.typos import one_edit_away
-from identity_matching.service_layer import amended, candidates, imports
+from identity_matching.service_layer import amended, candidates, imports, snapshots
 from tests.factories import id_number
 
 from .conftest import BY
@@ -74,11 +74,18 @@ async def test_a_typo_becomes_a_candidate_then_a_match_and_is_remembered(session
 
 
 async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions, monkeypatch):
-    """Several lists in one round: the roster is opened once for all, each list keeps its own."""
-    looked_up, roster = [], candidates._roster
-    monkeypatch.setattr(candidates, "_roster", lambda s, keys, cipher: looked_up.append(keys) or roster(s, keys, cipher))
+    """Several lists in one round: the roster is opened once, for the comparison and every list's
+    candidates, and each list keeps its own."""
+    looked_up, load = [], snapshots.load
+
+    def counted(s, kind, *args, **kwargs):
+        if kind is snapshots.ROSTER and kwargs["keys"].len():  # (none: no part is opened)
+            looked_up.append(set(kwargs["keys"].to_list()))
+        return load(s, kind, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "load", counted)
     uploads = [("civil_affairs", _list(f"{_typo(id_number(1))},学生1,孤儿,520102"), "civil.csv"),
-               ("trade_union", _list(f"{id_number(3)},学生3,困难职工子女,520102"), "union.csv"),
+               ("trade_union", _list(f"{id_number(3)},学生3,困难职工家庭,520102"), "union.csv"),
                ("disabled_federation", _list(f"{_typo(id_number(2))},学生2,残疾,520102",
                                              f"{_typo(id_number(4))},别人,残疾,520102"), "disabled.csv")]
     async with sessions() as s, s.begin():
@@ -86,7 +93,8 @@ async def test_a_round_of_lists_suggests_each_lists_own_candidates(sessions, mon
                                                        by=BY)
     assert [(r.department, r.review_candidates) for r in round_.lists] == [
         ("civil_affairs", 1), ("trade_union", 0), ("disabled_federation", 1)]
-    assert len(looked_up) == 1 and {student_key(id_number(n), BY.secret) for n in (1, 2, 4)} <= looked_up[0]
+    assert round_.matched_new == 1  # student 3, compared with the roster the candidates were looked up in
+    assert len(looked_up) == 1 and {student_key(id_number(n), BY.secret) for n in (1, 2, 3, 4)} <= looked_up[0]
     async with sessions() as s:
         stored = (await s.execute(select(tables.review_candidates))).mappings().all()
     batches = {r.batch_id: r.department for r in round_.lists}

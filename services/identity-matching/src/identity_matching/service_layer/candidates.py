@@ -58,12 +58,30 @@ class Refused(NamedTuple):
     rejections: list[records.Rejection]
 
 
-async def suggest(session: AsyncSession, lists: list[Refused], *, secret: bytes, cipher: FieldCipher) -> list[int]:
-    """Store a candidate for each refused row that points to exactly one roster student; how many,
-    for each of ``lists``. The roster is opened once for all of them (a round's four lists: four
-    openings of its parts took ~0.6 s)."""
-    wanted = [_wanted(item, secret) for item in lists]
-    students = await _roster(session, {k for one in wanted for _, near in one.values() for k in near}, cipher)
+Wanted = dict[int, tuple[dict, dict[str, str]]]  # row number → (the row, {student key: ID number} one edit away)
+
+
+def wanted(lists: list[Refused], secret: bytes) -> list[Wanted]:
+    """Each list's rows refused for a typo-like ID number, with the numbers one edit from it."""
+    return [_wanted(item, secret) for item in lists]
+
+
+def nearby(wanted: list[Wanted]) -> pl.Series:
+    """The student keys of every number one edit from a refused one."""
+    return pl.Series(sorted({k for one in wanted for _, near in one.values() for k in near}), dtype=pl.String)
+
+
+async def suggest(session: AsyncSession, lists: list[Refused], wanted: list[Wanted], *, roster: pl.DataFrame | None,
+                  cipher: FieldCipher) -> list[int]:
+    """Store a candidate for each refused row of ``wanted`` (``wanted(lists)``) that points to exactly
+    one roster student; how many, for each of ``lists``. ``roster``: the roster's rows (student_key,
+    name, household_region) of ``nearby(wanted)``, as the round's comparison opened them; None: the
+    roster is opened here, once for all the lists (four openings of its parts took ~0.6 s)."""
+    if roster is None:
+        roster = await _roster(session, nearby(wanted), cipher)
+    students: dict[str, list[_Enrolled]] = defaultdict(list)
+    for key, name, region in roster.select("student_key", "name", "household_region").iter_rows():
+        students[key].append(_Enrolled(name, region))
     counts = []
     for item, one in zip(lists, wanted, strict=True):
         found = [sealed(c, cipher) for number, (row, near) in one.items()
@@ -74,12 +92,11 @@ async def suggest(session: AsyncSession, lists: list[Refused], *, secret: bytes,
     return counts
 
 
-def _wanted(item: Refused, secret: bytes) -> dict[int, tuple[dict, dict[str, str]]]:
-    """{row number: (the row, {student key: ID number} of the numbers one edit from its own)} of the
-    rows refused for a typo-like ID number."""
+def _wanted(item: Refused, secret: bytes) -> Wanted:
+    """The rows of one list refused for a typo-like ID number (see ``Wanted``)."""
     typo_rows = {r.row for r in item.rejections if r.field == "id_number" and r.code in typos.TYPO_CODES}
     rows = {r["row"]: r for r in item.frame.filter(pl.col("row").is_in(list(typo_rows))).iter_rows(named=True)}
-    wanted: dict[int, tuple[dict, dict[str, str]]] = {}
+    wanted: Wanted = {}
     for rejection in item.rejections:
         if rejection.row in rows:
             row = rows[rejection.row]
@@ -117,14 +134,11 @@ class _Enrolled(NamedTuple):
     household_region: str
 
 
-async def _roster(session: AsyncSession, keys: set[str], cipher: FieldCipher) -> dict[str, list[_Enrolled]]:
-    found: dict[str, list[_Enrolled]] = defaultdict(list)
-    if keys:
-        roster = await snapshots.load(session, snapshots.ROSTER, cipher, keys=pl.Series(list(keys), dtype=pl.String),
-                                      columns=["student_key", "name", "household_region"])
-        for key, name, region in roster.iter_rows():
-            found[key].append(_Enrolled(name, region))
-    return found
+async def _roster(session: AsyncSession, keys: pl.Series, cipher: FieldCipher) -> pl.DataFrame:
+    columns = ["student_key", "name", "household_region"]
+    if keys.is_empty():
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    return await snapshots.load(session, snapshots.ROSTER, cipher, keys=keys, columns=columns)
 
 
 def _candidate(batch_id: str, department: str, number: int, row: dict, near: dict[str, str],

@@ -230,16 +230,19 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         stored.append(_Stored(item.batch, item.values, item.rejected, replaced.changed, replaced.was))
     round_id = stored[0].batch.batch_id if len(stored) == 1 else new_batch_id()
     affected = pl.concat([s.changed for s in stored]).unique()
+    refused = [candidates.Refused(s.batch.batch_id, s.batch.department, s.rejected, s.batch.rejections)
+               for s in stored]
+    with clock.stage("review_candidates"):  # the comparison opens the roster for their students too
+        wanted = await asyncio.to_thread(candidates.wanted, refused, by.secret)
     with clock.stage("compare"):
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
-                                 stored=pl.concat([s.values for s in stored], rechunk=False))
+                                 stored=pl.concat([s.values for s in stored], rechunk=False),
+                                 nearby=candidates.nearby(wanted))
     lists = {s.batch.department: s.values["student_key"] for s in stored}
     counting = asyncio.ensure_future(asyncio.to_thread(coverage.from_comparison, lists, compared))
     counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # heard below, unless suggest fails
     with clock.stage("review_candidates"):  # while the lists' coverage is counted from the comparison (polars)
-        counts = await candidates.suggest(session, [
-            candidates.Refused(item.batch.batch_id, item.batch.department, item.rejected, item.batch.rejections)
-            for item in stored], secret=by.secret, cipher=by.fields)
+        counts = await candidates.suggest(session, refused, wanted, roster=compared.nearby, cipher=by.fields)
     with clock.stage("report"):
         counted = await _coverage(session, stored, lists, compared, by.fields, await asyncio.shield(counting))
     changes = compared.changes

@@ -69,6 +69,7 @@ class Compared:
     listed: pl.DataFrame  # (student_key, department) of the keys on a list now, once a category
     since: int  # the number of the comparison before this one
     number: int  # this comparison's number (``since`` when it had no key to compare)
+    nearby: pl.DataFrame | None = None  # the roster's rows of the ``nearby`` keys asked for (None: not opened)
 
 
 def _nothing(keys: pl.Series, since: int) -> Compared:
@@ -97,9 +98,10 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
 
 async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
                   policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None,
-                  stored: pl.DataFrame | None = None) -> Compared:
-    """``rematch``, telling also which of the keys are enrolled and which match now. The events
-    carry each student's ID number and name sealed by ``fields``."""
+                  stored: pl.DataFrame | None = None, nearby: pl.Series | None = None) -> Compared:
+    """``rematch``, telling also which of the keys are enrolled and which match now, and the roster's
+    rows (ENROLMENTS) of the ``nearby`` keys (typo review candidates': the roster opened once for
+    both). The events carry each student's ID number and name sealed by ``fields``."""
     await serialise(session)
     keys = keys if isinstance(keys, pl.Series) else pl.Series(sorted(keys), dtype=pl.String)
     since, number = await _count(session, keys)
@@ -111,7 +113,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         if stored is None:  # a round's keys are all on a list, or were (and may have a match)
             keys = await _relevant(session, keys, priors["student_key"], fields)
         findings = await _findings(session, keys, fields, stored)
-        enrolments = await _enrolments(session, keys, fields)
+        enrolments, near = await _enrolments(session, keys, fields, nearby)
     _give_back(keys)  # the parts opened on threads; then the decision's, the packing's
     with clock.stage("compare.decide"):
         current = bulk_match.current_matches(enrolments, findings, policy)
@@ -119,7 +121,7 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
         compared = Compared(Counter(dict(found.group_by("kind").len().iter_rows())), keys,
                             enrolments["student_key"].unique(), current["student_key"],
                             priors.filter(pl.col("active"))["student_key"],
-                            findings.select("student_key", "department"), since, number)
+                            findings.select("student_key", "department"), since, number, near)
         del current, enrolments, findings, priors  # a province's round: a few hundred MB the store does not need
     with clock.stage("compare.keys"):  # each student's own data key, issued before their first event
         found, buckets = await _with_data_keys(session, found, fields)
@@ -182,10 +184,17 @@ async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher,
     return pl.concat([others, mine])
 
 
-async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCipher) -> pl.DataFrame:
+async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCipher, nearby: pl.Series | None
+                      ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """The enrolments of the affected students (only those with findings can match, but a list's
-    coverage counts those who left it too)."""
-    return await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS), keys=keys)
+    coverage counts those who left it too), and those of ``nearby`` (None when not asked for)."""
+    if nearby is None:
+        return await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS), keys=keys), None
+    others = nearby.filter(~nearby.is_in(keys.implode())).unique()
+    rows = await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS),
+                                keys=pl.concat([keys, others]))
+    near = rows.filter(pl.col("student_key").is_in(nearby.implode()))
+    return (rows.filter(~pl.col("student_key").is_in(others.implode())) if others.len() else rows), near
 
 
 async def _store(session: AsyncSession, found: pl.DataFrame, *, batch_id: str, cipher: FieldCipher) -> None:
