@@ -22,7 +22,7 @@ from identity_matching.adapters import tables
 from identity_matching.domain import columnar, files, records
 from identity_matching.domain.matching import EligibilityPolicy
 from identity_matching.service_layer import amended, candidates, coverage, institutions, personal, snapshots
-from identity_matching.service_layer.rematch import SOURCE, Compared, Stopwatch, compare, rematch, serialise
+from identity_matching.service_layer.rematch import SOURCE, Compared, Stopwatch, Written, compare, rematch, serialise
 
 
 class UnknownDepartment(ValueError):
@@ -236,7 +236,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         wanted = await asyncio.to_thread(candidates.wanted, refused, by.secret)
     with clock.stage("compare"):
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
-                                 stored=pl.concat([s.values for s in stored], rechunk=False),
+                                 written=_written(stored, affected),
                                  nearby=candidates.nearby(wanted))
     lists = {s.batch.department: s.values["student_key"] for s in stored}
     counting = asyncio.ensure_future(asyncio.to_thread(coverage.from_comparison, lists, compared))
@@ -254,6 +254,15 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
                                      review_candidates=suggested))
     return RoundReport(round_id, reports, changes.get("new", 0), changes.get("changed", 0),
                        changes.get("withdrawn", 0), clock.seconds)
+
+
+def _written(stored: list[_Stored], affected: pl.Series) -> Written:
+    """The round's lists as the comparison takes them: of a list that had no rows before, every row
+    (each of its keys changed: a province's first round's lists, 0.2 s of join spared), of any
+    other, those of the affected keys."""
+    keys = affected.to_frame("student_key")
+    rows = [s.values if s.was.is_empty() else s.values.join(keys, on="student_key", how="semi") for s in stored]
+    return Written([s.batch.department for s in stored], pl.concat(rows, rechunk=False))
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: pl.Series,

@@ -87,18 +87,24 @@ async def _count(session: AsyncSession, keys: pl.Series) -> tuple[int, int]:
 
 
 async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
-                  policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None,
-                  stored: pl.DataFrame | None = None) -> Counter:
+                  policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None) -> Counter:
     """Compare every key again and queue the events; returns counts by kind of change (and times
-    each step on ``clock``). ``stored``: whole department lists this transaction has just written
-    (FINDINGS columns), used as they are instead of read back."""
-    return (await compare(session, keys, batch_id=batch_id, policy=policy, fields=fields, clock=clock,
-                          stored=stored)).changes
+    each step on ``clock``)."""
+    return (await compare(session, keys, batch_id=batch_id, policy=policy, fields=fields, clock=clock)).changes
+
+
+@dataclass
+class Written:
+    """Department lists this transaction has just written, used as they are instead of read back:
+    their departments, and their rows (FINDINGS columns) of the keys compared — those only."""
+
+    departments: list[str]
+    rows: pl.DataFrame
 
 
 async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id: str,
                   policy: EligibilityPolicy, fields: FieldCipher, clock: Stopwatch | None = None,
-                  stored: pl.DataFrame | None = None, nearby: pl.Series | None = None) -> Compared:
+                  written: Written | None = None, nearby: pl.Series | None = None) -> Compared:
     """``rematch``, telling also which of the keys are enrolled and which match now, and the roster's
     rows (ENROLMENTS) of the ``nearby`` keys (typo review candidates': the roster opened once for
     both). The events carry each student's ID number and name sealed by ``fields``."""
@@ -110,9 +116,9 @@ async def compare(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
     clock = clock or Stopwatch()
     with clock.stage("compare.load"):
         priors = await _priors(session, keys, fields)
-        if stored is None:  # a round's keys are all on a list, or were (and may have a match)
+        if written is None:  # a round's keys are all on a list, or were (and may have a match)
             keys = await _relevant(session, keys, priors["student_key"], fields)
-        findings = await _findings(session, keys, fields, stored)
+        findings = await _findings(session, keys, fields, written)
         enrolments, near = await _enrolments(session, keys, fields, nearby)
     _give_back(keys)  # the parts opened on threads; then the decision's, the packing's
     with clock.stage("compare.decide"):
@@ -172,16 +178,14 @@ async def _relevant(session: AsyncSession, keys: pl.Series, matched_before: pl.S
     return keys.to_frame("student_key").join(known, on="student_key", how="semi")["student_key"]
 
 
-async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, stored: pl.DataFrame | None
+async def _findings(session: AsyncSession, keys: pl.Series, fields: FieldCipher, written: Written | None
                     ) -> pl.DataFrame:
-    """Department records of the affected keys: the lists just stored from memory, the others opened."""
-    fresh = [] if stored is None else stored["department"].unique().to_list()
-    others = await snapshots.load(session, snapshots.LIST, fields, without=fresh, columns=list(FINDINGS), keys=keys)
-    if stored is None:
+    """Department records of the affected keys: the lists just written from memory, the others opened."""
+    without = [] if written is None else written.departments
+    others = await snapshots.load(session, snapshots.LIST, fields, without=without, columns=list(FINDINGS), keys=keys)
+    if written is None:
         return others
-    mine = stored.select(list(FINDINGS)).cast(FINDINGS).join(keys.to_frame("student_key"), on="student_key",
-                                                                how="semi")
-    return pl.concat([others, mine])
+    return pl.concat([others, written.rows.select(list(FINDINGS)).cast(FINDINGS)])
 
 
 async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCipher, nearby: pl.Series | None
@@ -190,7 +194,8 @@ async def _enrolments(session: AsyncSession, keys: pl.Series, fields: FieldCiphe
     coverage counts those who left it too), and those of ``nearby`` (None when not asked for)."""
     if nearby is None:
         return await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS), keys=keys), None
-    others = nearby.filter(~nearby.is_in(keys.implode())).unique()
+    compared = set(keys.filter(keys.is_in(nearby.implode())).to_list())  # (a set of the keys: 0.2 s for a province)
+    others = pl.Series([key for key in nearby.unique().to_list() if key not in compared], dtype=pl.String)
     rows = await snapshots.load(session, snapshots.ROSTER, fields, columns=list(ENROLMENTS),
                                 keys=pl.concat([keys, others]))
     near = rows.filter(pl.col("student_key").is_in(nearby.implode()))
