@@ -60,6 +60,17 @@ def test_files_in_gbk_with_chinese_headers_are_read():
     assert frame.to_dicts() == [{"row": 2, "id_number": "11010519491231002X", "name": "张三"}]
 
 
+@pytest.mark.parametrize("checked", [1, 2, 5, 1 << 20])
+def test_utf8_is_told_from_gbk_a_piece_at_a_time(monkeypatch, checked):
+    """UTF-8 is checked a piece at a time: a character cut by a piece's end is still UTF-8, and a
+    GBK file (not UTF-8 in some piece) is still read as GBK."""
+    monkeypatch.setattr(files, "CHECKED", checked)
+    text = "身份证号,姓名\n11010519491231002X,张三丰\n"
+    for content in (text.encode(), text.encode("utf-8-sig"), text.encode("gbk")):
+        assert files.read_frame(content)["name"].to_list() == ["张三丰"]
+    assert files._is_utf8(text.encode()) and not files._is_utf8(text.encode()[:-2])  # the last character cut short
+
+
 def test_binary_garbage_is_refused():
     with pytest.raises(files.UnreadableFile):
         files.read_frame(b"\xff\xfe\x00\x81\x00")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import zipfile
@@ -25,15 +26,28 @@ def as_utf8(content: bytes) -> bytes:
     """The file's bytes as UTF-8 without BOM: UTF-8 as it is, GBK/GB18030 re-encoded (one decode pass)."""
     if len(content) > MAX_BYTES:
         raise UnreadableFile("文件超过400MB (file larger than 400 MB)")
-    try:
-        content.decode("utf-8")
+    if _is_utf8(content):
         return content.removeprefix(b"\xef\xbb\xbf")
-    except UnicodeDecodeError:
-        pass
     try:
         return content.decode("gb18030").encode()
     except UnicodeDecodeError:
         raise UnreadableFile("无法识别文件编码，请使用UTF-8或GBK (not UTF-8 or GBK/GB18030)") from None
+
+
+def _is_utf8(content: bytes) -> bool:
+    """Whether the bytes are UTF-8, checked a megabyte at a time (decoded whole, a province's
+    roster took twice as long, and a string of its size)."""
+    decoder, view = codecs.getincrementaldecoder("utf-8")(), memoryview(content)
+    try:
+        for at in range(0, len(content), CHECKED):
+            decoder.decode(view[at:at + CHECKED])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+CHECKED = 1 << 20
 
 
 def read_frame(content: bytes) -> pl.DataFrame:
