@@ -77,10 +77,11 @@ def test_list_validation_agrees_with_the_rules(rows):
 
 
 def test_rows_keep_their_spreadsheet_numbers_across_blank_rows():
-    content = ("身份证号,姓名,类别,户籍所在地\n" f"{GOOD[0]},张三,孤儿,520102\n" ",,,\n" "\n" "123,李四,孤儿,520102\n").encode()
+    content = ("身份证号,姓名,类别,户籍所在地\n" f"{GOOD[0]},张三,孤儿,520102\n" ",,,\n" "\n" "123,李四,孤儿,520102\n"
+               " ,,, \n" ",王五,,\n").encode()  # a row blank but for a later column is a row
     valid = columnar.validate_list(files.read_frame(content), TODAY)
     assert valid.accepted["row"].to_list() == [2]
-    assert [(r.row, r.code) for r in valid.rejections] == [(5, "bad_length")]
+    assert [(r.row, r.code) for r in valid.rejections] == [(5, "bad_length"), (7, "empty_id")]
 
 
 @given(st.lists(st.one_of(st.sampled_from(GOOD), st.text("0123456789X", min_size=18, max_size=18)), max_size=20),
