@@ -32,7 +32,7 @@ finding = st.fixed_dictionaries({
     "category": st.sampled_from(["orphan", "registered_poor", "minimum_allowance"]),
     "name": st.sampled_from(["张三", "李四"]),
     "status": st.sampled_from([(None, None), ("not_out", None), ("out", 2020), ("out", 2023), ("back_in", None)]),
-    "batch_id": st.sampled_from(["B1", "B2", ""])})
+    "batch_id": st.sampled_from(["B1", "B2", "", None])})
 prior = st.fixed_dictionaries({"student_key": st.sampled_from(KEYS), "revision": st.integers(1, 3),
                                "active": st.booleans(), "same": st.booleans(),
                                "school_code": st.sampled_from(["5201020001", "5201039999"])})

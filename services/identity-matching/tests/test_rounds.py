@@ -44,6 +44,28 @@ async def test_a_student_on_two_new_lists_gets_one_event_with_both_categories(wi
     assert events[0].data["batch_id"] == report.round_id
 
 
+async def test_a_row_a_list_kept_keeps_the_batch_it_came_in(with_roster):
+    """A person compared again for another list's change: the row their re-sent, unchanged list kept
+    still came in its first batch, as stored — and comparing them again finds nothing changed."""
+    civil = (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n").encode()
+    async with with_roster() as s, s.begin():
+        first = await imports.import_department_lists(s, uploads=[("civil_affairs", civil, "ca.csv")],
+                                                      departments=DEPARTMENTS, by=BY)
+    uploads = [("civil_affairs", civil, "ca2.csv"),
+               ("poverty_office", (HEADER + f"{id_number(1)},学生1,建档立卡,520102,未脱贫,\n").encode(), "po.csv")]
+    async with with_roster() as s, s.begin():
+        second = await imports.import_department_lists(s, uploads=uploads, departments=DEPARTMENTS, by=BY)
+    assert (second.matched_new, second.matched_changed) == (0, 1)
+    async with with_roster() as s:
+        [changed] = [e for _, e in await outbox.pending(s, tables.chassis.outbox)
+                     if e.type == "student-matched" and e.data["change"] == "changed"]
+    assert changed.data["source_batches"] == sorted([first.lists[0].batch_id, second.lists[1].batch_id])
+    async with with_roster() as s, s.begin():
+        again = await rematch.rematch(s, {student_key(id_number(1), BY.secret)}, batch_id="B-again", policy=BY.policy,
+                                      fields=BY.fields)
+    assert not again
+
+
 async def test_a_round_refuses_unknown_or_repeated_departments_and_names_the_bad_file(with_roster):
     good = (HEADER + f"{id_number(1)},学生1,孤儿,520102,,\n").encode()
     async with with_roster() as s, s.begin():

@@ -58,19 +58,19 @@ def current_matches(enrolments: pl.DataFrame, findings: pl.DataFrame, policy: El
 
 def _per_person(counted: pl.DataFrame) -> pl.DataFrame:
     """Each person's entries (by category, then department), name flag and source batches, with
-    their texts for the canonical one (``_entries``, ``_batches``). A person on one list (~9 in 10)
-    is taken as is; only those on several are grouped (a group's texts joined per group took a
-    province's round 0.5 s more)."""
+    their texts for the canonical one (``_entries``, ``_batches``). A person with one counted row
+    (~9 in 10: on one list, in one category) is taken as is; only those with several are grouped
+    (a group's texts joined per group took a province's round 0.5 s more)."""
     entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
-    rows = counted.with_columns(entry.alias("_entries"), pl.len().over("student_key").alias("_lists"),
+    rows = counted.with_columns(entry.alias("_entries"), pl.len().over("student_key").alias("_rows"),
                                 (pl.col("name") != pl.col("_enrolled_name")).fill_null(False).alias("name_mismatch"))
     batch = pl.col("batch_id").filter(pl.col("batch_id") != "")
-    one = rows.filter(pl.col("_lists") == 1).select(
+    one = rows.filter(pl.col("_rows") == 1).select(
         "student_key", pl.concat_list(pl.struct(*ENTRY_FIELDS)).alias("categories"), "_entries", "name_mismatch",
         pl.when(pl.col("batch_id") != "").then(pl.concat_list("batch_id"))
         .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("source_batches"),
         pl.when(pl.col("batch_id") != "").then("batch_id").otherwise(pl.lit("")).alias("_batches"))
-    many = rows.filter(pl.col("_lists") > 1).sort("student_key", "category", "department").group_by(
+    many = rows.filter(pl.col("_rows") > 1).sort("student_key", "category", "department").group_by(
         "student_key", maintain_order=True).agg(
         pl.struct(*ENTRY_FIELDS).alias("categories"), "_entries", pl.col("name_mismatch").any(),
         batch.alias("source_batches"))

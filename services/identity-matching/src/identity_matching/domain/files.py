@@ -23,7 +23,7 @@ class UnreadableFile(ValueError):
 
 
 def as_utf8(content: bytes) -> bytes:
-    """The file's bytes as UTF-8 without BOM: UTF-8 as it is, GBK/GB18030 re-encoded (one decode pass)."""
+    """The file's bytes as UTF-8 without BOM: UTF-8 as it is, GBK/GB18030 decoded and re-encoded."""
     if len(content) > MAX_BYTES:
         raise UnreadableFile("文件超过400MB (file larger than 400 MB)")
     if _is_utf8(content):

@@ -74,7 +74,7 @@ def nearby(wanted: list[Wanted]) -> pl.Series:
 async def suggest(session: AsyncSession, lists: list[Refused], wanted: list[Wanted], *, roster: pl.DataFrame | None,
                   cipher: FieldCipher) -> list[int]:
     """Store a candidate for each refused row of ``wanted`` (``wanted(lists)``) that points to exactly
-    one roster student; how many, for each of ``lists``. ``roster``: the roster's rows (student_key,
+    one roster student; how many, for each of ``lists``. ``roster``: the roster's rows (with student_key,
     name, household_region) of ``nearby(wanted)``, as the round's comparison opened them; None: the
     roster is opened here, once for all the lists (four openings of its parts took ~0.6 s)."""
     if roster is None:

@@ -236,7 +236,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
         wanted = await asyncio.to_thread(candidates.wanted, refused, by.secret)
     with clock.stage("compare"):
         compared = await compare(session, affected, batch_id=round_id, policy=by.policy, fields=by.fields, clock=clock,
-                                 written=_written(stored, affected),
+                                 written=_written(stored),
                                  nearby=candidates.nearby(wanted))
     lists = {s.batch.department: s.values["student_key"] for s in stored}
     counting = asyncio.ensure_future(asyncio.to_thread(coverage.from_comparison, lists, compared))
@@ -256,13 +256,15 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
                        changes.get("withdrawn", 0), clock.seconds)
 
 
-def _written(stored: list[_Stored], affected: pl.Series) -> Written:
-    """The round's lists as the comparison takes them: of a list that had no rows before, every row
-    (each of its keys changed: a province's first round's lists, 0.2 s of join spared), of any
-    other, those of the affected keys."""
-    keys = affected.to_frame("student_key")
-    rows = [s.values if s.was.is_empty() else s.values.join(keys, on="student_key", how="semi") for s in stored]
-    return Written([s.batch.department for s in stored], pl.concat(rows, rechunk=False))
+def _written(stored: list[_Stored]) -> Written:
+    """The round's lists the comparison takes from memory: those that had no rows before, each row
+    stored as it came (and each of its keys changed: no join with the round's keys). A list that
+    replaced rows is read back: a row it kept keeps the batch it first came in, which the new
+    file's rows do not say (taken from the file, a person compared again for another list's
+    change got the new batch among their sources, and a later comparison a change for it)."""
+    new = [s for s in stored if s.was.is_empty()]
+    rows = pl.concat([s.values for s in new], rechunk=False) if new else stored[0].values.clear()
+    return Written([s.batch.department for s in new], rows)
 
 
 async def _finish(session: AsyncSession, batch: _Batch, by: Importer, *, affected: pl.Series,

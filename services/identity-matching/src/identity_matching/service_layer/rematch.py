@@ -95,8 +95,9 @@ async def rematch(session: AsyncSession, keys: pl.Series | set[str], *, batch_id
 
 @dataclass
 class Written:
-    """Department lists this transaction has just written, used as they are instead of read back:
-    their departments, and their rows (FINDINGS columns) of the keys compared — those only."""
+    """Department lists this transaction has just written whole (no row kept from before), used as
+    they are instead of read back: their departments, and their rows (FINDINGS columns), every
+    key of which is compared."""
 
     departments: list[str]
     rows: pl.DataFrame
