@@ -64,16 +64,15 @@ def _per_person(counted: pl.DataFrame) -> pl.DataFrame:
     entry = pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in ENTRY_FIELDS], separator=ENTRY)
     rows = counted.with_columns(entry.alias("_entries"), pl.len().over("student_key").alias("_rows"),
                                 (pl.col("name") != pl.col("_enrolled_name")).fill_null(False).alias("name_mismatch"))
-    batch = pl.col("batch_id").filter(pl.col("batch_id") != "")
+    has_batch = pl.col("batch_id") != ""  # (null: none)
     one = rows.filter(pl.col("_rows") == 1).select(
         "student_key", pl.concat_list(pl.struct(*ENTRY_FIELDS)).alias("categories"), "_entries", "name_mismatch",
-        pl.when(pl.col("batch_id") != "").then(pl.concat_list("batch_id"))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("source_batches"),
-        pl.when(pl.col("batch_id") != "").then("batch_id").otherwise(pl.lit("")).alias("_batches"))
+        pl.when(has_batch).then(pl.concat_list("batch_id")).otherwise(pl.lit([], dtype=pl.List(pl.String)))
+        .alias("source_batches"), pl.when(has_batch).then("batch_id").otherwise(pl.lit("")).alias("_batches"))
     many = rows.filter(pl.col("_rows") > 1).sort("student_key", "category", "department").group_by(
         "student_key", maintain_order=True).agg(
         pl.struct(*ENTRY_FIELDS).alias("categories"), "_entries", pl.col("name_mismatch").any(),
-        batch.alias("source_batches"))
+        pl.col("batch_id").filter(has_batch).alias("source_batches"))
     many = many.with_columns(pl.col("_entries").list.join(ITEM), pl.col("source_batches").list.unique().list.sort()
                              ).with_columns(pl.col("source_batches").list.join(ITEM).alias("_batches"))
     return pl.concat([one, many], rechunk=True)  # joined on a frame of two chunks: 8 times as long

@@ -242,7 +242,7 @@ async def _round(session: AsyncSession, frames: list[tuple[str, pl.DataFrame, st
     counting = asyncio.ensure_future(asyncio.to_thread(coverage.from_comparison, lists, compared))
     counting.add_done_callback(lambda f: f.cancelled() or f.exception())  # heard below, unless suggest fails
     with clock.stage("review_candidates"):  # while the lists' coverage is counted from the comparison (polars)
-        counts = await candidates.suggest(session, refused, wanted, roster=compared.nearby, cipher=by.fields)
+        counts = await candidates.suggest(session, refused, wanted, roster=compared.nearby_rows, cipher=by.fields)
     with clock.stage("report"):
         counted = await _coverage(session, stored, lists, compared, by.fields, await asyncio.shield(counting))
     changes = compared.changes
