@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from aid_contracts import AuditRecorded, Envelope
 from aid_local import flow
 from aid_local.cli import app
 from aid_local.platform import SERVICES
+
+REPORTING = next(s for s in SERVICES if s.name == "reporting")
+BURST = 50_000
 
 
 def test_lag_watch_refreshes_as_often_as_asked(running, result):
@@ -54,31 +58,38 @@ async def _burst(bootstrap: str, n: int) -> None:
 
 
 def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
-    """`aidctl lag --watch --json` runs through a burst of 50,000 events: reporting's lag on the
-    topic is seen above zero, then back at zero."""
+    """`aidctl lag --watch --json --group reporting` runs through a burst of 50,000 events sent
+    while reporting's worker is frozen (SIGSTOP): the lag it shows on the topic reaches the whole
+    burst, then, the worker let go, comes back to zero. Unfrozen, reporting could read the burst
+    about as fast as it came, and a refresh could miss the lag altogether."""
     plat = running.platform
     env = {**os.environ, "AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
            "AID_POSTGRES_PORT": str(plat.postgres_port)}
     aidctl = Path(sys.executable).parent / "aidctl"
-    watch = subprocess.Popen([str(aidctl), "lag", "--watch", "--every", "0.1", "--json", "--state-dir",
-                              str(plat.state_dir)], env=env, stdout=subprocess.PIPE, text=True,
+    watch = subprocess.Popen([str(aidctl), "lag", "--watch", "--every", "0.1", "--json", "--group", "reporting",
+                              "--state-dir", str(plat.state_dir)], env=env, stdout=subprocess.PIPE, text=True,
                              stdin=subprocess.DEVNULL)
     lags: list[int] = []
 
     def read_one() -> int:
         rows = json.loads(watch.stdout.readline())
-        lags.append(sum(r["lag"] for r in rows if r["group"] == "reporting" and r["topic"] == "aid.audit.v1"))
+        assert {r["group"] for r in rows} == {"reporting"}
+        lags.append(sum(r["lag"] for r in rows if r["topic"] == "aid.audit.v1"))
         return lags[-1]
 
     try:
         read_one()
-        asyncio.run(_burst(plat.bootstrap_servers, 50_000))
-        flow.wait_for("reporting's lag to rise", lambda: read_one() > 0, timeout=30, every=0)
+        assert running.signal(REPORTING, "worker", signal.SIGSTOP)
+        try:
+            asyncio.run(_burst(plat.bootstrap_servers, BURST))
+            flow.wait_for("reporting's lag to reach the burst", lambda: read_one() >= BURST, timeout=60, every=0)
+        finally:
+            running.signal(REPORTING, "worker", signal.SIGCONT)
         flow.wait_for("reporting to catch up after the burst", lambda: read_one() == 0, timeout=120, every=0)
     finally:
         watch.terminate()
         watch.wait(timeout=10)
-    assert max(lags) > 0 and lags[-1] == 0
+    assert max(lags) >= BURST and lags[-1] == 0
 
 
 def test_aidctl_outbox_lists_a_parked_row_without_its_content_and_releases_none_when_none(running):

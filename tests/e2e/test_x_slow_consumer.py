@@ -17,7 +17,7 @@ FROZEN_SECONDS = 15  # longer than the consumers' session timeout (10 s)
 
 
 def _query_lag(bootstrap: str) -> int:
-    return lag.by_group(asyncio.run(lag.consumer_lag(bootstrap))).get("query", 0)
+    return lag.by_group(asyncio.run(lag.consumer_lag(bootstrap, groups=["query"]))).get("query", 0)
 
 
 def _verified_in_query(c: flow.Clients, school: str) -> int:

@@ -52,6 +52,27 @@ async def test_idempotent_producer_groups_offsets_and_lag(kafka_bootstrap):
     assert len(first) + len(rest) == 30
 
 
+async def test_lag_of_named_groups_only(kafka_bootstrap):
+    """``groups`` narrows the rows to those groups; a group the broker never saw has no rows."""
+    topic = f"probe.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, partitions=2, topics=[topic])
+    producer = await make_producer(kafka_bootstrap, client_id="probe")
+    try:
+        for i in range(8):
+            await producer.send(topic, key=f"k{i}".encode(), value=b"v")
+        await producer.flush()
+    finally:
+        await producer.stop()
+    for group, count in ((f"a-{topic}", 3), (f"b-{topic}", 8)):
+        await _consume(kafka_bootstrap, topic, group, count)
+    rows = await consumer_lag(kafka_bootstrap, groups=[f"a-{topic}", f"never-{topic}"])
+    assert {r.group for r in rows} == {f"a-{topic}"} and {r.topic for r in rows} == {topic}
+    assert sum(r.lag for r in rows) == 5
+    both = await consumer_lag(kafka_bootstrap)
+    assert {(r.group, r.lag) for r in both if r.topic == topic} >= {(r.group, r.lag) for r in rows}
+    assert sum(r.lag for r in both if r.group == f"b-{topic}") == 0
+
+
 async def test_admin_lists_groups_and_committed_offsets(kafka_bootstrap):
     topic = f"probe.{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, partitions=1, topics=[topic])

@@ -92,12 +92,14 @@ def status(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--
 def lag_command(state_dir: StateDir = None, as_json: Annotated[bool, typer.Option("--json")] = False,
                 watch: Annotated[bool, typer.Option("--watch", help="refresh until interrupted")] = False,
                 every: Annotated[float, typer.Option(help="seconds between refreshes", min=0.1)] = 2.0,
-                count: Annotated[int | None, typer.Option(help="stop after this many refreshes", min=1)] = None) -> None:
+                count: Annotated[int | None, typer.Option(help="stop after this many refreshes", min=1)] = None,
+                group: Annotated[Optional[list[str]], typer.Option(help="only this consumer group (repeatable)")] = None,
+                ) -> None:
     """Consumer lag per group, topic and partition (from the broker's committed offsets)."""
     bootstrap = _platform(state_dir).bootstrap_servers
     shown = 0
     while True:
-        rows = asyncio.run(lag.consumer_lag(bootstrap))
+        rows = asyncio.run(lag.consumer_lag(bootstrap, groups=group or None))
         if as_json:
             typer.echo(json.dumps([{**r.__dict__, "lag": r.lag} for r in rows]))
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
@@ -23,12 +24,14 @@ class PartitionLag:
         return max(self.end - self.committed, 0)
 
 
-async def consumer_lag(bootstrap_servers: str, attempts: int = 20) -> list[PartitionLag]:
-    """Every group's committed offsets against the partitions' ends. A broker that has just
-    started answers "coordinator loading" for a moment: asked again, up to ``attempts`` times."""
+async def consumer_lag(bootstrap_servers: str, attempts: int = 20,
+                       groups: Iterable[str] | None = None) -> list[PartitionLag]:
+    """Every group's (or only ``groups``') committed offsets against the partitions' ends. A
+    broker that has just started answers "coordinator loading" for a moment: asked again, up to
+    ``attempts`` times."""
     for attempt in range(attempts):
         try:
-            return await _consumer_lag(bootstrap_servers)
+            return await _consumer_lag(bootstrap_servers, groups)
         except KafkaError as exc:
             if not exc.retriable or attempt == attempts - 1:
                 raise
@@ -36,18 +39,21 @@ async def consumer_lag(bootstrap_servers: str, attempts: int = 20) -> list[Parti
     raise AssertionError("unreachable")
 
 
-async def _consumer_lag(bootstrap_servers: str) -> list[PartitionLag]:
+async def _consumer_lag(bootstrap_servers: str, groups: Iterable[str] | None) -> list[PartitionLag]:
+    """The groups' offsets are asked for concurrently, and the partitions' ends in one request."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     await admin.start()
     await probe.start()
     try:
-        rows = []
-        for group, *_ in await admin.list_consumer_groups():
-            committed = await admin.list_consumer_group_offsets(group)
-            ends = await probe.end_offsets(list(committed)) if committed else {}
-            rows += [PartitionLag(group, tp.topic, tp.partition, max(meta.offset, 0), ends[tp])
-                     for tp, meta in committed.items()]
+        if groups is None:
+            groups = [group for group, *_ in await admin.list_consumer_groups()]
+        groups = sorted(set(groups))
+        offsets = await asyncio.gather(*(admin.list_consumer_group_offsets(group) for group in groups))
+        partitions = {tp for committed in offsets for tp in committed}
+        ends = await probe.end_offsets(list(partitions)) if partitions else {}
+        rows = [PartitionLag(group, tp.topic, tp.partition, max(meta.offset, 0), ends[tp])
+                for group, committed in zip(groups, offsets) for tp, meta in committed.items()]
         return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
     finally:
         await probe.stop()
