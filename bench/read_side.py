@@ -19,6 +19,8 @@ running platform, not to a broker and workers that have just started.
                         (its start included)
 - ``warmup``            events of the warm-up burst
 - ``cpu_seconds``       CPU used from the burst's start until both caught up, per process kind
+- ``postgres_statements`` with ``BENCH_PG_STATEMENTS=1`` only: each group's database's longest
+                        statements over the same time (``bench/pg_statements.py``)
 
 Writes ``bench/results/read_side.json``; ``make bench`` runs it.
 """
@@ -39,6 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 import faust_floor
+import pg_statements
 from aid_chassis import replay
 from aid_chassis.dev_issuer import DevIssuer
 from aid_chassis.fields import FieldCipher
@@ -61,6 +64,7 @@ COUNTIES = [f"52{city:02d}{county:02d}" for city in range(1, 7) for county in ra
 CATEGORIES = list(Category)
 TRACE = ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 WARMUP = 10_000  # events of the warm-up burst before the measured one (BENCH_WARMUP)
+STATEMENTS = os.environ.get("BENCH_PG_STATEMENTS") == "1"
 
 
 def _events(n: int, secret: bytes, fields: FieldCipher) -> list[Envelope]:
@@ -228,6 +232,8 @@ async def run(platform: Platform, n: int, results: dict) -> None:
         await wait_joined(platform.bootstrap_servers)
         if warm:
             await _warm_up(platform.bootstrap_servers, events[:warm], admin, probe, every)
+        if STATEMENTS:
+            await asyncio.to_thread(pg_statements.reset, platform.server_url())
         start, cpu_before = time.perf_counter(), _cpu()
         producing = asyncio.create_task(_produce(platform.bootstrap_servers, events[warm:]))
         series, done = [], {}
@@ -243,6 +249,8 @@ async def run(platform: Platform, n: int, results: dict) -> None:
                 raise RuntimeError(f"no catch-up within 10 minutes: {lags}")
         cpu_after = _cpu()
         results["cpu_seconds"] = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())}
+        if STATEMENTS:
+            results["postgres_statements"] = await asyncio.to_thread(pg_statements.top, platform.server_url(), GROUPS)
         last = producing.result()
         results["produce"] = round(last - start, 3)
         for g in GROUPS:
@@ -265,6 +273,8 @@ async def run(platform: Platform, n: int, results: dict) -> None:
 async def main() -> dict:
     n = int(os.environ.get("BENCH_EVENTS", "150000"))
     results: dict = {"events": n}
+    if STATEMENTS:
+        os.environ["AID_POSTGRES_SETTINGS"] = pg_statements.SETTINGS
     with tempfile.TemporaryDirectory(prefix="aid-bench-") as state:
         platform = Platform(state_dir=Path(state), http_base=24100, kafka_port=24092, postgres_port=24432)
         await asyncio.to_thread(infra.start, platform, partitions=6)
@@ -280,4 +290,7 @@ async def main() -> dict:
 if __name__ == "__main__":
     found = asyncio.run(main())
     save(RESULTS, found)
-    print(json.dumps({k: v for k, v in found.items() if k != "lag"}, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in found.items() if k not in ("lag", "postgres_statements")}, indent=2,
+                     ensure_ascii=False))
+    for row in found.get("postgres_statements", []):
+        print(f"{row['database']:>10} {row['calls']:>6} calls {row['ms']:>9.1f} ms {row['rows']:>8} rows  {row['statement']}")

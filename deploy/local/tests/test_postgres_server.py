@@ -7,7 +7,7 @@ import os
 import psycopg
 import pytest
 
-from aid_local.postgres import PostgresServer
+from aid_local.postgres import PostgresError, PostgresServer, extra_settings
 from conftest import free_port
 
 
@@ -47,3 +47,20 @@ def test_server_runs_unprivileged_and_on_loopback(server):
 def test_bad_database_names_are_refused(server, name):
     with pytest.raises(ValueError, match="not a database name"):
         server.ensure_database(name)
+
+
+def test_extra_settings_reach_the_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("AID_POSTGRES_SETTINGS", "work_mem=7MB; application_name=aid-probe;")
+    pg = PostgresServer(tmp_path, port=free_port())
+    pg.start()
+    try:
+        with psycopg.connect(pg.libpq_dsn("postgres")) as conn:
+            assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
+    finally:
+        pg.stop()
+
+
+@pytest.mark.parametrize("text", ["work_mem=1MB $(touch /tmp/x)", "work_mem", "Work-Mem=1MB", "a='b'"])
+def test_extra_settings_a_shell_could_misread_are_refused(text):
+    with pytest.raises(PostgresError, match="not name=value"):
+        extra_settings(text)

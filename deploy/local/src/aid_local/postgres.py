@@ -22,6 +22,7 @@ import psycopg
 
 SERVICE_USER = "aidpg"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SETTING = re.compile(r"^([a-z_][a-z0-9_.]*)=([A-Za-z0-9_.,:/+-]*)$")
 
 
 class PostgresError(RuntimeError):
@@ -61,6 +62,20 @@ def _make_traversable(path: Path) -> None:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
+
+
+def extra_settings(text: str | None = None) -> list[str]:
+    """``AID_POSTGRES_SETTINGS`` (or ``text``): more server settings for the local server, as
+    ``name=value`` pairs separated by ``;`` (``shared_preload_libraries=pg_stat_statements``:
+    ``bench/read_side.py`` does so to say which statements the burst's time goes to). pg_ctl hands
+    them to a shell: a name or value with any other character than letters, digits and ``_.,:/+-``
+    is refused."""
+    text = os.environ.get("AID_POSTGRES_SETTINGS", "") if text is None else text
+    settings = [part.strip() for part in text.split(";") if part.strip()]
+    for setting in settings:
+        if not _SETTING.match(setting):
+            raise PostgresError(f"AID_POSTGRES_SETTINGS: {setting!r} is not name=value (letters, digits, _.,:/+-)")
+    return settings
 
 
 class PostgresServer:
@@ -115,7 +130,7 @@ class PostgresServer:
         self._initdb_once(bin_dir)
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.socket_dir} "
                    "-c max_connections=300 -c shared_buffers=512MB -c max_wal_size=4GB -c wal_buffers=64MB "
-                   "-c checkpoint_timeout=15min")
+                   "-c checkpoint_timeout=15min" + "".join(f" -c {s}" for s in extra_settings()))
         done = self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_file), "-o", options,
                           "-w", "-t", str(int(timeout)), "start"], timeout=timeout + 10)
         if done.returncode != 0:
