@@ -40,19 +40,33 @@ def test_lag_watch_refreshes_as_often_as_asked(running, result):
     assert all(row["lag"] == row["end"] - row["committed"] or row["lag"] == 0 for row in snapshots[-1])
 
 
-async def _burst(bootstrap: str, n: int) -> None:
-    """``n`` audit entries of a made-up service, sent at once (only reporting reads the topic)."""
+def test_lag_of_named_groups_says_which_have_no_offsets(running, result):
+    plat = running.platform
+    env = {"AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
+           "AID_POSTGRES_PORT": str(plat.postgres_port)}
+    args = ["lag", "--group", "query", "--group", "no-such-group", "--state-dir", str(plat.state_dir)]
+    shown = CliRunner().invoke(app, args, env=env)
+    listed = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert shown.exit_code == 0 and listed.exit_code == 0, shown.output + listed.output
+    assert "no committed offsets for no-such-group" in shown.output and "reporting" not in shown.output
+    assert {row["group"] for row in json.loads(listed.output)} == {"query"}
+
+
+async def _burst(bootstrap: str, n: int, first: int = 1) -> tuple[int, int]:
+    """``n`` audit entries of a made-up service, numbered from ``first``, sent at once (only
+    reporting reads the topic); all on one partition (one key): (that partition, the last offset)."""
     producer = await make_producer(bootstrap, client_id="test-burst")
     try:
         sends = []
-        for i in range(1, n + 1):
+        for i in range(first, first + n):
             event = AuditRecorded(service="burst-test", entry_id=i, entity="probe", entity_id=f"P{i}", action="probed",
                                   actor="system", detail={}, at=datetime.now(UTC), prev_hash="0" * 64,
                                   hash=f"{i:064x}")
             env = Envelope.wrap(event, source="burst-test", key="burst-test")
             sends.append(await producer.send(event.TOPIC, env.value(), key=env.partitionkey.encode(),
                                              headers=env.headers()))
-        await asyncio.gather(*sends)
+        last = (await asyncio.gather(*sends))[-1]
+        return last.partition, last.offset
     finally:
         await producer.stop()
 
@@ -61,7 +75,9 @@ def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
     """`aidctl lag --watch --json --group reporting` runs through a burst of 50,000 events sent
     while reporting's worker is frozen (SIGSTOP): the lag it shows on the topic reaches the whole
     burst, then, the worker let go, comes back to zero. Unfrozen, reporting could read the burst
-    about as fast as it came, and a refresh could miss the lag altogether."""
+    about as fast as it came, and a refresh could miss the lag altogether. A first event of the
+    burst's key is read before the freeze: reporting has then committed an offset on the burst's
+    partition, without which the broker would show no lag there at all."""
     plat = running.platform
     env = {**os.environ, "AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
            "AID_POSTGRES_PORT": str(plat.postgres_port)}
@@ -70,18 +86,22 @@ def test_aidctl_lag_rises_during_a_burst_and_returns_to_zero(running, result):
                               "--state-dir", str(plat.state_dir)], env=env, stdout=subprocess.PIPE, text=True,
                              stdin=subprocess.DEVNULL)
     lags: list[int] = []
+    committed: dict[int, int] = {}
 
     def read_one() -> int:
-        rows = json.loads(watch.stdout.readline())
-        assert {r["group"] for r in rows} == {"reporting"}
-        lags.append(sum(r["lag"] for r in rows if r["topic"] == "aid.audit.v1"))
+        rows = [r for r in json.loads(watch.stdout.readline()) if r["topic"] == "aid.audit.v1"]
+        assert {r["group"] for r in rows} <= {"reporting"}
+        committed.update((r["partition"], r["committed"]) for r in rows)
+        lags.append(sum(r["lag"] for r in rows))
         return lags[-1]
 
     try:
-        read_one()
+        partition, offset = asyncio.run(_burst(plat.bootstrap_servers, 1))
+        flow.wait_for("reporting to read a first event of the burst's key",
+                      lambda: read_one() == 0 and committed.get(partition, 0) > offset, timeout=60, every=0)
         assert running.signal(REPORTING, "worker", signal.SIGSTOP)
         try:
-            asyncio.run(_burst(plat.bootstrap_servers, BURST))
+            asyncio.run(_burst(plat.bootstrap_servers, BURST, first=2))
             flow.wait_for("reporting's lag to reach the burst", lambda: read_one() >= BURST, timeout=60, every=0)
         finally:
             running.signal(REPORTING, "worker", signal.SIGCONT)

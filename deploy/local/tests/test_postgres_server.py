@@ -56,6 +56,7 @@ def test_extra_settings_reach_the_server(tmp_path, monkeypatch):
     try:
         with psycopg.connect(pg.libpq_dsn("postgres")) as conn:
             assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
+            assert conn.execute("SHOW application_name").fetchone() == ("aid-probe",)
     finally:
         pg.stop()
 
@@ -63,4 +64,10 @@ def test_extra_settings_reach_the_server(tmp_path, monkeypatch):
 @pytest.mark.parametrize("text", ["work_mem=1MB $(touch /tmp/x)", "work_mem", "Work-Mem=1MB", "a='b'"])
 def test_extra_settings_a_shell_could_misread_are_refused(text):
     with pytest.raises(PostgresError, match="not name=value"):
+        extra_settings(text)
+
+
+@pytest.mark.parametrize("text", ["listen_addresses=0.0.0.0", "work_mem=4MB;port=5432", "archive_command=/bin/true"])
+def test_extra_settings_the_server_decides_itself_are_refused(text):
+    with pytest.raises(PostgresError, match="the local server's own to set"):
         extra_settings(text)

@@ -104,6 +104,8 @@ def lag_command(state_dir: StateDir = None, as_json: Annotated[bool, typer.Optio
             typer.echo(json.dumps([{**r.__dict__, "lag": r.lag} for r in rows]))
         else:
             _print_lag(rows, clear=watch)
+            if missing := sorted(set(group or ()) - {r.group for r in rows}):
+                console.print(f"no committed offsets for {', '.join(missing)} (not a consumer group here?)")
         shown += 1
         if not watch or (count is not None and shown >= count):
             return

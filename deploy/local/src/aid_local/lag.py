@@ -40,15 +40,16 @@ async def consumer_lag(bootstrap_servers: str, attempts: int = 20,
 
 
 async def _consumer_lag(bootstrap_servers: str, groups: Iterable[str] | None) -> list[PartitionLag]:
-    """The groups' offsets are asked for concurrently, and the partitions' ends in one request."""
+    """The groups' offsets are asked for concurrently, and the partitions' ends in one request.
+    The groups are listed first even when named: aiokafka's offset fetch passes over the broker's
+    "coordinator loading" answer (no rows), where the listing raises it, to be asked again."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="aidctl-lag")
     await admin.start()
     await probe.start()
     try:
-        if groups is None:
-            groups = [group for group, *_ in await admin.list_consumer_groups()]
-        groups = sorted(set(groups))
+        known = {group for group, *_ in await admin.list_consumer_groups()}
+        groups = sorted(known if groups is None else known & set(groups))
         offsets = await asyncio.gather(*(admin.list_consumer_group_offsets(group) for group in groups))
         partitions = {tp for committed in offsets for tp in committed}
         ends = await probe.end_offsets(list(partitions)) if partitions else {}

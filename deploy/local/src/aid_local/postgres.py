@@ -23,6 +23,8 @@ import psycopg
 SERVICE_USER = "aidpg"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SETTING = re.compile(r"^([a-z_][a-z0-9_.]*)=([A-Za-z0-9_.,:/+-]*)$")
+_OWN_SETTINGS = frozenset({"listen_addresses", "port", "unix_socket_directories", "data_directory", "config_file",
+                           "hba_file", "ident_file", "external_pid_file"})  # loopback only, files under its home
 
 
 class PostgresError(RuntimeError):
@@ -68,13 +70,18 @@ def extra_settings(text: str | None = None) -> list[str]:
     """``AID_POSTGRES_SETTINGS`` (or ``text``): more server settings for the local server, as
     ``name=value`` pairs separated by ``;`` (``shared_preload_libraries=pg_stat_statements``:
     ``bench/read_side.py`` does so to say which statements the burst's time goes to). pg_ctl hands
-    them to a shell: a name or value with any other character than letters, digits and ``_.,:/+-``
-    is refused."""
+    them to a shell: a name of other characters than lowercase letters, digits, ``_`` and ``.``, or
+    a value of others than letters, digits and ``_.,:/+-``, is refused; so is a setting the server's
+    own options decide (where it listens, its files) or one that runs a command."""
     text = os.environ.get("AID_POSTGRES_SETTINGS", "") if text is None else text
     settings = [part.strip() for part in text.split(";") if part.strip()]
     for setting in settings:
-        if not _SETTING.match(setting):
-            raise PostgresError(f"AID_POSTGRES_SETTINGS: {setting!r} is not name=value (letters, digits, _.,:/+-)")
+        found = _SETTING.match(setting)
+        if not found:
+            raise PostgresError(f"AID_POSTGRES_SETTINGS: {setting!r} is not name=value (a name of a-z, 0-9, _ "
+                                "and .; a value of letters, digits and _.,:/+-)")
+        if found[1] in _OWN_SETTINGS or found[1].endswith("_command"):
+            raise PostgresError(f"AID_POSTGRES_SETTINGS: {found[1]} is the local server's own to set")
     return settings
 
 
