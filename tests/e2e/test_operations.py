@@ -41,12 +41,8 @@ def test_lag_watch_refreshes_as_often_as_asked(running, result):
 
 
 def test_lag_of_named_groups_says_which_have_no_offsets(running, result):
-    plat = running.platform
-    env = {"AID_HTTP_BASE": str(plat.http_base), "AID_KAFKA_PORT": str(plat.kafka_port),
-           "AID_POSTGRES_PORT": str(plat.postgres_port)}
-    args = ["lag", "--group", "query", "--group", "no-such-group", "--state-dir", str(plat.state_dir)]
-    shown = CliRunner().invoke(app, args, env=env)
-    listed = CliRunner().invoke(app, [*args, "--json"], env=env)
+    args = ["lag", "--group", "query", "--group", "no-such-group"]
+    shown, listed = _aidctl(running.platform, *args), _aidctl(running.platform, *args, "--json")
     assert shown.exit_code == 0 and listed.exit_code == 0, shown.output + listed.output
     assert "no committed offsets for no-such-group" in shown.output and "reporting" not in shown.output
     assert {row["group"] for row in json.loads(listed.output)} == {"query"}

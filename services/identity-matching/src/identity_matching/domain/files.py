@@ -34,6 +34,9 @@ def as_utf8(content: bytes) -> bytes:
         raise UnreadableFile("无法识别文件编码，请使用UTF-8或GBK (not UTF-8 or GBK/GB18030)") from None
 
 
+CHECKED = 1 << 20  # bytes decoded at a time by ``_is_utf8``
+
+
 def _is_utf8(content: bytes) -> bool:
     """Whether the bytes are UTF-8, checked a megabyte at a time (decoded whole, a province's
     roster took twice as long, and a string of its size)."""
@@ -45,9 +48,6 @@ def _is_utf8(content: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-CHECKED = 1 << 20
 
 
 def read_frame(content: bytes) -> pl.DataFrame:
