@@ -63,11 +63,14 @@ def _is_free(port: int) -> bool:
 
 @contextmanager
 def servers(state: Path) -> Iterator:
-    """A Platform whose Kafka and PostgreSQL run in ``state`` on free loopback ports, stopped after."""
+    """A Platform whose Kafka and PostgreSQL run in ``state`` on free loopback ports, stopped after.
+    Its ports are one free block: chosen apart, Kafka's or PostgreSQL's port could fall among the
+    services' ports (free until the services start), and the services then found one taken."""
     from aid_local import infra
     from aid_local.platform import Platform
 
-    plat = Platform(state_dir=state, http_base=_free_block(17), kafka_port=_free_block(2), postgres_port=free_port())
+    base = _free_block(20)  # one block: the services' 18 ports, Kafka's two, PostgreSQL's
+    plat = Platform(state_dir=state, http_base=base, kafka_port=base + 18, postgres_port=base + 20)
     infra.start(plat, partitions=3)
     try:
         yield plat
