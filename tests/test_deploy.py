@@ -57,7 +57,9 @@ def test_each_service_migrates_first_and_starts_on_health(svc):
         env = service["environment"]
         assert env[f"{svc.prefix}DATABASE_URL"].endswith(f"@postgres:5432/{svc.database}")
         assert env["AID_JWKS_URL"].startswith("http://keycloak:8080/realms/aid/")
-    assert "CREATE DATABASE $db OWNER $db" in (COMPOSE / "init-databases.sh").read_text()
+    # byte order: the local server compares bytes anyway (initdb --no-locale), the postgres image by en_US.utf8
+    made = "CREATE DATABASE $db OWNER $db TEMPLATE template0 LC_COLLATE 'C';"
+    assert made in (COMPOSE / "init-databases.sh").read_text()
     assert svc.database in (COMPOSE / "init-databases.sh").read_text()
 
 

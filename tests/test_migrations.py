@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import subprocess
 import sys
 import threading
+import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -87,6 +90,66 @@ def test_migrate_says_why_it_gave_up_and_exits_1(monkeypatch, capsys):
     settings = type("Settings", (), {"database_url": "postgresql+psycopg://unused/db"})
     assert service_main("query", settings, app_factory=None, build_loops=None, argv=["migrate"]) == 1
     assert "数据库迁移等待锁超过" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("settings", "warned"), [
+    ({"datlocprovider": "c", "datcollate": "C"}, False),
+    ({"datlocprovider": "c", "datcollate": "POSIX"}, False),
+    ({"datlocprovider": "b", "datcollate": "C", "datlocale": "C.UTF-8"}, False),  # builtin: code points
+    ({"datcollate": "C"}, False),  # a server before 15: no provider column, libc
+    ({"datlocprovider": "c", "datcollate": "zh_CN.UTF-8"}, True),
+    ({"datlocprovider": "c", "datcollate": "C.utf8"}, True),  # libc's C.UTF-8 still goes through strcoll
+    ({"datlocprovider": "i", "datcollate": "C", "datlocale": "zh-CN"}, True),  # ICU whatever datcollate says
+])
+def test_collation_advice_only_for_a_language_order(settings, warned):
+    advice = migrations.collation_advice("query", settings)
+    assert (advice is not None) == warned
+    if warned:
+        shown = settings.get("datlocale") or settings["datcollate"]
+        assert f"({shown})" in advice and "LC_COLLATE 'C'" in advice and "query" in advice
+
+
+def test_migrating_a_database_that_compares_by_a_locale_says_so(platform, fresh_database, caplog):
+    """The database the tests use compares bytes: no advice. One made with a libc locale's order
+    (``C.utf8``, which every glibc has) gets it, once, when it is migrated."""
+    caplog.set_level(logging.WARNING, logger="aid_chassis.migrations")
+    migrations.upgrade("query:migrations", fresh_database, "0001")
+    assert not [r for r in caplog.records if "LC_COLLATE" in r.getMessage()]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = platform.server_url() + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        try:
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'")
+        except psycopg.errors.InvalidParameterValue:
+            pytest.skip("this machine's C library has no C.utf8 locale to make such a database with")
+    try:
+        migrations.upgrade("query:migrations", f"{platform.server_url()}/{name}".replace(
+            "postgresql://", "postgresql+psycopg://", 1), "0001")
+        advice = [r.getMessage() for r in caplog.records if "LC_COLLATE" in r.getMessage()]
+        assert len(advice) == 1 and f"database {name} compares text by the rules of C.utf8" in advice[0]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_compose_deployment_makes_databases_that_compare_bytes(platform):
+    """``deploy/compose/init-databases.sh``'s statements, run on the test server for one database:
+    they are valid, and the database they make needs no advice."""
+    script = (Path(__file__).resolve().parents[1] / "deploy/compose/init-databases.sh").read_text()
+    sql = script.split("<<SQL\n", 1)[1].split("\nSQL\n", 1)[0]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    statements = [s for s in sql.replace("$AID_DB_PASSWORD", uuid.uuid4().hex).replace("$db", name).split(";\n")
+                  if s.strip()]
+    assert any(s.startswith("CREATE DATABASE") for s in statements), sql
+    with psycopg.connect(platform.server_url() + "/postgres", autocommit=True) as conn:
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            row = conn.execute("SELECT to_jsonb(d) FROM pg_database d WHERE datname = %s", (name,)).fetchone()[0]
+            assert migrations.collation_advice(name, row) is None, row
+        finally:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 def _scalar(url: str, sql: str):
