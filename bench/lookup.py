@@ -1,8 +1,10 @@
 """Benchmark: the public personal lookup (个人查询) under load (issue 6: ≥ 3,000 requests/s, p99 ≤ 20 ms).
 
-On a PostgreSQL it starts itself (loopback, temporary state directory), query's read models hold
-``BENCH_LOOKUP_STUDENTS`` students (default 1,500,000; two thirds with a paid aid record). The
-query API runs as in a deployment (its own processes, ``QUERY_API_WORKERS``); the load
+On a PostgreSQL and a Kafka broker it starts itself (loopback, temporary state directory), query's
+read models hold ``BENCH_LOOKUP_STUDENTS`` students (default 1,500,000; two thirds with a paid aid
+record), their names and ID numbers sealed under their own data keys, which are published on the
+data-keys topic as identity-matching publishes them (the API follows them and opens what it shows
+and compares). The query API runs as in a deployment (its own processes, ``QUERY_API_WORKERS``); the load
 generator (``bench/loadgen``, Go, built here) keeps 24 connections busy from the same machine
 with lookups that are 90% right, 5% a wrong name and 5% an unknown ID number. Rate limits are
 off for the run (one client address would otherwise be limited at once).
@@ -36,8 +38,10 @@ import httpx
 import polars as pl
 import psycopg
 
-from aid_chassis import bulk
+from aid_chassis import bulk, datakeys
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher
+from aid_chassis.kafka import make_producer
 from aid_contracts.keys import check_digit, student_keys
 from aid_local import demo_data, infra
 from aid_local.platform import SERVICES, Platform
@@ -70,9 +74,30 @@ def _province(n: int, secret: bytes) -> pl.DataFrame:
     return frame.unique("student_key", keep="first")
 
 
-async def _fill(url: str, frame: pl.DataFrame) -> None:
+def _sealed(frame: pl.DataFrame, ring: FieldCipher) -> tuple[dict[str, list], dict[int, bytes]]:
+    """The students' names (all 张小明) and ID numbers sealed under data keys issued for them, and
+    the data keys' buckets ({bucket: plaintext}) to publish."""
+    owners = frame["student_key"].to_list()
+    keys, plains = datakeys.issued({}, owners)
+    columns = {"name": ["张小明"] * len(owners), "id_number": frame["id_number"].to_list()}
+    return ring.seal_columns(columns, owners, keys), plains
+
+
+async def _publish_keys(bootstrap: str, ring: FieldCipher, plains: dict[int, bytes]) -> None:
+    """The data keys' buckets on their compacted topic, sealed under the ring."""
+    producer = await make_producer(bootstrap, client_id="bench-lookup-keys")
+    try:
+        for bucket in sorted(plains):
+            await producer.send(datakeys.TOPIC, datakeys.seal_plain(ring, bucket, plains[bucket]),
+                                key=datakeys.record_key(bucket))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _fill(url: str, frame: pl.DataFrame, sealed: dict[str, list]) -> None:
     students = frame.with_columns(
-        name=pl.lit("张小明"), stage=pl.lit("primary"), household_region=pl.col("enrolment_region"),
+        name=pl.Series(sealed["name"]), id_number=pl.Series(sealed["id_number"]), stage=pl.lit("primary"), household_region=pl.col("enrolment_region"),
         categories=pl.lit("{registered_poor}"), departments=pl.lit("{poverty_office}"),
         name_mismatch=pl.lit("f"), origin=pl.lit("matched"), match_revision=pl.lit(1), verified_revision=pl.lit(1),
         matched=pl.lit("t"), status=pl.lit("verified_unchanged"), updated_at=pl.lit("2026-11-02 09:00:00+00"))
@@ -199,16 +224,18 @@ async def main() -> dict:
         binary = Path(state) / "loadgen"
         subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADGEN, check=True,
                        env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
-        server = infra.postgres(platform)
-        await asyncio.to_thread(server.start)
+        await asyncio.to_thread(infra.start, platform)
         supervisor = Supervisor(platform)
         try:
-            await asyncio.to_thread(infra.create_databases, platform)
             DevIssuer(platform.keys_dir)
             supervisor.migrate([QUERY])
-            frame = _province(n, platform.pseudonym_key().encode())
+            frame, ring = _province(n, platform.pseudonym_key().encode()), FieldCipher.from_text(platform.field_keys())
             t0 = time.perf_counter()
-            await _fill(platform.database_url(QUERY).replace("postgresql://", "postgresql+psycopg://", 1), frame)
+            sealed, plains = _sealed(frame, ring)
+            results["seal_seconds"] = round(time.perf_counter() - t0, 1)
+            await _publish_keys(platform.bootstrap_servers, ring, plains)
+            t0 = time.perf_counter()
+            await _fill(platform.database_url(QUERY).replace("postgresql://", "postgresql+psycopg://", 1), frame, sealed)
             results["fill_seconds"] = round(time.perf_counter() - t0, 1)
             supervisor.start(QUERY, "api")
             await _ready(platform.url(QUERY))
@@ -224,7 +251,7 @@ async def main() -> dict:
         finally:
             supervisor.stop(QUERY, "api")
             supervisor.stop(MATCHING, "api")
-            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(infra.stop, platform)
     api = results["api"]
     results["ratio_to_floor"] = round(api["rps"] / results["floor"]["qps"], 2)
     spread = statistics.pstdev(results["timing"].values())

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher
 from aid_chassis.kafka import make_producer
 from aid_local import infra
 from aid_local.platform import PROCESSES, SERVICES, Platform
@@ -60,12 +61,13 @@ class Probe:
     def __init__(self, platform: Platform) -> None:
         self.platform, self.n = platform, 0
         self.secret = platform.pseudonym_key().encode()
+        self.fields = FieldCipher.from_text(platform.field_keys())  # names and ID numbers sealed, as published
         self.token = {"Authorization": "Bearer " + DevIssuer(platform.keys_dir).issue(
             subject="bench", role="province_bureau", region="520000")}
 
     def send(self):
         self.n += 1
-        event = _events(self.n, self.secret)[-1]
+        event = _events(self.n, self.secret, self.fields)[-1]
         asyncio.run(self._produce(event))
         return event
 
@@ -79,7 +81,7 @@ class Probe:
 
     def arrived(self, event) -> bool:
         query = self.platform.url(SVC["query"]) + f"/students/{event.partitionkey}/timeline"
-        number = event.data["student"]["id_number"]
+        number = self.fields.open_student(event.data["student"], event.partitionkey)["id_number"]
         tasks = self.platform.url(SVC["verification"]) + f"/tasks?id_number={number}"
         timeline, found = _get(query, self.token), _get(tasks, self.token)
         return bool(timeline and timeline.status_code == 200 and found and found.status_code == 200

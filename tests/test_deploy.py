@@ -58,7 +58,7 @@ def test_each_service_migrates_first_and_starts_on_health(svc):
         assert env[f"{svc.prefix}DATABASE_URL"].endswith(f"@postgres:5432/{svc.database}")
         assert env["AID_JWKS_URL"].startswith("http://keycloak:8080/realms/aid/")
     # byte order: the local server compares bytes anyway (initdb --no-locale), the postgres image by en_US.utf8
-    made = "CREATE DATABASE $db OWNER $db TEMPLATE template0 LC_COLLATE 'C';"
+    made = "CREATE DATABASE $db OWNER $db TEMPLATE template0 LOCALE_PROVIDER libc LC_COLLATE 'C';"
     assert made in (COMPOSE / "init-databases.sh").read_text()
     assert svc.database in (COMPOSE / "init-databases.sh").read_text()
 

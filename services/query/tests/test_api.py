@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
+from aid_chassis.fields import FieldCipher
 from aid_chassis.masking import mask_id_number
 from aid_contracts import Envelope, student_key
 from aid_contracts.events import Category
@@ -159,6 +160,22 @@ def test_the_personal_lookup_needs_all_three_and_masks(api):
     assert unknown.status_code == wrong_name.status_code == wrong_school.status_code == 404
     assert unknown.json() == wrong_name.json() == wrong_school.json()
     assert api.call(None, "POST", "/public/lookup", json={"name": "王小明"}).status_code == 422
+
+
+def test_an_unknown_id_number_opens_as_many_values_as_a_wrong_name(api, monkeypatch):
+    """Anti-enumeration by time: once a student has been found, an unknown ID number opens a
+    name and an ID number too (the last found student's, dropped), as a wrong name does."""
+    opened = []
+    real = FieldCipher.open_text
+    monkeypatch.setattr(FieldCipher, "open_text", lambda self, *a, **kw: opened.append(a[2]) or real(self, *a, **kw))
+    assert api.call(None, "POST", "/public/lookup", json=LOOKUP).status_code == 200
+    counts = []
+    for body in ({**LOOKUP, "name": "王小"}, {**LOOKUP, "id_number": f.id_number(8, "530103")}):
+        opened.clear()
+        response = api.call(None, "POST", "/public/lookup", json=body)
+        assert response.status_code == 404 and response.json()["detail"].startswith("未查询到资助信息")
+        counts.append(sorted(opened))
+    assert counts[0] == counts[1] == ["id_number", "name"]
 
 
 def test_one_id_number_is_tried_a_few_times_only(api):

@@ -23,7 +23,8 @@ MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 # A fixed heap, touched at start (-Xms as -Xmx, as in the tuning Kafka's operations docs show): one that
 # grew from 256 MB toward its maximum made the broker's memory climb ~10-15% over a load's first
-# minutes (bench/load.py), which read as a leak; the 768 MB are resident from the start instead.
+# minutes (bench/load.py), which read as a leak. The 512 MB are resident from the start instead (a
+# third less than the old ceiling of 768 MB: bench/read_side.py's broker used no more CPU with it).
 HEAP = ("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch")
 
 

@@ -79,12 +79,8 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
         return 429, {"detail": TOO_MANY}, {"retry-after": str(int(wait) + 1)}
     rows = await state.coalescer.rows(key)
     first = rows[0] if rows else None
-    opener = state.settings.field_cipher()
-    try:
-        name, id_number = (opener.open_text(first.name, key, "name"),
-                           opener.open_text(first.id_number, key, "id_number")) if first else ("", "")
-    except SealedFieldError:  # a value no key of the ring opens: answered like an unknown student
-        log.warning("a stored name or ID number did not open (key ring?)")
+    name, id_number = _opened(state, first, key)
+    if name is None:  # a value no key of the ring opens: answered like an unknown student
         name, id_number, first = "", "", None
     name_ok = _same(name, data["name"].strip())
     school_ok = _same(first.school_code if first else "", data["school_code"].strip())
@@ -96,6 +92,28 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
                           "amount_yuan": f"{r.amount_fen / 100:.2f}", "status": r.status,
                           "status_label": labels.label(labels.AID_STATUS, r.status), "paid_on": r.paid_on}
                          for r in rows if r.programme_name is not None]}, {}
+
+
+def _opened(state, first, key: str) -> tuple[str | None, str | None]:
+    """The stored name and ID number opened (None, None when they do not open; ("", "") for an
+    unknown ID number). An unknown ID number opens the last found student's values instead and
+    drops them, so that it costs what a wrong name costs — finding a data key and two AES-GCM
+    opens — and the time of the answer does not tell that the ID number is on record."""
+    if first is not None:
+        state.decoy = (first, key)
+    sealed, owner = (first, key) if first is not None else (getattr(state, "decoy", None) or (None, None))
+    if sealed is None:
+        return "", ""
+    opener = state.settings.field_cipher()
+    try:
+        opened = opener.open_text(sealed.name, owner, "name"), opener.open_text(sealed.id_number, owner, "id_number")
+    except SealedFieldError:
+        if first is None:  # the decoy's key was shredded since: none until the next found student
+            state.decoy = None
+            return "", ""
+        log.warning("a stored name or ID number did not open (key ring?)")
+        return None, None
+    return opened if first is not None else ("", "")
 
 
 @router.post(PATH, summary="Personal lookup: name + ID number + school (个人资助查询)",
