@@ -224,9 +224,9 @@ async def main() -> dict:
         binary = Path(state) / "loadgen"
         subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADGEN, check=True,
                        env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
-        await asyncio.to_thread(infra.start, platform)
         supervisor = Supervisor(platform)
         try:
+            await asyncio.to_thread(infra.start, platform)
             DevIssuer(platform.keys_dir)
             supervisor.migrate([QUERY])
             frame, ring = _province(n, platform.pseudonym_key().encode()), FieldCipher.from_text(platform.field_keys())

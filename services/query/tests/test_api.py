@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aid_chassis.dev_issuer import DevIssuer
-from aid_chassis.fields import FieldCipher
+from aid_chassis.fields import FieldCipher, SealedFieldError
 from aid_chassis.masking import mask_id_number
 from aid_contracts import Envelope, student_key
 from aid_contracts.events import Category
@@ -176,6 +176,29 @@ def test_an_unknown_id_number_opens_as_many_values_as_a_wrong_name(api, monkeypa
         assert response.status_code == 404 and response.json()["detail"].startswith("未查询到资助信息")
         counts.append(sorted(opened))
     assert counts[0] == counts[1] == ["id_number", "name"]
+
+
+def test_values_that_do_not_open_answer_as_unknown_and_are_no_decoy(api, monkeypatch):
+    """A found student whose values no longer open (a shredded key) answers 404 like an unknown ID
+    and does not become the decoy; a decoy that no longer opens is dropped."""
+    real = FieldCipher.open_text
+    assert api.call(None, "POST", "/public/lookup", json=LOOKUP).status_code == 200
+    state = api.client.app.app.state  # the FastAPI app behind LookupFront
+    assert state.decoy is not None
+
+    def shredded(self, *a, **kw):
+        raise SealedFieldError("no key opens it")
+
+    monkeypatch.setattr(FieldCipher, "open_text", shredded)
+    unknown = {**LOOKUP, "id_number": f.id_number(8, "530103")}
+    assert api.call(None, "POST", "/public/lookup", json=unknown).status_code == 404
+    assert state.decoy is None  # dropped
+    found_but_shut = api.call(None, "POST", "/public/lookup", json=LOOKUP)
+    assert found_but_shut.status_code == 404 and found_but_shut.json()["detail"].startswith("未查询到资助信息")
+    assert state.decoy is None  # not made of values that do not open
+    monkeypatch.setattr(FieldCipher, "open_text", real)
+    assert api.call(None, "POST", "/public/lookup", json=LOOKUP).status_code == 200
+    assert state.decoy is not None
 
 
 def test_one_id_number_is_tried_a_few_times_only(api):

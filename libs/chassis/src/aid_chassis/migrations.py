@@ -49,7 +49,8 @@ def collation_advice(database: str, settings: dict) -> str | None:
     shown = settings.get("datlocale") or settings.get("daticulocale") or collation
     return (f"数据库 {database} 按语言规则 ({shown}) 比较文本，键的比较较慢；建库时请用 LC_COLLATE 'C' "
             f"(database {database} compares text by the rules of {shown}: every key lookup and index insert "
-            f"pays for it; create the database with TEMPLATE template0 LC_COLLATE 'C' — docs/deploy.md)")
+            f"pays for it; create the database with TEMPLATE template0 LOCALE_PROVIDER libc LC_COLLATE 'C' — "
+            "docs/deploy.md)")
 
 
 class MigrationLockTimeout(RuntimeError):

@@ -99,10 +99,8 @@ def _opened(state, first, key: str) -> tuple[str | None, str | None]:
     unknown ID number). An unknown ID number opens the last found student's values instead and
     drops them, so that it costs what a wrong name costs — finding a data key and two AES-GCM
     opens — and the time of the answer does not tell that the ID number is on record."""
-    if first is not None:
-        state.decoy = (first, key)
     sealed, owner = (first, key) if first is not None else (getattr(state, "decoy", None) or (None, None))
-    if sealed is None:
+    if sealed is None:  # no student found yet by this process: nothing to open
         return "", ""
     opener = state.settings.field_cipher()
     try:
@@ -113,7 +111,10 @@ def _opened(state, first, key: str) -> tuple[str | None, str | None]:
             return "", ""
         log.warning("a stored name or ID number did not open (key ring?)")
         return None, None
-    return opened if first is not None else ("", "")
+    if first is None:
+        return "", ""
+    state.decoy = (first, key)  # a student whose values open
+    return opened
 
 
 @router.post(PATH, summary="Personal lookup: name + ID number + school (个人资助查询)",
