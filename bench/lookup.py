@@ -7,7 +7,9 @@ data-keys topic as identity-matching publishes them (the API follows them and op
 and compares). The query API runs as in a deployment (its own processes, ``QUERY_API_WORKERS``); the load
 generator (``bench/loadgen``, Go, built here) keeps 24 connections busy from the same machine
 with lookups that are 90% right, 5% a wrong name and 5% an unknown ID number. Rate limits are
-off for the run (one client address would otherwise be limited at once).
+off for the run (one client address would otherwise be limited at once). ``BENCH_LOOKUP_SECONDS``
+(default 15): how long the load and the load during the import run; the timing runs take at most
+5 s each and the floor at most 10 s.
 
 - ``api``          requests/s and latency percentiles through the HTTP API
 - ``floor``        the same query with the bare driver (psycopg, prepared, 8 connections), no
@@ -97,7 +99,8 @@ async def _publish_keys(bootstrap: str, ring: FieldCipher, plains: dict[int, byt
 
 async def _fill(url: str, frame: pl.DataFrame, sealed: dict[str, list]) -> None:
     students = frame.with_columns(
-        name=pl.Series(sealed["name"]), id_number=pl.Series(sealed["id_number"]), stage=pl.lit("primary"), household_region=pl.col("enrolment_region"),
+        name=pl.Series(sealed["name"]), id_number=pl.Series(sealed["id_number"]), stage=pl.lit("primary"),
+        household_region=pl.col("enrolment_region"),
         categories=pl.lit("{registered_poor}"), departments=pl.lit("{poverty_office}"),
         name_mismatch=pl.lit("f"), origin=pl.lit("matched"), match_revision=pl.lit(1), verified_revision=pl.lit(1),
         matched=pl.lit("t"), status=pl.lit("verified_unchanged"), updated_at=pl.lit("2026-11-02 09:00:00+00"))
@@ -242,12 +245,13 @@ async def main() -> dict:
             url = f"{platform.url(QUERY)}/public/lookup"
             results["api"] = _loadgen(binary, url, _bodies(frame, Path(state) / "mix.jsonl"), seconds)
             results["timing"] = {kind: _loadgen(binary, url, _bodies(frame, Path(state) / f"{kind}.jsonl", kind=kind),
-                                                5)["p50_ms"] for kind in ("found", "wrong_name", "unknown")}
+                                                min(5, seconds))["p50_ms"] for kind in ("found", "wrong_name", "unknown")}
             results["during_import"] = await _during_import(platform, supervisor, binary, url,
                                                             _bodies(frame, Path(state) / "mix.jsonl"), seconds, n)
             supervisor.stop(QUERY, "api")
             dsn = platform.database_url(QUERY)
-            results["floor"] = await _floor(dsn, frame["student_key"].sample(20_000, seed=3).to_list())
+            sample = frame["student_key"].sample(min(20_000, frame.height), seed=3)
+            results["floor"] = await _floor(dsn, sample.to_list(), seconds=min(10, seconds))
         finally:
             supervisor.stop(QUERY, "api")
             supervisor.stop(MATCHING, "api")

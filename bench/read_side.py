@@ -267,7 +267,8 @@ async def run(platform: Platform, n: int, results: dict) -> None:
             if service.name in (*GROUPS, SOLO):
                 supervisor.stop(service, "worker")
     results["floor.read"] = await _floor(platform.bootstrap_servers, n)
-    results["faust"] = await faust_floor.measure(platform.bootstrap_servers)
+    results["faust"] = await faust_floor.measure(platform.bootstrap_servers,
+                                                 int(os.environ.get("BENCH_FAUST_EVENTS", "30000")))
 
 
 async def main() -> dict:

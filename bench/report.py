@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -15,7 +16,11 @@ VERDICT = {"met": "**met**", "missed": "**missed**", "reported": "reported", "no
 
 def save(path: Path, found: dict) -> None:
     """Write a benchmark's figures to ``bench/results/<name>.json`` with the moment they were
-    measured (the table tells a result rerun alone from those of the suite's run)."""
+    measured (the table tells a result rerun alone from those of the suite's run). With
+    ``BENCH_RESULTS_DIR`` (the test suite's small runs, ``tests/test_benchmarks.py``) they go to
+    that directory instead and the recorded results stay as they are."""
+    if elsewhere := os.environ.get("BENCH_RESULTS_DIR"):
+        path = Path(elsewhere) / path.name
     path.parent.mkdir(parents=True, exist_ok=True)
     stamped = {**found, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
     path.write_text(json.dumps(stamped, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
