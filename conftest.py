@@ -33,8 +33,12 @@ def _ephemeral_range() -> tuple[int, int]:
     return low, high
 
 
+BENCH_PORTS = range(24000, 26600)  # the benchmarks' fixed ports: tests/test_benchmarks.py runs them meanwhile
+
+
 def _free_block(size: int) -> int:
-    """A base port whose next ``size`` ports are free, below the ephemeral range.
+    """A base port whose next ``size`` ports are free, below the ephemeral range and apart from
+    the benchmarks' ports.
 
     Outgoing connections take their local ports from the ephemeral range; a server restarted
     on such a port may find it taken by some client socket.
@@ -43,6 +47,8 @@ def _free_block(size: int) -> int:
     start = max(low - 12000, 1024)
     for _ in range(200):
         base = random.randrange(start, low - size - 1)
+        if base + size >= BENCH_PORTS.start and base < BENCH_PORTS.stop:
+            continue
         if all(_is_free(base + i) for i in range(size + 1)):
             return base
     raise RuntimeError("no block of free ports")

@@ -12,7 +12,8 @@ running platform, not to a broker and workers that have just started.
                         committed offsets at the end (issue 6's bar: 10 s)
 - ``floor.read``        a bare aiokafka consumer reading the same events, no database, same run
 - ``faust``             a faust-streaming agent on the same broker: events/s with nothing to do,
-                        and with one changelog-backed table write per event (bench/faust_floor.py)
+                        and with one changelog-backed table write per event (bench/faust_floor.py;
+                        ``BENCH_FAUST_EVENTS`` of them, default 30,000)
 - ``lag``               the sampled lag of both groups over time (seconds since the burst began)
 - ``verification.seconds`` / ``.events_per_s``  verification's worker started alone after the
                         burst: seconds until it has taken in every event, the warm-up's too

@@ -52,6 +52,9 @@ def machine() -> dict:
 
 
 def main() -> int:
+    if os.environ.get("BENCH_RESULTS_DIR"):  # the results would go there, the table read from here
+        print("bench/suite.py records bench/results: unset BENCH_RESULTS_DIR (tests' small runs only)", file=sys.stderr)
+        return 2
     scale = os.environ.get("BENCH_SCALE", "province")
     only = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x] or list(BENCHES)
     previous = json.loads((RESULTS / "summary.json").read_text()) if (RESULTS / "summary.json").exists() else {}
