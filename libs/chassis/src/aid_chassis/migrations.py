@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 
 log = logging.getLogger(__name__)
 
+
 def alembic_config(script_location: str, database_url: str) -> Config:
     """``script_location`` is ``package:migrations``."""
     cfg = Config()
