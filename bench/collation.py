@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 
-from aid_local.postgres import PostgresServer
+from aid_local.postgres import PostgresServer, create_collated
 from report import save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "collation.json"
@@ -37,11 +37,9 @@ def _databases(admin: str, locales: list[str]) -> tuple[dict[str, str], list[str
     made, unavailable = {}, []
     with psycopg.connect(admin, autocommit=True) as conn:
         for i, locale in enumerate(["C", *locales]):
-            try:
-                conn.execute(f"CREATE DATABASE k{i} TEMPLATE template0 LOCALE_PROVIDER libc "
-                             f"LC_COLLATE '{locale}' LC_CTYPE '{locale}'")
+            if create_collated(conn, f"k{i}", locale):
                 made[locale] = f"k{i}"
-            except (psycopg.errors.WrongObjectType, psycopg.errors.InvalidParameterValue):
+            else:
                 unavailable.append(locale)
     return made, unavailable
 

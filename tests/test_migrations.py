@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from aid_chassis import migrations
 from aid_chassis.cli import service_main
+from aid_local.postgres import create_collated
 
 
 PACKAGES = ["identity_matching", "verification", "publicity", "disbursement", "query", "reporting"]
@@ -117,10 +118,7 @@ def test_migrating_a_database_that_compares_by_a_locale_says_so(platform, caplog
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = platform.server_url() + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        try:
-            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER libc "
-                         f"LC_COLLATE '{locale}' LC_CTYPE '{locale}'")
-        except (psycopg.errors.WrongObjectType, psycopg.errors.InvalidParameterValue):  # "invalid … locale name"
+        if not create_collated(conn, name, locale):
             pytest.skip(f"this machine's C library has no {locale} locale to make such a database with")
     try:
         migrations.upgrade("query:migrations", f"{platform.server_url()}/{name}".replace(

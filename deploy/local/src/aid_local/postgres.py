@@ -167,3 +167,17 @@ class PostgresServer:
         with psycopg.connect(self.libpq_dsn("postgres"), autocommit=True) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
                 conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def create_collated(conn: psycopg.Connection, name: str, locale: str) -> bool:
+    """``CREATE DATABASE name`` (from ``template0``) comparing and classifying text by the C
+    library's ``locale`` ("C" for byte order), on an autocommit connection to the server; False
+    when the C library has no such locale (``localedef`` makes it)."""
+    if not _IDENTIFIER.match(name) or not re.fullmatch(r"[A-Za-z0-9_.@-]+", locale):
+        raise ValueError(f"not a database name and locale: {name!r}, {locale!r}")
+    try:
+        conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER libc "
+                     f"LC_COLLATE '{locale}' LC_CTYPE '{locale}'")
+    except (psycopg.errors.WrongObjectType, psycopg.errors.InvalidParameterValue):  # "invalid locale name"
+        return False
+    return True

@@ -79,9 +79,10 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
         return 429, {"detail": TOO_MANY}, {"retry-after": str(int(wait) + 1)}
     rows = await state.coalescer.rows(key)
     first = rows[0] if rows else None
-    name, id_number = _opened(state, first, key)
-    if name is None:  # a value no key of the ring opens: answered like an unknown student
-        name, id_number, first = "", "", None
+    opened = _opened(state, first, key)
+    if opened is None:  # a value no key of the ring opens: answered like an unknown student
+        opened, first = ("", ""), None
+    name, id_number = opened
     name_ok = _same(name, data["name"].strip())
     school_ok = _same(first.school_code if first else "", data["school_code"].strip())
     if not (first and name_ok and school_ok):
@@ -94,10 +95,10 @@ async def answer(state, data: dict, client: str) -> tuple[int, dict, dict[str, s
                          for r in rows if r.programme_name is not None]}, {}
 
 
-def _opened(state, first, key: str) -> tuple[str | None, str | None]:
-    """The stored name and ID number opened (None, None when they do not open; ("", "") for an
-    unknown ID number). An unknown ID number opens the last found student's values instead and
-    drops them, so that it costs what a wrong name costs — finding a data key and two AES-GCM
+def _opened(state, first, key: str) -> tuple[str, str] | None:
+    """The stored name and ID number opened (None when they do not open; ("", "") for an unknown
+    ID number). An unknown ID number opens the last found student's values instead and
+    drops them, so that it costs nearly what a wrong name costs — finding a data key and two AES-GCM
     opens — and the time of the answer does not tell that the ID number is on record."""
     sealed, owner = (first, key) if first is not None else (getattr(state, "decoy", None) or (None, None))
     if sealed is None:  # no student found yet by this process: nothing to open
@@ -110,7 +111,7 @@ def _opened(state, first, key: str) -> tuple[str | None, str | None]:
             state.decoy = None
             return "", ""
         log.warning("a stored name or ID number did not open (key ring?)")
-        return None, None
+        return None
     if first is None:
         return "", ""
     state.decoy = (first, key)  # a student whose values open
